@@ -1,0 +1,50 @@
+// The seam between the scheduler and whatever runs a job (bubblewrap here; GitLab, agents later).
+import type { Writable } from "node:stream";
+import type { PlannedJob } from "../pipeline/types.js";
+
+/** Where the job's workspace comes from. */
+export type CheckoutSource =
+  /** A clean checkout of `sha` from the git repository at `repoDir`. */
+  | { kind: "commit"; repoDir: string; sha: string }
+  /** A copy of a working tree as it is (`airlock run --dirty`). */
+  | { kind: "dirty"; dir: string };
+
+export interface SecretFile {
+  /** File name under the job's private secrets directory (exposed as $AIRLOCK_SECRETS_DIR/<name>). */
+  name: string;
+  value: string;
+}
+
+export interface JobRequest {
+  runId: string;
+  job: PlannedJob;
+  checkout: CheckoutSource;
+  /** Non-secret environment: the job's `env`, matrix values and AIRLOCK_* variables. */
+  env: Record<string, string>;
+  /** Granted secrets as environment variables (restricted jobs only). */
+  secretEnv: Record<string, string>;
+  /** Granted secrets as files on a private tmpfs. */
+  secretFiles: SecretFile[];
+  /** Read-only directories mounted into the sandbox, e.g. a companion suite checkout. */
+  mounts: { source: string; target: string }[];
+  /** Raw job output (stdout and stderr interleaved) goes here; the caller puts the redactor in front of the log. */
+  output: Writable;
+  signal: AbortSignal;
+}
+
+export type JobStatus = "passed" | "failed" | "timed_out" | "cancelled" | "error";
+
+export interface JobResult {
+  status: JobStatus;
+  exitCode: number | null;
+  durationMs: number;
+  /** Raw contents of the job's report files (JUnit XML), read before the workspace is removed. */
+  reports: { path: string; content: string }[];
+  /** Executor-side failure (not the job's own output). Passes the redactor before it is stored. */
+  error?: string;
+}
+
+export interface Executor {
+  readonly name: string;
+  run(req: JobRequest): Promise<JobResult>;
+}

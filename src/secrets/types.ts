@@ -1,0 +1,41 @@
+// The seam between secret storage and the jobs that receive secrets.
+// Embedded store, Vault/OpenBao and the environment all implement SecretBackend.
+import type { RegisteredSecret } from "../redact/types.js";
+
+export interface GrantContext {
+  runId: string;
+  jobId: string;
+  /** The job's timeout, so that short-lived credentials can outlive it only by a margin. */
+  timeoutMs: number;
+}
+
+/** What one secret set gives one job. */
+export interface SecretGrant {
+  set: string;
+  /** Environment variables for the job. */
+  env: Record<string, string>;
+  /** Keys delivered as files on the job's private tmpfs. */
+  files: { name: string; value: string }[];
+  /** Every value the job could obtain through this grant (all live versions, tokens): the redactor masks them. */
+  mask: RegisteredSecret[];
+  /** Versions released, for the audit log and the run page. Never values. */
+  versions: Record<string, number | string>;
+  /** Notes for the run summary, e.g. "AWS_ACCESS_KEY_ID taken from the environment (env_override)". */
+  notes: string[];
+  /** Revokes whatever the grant created (child tokens, leases). Called when the job ends, whatever happened. */
+  release(): Promise<void>;
+}
+
+export interface SecretKeyInfo {
+  key: string;
+  version: number;
+  versions: number[];
+  updatedAt: number;
+  file: boolean;
+}
+
+export interface SecretBackend {
+  readonly kind: string;
+  grant(set: string, ctx: GrantContext): Promise<SecretGrant>;
+  list(set: string): Promise<SecretKeyInfo[]>;
+}

@@ -1,0 +1,62 @@
+// Table types for kysely. Each feature adds its tables here and a migration beside it.
+import type { Generated } from "kysely";
+
+export type RunStatus = "queued" | "running" | "passed" | "failed" | "cancelled" | "error";
+export type JobState =
+  | "pending"
+  | "running"
+  | "passed"
+  | "failed"
+  | "timed_out"
+  | "cancelled"
+  | "skipped"
+  | "error";
+
+export interface RunsTable {
+  id: string;
+  /** "local" for `airlock run`, "github" for the gateway. */
+  source: string;
+  repo: string;
+  ref: string | null;
+  sha: string;
+  pr: number | null;
+  status: RunStatus;
+  /** JSON: { labels: string[], jobs: string[], tags: string[][] } or null for all. */
+  selection: string | null;
+  authorized_by: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  /** JSON: free-form notes shown with the run (env overrides used, suite ref, ...). */
+  notes: string;
+}
+
+export interface JobsTable {
+  run_id: string;
+  job_id: string;
+  template: string;
+  state: JobState;
+  /** Why it ran or was skipped. */
+  reason: string;
+  needs: string;
+  secrets: string;
+  restricted: number;
+  exit_code: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+  tests_passed: number;
+  tests_failed: number;
+  tests_skipped: number;
+  /** JSON array of redacted per-test results from JUnit reports. */
+  tests: string;
+  /** JSON: secret set name -> version(s) released to the job. Never values. */
+  grants: string;
+  /** Redacted executor error, if any. */
+  error: string | null;
+  seq: Generated<number>;
+}
+
+export interface Database {
+  runs: RunsTable;
+  jobs: JobsTable;
+}
