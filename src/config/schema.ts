@@ -1,5 +1,7 @@
 // The .airlock.yml schema. Everything else reads the parsed, typed result of this file.
 import { z } from "zod";
+import { SuiteSchema } from "./suite-schema.js";
+import { VaultSetSchema } from "./vault-schema.js";
 
 const identifier = (what: string) =>
   z
@@ -57,6 +59,7 @@ export const SecretSetSchema = z
   .object({
     backend: z.enum(["embedded", "env", "vault"]).default("embedded"),
     env_override: z.boolean().default(false),
+    vault: VaultSetSchema.optional(),
   })
   .strict();
 
@@ -84,6 +87,7 @@ export const ConfigSchema = z
     secrets: z.record(SetName, SecretSetSchema).default({}),
     trust: TrustSchema.default(TrustSchema.parse({})),
     selection: SelectionSchema.default(SelectionSchema.parse({})),
+    suite: SuiteSchema.optional(),
     jobs: z.record(JobName, JobSchema),
   })
   .strict();
