@@ -1,6 +1,7 @@
 // The .airlock.yml schema. Everything else reads the parsed, typed result of this file.
+// Descriptions end up in the JSON Schema (`airlock schema`), where editors show them.
 import { z } from "zod";
-import { SuiteSchema } from "./suite-schema.js";
+import { MirrorSchema, SuiteSchema } from "./suite-schema.js";
 import { VaultSetSchema } from "./vault-schema.js";
 
 const identifier = (what: string) =>
@@ -20,75 +21,159 @@ export const EnvName = z
     "an environment variable name must match [A-Za-z_][A-Za-z0-9_]*",
   );
 
-/** "90s", "30m", "2h", "1h30m" or a number of seconds. */
-export const Duration = z.union([
-  z.number().int().positive(),
-  z
-    .string()
-    .regex(/^(\d+h)?(\d+m)?(\d+s)?$/, 'a duration looks like "90s", "30m", "2h" or "1h30m"')
-    .refine((s) => s.length > 0, "a duration must not be empty"),
-]);
+const DURATION_HINT = 'a duration looks like "90s", "30m", "2h", "1h30m" or a number of seconds';
+const DURATION_RE = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+
+/** "90s", "30m", "2h", "1h30m" or a number of seconds; never zero. */
+export const Duration = z.union(
+  [
+    z.number({ error: DURATION_HINT }).int(DURATION_HINT).positive("a duration must be above zero"),
+    z
+      .string()
+      .regex(DURATION_RE, DURATION_HINT)
+      .refine((s) => s.length > 0, DURATION_HINT)
+      .refine((s) => /[1-9]/.test(s), "a duration must be above zero"),
+  ],
+  { error: DURATION_HINT },
+);
 
 export function durationMs(d: z.infer<typeof Duration>): number {
   if (typeof d === "number") return d * 1000;
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(d);
+  const m = DURATION_RE.exec(d);
   const [, h = "0", min = "0", s = "0"] = m ?? [];
   return ((Number(h) * 60 + Number(min)) * 60 + Number(s)) * 1000;
 }
 
-const MatrixValue = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+const SCALAR_HINT = "expected a string, number or boolean";
+const Scalar = z
+  .union([z.string(), z.number(), z.boolean()], { error: SCALAR_HINT })
+  .transform(String);
 
 export const JobSchema = z
   .object({
-    run: z.string().min(1, "a job needs a non-empty `run` script"),
-    needs: z.array(JobName).default([]),
-    matrix: z.record(EnvName, z.array(MatrixValue).min(1)).optional(),
-    name: z.string().optional(),
-    tags: z.array(z.string().min(1)).default([]),
-    secrets: z.array(SetName).default([]),
-    env: z
-      .record(EnvName, z.union([z.string(), z.number(), z.boolean()]).transform(String))
-      .default({}),
-    timeout: Duration.default("30m"),
-    network: z.boolean().default(false),
-    reports: z.array(z.string().min(1)).default([]),
+    description: z.string().optional().describe("What the job is for; shown in plans and logs."),
+    run: z
+      .string()
+      .min(1, "a job needs a non-empty `run` script")
+      .describe(
+        "The shell script to run. Never text-substituted: matrix values reach it as environment variables.",
+      ),
+    needs: z
+      .array(JobName)
+      .default([])
+      .describe("Jobs that must succeed first. A matrix job's name means all its expansions."),
+    matrix: z
+      .record(EnvName, z.array(Scalar).min(1))
+      .optional()
+      .describe(
+        "Variables with lists of values; the job runs once per combination, each value exported as an environment variable.",
+      ),
+    name: z.string().optional().describe(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the ${var} syntax of .airlock.yml
+      'Names each matrix expansion; ${var} is replaced by the matrix value. The job id is "<key>-<name>".',
+    ),
+    tags: z.array(z.string().min(1)).default([]).describe(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the ${var} syntax of .airlock.yml
+      "Tags that test labels select by (test-aws-infra: tags aws and infra); ${var} allowed.",
+    ),
+    secrets: z
+      .array(SetName)
+      .default([])
+      .describe(
+        "Secret sets the job receives. A job with any is restricted: it runs only when authorized.",
+      ),
+    env: z.record(EnvName, Scalar).default({}).describe("Environment variables for the job."),
+    timeout: Duration.default("30m").describe(
+      'How long the job may run: "90s", "30m", "2h", "1h30m" or seconds.',
+    ),
+    network: z
+      .boolean()
+      .default(false)
+      .describe("Whether the job may use the network (off by default)."),
+    reports: z
+      .array(z.string().min(1))
+      .default([])
+      .describe("Glob patterns of JUnit XML reports in the workspace, read into per-test results."),
   })
   .strict();
 
 export const SecretSetSchema = z
   .object({
-    backend: z.enum(["embedded", "env", "vault"]).default("embedded"),
-    env_override: z.boolean().default(false),
-    vault: VaultSetSchema.optional(),
+    backend: z
+      .enum(["embedded", "env", "vault"])
+      .default("embedded")
+      .describe('Where the values live. A set with a `vault:` block and no backend uses "vault".'),
+    env_override: z
+      .boolean()
+      .default(false)
+      .describe(
+        "When true, a variable already in Airlock's environment wins over the stored value.",
+      ),
+    vault: VaultSetSchema.optional().describe("For the vault backend: where the secret is read."),
   })
   .strict();
 
 export const TrustSchema = z
   .object({
-    orgs: z.array(z.string()).default([]),
-    teams: z.array(z.string()).default([]),
-    permission: z.enum(["admin", "maintain", "write"]).default("write"),
-    bots: z.array(z.string()).default([]),
-    users: z.array(z.string()).default([]),
-    approval: z.literal("per-commit").default("per-commit"),
+    orgs: z.array(z.string()).default([]).describe("Members of these organisations are trusted."),
+    teams: z
+      .array(z.string())
+      .default([])
+      .describe('Members of these teams ("org/team") are trusted.'),
+    permission: z
+      .enum(["admin", "maintain", "write"])
+      .default("write")
+      .describe("Anyone with at least this permission on the repository is trusted."),
+    bots: z
+      .array(z.string())
+      .default([])
+      .describe('Bot accounts that are trusted, e.g. "dependabot[bot]".'),
+    users: z.array(z.string()).default([]).describe("Individual users who are trusted."),
+    approval: z
+      .literal("per-commit")
+      .default("per-commit")
+      .describe("An approval binds one head commit; a push voids it."),
   })
   .strict();
 
 export const SelectionSchema = z
   .object({
-    label_prefix: z.string().default("test-"),
-    aliases: z.record(z.string(), z.string()).default({}),
+    label_prefix: z
+      .string()
+      .default("test-")
+      .describe("Labels starting with this select tests: test-aws-infra, test-aws-all, test-all."),
+    aliases: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("Short words labels may use for tags, e.g. { do: digitalocean }."),
   })
   .strict();
 
 export const ConfigSchema = z
   .object({
-    version: z.literal(1),
-    secrets: z.record(SetName, SecretSetSchema).default({}),
-    trust: TrustSchema.default(TrustSchema.parse({})),
-    selection: SelectionSchema.default(SelectionSchema.parse({})),
-    suite: SuiteSchema.optional(),
-    jobs: z.record(JobName, JobSchema),
+    version: z
+      .literal(1, {
+        error: (iss) =>
+          iss.input === undefined
+            ? "missing: add `version: 1` at the top of the file"
+            : `unsupported version ${JSON.stringify(iss.input)}: this Airlock reads \`version: 1\``,
+      })
+      .describe("The format version; always 1."),
+    secrets: z
+      .record(SetName, SecretSetSchema)
+      .default({})
+      .describe("Secret sets jobs can declare."),
+    trust: TrustSchema.default(TrustSchema.parse({})).describe(
+      "Whose pull requests may run restricted jobs without an approval, and who may approve.",
+    ),
+    selection: SelectionSchema.default(SelectionSchema.parse({})).describe(
+      "How pull-request labels choose restricted jobs.",
+    ),
+    suite: SuiteSchema.optional().describe("A companion repository holding the test suite."),
+    mirror: MirrorSchema.optional().describe(
+      "Push each tested pull-request head to an internal branch, for teams that need one.",
+    ),
+    jobs: z.record(JobName, JobSchema).describe("The pipeline's jobs, by name."),
   })
   .strict();
 

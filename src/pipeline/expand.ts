@@ -1,0 +1,50 @@
+// Matrix expansion: every `jobs:` entry becomes one or more planned jobs, in declaration order.
+import { expansionsOf } from "../config/matrix.js";
+import { type Config, durationMs } from "../config/schema.js";
+import type { PlannedJob } from "./types.js";
+
+/**
+ * All jobs of the configuration, expanded. `needs: [x]` where x is a matrix job means every
+ * expansion of x; naming one expansion's id is allowed too. The config is expected to have
+ * passed the loader's checks; what cannot be resolved here is a programming error.
+ */
+export function expandJobs(config: Config): PlannedJob[] {
+  const byTemplate = new Map<string, string[]>();
+  const expanded: Omit<PlannedJob, "needs">[] = [];
+  const needsOf = new Map<string, string[]>();
+  for (const [template, job] of Object.entries(config.jobs)) {
+    const ids: string[] = [];
+    for (const e of expansionsOf(template, job)) {
+      ids.push(e.id);
+      expanded.push({
+        id: e.id,
+        template,
+        matrix: e.matrix,
+        // Never substituted: the shell reads matrix values from the environment (invariant 8).
+        run: job.run,
+        tags: e.tags,
+        secrets: [...job.secrets],
+        env: { ...job.env, ...e.matrix },
+        timeoutMs: durationMs(job.timeout),
+        network: job.network,
+        reports: [...job.reports],
+      });
+      needsOf.set(e.id, job.needs);
+    }
+    byTemplate.set(template, ids);
+  }
+  const allIds = new Set(expanded.map((j) => j.id));
+  if (allIds.size !== expanded.length) throw new Error("duplicate job ids after matrix expansion");
+  return expanded.map((j) => {
+    const needs: string[] = [];
+    for (const n of needsOf.get(j.id) ?? []) {
+      const targets = byTemplate.get(n) ?? (allIds.has(n) ? [n] : undefined);
+      if (!targets) throw new Error(`job "${j.id}" needs "${n}", which does not exist`);
+      for (const t of targets) {
+        if (t === j.id) throw new Error(`job "${j.id}" needs itself`);
+        if (!needs.includes(t)) needs.push(t);
+      }
+    }
+    return { ...j, needs };
+  });
+}

@@ -1,0 +1,210 @@
+// Runs a planned pipeline: records it, schedules its jobs, hands each to an executor with its
+// secret grants, and sends every byte of output through the redactor into the log store.
+import { PassThrough } from "node:stream";
+import { finished } from "node:stream/promises";
+import type { Redactor, RegisteredSecret } from "../redact/types.js";
+import type { CheckoutSource, Executor, JobResult } from "../sandbox/types.js";
+import type { GrantContext, SecretGrant } from "../secrets/types.js";
+import type { LogStore } from "../store/logs.js";
+import type { RunStore, TestResult } from "../store/runs.js";
+import type { JobState, RunStatus } from "../store/schema.js";
+import { type JobOutcome, type Outcome, runDag } from "./scheduler.js";
+import { isRestricted, type Plan, type PlannedJob } from "./types.js";
+
+export interface RunnerDeps {
+  runs: RunStore;
+  logs: LogStore;
+  /** Picks the executor for a job (restricted jobs may need a stronger one). Throws when none may run it. */
+  executorFor(job: PlannedJob): Executor;
+  /** Grants for the sets a restricted job declares. Never called for public jobs. */
+  grant(job: PlannedJob, ctx: GrantContext): Promise<SecretGrant[]>;
+  createRedactor(secrets: RegisteredSecret[]): Redactor;
+  parseReport(xml: string): TestResult[];
+}
+
+export interface RunRequest {
+  runId: string;
+  source: string;
+  repo: string;
+  ref: string | null;
+  sha: string;
+  pr?: number | null;
+  authorizedBy?: string | null;
+  selection?: unknown;
+  notes?: Record<string, unknown>;
+  checkout: CheckoutSource;
+  /** Where jobs start, relative to the checkout's root. */
+  workdir?: string;
+  plan: Plan;
+  concurrency: number;
+  failFast?: boolean;
+  signal?: AbortSignal;
+  /** Extra read-only mounts for restricted jobs (the companion suite checkout). */
+  restrictedMounts?: { source: string; target: string }[];
+  /** Extra non-secret environment for every job. */
+  env?: Record<string, string>;
+  /** Live view hooks. Output given here is already redacted. */
+  onJobStart?(jobId: string): void;
+  onJobEnd?(jobId: string, outcome: JobOutcome): void;
+  onOutput?(jobId: string, chunk: Buffer): void;
+}
+
+export interface RunResult {
+  runId: string;
+  status: RunStatus;
+  jobs: Map<string, JobOutcome>;
+}
+
+export async function executeRun(deps: RunnerDeps, req: RunRequest): Promise<RunResult> {
+  const byId = new Map(req.plan.jobs.map((j) => [j.id, j]));
+  await deps.runs.create(
+    {
+      id: req.runId,
+      source: req.source,
+      repo: req.repo,
+      ref: req.ref,
+      sha: req.sha,
+      pr: req.pr ?? null,
+      selection: req.selection,
+      authorizedBy: req.authorizedBy ?? null,
+      notes: req.notes,
+    },
+    req.plan.jobs.map((j) => ({
+      jobId: j.id,
+      template: j.template,
+      needs: j.needs,
+      secrets: j.secrets,
+      state: "pending",
+      reason: req.plan.reasons[j.id] ?? "",
+    })),
+  );
+  await deps.runs.setStatus(req.runId, "running");
+
+  const runOne = async (id: string, signal: AbortSignal): Promise<Outcome> => {
+    const job = byId.get(id)!;
+    await deps.runs.updateJob(req.runId, id, { state: "running", startedAt: Date.now() });
+    const r = await runJob(deps, req, job, signal);
+    await deps.runs.updateJob(req.runId, id, {
+      state: r.status,
+      exitCode: r.exitCode,
+      finishedAt: Date.now(),
+      tests: r.tests,
+      grants: r.grants,
+      error: r.error ?? null,
+    });
+    return r.status;
+  };
+
+  const jobs = await runDag(req.plan.jobs, runOne, {
+    concurrency: req.concurrency,
+    failFast: req.failFast,
+    signal: req.signal,
+    onStart: (id) => req.onJobStart?.(id),
+    onEnd: (id, o) => req.onJobEnd?.(id, o),
+  });
+  const outcomes = [...jobs.values()].map((o) => o.outcome);
+  const status: RunStatus = req.signal?.aborted
+    ? "cancelled"
+    : outcomes.every((o) => o === "passed")
+      ? "passed"
+      : outcomes.includes("error") && !outcomes.includes("failed")
+        ? "error"
+        : "failed";
+  // Jobs that never started are settled here; started ones were recorded by runOne.
+  for (const [id, o] of jobs) {
+    if (o.outcome === "skipped" || (o.outcome === "cancelled" && o.reason)) {
+      await deps.runs.updateJob(req.runId, id, { state: o.outcome, reason: o.reason });
+    }
+  }
+  await deps.runs.setStatus(req.runId, status);
+  return { runId: req.runId, status, jobs };
+}
+
+interface JobRecord {
+  status: JobState & Outcome;
+  exitCode: number | null;
+  tests: TestResult[];
+  grants: Record<string, unknown>;
+  error?: string;
+}
+
+async function runJob(
+  deps: RunnerDeps,
+  req: RunRequest,
+  job: PlannedJob,
+  signal: AbortSignal,
+): Promise<JobRecord> {
+  const restricted = isRestricted(job);
+  const grants: SecretGrant[] = [];
+  // The redactor exists before anything can fail, so that even early errors pass through it.
+  let redactor = deps.createRedactor([]);
+  const log = deps.logs.writer(req.runId, job.id);
+  const record: JobRecord = { status: "error", exitCode: null, tests: [], grants: {} };
+  try {
+    if (restricted) {
+      grants.push(
+        ...(await deps.grant(job, { runId: req.runId, jobId: job.id, timeoutMs: job.timeoutMs })),
+      );
+      record.grants = Object.fromEntries(grants.map((g) => [g.set, g.versions]));
+      const notes = grants.flatMap((g) => g.notes);
+      if (notes.length > 0) await deps.runs.addNotes(req.runId, { [`grants:${job.id}`]: notes });
+    }
+    // Registered values are masked only in the output of a job that holds them (no oracle).
+    redactor = deps.createRedactor(grants.flatMap((g) => g.mask));
+    const output = redactor.stream();
+    const tap = new PassThrough();
+    tap.on("data", (chunk: Buffer) => req.onOutput?.(job.id, chunk));
+    output.pipe(tap);
+    output.pipe(log);
+    const executor = deps.executorFor(job);
+    let result: JobResult;
+    try {
+      result = await executor.run({
+        runId: req.runId,
+        job,
+        checkout: req.checkout,
+        workdir: req.workdir ?? "",
+        env: {
+          ...job.env,
+          ...job.matrix,
+          ...req.env,
+          AIRLOCK_RUN_ID: req.runId,
+          AIRLOCK_JOB: job.id,
+          AIRLOCK_SHA: req.sha,
+          ...(req.ref ? { AIRLOCK_REF: req.ref } : {}),
+        },
+        secretEnv: Object.assign({}, ...grants.map((g) => g.env)),
+        secretFiles: grants.flatMap((g) => g.files),
+        mounts: restricted ? (req.restrictedMounts ?? []) : [],
+        output,
+        signal,
+      });
+    } finally {
+      output.end();
+      await finished(log);
+    }
+    record.status = result.status;
+    record.exitCode = result.exitCode;
+    if (result.error) record.error = redactor.redact(result.error);
+    for (const report of result.reports) {
+      record.tests.push(...deps.parseReport(redactor.redact(report.content)));
+    }
+  } catch (e) {
+    record.status = signal.aborted ? "cancelled" : "error";
+    record.error = redactor.redact(e instanceof Error ? e.message : String(e));
+    if (!log.closed) {
+      log.end(`airlock: ${record.error}\n`);
+      await finished(log).catch(() => {});
+    }
+  } finally {
+    for (const g of grants) {
+      try {
+        await g.release();
+      } catch (e) {
+        const msg = redactor.redact(e instanceof Error ? e.message : String(e));
+        record.error = [record.error, `releasing ${g.set}: ${msg}`].filter(Boolean).join("; ");
+      }
+    }
+  }
+  return record;
+}
