@@ -40,12 +40,18 @@ const GitUrl = z.string().superRefine((url, ctx) => {
 
 const SetRef = z
   .string()
-  .regex(SET_NAME_RE, "a secret set name must start with a letter or digit and use only letters, digits, \"_\", \".\" and \"-\"");
+  .regex(
+    SET_NAME_RE,
+    'a secret set name must start with a letter or digit and use only letters, digits, "_", "." and "-"',
+  );
 
 const SandboxPath = z
   .string()
   .regex(/^\/[^\0]*$/, "the suite path must be absolute, e.g. /suite")
-  .refine((p) => !p.split("/").some((c) => c === ".." || c === "."), "the suite path cannot contain . or ..")
+  .refine(
+    (p) => !p.split("/").some((c) => c === ".." || c === "."),
+    "the suite path cannot contain . or ..",
+  )
   .refine((p) => p.replace(/\/+$/, "") !== "", "the suite path cannot be /");
 
 export const SuiteSchema = z

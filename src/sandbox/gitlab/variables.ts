@@ -1,0 +1,20 @@
+// The CI/CD variables Airlock sends with a triggered pipeline. The private pipeline must
+// treat all of them as untrusted until `airlock verify-dispatch` has checked AIRLOCK_DISPATCH.
+export const GITLAB_VARIABLES = {
+  /** Selected tests, comma-separated (the seed's format). */
+  tests: "AIRLOCK_TESTS",
+  /** Selected tests as a JSON array of strings. */
+  testsJson: "AIRLOCK_TESTS_JSON",
+  /** Source repository, "owner/name". */
+  repo: "AIRLOCK_SOURCE_REPO",
+  /** Clone URL of the source repository. */
+  repoUrl: "AIRLOCK_SOURCE_URL",
+  /** Branch of the pull request (display only: the SHA is what is tested). */
+  branch: "AIRLOCK_SOURCE_BRANCH",
+  sha: "AIRLOCK_SOURCE_SHA",
+  suiteRef: "AIRLOCK_SUITE_REF",
+  suiteSha: "AIRLOCK_SUITE_SHA",
+  runId: "AIRLOCK_RUN_ID",
+  /** The signed dispatch token. */
+  dispatch: "AIRLOCK_DISPATCH",
+} as const;
