@@ -195,6 +195,12 @@ function checkSecretSets(config: Config): Problem[] {
         message: `\`vault:\` is only read by the vault backend, and this set uses "${set.backend}"; remove one of them`,
       });
     }
+    if (set.backend === "env" && set.keys.length === 0) {
+      problems.push({
+        path: ["secrets", name, "backend"],
+        message: "the env backend needs `keys:`, the variables of Airlock's environment the set passes on",
+      });
+    }
   }
   return problems;
 }

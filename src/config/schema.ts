@@ -109,6 +109,12 @@ export const SecretSetSchema = z
       .describe(
         "When true, a variable already in Airlock's environment wins over the stored value.",
       ),
+    keys: z
+      .array(EnvName)
+      .default([])
+      .describe(
+        "For the env backend: the variables of Airlock's environment this set passes on. With env_override, variables that may come from the environment even when the store lacks them.",
+      ),
     vault: VaultSetSchema.optional().describe("For the vault backend: where the secret is read."),
   })
   .strict();

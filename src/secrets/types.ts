@@ -22,6 +22,11 @@ export interface SecretGrant {
   versions: Record<string, number | string>;
   /** Notes for the run summary, e.g. "AWS_ACCESS_KEY_ID taken from the environment (env_override)". */
   notes: string[];
+  /**
+   * Keys of `env`/`files` that `env_override` may replace. Absent: all of them. A backend whose
+   * env carries plumbing rather than set values (a Vault token, its address) lists none of those.
+   */
+  overridable?: string[];
   /** Revokes whatever the grant created (child tokens, leases). Called when the job ends, whatever happened. */
   release(): Promise<void>;
 }
@@ -31,6 +36,8 @@ export interface SecretKeyInfo {
   version: number;
   versions: number[];
   updatedAt: number;
+  /** When the key was last rotated (`airlock secrets rotate`), if ever. */
+  rotatedAt?: number | null;
   file: boolean;
 }
 

@@ -1,5 +1,14 @@
 // Table types for kysely. Each feature adds its tables here and a migration beside it.
 import type { Generated } from "kysely";
+import type { ApprovalsTable, PrHeadsTable } from "./approvals-schema.js";
+import type { EventsTable } from "./events-schema.js";
+import type { CheckRunIdsTable, OutboxTable } from "./outbox-schema.js";
+import type {
+  AuditTable,
+  SecretKeyringTable,
+  SecretKeysTable,
+  SecretValuesTable,
+} from "./secrets-schema.js";
 
 export type RunStatus = "queued" | "running" | "passed" | "failed" | "cancelled" | "error";
 export type JobState =
@@ -59,4 +68,13 @@ export interface JobsTable {
 export interface Database {
   runs: RunsTable;
   jobs: JobsTable;
+  secret_keyring: SecretKeyringTable;
+  secret_keys: SecretKeysTable;
+  secret_values: SecretValuesTable;
+  audit: AuditTable;
+  events: EventsTable;
+  outbox: OutboxTable;
+  check_run_ids: CheckRunIdsTable;
+  pr_heads: PrHeadsTable;
+  approvals: ApprovalsTable;
 }

@@ -1,7 +1,17 @@
 // Migrations in order. Add a file per change; never edit one that has shipped.
 import type { Migration } from "kysely";
 import * as m001 from "./001_runs.js";
+import * as m002 from "./002_secrets.js";
+import * as m003 from "./003_audit.js";
+import * as m004 from "./004_events.js";
+import * as m005 from "./005_outbox.js";
+import * as m006 from "./006_approvals.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
+  "002_secrets": m002,
+  "003_audit": m003,
+  "004_events": m004,
+  "005_outbox": m005,
+  "006_approvals": m006,
 };

@@ -1,0 +1,290 @@
+// What Airlock shows on a pull request: one check run per job, `airlock/approval`, and the gate
+// `airlock/all-tests`. Public output only: status, conclusion, duration, test counts, and test
+// names with their redacted failure messages from JUnit reports. Never log lines (DESIGN.md
+// invariant 5); the full record is on the private run page that details_url points to.
+import type { CheckConclusion, CheckRunState } from "../forge/github/types.js";
+import type { JobRow, RunRow, TestResult } from "../store/runs.js";
+import type { GateDecision } from "./gate.js";
+
+export const APPROVAL_CHECK = "airlock/approval";
+export const GATE_CHECK = "airlock/all-tests";
+export const jobCheckName = (jobId: string) => `airlock/${jobId}`;
+
+/** GitHub's limit for output.summary and output.text. */
+export const OUTPUT_MAX_CHARS = 65_535;
+const TITLE_MAX = 200;
+/** Failed tests shown with their message; more are listed by name only. */
+const MAX_FAILURES_WITH_MESSAGE = 50;
+const MESSAGE_MAX_CHARS = 2_000;
+
+export interface RenderOptions {
+  /** Airlock's public base URL, e.g. "https://airlock.example.org". */
+  publicUrl?: string;
+  /** Applied once more to every test name and message before it leaves Airlock. */
+  redact?: (text: string) => string;
+  now?: () => number;
+}
+
+/** The private run page; its path segments are encoded. */
+export function runPageUrl(publicUrl: string | undefined, runId: string, jobId?: string) {
+  if (!publicUrl) return undefined;
+  const base = `${publicUrl.replace(/\/+$/, "")}/runs/${encodeURIComponent(runId)}`;
+  return jobId ? `${base}#job-${encodeURIComponent(jobId)}` : base;
+}
+
+// ---- safe markdown --------------------------------------------------------------------------
+
+/** Untrusted text as an inline code span: nothing in it is rendered, linked or mentioned. */
+export function code(text: string): string {
+  const flat = text.replace(/[\r\n]+/g, " ");
+  const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((m) => m.length));
+  const fence = "`".repeat(longest + 1);
+  return `${fence} ${flat} ${fence}`;
+}
+
+/** Untrusted text as a fenced block that no line of it can close. */
+export function block(text: string): string {
+  const longest = Math.max(2, ...(text.match(/`+/g) ?? []).map((m) => m.length));
+  const fence = "`".repeat(longest + 1);
+  return `${fence}text\n${text.replace(/\r\n?/g, "\n")}\n${fence}`;
+}
+
+/** Cuts `text` to GitHub's limit at a line boundary, saying what was left out and where to look. */
+export function fitOutput(text: string, more: string, max = OUTPUT_MAX_CHARS): string {
+  if (text.length <= max) return text;
+  const note = `\n\n… cut to fit GitHub's limit. ${more}`;
+  let cut = text.slice(0, max - note.length);
+  const nl = cut.lastIndexOf("\n");
+  if (nl > cut.length / 2) cut = cut.slice(0, nl);
+  // Do not leave a code fence open: the note would render as code.
+  const fences = cut.match(/^`{3,}/gm) ?? [];
+  if (fences.length % 2 === 1) cut += `\n${fences[fences.length - 1]}`;
+  return (cut + note).slice(0, max);
+}
+
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  if (h) return `${h}h ${m}m`;
+  if (m) return `${m}m ${sec}s`;
+  return `${sec}s`;
+}
+
+const iso = (ms: number | null) => (ms === null ? undefined : new Date(ms).toISOString());
+
+// ---- job checks -----------------------------------------------------------------------------
+
+const CONCLUSION: Record<string, CheckConclusion> = {
+  passed: "success",
+  failed: "failure",
+  timed_out: "timed_out",
+  cancelled: "cancelled",
+  skipped: "skipped",
+  error: "failure",
+};
+
+function parseTests(job: JobRow): TestResult[] {
+  try {
+    const t = JSON.parse(job.tests) as unknown;
+    return Array.isArray(t) ? (t as TestResult[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The check run of one job. */
+export function renderJobCheck(run: RunRow, job: JobRow, opts: RenderOptions = {}): CheckRunState {
+  const redact = opts.redact ?? ((s: string) => s);
+  const details = runPageUrl(opts.publicUrl, run.id, job.job_id);
+  const base: CheckRunState = {
+    name: jobCheckName(job.job_id),
+    head_sha: run.sha,
+    status: "queued",
+    external_id: `${run.id}/${job.job_id}`,
+    ...(details ? { details_url: details } : {}),
+  };
+  const kind = job.restricted ? "restricted (uses secrets)" : "public";
+  if (job.state === "pending") {
+    return { ...base, output: { title: "Queued", summary: `A ${kind} job, waiting to start.` } };
+  }
+  const started = iso(job.started_at);
+  if (job.state === "running") {
+    return {
+      ...base,
+      status: "in_progress",
+      ...(started ? { started_at: started } : {}),
+      output: { title: "Running", summary: `A ${kind} job, running.` },
+    };
+  }
+
+  const tests = parseTests(job);
+  const duration =
+    job.started_at !== null && job.finished_at !== null
+      ? formatDuration(job.finished_at - job.started_at)
+      : undefined;
+  const counts = `${job.tests_passed} passed, ${job.tests_failed} failed, ${job.tests_skipped} skipped`;
+  const stateWord = job.state.replace("_", " ");
+  const title = clip(
+    [
+      stateWord[0]!.toUpperCase() + stateWord.slice(1),
+      duration ? `in ${duration}` : "",
+      tests.length ? `— ${counts}` : "",
+    ]
+      .filter(Boolean)
+      .join(" "),
+    TITLE_MAX,
+  );
+
+  const more = details
+    ? `The full results are on the [private run page](${details}).`
+    : "The full results are on Airlock's private run page.";
+  const summary = [
+    `A ${kind} job.`,
+    duration ? `**Duration:** ${duration}` : "",
+    tests.length ? `**Tests:** ${counts}` : "**Tests:** no JUnit report",
+    job.state === "error" ? "Airlock could not run this job to the end." : "",
+    more,
+  ]
+    .filter(Boolean)
+    .join("\n\n");
+
+  const failed = tests.filter((t) => t.status === "failed");
+  const parts: string[] = [];
+  if (failed.length) {
+    parts.push(`### Failed tests (${failed.length})`);
+    failed.forEach((t, i) => {
+      const name = code(redact(`${t.suite ? `${t.suite} › ` : ""}${t.name}`));
+      if (i < MAX_FAILURES_WITH_MESSAGE && t.message) {
+        parts.push(`- ${name}\n\n${block(clip(redact(t.message), MESSAGE_MAX_CHARS))}`);
+      } else parts.push(`- ${name}`);
+    });
+  }
+  const passed = tests.filter((t) => t.status === "passed");
+  if (passed.length) {
+    parts.push(`### Passed tests (${passed.length})`);
+    for (const t of passed)
+      parts.push(`- ${code(redact(t.name))} (${formatDuration(t.durationMs)})`);
+  }
+  const skipped = tests.filter((t) => t.status === "skipped");
+  if (skipped.length) {
+    parts.push(`### Skipped tests (${skipped.length})`);
+    for (const t of skipped) parts.push(`- ${code(redact(t.name))}`);
+  }
+  const text = parts.length ? fitOutput(parts.join("\n"), more) : undefined;
+
+  const finished = iso(job.finished_at) ?? new Date((opts.now ?? Date.now)()).toISOString();
+  return {
+    ...base,
+    status: "completed",
+    conclusion: CONCLUSION[job.state] ?? "failure",
+    ...(started ? { started_at: started } : {}),
+    completed_at: finished,
+    output: { title, summary: fitOutput(summary, more), ...(text ? { text } : {}) },
+  };
+}
+
+// ---- approval check -------------------------------------------------------------------------
+
+export type ApprovalView =
+  /** The plan has no restricted jobs: nothing to approve. */
+  | { kind: "none" }
+  | { kind: "trusted"; by: string; reason: string }
+  | { kind: "approved"; by: string }
+  | {
+      kind: "waiting";
+      restrictedJobs: string[];
+      /** Set when a push voided an approval: which SHA had been approved. */
+      voidedSha?: string;
+      /** Why the author is not trusted. */
+      reason?: string;
+    };
+
+export function renderApprovalCheck(
+  headSha: string,
+  view: ApprovalView,
+  opts: RenderOptions & { runId?: string } = {},
+): CheckRunState {
+  const details = opts.runId ? runPageUrl(opts.publicUrl, opts.runId) : undefined;
+  const base = {
+    name: APPROVAL_CHECK,
+    head_sha: headSha,
+    status: "completed" as const,
+    completed_at: new Date((opts.now ?? Date.now)()).toISOString(),
+    ...(details ? { details_url: details } : {}),
+  };
+  switch (view.kind) {
+    case "none":
+      return {
+        ...base,
+        conclusion: "neutral",
+        output: { title: "No restricted jobs", summary: "No job of this pipeline uses secrets." },
+      };
+    case "trusted":
+      return {
+        ...base,
+        conclusion: "success",
+        output: {
+          title: clip(`Trusted: ${view.by}`, TITLE_MAX),
+          summary: `Restricted jobs run for ${headSha}: ${view.reason}.`,
+        },
+      };
+    case "approved":
+      return {
+        ...base,
+        conclusion: "success",
+        output: {
+          title: clip(`Approved by ${view.by} for ${headSha.slice(0, 12)}`, TITLE_MAX),
+          summary: `${view.by} approved commit ${headSha}. A new push voids this approval.`,
+        },
+      };
+    case "waiting": {
+      const lines = [
+        view.voidedSha
+          ? `The approval of ${view.voidedSha} was voided because new commits were pushed; ${headSha} has not been approved.`
+          : `Commit ${headSha} has not been approved.`,
+        view.reason ? `${view.reason}.` : "",
+        `Waiting: ${view.restrictedJobs.map((j) => `\`${j}\``).join(", ") || "restricted jobs"} (they use secrets). Public jobs run without approval.`,
+        "",
+        "A trusted member approves this exact commit, after reviewing it, by commenting",
+        `\`/ok-to-test\` or \`/ok-to-test ${headSha}\`, or by adding the \`ok-to-test\` label. A new push voids the approval.`,
+      ];
+      return {
+        ...base,
+        // action_required needs a details_url; without one the check is neutral.
+        conclusion: details ? "action_required" : "neutral",
+        output: {
+          title: view.voidedSha ? "Approval voided by a new push" : "Waiting for approval",
+          summary: lines.filter((l, i) => l || i === 3).join("\n"),
+        },
+      };
+    }
+  }
+}
+
+// ---- gate check -----------------------------------------------------------------------------
+
+export function renderGateCheck(
+  headSha: string,
+  gate: GateDecision,
+  opts: RenderOptions & { runId?: string } = {},
+): CheckRunState {
+  const details = opts.runId ? runPageUrl(opts.publicUrl, opts.runId) : undefined;
+  const output = { title: clip(gate.title, TITLE_MAX), summary: fitOutput(gate.summary, "") };
+  const base = {
+    name: GATE_CHECK,
+    head_sha: headSha,
+    ...(details ? { details_url: details } : {}),
+  };
+  if (gate.state === "pending") return { ...base, status: "in_progress", output };
+  return {
+    ...base,
+    status: "completed",
+    conclusion: gate.state === "success" ? "success" : "failure",
+    completed_at: new Date((opts.now ?? Date.now)()).toISOString(),
+    output,
+  };
+}

@@ -1,0 +1,182 @@
+// The processing loop over stored deliveries: claims the oldest due event, hands it to the
+// gateway's handler, and marks it done. Claim and completion are transactions, and writes the
+// handler registers with `atCompletion` commit together with "done", so a crash at any point
+// neither loses an event nor applies those writes twice.
+import type { CompletionWrite, EventStore, StoredEvent } from "../store/events.js";
+import { type GatewayEvent, parseEvent } from "./parse-event.js";
+
+export interface HandlerContext {
+  deliveryId: string;
+  /** 1 on the first attempt; more after a failure or a restart mid-processing. */
+  attempt: number;
+  /**
+   * Registers a database write that commits in the transaction marking this event done: it takes
+   * effect exactly once. Anything else the handler does (API calls, other writes) may be repeated
+   * after a crash and must be idempotent per `deliveryId`.
+   */
+  atCompletion(write: CompletionWrite): void;
+}
+
+export type EventHandler = (event: GatewayEvent, ctx: HandlerContext) => Promise<void>;
+
+export type ProcessOutcome = "done" | "retry" | "failed" | "rejected";
+
+export interface EventLoopOptions {
+  store: EventStore;
+  handler: EventHandler;
+  /** Attempts before an event is marked failed. */
+  maxAttempts?: number;
+  /** Delay before attempt n+1 after attempt n failed. */
+  backoffMs?: (attempt: number) => number;
+  /** How often to look for events that became due while idle. */
+  pollMs?: number;
+  /** Applied to handler errors before they are stored; they may quote tokens or URLs. */
+  redact?: (text: string) => string;
+  onProcessed?: (outcome: ProcessOutcome, seconds: number, event: StoredEvent) => void;
+  onError?: (message: string, event: StoredEvent) => void;
+}
+
+const defaultBackoff = (attempt: number) =>
+  Math.min(300_000, 1000 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
+
+// Credentials an error message might quote: GitHub tokens, bearer/basic headers, PEM blocks,
+// passwords in URLs.
+const CREDENTIAL_PATTERNS: RegExp[] = [
+  /-----BEGIN [A-Z ]+-----[\s\S]*?(-----END [A-Z ]+-----|$)/g,
+  /\b(gh[pousr]_|github_pat_)[A-Za-z0-9_]{10,}/g,
+  /\b(Bearer|token|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi,
+  /\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*/g,
+  /(\/\/[^/\s:@]+:)[^@\s]+@/g,
+];
+
+/** Removes credential-shaped text and bounds the length of a stored error. */
+export function redactError(text: string): string {
+  let out = text;
+  for (const p of CREDENTIAL_PATTERNS) {
+    out = out.replace(p, (m, g1) =>
+      typeof g1 === "string" && m.startsWith("//") ? `${g1}[redacted]@` : "[redacted]",
+    );
+  }
+  return out.length > 500 ? `${out.slice(0, 500)}…` : out;
+}
+
+export class EventLoop {
+  private running = false;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private loopDone: Promise<void> = Promise.resolve();
+  private idleWaiters: (() => void)[] = [];
+  private readonly maxAttempts: number;
+  private readonly backoff: (attempt: number) => number;
+  private readonly pollMs: number;
+
+  constructor(private readonly opts: EventLoopOptions) {
+    this.maxAttempts = opts.maxAttempts ?? 5;
+    this.backoff = opts.backoffMs ?? defaultBackoff;
+    this.pollMs = opts.pollMs ?? 1000;
+  }
+
+  /** Starts processing; events left mid-processing by a previous process are taken up again. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    await this.opts.store.resetInterrupted();
+    this.running = true;
+    this.stopping = false;
+    this.loopDone = this.run();
+  }
+
+  /** Wakes the loop: a new event was stored. */
+  notify(): void {
+    this.wake?.();
+  }
+
+  /** Stops after the event in hand is finished. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.notify();
+    await this.loopDone;
+    this.running = false;
+  }
+
+  /** Resolves when no event is due (for tests and shutdown). */
+  idle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.notify();
+    });
+  }
+
+  /** Processes one claimed event. Exposed for tests; the loop is the normal caller. */
+  async process(ev: StoredEvent): Promise<ProcessOutcome> {
+    const started = performance.now();
+    const outcome = await this.handle(ev);
+    this.opts.onProcessed?.(outcome, (performance.now() - started) / 1000, ev);
+    return outcome;
+  }
+
+  private async handle(ev: StoredEvent): Promise<ProcessOutcome> {
+    const { store } = this.opts;
+    let payload: unknown;
+    try {
+      payload = JSON.parse(ev.payload);
+    } catch {
+      await store.finish(ev.seq, "rejected", "stored payload is not valid JSON");
+      return "rejected";
+    }
+    const parsed = parseEvent(ev.name, payload);
+    if (parsed.status !== "handled") {
+      await store.finish(ev.seq, "rejected", parsed.reason);
+      return "rejected";
+    }
+    const writes: CompletionWrite[] = [];
+    try {
+      await this.opts.handler(parsed.event, {
+        deliveryId: ev.deliveryId,
+        attempt: ev.attempts,
+        atCompletion: (w) => writes.push(w),
+      });
+      await store.complete(ev.seq, writes);
+      return "done";
+    } catch (e) {
+      const raw = e instanceof Error ? e.message : String(e);
+      const msg = (this.opts.redact ?? redactError)(raw);
+      this.opts.onError?.(msg, ev);
+      if (ev.attempts >= this.maxAttempts) {
+        await store.finish(ev.seq, "failed", `after ${ev.attempts} attempts: ${msg}`);
+        return "failed";
+      }
+      await store.retryLater(ev.seq, Date.now() + this.backoff(ev.attempts), msg);
+      return "retry";
+    }
+  }
+
+  private async run(): Promise<void> {
+    const { store } = this.opts;
+    while (!this.stopping) {
+      const ev = await store.claimNext();
+      if (ev) {
+        try {
+          await this.process(ev);
+        } catch (e) {
+          // The store itself failed; the claim is reset on the next start. Pause, then go on.
+          this.opts.onError?.(redactError(e instanceof Error ? e.message : String(e)), ev);
+          await new Promise((r) => setTimeout(r, this.pollMs));
+        }
+        continue;
+      }
+      for (const w of this.idleWaiters.splice(0)) w();
+      if (this.stopping) break;
+      const due = store.nextDueAt();
+      const wait =
+        due === undefined ? this.pollMs : Math.max(0, Math.min(this.pollMs, due - Date.now()));
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.timer = setTimeout(resolve, wait);
+      });
+      this.wake = null;
+      if (this.timer) clearTimeout(this.timer);
+    }
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+}

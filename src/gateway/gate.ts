@@ -1,0 +1,108 @@
+// The merge gate `airlock/all-tests`: green only when an unfiltered restricted run on the PR's
+// current head succeeded. A partial (label- or /test-filtered) run never turns it green.
+import type { JobRow, RunRow } from "../store/runs.js";
+
+export interface GateInput {
+  /** The PR's current head SHA. */
+  headSha: string;
+  /** Runs of the PR with their jobs (any order, any commit). */
+  runs: { run: RunRow; jobs: JobRow[] }[];
+  /** Ids of every restricted job the trusted definition has, to name what a filter left out. */
+  allRestricted?: string[];
+  /** The label prefix, for the hint on how to run everything. */
+  labelPrefix?: string;
+}
+
+export interface GateDecision {
+  state: "pending" | "success" | "failure";
+  title: string;
+  summary: string;
+}
+
+const short = (sha: string) => sha.slice(0, 12);
+const list = (ids: string[]) => ids.map((i) => `\`${i}\``).join(", ");
+const FINAL_OK = new Set(["passed"]);
+const ACTIVE = new Set(["pending", "running"]);
+
+interface Selection {
+  jobs?: string[];
+  labels?: string[];
+}
+
+function selectionOf(run: RunRow): Selection | null {
+  if (run.selection === null) return null;
+  try {
+    const s = JSON.parse(run.selection) as Selection | null;
+    return s ?? null;
+  } catch {
+    return {};
+  }
+}
+
+export function decideGate(input: GateInput): GateDecision {
+  const { headSha } = input;
+  const onHead = input.runs
+    .filter((r) => r.run.sha === headSha)
+    .sort((a, b) => a.run.created_at - b.run.created_at);
+  const base = [...onHead].reverse().find((r) => selectionOf(r.run) === null);
+
+  if (!base) {
+    const filtered = [...onHead].reverse().find((r) => selectionOf(r.run) !== null);
+    if (!filtered) {
+      return {
+        state: "pending",
+        title: `Waiting for the full run on ${short(headSha)}`,
+        summary: `No run of all restricted jobs exists yet for commit ${headSha}. The gate turns green when one succeeds.`,
+      };
+    }
+    const sel = selectionOf(filtered.run) ?? {};
+    const ran = sel.jobs ?? filtered.jobs.filter((j) => j.restricted === 1).map((j) => j.job_id);
+    const leftOut = (input.allRestricted ?? []).filter((id) => !ran.includes(id));
+    const prefix = input.labelPrefix ?? "test-";
+    const lines = [
+      `Only a selection of the restricted jobs ran on ${headSha}${sel.labels?.length ? ` (labels ${list(sel.labels)})` : ""}: ${ran.length ? list(ran) : "none"}.`,
+      leftOut.length ? `Left out: ${list(leftOut)}.` : "Jobs outside the selection were left out.",
+      "",
+      `To run them all, remove the \`${prefix}…\` labels or comment \`/test all\`. The gate turns green only after a full run on the current head succeeds.`,
+    ];
+    return {
+      state: "failure",
+      title: `Partial run: ${leftOut.length ? `${leftOut.length} job${leftOut.length === 1 ? "" : "s"} left out` : "filtered"}`,
+      summary: lines.join("\n"),
+    };
+  }
+
+  const restricted = base.jobs.filter((j) => j.restricted === 1);
+  const required = (restricted.length ? restricted : base.jobs).map((j) => j.job_id);
+  // The newest result of each required job among the full run and the runs after it (/retest).
+  const later = onHead.filter((r) => r.run.created_at >= base.run.created_at);
+  const latest = new Map<string, JobRow>();
+  for (const r of later)
+    for (const j of r.jobs) if (required.includes(j.job_id)) latest.set(j.job_id, j);
+
+  const active = required.filter((id) => ACTIVE.has(latest.get(id)?.state ?? "pending"));
+  const bad = required.filter((id) => {
+    const s = latest.get(id)?.state ?? "pending";
+    return !ACTIVE.has(s) && !FINAL_OK.has(s);
+  });
+  if (bad.length) {
+    const detail = bad.map((id) => `${id} (${latest.get(id)?.state.replace("_", " ")})`);
+    return {
+      state: "failure",
+      title: `${bad.length} of ${required.length} required job${required.length === 1 ? "" : "s"} did not pass`,
+      summary: `On ${headSha}: ${detail.join(", ")}.\n\nComment \`/retest\` to run the failed jobs again.`,
+    };
+  }
+  if (active.length) {
+    return {
+      state: "pending",
+      title: `${required.length - active.length} of ${required.length} required jobs done`,
+      summary: `Running on ${headSha}: ${list(active)}.`,
+    };
+  }
+  return {
+    state: "success",
+    title: `All ${required.length} required job${required.length === 1 ? "" : "s"} passed`,
+    summary: `Every restricted job passed on ${headSha}.`,
+  };
+}

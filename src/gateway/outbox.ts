@@ -1,0 +1,346 @@
+// Delivers the outbox to GitHub: each stored write is sent, retried with exponential backoff and
+// jitter, and paused for as long as GitHub asks (Retry-After, an exhausted rate limit). Check runs
+// are created once and then updated in place; where checks are refused, commit statuses stand in.
+import { createHash, randomUUID } from "node:crypto";
+import type { GitHubClient } from "../forge/github/client.js";
+import { GitHubError } from "../forge/github/errors.js";
+import {
+  type CheckRunState,
+  type CommitStatus,
+  repoRef,
+  type StatusState,
+} from "../forge/github/types.js";
+import type { OutboxItem, OutboxStore } from "../store/outbox.js";
+
+export type OutboxMessage =
+  | { kind: "check_run"; state: CheckRunState }
+  | { kind: "status"; sha: string; status: CommitStatus }
+  | { kind: "comment"; issue: number; body: string }
+  | { kind: "remove_label"; issue: number; label: string };
+
+export interface OutboxLogger {
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface OutboxOptions {
+  /** The client of an installation. */
+  clientFor: (installationId: number) => GitHubClient;
+  /** The app's id, to find its own check runs when a create's answer was lost. */
+  appId?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Wait when GitHub signals a rate limit without saying for how long. */
+  rateLimitDelayMs?: number;
+  /** Transient failures are retried until an item is this old; then it is marked failed. */
+  deadlineMs?: number;
+  /** Items sent at the same time (different ordering keys only). */
+  concurrency?: number;
+  now?: () => number;
+  random?: () => number;
+  log?: OutboxLogger;
+}
+
+const STATUS_DESCRIPTION_MAX = 140;
+
+/** A marker hidden in each comment, so a retried post can tell that the first one arrived. */
+export const commentMarker = (key: string) =>
+  `<!-- airlock:${createHash("sha256").update(key).digest("hex").slice(0, 24)} -->`;
+
+/** The commit status that stands in for a check run where checks are not permitted. */
+export function statusFromCheck(state: CheckRunState): CommitStatus {
+  let s: StatusState = "pending";
+  if (state.status === "completed") {
+    const c = state.conclusion;
+    s =
+      c === "success" || c === "neutral" || c === "skipped"
+        ? "success"
+        : c === "cancelled"
+          ? "error"
+          : "failure";
+  }
+  const title = state.output?.title ?? state.status.replace("_", " ");
+  const description =
+    title.length > STATUS_DESCRIPTION_MAX
+      ? `${title.slice(0, STATUS_DESCRIPTION_MAX - 1)}…`
+      : title;
+  return {
+    state: s,
+    context: state.name,
+    description,
+    ...(state.details_url ? { target_url: state.details_url } : {}),
+  };
+}
+
+export class Outbox {
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly rateLimitDelayMs: number;
+  private readonly deadlineMs: number;
+  private readonly concurrency: number;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  /** Repositories whose installation refused checks: statuses are sent instead. */
+  private readonly statusOnly = new Set<string>();
+  /** No item is sent before this time (a spent rate limit applies to the whole app). */
+  private pausedUntil = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    readonly store: OutboxStore,
+    private readonly opts: OutboxOptions,
+  ) {
+    this.baseDelayMs = opts.baseDelayMs ?? 1000;
+    this.maxDelayMs = opts.maxDelayMs ?? 15 * 60_000;
+    this.rateLimitDelayMs = opts.rateLimitDelayMs ?? 60_000;
+    this.deadlineMs = opts.deadlineMs ?? 3 * 24 * 3600_000;
+    this.concurrency = opts.concurrency ?? 4;
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+  }
+
+  // ---- enqueueing -------------------------------------------------------------------------
+
+  /** The next full state of a check run. Older unsent states of the same check are superseded. */
+  checkRun(repo: string, installationId: number, state: CheckRunState, key = randomUUID()) {
+    return this.store.enqueue({
+      kind: "check_run",
+      key: `check_run:${key}`,
+      orderingKey: `check:${repo}:${state.head_sha}:${state.name}`,
+      repo,
+      installationId,
+      payload: { kind: "check_run", state } satisfies OutboxMessage,
+      supersedes: true,
+    });
+  }
+
+  status(
+    repo: string,
+    installationId: number,
+    sha: string,
+    status: CommitStatus,
+    key = randomUUID(),
+  ) {
+    return this.store.enqueue({
+      kind: "status",
+      key: `status:${key}`,
+      orderingKey: `status:${repo}:${sha}:${status.context}`,
+      repo,
+      installationId,
+      payload: { kind: "status", sha, status } satisfies OutboxMessage,
+      supersedes: true,
+    });
+  }
+
+  /** A comment, posted once per key (give a key derived from the event that caused it). */
+  comment(repo: string, installationId: number, issue: number, body: string, key: string) {
+    const k = `comment:${key}`;
+    return this.store.enqueue({
+      kind: "comment",
+      key: k,
+      orderingKey: k,
+      repo,
+      installationId,
+      payload: {
+        kind: "comment",
+        issue,
+        body: `${body}\n\n${commentMarker(k)}`,
+      } satisfies OutboxMessage,
+    });
+  }
+
+  removeLabel(repo: string, installationId: number, issue: number, label: string, key: string) {
+    return this.store.enqueue({
+      kind: "remove_label",
+      key: `remove_label:${key}`,
+      orderingKey: `label:${repo}:${issue}:${label}`,
+      repo,
+      installationId,
+      payload: { kind: "remove_label", issue, label } satisfies OutboxMessage,
+    });
+  }
+
+  // ---- delivery loop ----------------------------------------------------------------------
+
+  /** Starts delivering in the background; items left in flight by a previous process go first. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    await this.store.resetInterrupted();
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops after the items in flight; unsent items stay stored for the next start. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.poke();
+    await this.loop;
+  }
+
+  /** Tells the loop that something was enqueued. */
+  poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    w?.();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      await this.deliverDue();
+      if (!this.running) break;
+      const now = this.now();
+      const due = this.store.nextDueAt();
+      const at = Math.max(due ?? now + 1000, this.pausedUntil);
+      // Poll at least every second as well: an enqueue from another module may not poke.
+      const wait = Math.min(Math.max(0, at - now), 1000);
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.timer = setTimeout(resolve, wait);
+      });
+    }
+  }
+
+  /** Sends every item that is due now (several ordering keys at once); returns how many ran. */
+  async deliverDue(): Promise<number> {
+    let count = 0;
+    const worker = async () => {
+      for (;;) {
+        if (this.pausedUntil > this.now()) return;
+        const item = await this.store.claimNext(this.now());
+        if (!item) return;
+        count++;
+        await this.deliver(item);
+      }
+    };
+    await Promise.all(Array.from({ length: this.concurrency }, worker));
+    return count;
+  }
+
+  /** Sends one claimed item and records the outcome. */
+  async deliver(item: OutboxItem): Promise<void> {
+    try {
+      await this.send(item);
+      await this.store.complete(item.seq, this.now());
+    } catch (e) {
+      await this.onFailure(item, e);
+    }
+  }
+
+  private async onFailure(item: OutboxItem, e: unknown): Promise<void> {
+    const now = this.now();
+    const message = e instanceof Error ? e.message : String(e);
+    const gh = e instanceof GitHubError ? e : undefined;
+    const retryable = gh ? gh.transient || gh.status === 401 : true;
+    if (!retryable) {
+      this.opts.log?.error({ seq: item.seq, kind: item.kind, repo: item.repo }, message);
+      await this.store.fail(item.seq, message, now);
+      return;
+    }
+    if (now - item.createdAt > this.deadlineMs) {
+      await this.store.fail(item.seq, `gave up after ${item.attempts} attempts: ${message}`, now);
+      return;
+    }
+    let delay: number;
+    if (gh?.rateLimited) {
+      delay = gh.retryAfterMs ?? this.rateLimitDelayMs;
+      this.pausedUntil = Math.max(this.pausedUntil, now + delay);
+    } else if (gh?.retryAfterMs !== undefined) {
+      delay = gh.retryAfterMs;
+    } else {
+      delay = this.backoff(item.attempts);
+    }
+    this.opts.log?.warn(
+      { seq: item.seq, kind: item.kind, repo: item.repo, attempts: item.attempts, delayMs: delay },
+      message,
+    );
+    await this.store.retryLater(item.seq, now + delay, message);
+  }
+
+  /** Exponential backoff with "equal jitter": half the step fixed, half random. */
+  backoff(attempts: number): number {
+    const step = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.max(0, attempts - 1));
+    return Math.round(step / 2 + this.random() * (step / 2));
+  }
+
+  // ---- sending ----------------------------------------------------------------------------
+
+  private async send(item: OutboxItem): Promise<void> {
+    const gh = this.opts.clientFor(item.installationId);
+    const repo = repoRef(item.repo);
+    const msg = item.payload as OutboxMessage;
+    switch (msg.kind) {
+      case "check_run":
+        return this.sendCheckRun(gh, item.repo, msg.state);
+      case "status":
+        return gh.createStatus(repo, msg.sha, msg.status);
+      case "comment": {
+        // An earlier attempt may have posted it and lost the answer: look for its marker.
+        if (item.attempts > 1) {
+          const since = new Date(item.createdAt - 60_000).toISOString();
+          const marker = msg.body.slice(msg.body.lastIndexOf("<!-- airlock:"));
+          const existing = await gh.commentsSince(repo, msg.issue, since);
+          if (existing.some((c) => c.body?.includes(marker))) return;
+        }
+        await gh.createComment(repo, msg.issue, msg.body);
+        return;
+      }
+      case "remove_label":
+        return gh.removeLabel(repo, msg.issue, msg.label);
+      default:
+        throw new Error(`unknown outbox item kind ${(msg as { kind: string }).kind}`);
+    }
+  }
+
+  /**
+   * Creates the check run once and updates it afterwards. A create whose answer was lost (the
+   * process died, or GitHub answered 5xx) left a record without an id: the check is then looked up
+   * by name on the commit before another create is sent.
+   */
+  private async sendCheckRun(gh: GitHubClient, fullName: string, state: CheckRunState) {
+    const repo = repoRef(fullName);
+    const { head_sha: sha, name } = state;
+    const rec = this.store.checkRun(fullName, sha, name);
+    if (rec?.via === "status" || this.statusOnly.has(fullName)) {
+      await gh.createStatus(repo, sha, statusFromCheck(state));
+      this.store.setCheckRun(
+        fullName,
+        sha,
+        name,
+        { id: rec?.id ?? null, via: "status" },
+        this.now(),
+      );
+      return;
+    }
+    try {
+      let id = rec?.id ?? null;
+      if (id === null && rec) {
+        const found = await gh.checkRunsNamed(repo, sha, name, this.opts.appId);
+        id = found[0]?.id ?? null;
+        if (id !== null)
+          this.store.setCheckRun(fullName, sha, name, { id, via: "checks" }, this.now());
+      }
+      if (id !== null) {
+        await gh.updateCheckRun(repo, id, state);
+        return;
+      }
+      this.store.setCheckRun(fullName, sha, name, { id: null, via: "checks" }, this.now());
+      const created = await gh.createCheckRun(repo, state);
+      this.store.setCheckRun(fullName, sha, name, { id: created.id, via: "checks" }, this.now());
+    } catch (e) {
+      // 403 that is not a rate limit: the installation may not write checks. Fall back to statuses.
+      if (e instanceof GitHubError && e.status === 403 && !e.rateLimited) {
+        this.statusOnly.add(fullName);
+        this.opts.log?.warn({ repo: fullName }, "checks refused (403): sending commit statuses");
+        await gh.createStatus(repo, sha, statusFromCheck(state));
+        this.store.setCheckRun(fullName, sha, name, { id: null, via: "status" }, this.now());
+        return;
+      }
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,96 @@
+// Per-job grants: a restricted job receives exactly the sets it declares (DESIGN.md invariant 3),
+// each from its set's backend, with env_override applied; every release is audited; if one set
+// cannot be granted, those already granted are released before the error goes up.
+import type { PlannedJob } from "../pipeline/types.js";
+import { applyEnvOverride } from "./env.js";
+import { SecretsError } from "./errors.js";
+import { type BackendContext, type BackendFactory, registeredBackends } from "./registry.js";
+import type { GrantContext, SecretBackend, SecretGrant } from "./types.js";
+
+export interface SecretsServiceOptions extends BackendContext {
+  /** Factories by backend kind, over the registered ones (tests, or wiring without registration). */
+  factories?: Record<string, BackendFactory>;
+  /** Recorded as the actor of releases. */
+  actor?: string;
+}
+
+export class SecretsService {
+  private readonly factories: Map<string, BackendFactory>;
+  private readonly backends = new Map<string, SecretBackend>();
+
+  constructor(private readonly opts: SecretsServiceOptions) {
+    this.factories = registeredBackends();
+    for (const [kind, f] of Object.entries(opts.factories ?? {})) this.factories.set(kind, f);
+  }
+
+  /** The backend serving `set`, by the set's `backend:`. */
+  backendFor(set: string): SecretBackend {
+    const cfg = this.opts.sets[set];
+    if (!cfg) {
+      throw new SecretsError(
+        `no secret set named "${set}" in the configuration; declare it under \`secrets:\``,
+      );
+    }
+    const kind = cfg.backend;
+    let backend = this.backends.get(kind);
+    if (!backend) {
+      const factory = this.factories.get(kind);
+      if (!factory) {
+        throw new SecretsError(
+          `secret set "${set}" uses the ${kind} backend, which this Airlock does not provide`,
+        );
+      }
+      backend = factory(this.opts);
+      this.backends.set(kind, backend);
+    }
+    return backend;
+  }
+
+  /** One set for one job, with env_override applied and the release audited. */
+  async grantSet(set: string, ctx: GrantContext): Promise<SecretGrant> {
+    const grant = applyEnvOverride(
+      await this.backendFor(set).grant(set, ctx),
+      this.opts.sets[set],
+      this.opts.env,
+    );
+    try {
+      await this.opts.audit.record({
+        action: "release",
+        actor: this.opts.actor ?? "airlock",
+        runId: ctx.runId,
+        jobId: ctx.jobId,
+        set,
+        versions: grant.versions,
+        detail: grant.notes.length ? grant.notes.join("; ") : null,
+      });
+    } catch (e) {
+      // No release without its audit entry.
+      await grant.release().catch(() => {});
+      throw e;
+    }
+    return grant;
+  }
+
+  /** Grants for every set `job` declares; none for a public job. The runner's `grant` dependency. */
+  async grantsFor(
+    job: Pick<PlannedJob, "id" | "secrets">,
+    ctx: GrantContext,
+  ): Promise<SecretGrant[]> {
+    if (job.secrets.length === 0) return [];
+    const grants: SecretGrant[] = [];
+    try {
+      for (const set of new Set(job.secrets)) grants.push(await this.grantSet(set, ctx));
+    } catch (e) {
+      await releaseAll(grants);
+      throw e;
+    }
+    return grants;
+  }
+}
+
+/** Releases every grant, even when some releases fail; the first failure is rethrown. */
+export async function releaseAll(grants: SecretGrant[]): Promise<void> {
+  const results = await Promise.allSettled(grants.map((g) => g.release()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+}

@@ -1,0 +1,141 @@
+// The current head of each pull request and the approvals pinned to exact SHAs. Recording a new
+// head voids every approval of the PR for another SHA in the same transaction, so no window exists
+// in which an old approval covers a new push (DESIGN.md invariant 1).
+import type SQLite from "better-sqlite3";
+import type { Selectable } from "kysely";
+import type { ApprovalsTable, PrHeadsTable } from "./approvals-schema.js";
+
+export interface PrHead {
+  sha: string;
+  pushedBy: string;
+  seenAt: number;
+}
+
+export interface Approval {
+  id: number;
+  sha: string;
+  approvedBy: string;
+  via: "comment" | "label";
+  createdAt: number;
+  voidedAt: number | null;
+  voidReason: string | null;
+}
+
+const toApproval = (r: Selectable<ApprovalsTable>): Approval => ({
+  id: r.id,
+  sha: r.sha,
+  approvedBy: r.approved_by,
+  via: r.via as Approval["via"],
+  createdAt: r.created_at,
+  voidedAt: r.voided_at,
+  voidReason: r.void_reason,
+});
+
+export class ApprovalStore {
+  constructor(private readonly sqlite: SQLite.Database) {}
+
+  /** Waits until no async transaction of another module is open on the shared connection. */
+  private async ready(): Promise<void> {
+    while (this.sqlite.inTransaction) await new Promise((r) => setImmediate(r));
+  }
+
+  async head(repo: string, pr: number): Promise<PrHead | undefined> {
+    await this.ready();
+    const r = this.sqlite
+      .prepare(`SELECT * FROM pr_heads WHERE repo = ? AND pr = ?`)
+      .get(repo, pr) as PrHeadsTable | undefined;
+    return r ? { sha: r.sha, pushedBy: r.pushed_by, seenAt: r.seen_at } : undefined;
+  }
+
+  /**
+   * Records the PR's head. When it differs from the stored one, approvals for any other SHA are
+   * voided; the answer says whether the head changed and how many approvals were voided.
+   */
+  async setHead(
+    repo: string,
+    pr: number,
+    sha: string,
+    pushedBy: string,
+    now = Date.now(),
+  ): Promise<{ changed: boolean; previous: string | undefined; voided: number }> {
+    await this.ready();
+    return this.sqlite.transaction(() => {
+      const cur = this.sqlite
+        .prepare(`SELECT sha FROM pr_heads WHERE repo = ? AND pr = ?`)
+        .get(repo, pr) as { sha: string } | undefined;
+      if (cur?.sha === sha) return { changed: false, previous: cur.sha, voided: 0 };
+      this.sqlite
+        .prepare(
+          `INSERT INTO pr_heads (repo, pr, sha, pushed_by, seen_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (repo, pr) DO UPDATE SET sha = excluded.sha, pushed_by = excluded.pushed_by,
+           seen_at = excluded.seen_at`,
+        )
+        .run(repo, pr, sha, pushedBy, now);
+      const voided = this.sqlite
+        .prepare(
+          `UPDATE approvals SET voided_at = ?, void_reason = ?
+           WHERE repo = ? AND pr = ? AND sha != ? AND voided_at IS NULL`,
+        )
+        .run(now, `a new commit ${sha.slice(0, 12)} was pushed`, repo, pr, sha).changes;
+      return { changed: true, previous: cur?.sha, voided };
+    })();
+  }
+
+  /**
+   * Stores an approval of `sha`, but only while it is still the PR's head: the check and the insert
+   * share a transaction with setHead's update, so a push cannot slip between them.
+   */
+  async approve(
+    repo: string,
+    pr: number,
+    sha: string,
+    approvedBy: string,
+    via: "comment" | "label",
+    now = Date.now(),
+  ): Promise<boolean> {
+    await this.ready();
+    return this.sqlite.transaction(() => {
+      const cur = this.sqlite
+        .prepare(`SELECT sha FROM pr_heads WHERE repo = ? AND pr = ?`)
+        .get(repo, pr) as { sha: string } | undefined;
+      if (cur?.sha !== sha) return false;
+      this.sqlite
+        .prepare(
+          `INSERT INTO approvals (repo, pr, sha, approved_by, via, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+        )
+        .run(repo, pr, sha, approvedBy, via, now);
+      return true;
+    })();
+  }
+
+  /** The standing (not voided) approval of exactly this SHA, if any. */
+  async approvalFor(repo: string, pr: number, sha: string): Promise<Approval | undefined> {
+    await this.ready();
+    const r = this.sqlite
+      .prepare(
+        `SELECT * FROM approvals WHERE repo = ? AND pr = ? AND sha = ? AND voided_at IS NULL
+         ORDER BY id LIMIT 1`,
+      )
+      .get(repo, pr, sha) as Selectable<ApprovalsTable> | undefined;
+    return r ? toApproval(r) : undefined;
+  }
+
+  /** Every approval of the PR, voided ones included, oldest first (for the approval check). */
+  async history(repo: string, pr: number): Promise<Approval[]> {
+    await this.ready();
+    const rows = this.sqlite
+      .prepare(`SELECT * FROM approvals WHERE repo = ? AND pr = ? ORDER BY id`)
+      .all(repo, pr) as Selectable<ApprovalsTable>[];
+    return rows.map(toApproval);
+  }
+
+  /** Voids every standing approval of a PR (closed, or its base changed). */
+  async voidAll(repo: string, pr: number, reason: string, now = Date.now()): Promise<number> {
+    await this.ready();
+    return this.sqlite
+      .prepare(
+        `UPDATE approvals SET voided_at = ?, void_reason = ? WHERE repo = ? AND pr = ? AND voided_at IS NULL`,
+      )
+      .run(now, reason, repo, pr).changes;
+  }
+}

@@ -1,0 +1,109 @@
+// Who is trusted: the `trust:` section of the configuration evaluated against GitHub. A bot is
+// trusted only by name in the allowlist; a person by name, organisation membership, team
+// membership, or a repository role at least as high as the configured one.
+import type { Config } from "../config/schema.js";
+import type { Permission, RepoRef } from "../forge/github/types.js";
+import { TtlCache } from "./cache.js";
+
+export type TrustRules = Config["trust"];
+
+/** The GitHub lookups trust needs; GitHubClient provides them. */
+export interface TrustLookups {
+  isOrgMember(org: string, username: string): Promise<boolean>;
+  isTeamMember(org: string, teamSlug: string, username: string): Promise<boolean>;
+  permission(repo: RepoRef, username: string): Promise<Permission>;
+}
+
+export interface Actor {
+  login: string;
+  /** GitHub's account type: "User", "Bot", "Organization". */
+  type?: string;
+}
+
+export interface TrustVerdict {
+  trusted: boolean;
+  /** Why, in words fit for a check run or the audit log. */
+  reason: string;
+}
+
+const RANK: Record<Permission, number> = {
+  none: 0,
+  read: 1,
+  triage: 2,
+  write: 3,
+  maintain: 4,
+  admin: 5,
+};
+
+const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+export const isBot = (a: Actor): boolean => a.type === "Bot" || a.login.endsWith("[bot]");
+
+export interface TrustOptions {
+  /** How long an answer is reused. Short: a removed member loses trust within it. */
+  ttlMs?: number;
+  now?: () => number;
+}
+
+export class TrustEvaluator {
+  private readonly cache: TtlCache<TrustVerdict>;
+
+  constructor(
+    private readonly lookups: TrustLookups,
+    opts: TrustOptions = {},
+  ) {
+    this.cache = new TtlCache(opts.ttlMs ?? 60_000, opts.now);
+  }
+
+  /**
+   * Evaluates one actor on one repository. A failed lookup throws and is not cached: the caller
+   * retries the event later rather than deciding on missing facts.
+   */
+  async check(actor: Actor, repo: RepoRef, rules: TrustRules): Promise<TrustVerdict> {
+    const key = JSON.stringify([
+      repo.owner,
+      repo.repo,
+      actor.login.toLowerCase(),
+      isBot(actor),
+      rules,
+    ]);
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const verdict = await this.evaluate(actor, repo, rules);
+    this.cache.set(key, verdict);
+    return verdict;
+  }
+
+  private async evaluate(actor: Actor, repo: RepoRef, rules: TrustRules): Promise<TrustVerdict> {
+    const login = actor.login;
+    if (!login) return { trusted: false, reason: "the event has no sender" };
+    if (isBot(actor)) {
+      return rules.bots.some((b) => same(b, login))
+        ? { trusted: true, reason: `${login} is an allowed bot` }
+        : { trusted: false, reason: `${login} is a bot that is not in trust.bots` };
+    }
+    if (rules.users.some((u) => same(u, login))) {
+      return { trusted: true, reason: `${login} is listed in trust.users` };
+    }
+    for (const org of rules.orgs) {
+      if (await this.lookups.isOrgMember(org, login)) {
+        return { trusted: true, reason: `${login} is a member of ${org}` };
+      }
+    }
+    for (const team of rules.teams) {
+      // "org/team-slug", or a bare slug for a team of the repository's owner.
+      const [org, slug] = team.includes("/") ? team.split("/", 2) : [repo.owner, team];
+      if (org && slug && (await this.lookups.isTeamMember(org, slug, login))) {
+        return { trusted: true, reason: `${login} is a member of team ${org}/${slug}` };
+      }
+    }
+    const role = await this.lookups.permission(repo, login);
+    if (RANK[role] >= RANK[rules.permission]) {
+      return { trusted: true, reason: `${login} has ${role} permission on the repository` };
+    }
+    return {
+      trusted: false,
+      reason: `${login} is not trusted (no listed org or team membership, permission ${role})`,
+    };
+  }
+}

@@ -1,0 +1,974 @@
+// A GitHub test double: a real HTTP server on 127.0.0.1 that checks every request against
+// GitHub's published REST description (method, path template, parameters, JSON body) and serves
+// a small in-memory GitHub. Anything outside the description is recorded as a violation; tests
+// call `assertNoViolations()`.
+//
+//   const gh = await startGitHubDouble();
+//   gh.addInstallation({ id: 1, account: "acme", repos: ["acme/app"] });
+//   gh.addOrgMember("acme", "alice");
+//   gh.setPermission("acme/app", "bob", "write");
+//   gh.setFile("acme/app", "main", ".airlock.yml", "version: 1\n");
+//   gh.addPull("acme/app", { number: 7, headSha, baseSha, author: "mallory" });
+//   // client under test: baseUrl gh.url, appId gh.appId, privateKey gh.privateKey
+//   gh.failNext(2, "rate-limit");
+//   gh.checkRunConclusions("acme/app", headSha)  // { "airlock/approval": "action_required", ... }
+//   gh.assertNoViolations();
+//   await gh.close();
+import assert from "node:assert/strict";
+import {
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+  verify as verifySignature,
+} from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Ajv, type ValidateFunction } from "ajv";
+import addFormatsModule from "ajv-formats";
+
+// ajv-formats is CommonJS; its default export arrives wrapped under ESM.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
+  addFormatsModule) as (ajv: Ajv) => void;
+
+const DESCRIPTION = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "../../../shared/oracles/github/api.github.com.json",
+);
+
+// ---------------------------------------------------------------------------------------------
+// The REST description: loaded once per process, validators compiled lazily per operation.
+
+interface Parameter {
+  name: string;
+  in: "path" | "query" | "header" | "cookie";
+  required?: boolean;
+  schema?: Record<string, unknown>;
+  "x-multi-segment"?: boolean;
+}
+
+interface Operation {
+  operationId: string;
+  method: string;
+  template: string;
+  regex: RegExp;
+  paramNames: string[];
+  literalLength: number;
+  parameters: Parameter[];
+  bodySchema: Record<string, unknown> | null;
+  bodyRequired: boolean;
+  validators?: { body: ValidateFunction | null; params: Map<string, ValidateFunction> };
+}
+
+interface Description {
+  operations: Operation[];
+  ajv: Ajv;
+}
+
+let description: Description | null = null;
+
+function resolveLocal(doc: Record<string, unknown>, ref: string): unknown {
+  return ref
+    .slice(2)
+    .split("/")
+    .reduce<unknown>(
+      (o, k) => (o as Record<string, unknown>)[k.replace(/~1/g, "/").replace(/~0/g, "~")],
+      doc,
+    );
+}
+
+/** Rewrites `#/components/...` refs so they resolve inside the schema registered as "gh". */
+function rebase(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(rebase);
+  if (schema && typeof schema === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(schema)) {
+      out[k] = k === "$ref" && typeof v === "string" && v.startsWith("#/") ? `gh${v}` : rebase(v);
+    }
+    return out;
+  }
+  return schema;
+}
+
+function loadDescription(): Description {
+  if (description) return description;
+  const doc = JSON.parse(readFileSync(DESCRIPTION, "utf8")) as {
+    paths: Record<string, Record<string, unknown>>;
+    components: Record<string, unknown>;
+  };
+  const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false, logger: false });
+  addFormats(ajv);
+  ajv.addSchema({ components: doc.components }, "gh");
+  const operations: Operation[] = [];
+  for (const [template, item] of Object.entries(doc.paths)) {
+    const shared = (item.parameters as Parameter[] | undefined) ?? [];
+    for (const [method, raw] of Object.entries(item)) {
+      if (!["get", "post", "put", "patch", "delete", "head"].includes(method)) continue;
+      const op = raw as {
+        operationId: string;
+        parameters?: ({ $ref: string } | Parameter)[];
+        requestBody?: { required?: boolean; content?: Record<string, { schema?: unknown }> };
+      };
+      const parameters = [...shared, ...(op.parameters ?? [])].map((p) =>
+        "$ref" in p ? (resolveLocal(doc, p.$ref) as Parameter) : p,
+      );
+      const paramNames: string[] = [];
+      const pattern = template
+        .replace(/[.*+?^$()|[\]\\]/g, "\\$&")
+        .replace(/\{([^}]+)\}/g, (_m, name: string) => {
+          paramNames.push(name);
+          const multi = parameters.find((p) => p.name === name && p.in === "path")?.[
+            "x-multi-segment"
+          ];
+          return multi ? "(.+)" : "([^/]+)";
+        });
+      const json = op.requestBody?.content?.["application/json"];
+      operations.push({
+        operationId: op.operationId,
+        method: method.toUpperCase(),
+        template,
+        regex: new RegExp(`^${pattern}$`),
+        paramNames,
+        literalLength: template.replace(/\{[^}]+\}/g, "").length,
+        parameters,
+        bodySchema: (json?.schema as Record<string, unknown> | undefined) ?? null,
+        bodyRequired: op.requestBody?.required ?? false,
+      });
+    }
+  }
+  // The most specific template wins: /check-runs/{id}/annotations before /check-runs/{id}.
+  operations.sort((a, b) => b.literalLength - a.literalLength);
+  description = { operations, ajv };
+  return description;
+}
+
+function validatorsOf(d: Description, op: Operation): NonNullable<Operation["validators"]> {
+  if (!op.validators) {
+    const params = new Map<string, ValidateFunction>();
+    for (const p of op.parameters) {
+      if (p.schema && (p.in === "path" || p.in === "query")) {
+        params.set(`${p.in}:${p.name}`, d.ajv.compile(rebase(p.schema) as object));
+      }
+    }
+    op.validators = {
+      body: op.bodySchema ? d.ajv.compile(rebase(op.bodySchema) as object) : null,
+      params,
+    };
+  }
+  return op.validators;
+}
+
+/** Path and query strings arrive as text; the description types them. */
+function coerce(value: string, schema: Record<string, unknown> | undefined): unknown {
+  const type = schema?.type;
+  if ((type === "integer" || type === "number") && /^-?\d+(\.\d+)?$/.test(value))
+    return Number(value);
+  if (type === "boolean" && (value === "true" || value === "false")) return value === "true";
+  if (type === "array") return value.split(",");
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The in-memory GitHub.
+
+export interface Violation {
+  method: string;
+  url: string;
+  /** "unknown-operation", "parameter", "body", "unimplemented", "auth". */
+  kind: string;
+  message: string;
+}
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  operationId: string | null;
+  body: unknown;
+  status: number;
+}
+
+export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "none";
+
+export interface PullSpec {
+  number: number;
+  headSha: string;
+  baseSha: string;
+  author: string;
+  headRef?: string;
+  baseRef?: string;
+  /** "owner/name" of the head repository; a fork when it differs from the base. */
+  headRepo?: string;
+  labels?: string[];
+  state?: "open" | "closed";
+  draft?: boolean;
+  title?: string;
+}
+
+export interface CheckRun {
+  id: number;
+  repo: string;
+  name: string;
+  head_sha: string;
+  status: "queued" | "in_progress" | "completed" | "waiting" | "requested" | "pending";
+  conclusion: string | null;
+  details_url: string | null;
+  external_id: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  output: { title: string | null; summary: string | null; text: string | null };
+  actions: unknown[];
+  /** Every body sent for this check run, creation first. */
+  history: Record<string, unknown>[];
+}
+
+export interface CommitStatus {
+  id: number;
+  sha: string;
+  state: string;
+  context: string;
+  description: string | null;
+  target_url: string | null;
+}
+
+export interface IssueComment {
+  id: number;
+  repo: string;
+  issue: number;
+  body: string;
+  history: string[];
+}
+
+export type Fault = "server-error" | "rate-limit" | "secondary-rate-limit" | "too-many-requests";
+
+interface Installation {
+  id: number;
+  account: string;
+  repos: Set<string>;
+}
+
+interface Token {
+  installationId: number;
+  expiresAt: number;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Handler = (req: Ctx) => { status: number; body?: unknown; headers?: Record<string, string> };
+
+interface Ctx {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: Record<string, unknown>;
+  headers: IncomingMessage["headers"];
+  /** The installation of the token the request carried (repo/org endpoints). */
+  installation: Installation | null;
+}
+
+export interface GitHubDoubleOptions {
+  appId?: number;
+  /** PEM public key of the App; when omitted a key pair is generated (see `privateKey`). */
+  publicKey?: string;
+}
+
+export class GitHubDouble {
+  readonly violations: Violation[] = [];
+  readonly requests: RecordedRequest[] = [];
+  readonly appId: number;
+  /** PEM private key of the App, when the double generated the pair. */
+  readonly privateKey: string | null;
+  url = "";
+
+  private readonly publicKey: KeyObject;
+  private server: Server | null = null;
+  private readonly installations = new Map<number, Installation>();
+  private readonly tokens = new Map<string, Token>();
+  private readonly orgMembers = new Map<string, Set<string>>();
+  private readonly teams = new Map<string, Map<string, string>>();
+  private readonly permissions = new Map<string, Permission>();
+  private readonly files = new Map<string, string>();
+  private readonly pulls = new Map<string, PullSpec>();
+  private readonly checkRunList: CheckRun[] = [];
+  private readonly statusList: CommitStatus[] = [];
+  private readonly commentList: IssueComment[] = [];
+  private faults: Fault[] = [];
+  private nextId = 1000;
+  private readonly routes = new Map<string, Handler>();
+
+  constructor(opts: GitHubDoubleOptions = {}) {
+    this.appId = opts.appId ?? 4242;
+    if (opts.publicKey) {
+      this.publicKey = createPublicKey(opts.publicKey);
+      this.privateKey = null;
+    } else {
+      const pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
+      this.publicKey = pair.publicKey;
+      this.privateKey = pair.privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+    }
+    this.defineRoutes();
+  }
+
+  // ---- set-up -------------------------------------------------------------------------------
+
+  addInstallation(i: { id: number; account: string; repos: string[] }): void {
+    this.installations.set(i.id, { id: i.id, account: i.account, repos: new Set(i.repos) });
+  }
+
+  addOrgMember(org: string, login: string): void {
+    const s = this.orgMembers.get(org) ?? new Set();
+    s.add(login.toLowerCase());
+    this.orgMembers.set(org, s);
+  }
+
+  addTeamMember(
+    org: string,
+    team: string,
+    login: string,
+    role: "member" | "maintainer" = "member",
+  ): void {
+    const key = `${org}/${team}`;
+    const m = this.teams.get(key) ?? new Map();
+    m.set(login.toLowerCase(), role);
+    this.teams.set(key, m);
+  }
+
+  setPermission(repo: string, login: string, permission: Permission): void {
+    this.permissions.set(`${repo}#${login.toLowerCase()}`, permission);
+  }
+
+  /** A file at a ref: a branch name or a commit SHA, whichever the client will ask for. */
+  setFile(repo: string, ref: string, filePath: string, content: string): void {
+    this.files.set(`${repo}@${ref}:${filePath}`, content);
+  }
+
+  addPull(repo: string, pr: PullSpec): void {
+    this.pulls.set(`${repo}#${pr.number}`, { ...pr });
+  }
+
+  /** A push to the PR's head branch. */
+  pushPull(repo: string, number: number, headSha: string): void {
+    const pr = this.pulls.get(`${repo}#${number}`);
+    assert.ok(pr, `no pull request ${repo}#${number}`);
+    pr.headSha = headSha;
+  }
+
+  /** The next `n` requests (after validation) answer with the fault instead of their result. */
+  failNext(n: number, fault: Fault): void {
+    for (let i = 0; i < n; i++) this.faults.push(fault);
+  }
+
+  // ---- inspection ---------------------------------------------------------------------------
+
+  checkRuns(repo?: string, headSha?: string): CheckRun[] {
+    return this.checkRunList.filter(
+      (c) => (!repo || c.repo === repo) && (!headSha || c.head_sha === headSha),
+    );
+  }
+
+  /** Name → conclusion (or status while not completed) of each check run on a commit. */
+  checkRunConclusions(repo: string, headSha: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const c of this.checkRuns(repo, headSha)) out[c.name] = c.conclusion ?? c.status;
+    return out;
+  }
+
+  statuses(repo: string, sha: string): CommitStatus[] {
+    return this.statusList.filter((s) => s.sha === sha && this.statusRepo.get(s.id) === repo);
+  }
+
+  comments(repo: string, issue?: number): IssueComment[] {
+    return this.commentList.filter(
+      (c) => c.repo === repo && (issue === undefined || c.issue === issue),
+    );
+  }
+
+  assertNoViolations(): void {
+    assert.deepEqual(this.violations, [], "requests outside GitHub's REST description");
+  }
+
+  // ---- server -------------------------------------------------------------------------------
+
+  async listen(): Promise<this> {
+    loadDescription();
+    this.server = createServer((req, res) => {
+      this.serve(req, res).catch((e) => {
+        res.writeHead(500, { "content-type": "application/json" });
+        res.end(JSON.stringify({ message: String(e) }));
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = null;
+  }
+
+  private violation(req: IncomingMessage, kind: string, message: string): void {
+    this.violations.push({ method: req.method ?? "", url: req.url ?? "", kind, message });
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const rawBody = Buffer.concat(chunks).toString("utf8");
+    const url = new URL(req.url ?? "/", "http://double");
+    const method = req.method ?? "GET";
+    const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
+      const text = body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body);
+      res.writeHead(status, {
+        ...(body !== undefined && typeof body !== "string"
+          ? { "content-type": "application/json; charset=utf-8" }
+          : {}),
+        "x-github-media-type": "github.v3",
+        "x-ratelimit-limit": "5000",
+        "x-ratelimit-remaining": "4999",
+        ...headers,
+      });
+      res.end(text);
+    };
+    const record = (operationId: string | null, body: unknown, status: number) =>
+      this.requests.push({ method, url: req.url ?? "", operationId, body, status });
+
+    const d = loadDescription();
+    let op: Operation | undefined;
+    let match: RegExpExecArray | null = null;
+    for (const o of d.operations) {
+      if (o.method !== method && !(method === "HEAD" && o.method === "GET")) continue;
+      match = o.regex.exec(url.pathname);
+      if (match) {
+        op = o;
+        break;
+      }
+    }
+    if (!op || !match) {
+      this.violation(
+        req,
+        "unknown-operation",
+        `no operation ${method} ${url.pathname} in the description`,
+      );
+      record(null, rawBody, 404);
+      return send(404, { message: "Not Found" });
+    }
+    const v = validatorsOf(d, op);
+
+    // Parameters.
+    const params: Record<string, string> = {};
+    op.paramNames.forEach((name, i) => {
+      params[name] = decodeURIComponent(match![i + 1]!);
+    });
+    for (const p of op.parameters) {
+      if (p.in === "path") {
+        const check = v.params.get(`path:${p.name}`);
+        const value = params[p.name];
+        if (value === undefined || (check && !check(coerce(value, p.schema)))) {
+          this.violation(
+            req,
+            "parameter",
+            `path parameter ${p.name}=${value} does not match its schema`,
+          );
+        }
+      }
+    }
+    for (const [name, value] of url.searchParams) {
+      const p = op.parameters.find((x) => x.in === "query" && x.name === name);
+      if (!p) {
+        this.violation(
+          req,
+          "parameter",
+          `query parameter ${name} is not described for ${op.operationId}`,
+        );
+        continue;
+      }
+      const check = v.params.get(`query:${name}`);
+      if (check && !check(coerce(value, p.schema))) {
+        this.violation(
+          req,
+          "parameter",
+          `query parameter ${name}=${value}: ${d.ajv.errorsText(check.errors)}`,
+        );
+      }
+    }
+    for (const p of op.parameters) {
+      if (p.in === "query" && p.required && !url.searchParams.has(p.name)) {
+        this.violation(req, "parameter", `required query parameter ${p.name} is missing`);
+      }
+    }
+
+    // Body.
+    let body: Record<string, unknown> = {};
+    if (rawBody.length > 0) {
+      if (!op.bodySchema) {
+        this.violation(req, "body", `${op.operationId} takes no JSON body`);
+      } else {
+        const ct = req.headers["content-type"] ?? "";
+        if (!ct.startsWith("application/json")) {
+          this.violation(req, "body", `content-type ${ct} is not application/json`);
+        }
+        try {
+          body = JSON.parse(rawBody);
+        } catch {
+          this.violation(req, "body", "body is not JSON");
+        }
+        if (v.body && !v.body(body)) {
+          this.violation(req, "body", `${op.operationId}: ${d.ajv.errorsText(v.body.errors)}`);
+        }
+      }
+    } else if (op.bodyRequired) {
+      this.violation(req, "body", `${op.operationId} requires a body`);
+    }
+
+    const fault = this.faults.shift();
+    if (fault) {
+      const f = faultAnswer(fault);
+      record(op.operationId, body, f.status);
+      return send(f.status, f.body, f.headers);
+    }
+
+    const handler = this.routes.get(`${op.method} ${op.template}`);
+    if (!handler) {
+      this.violation(req, "unimplemented", `the double does not implement ${op.operationId}`);
+      record(op.operationId, body, 501);
+      return send(501, { message: `${op.operationId} is not implemented by the test double` });
+    }
+    try {
+      const installation = op.template.startsWith("/app")
+        ? this.requireJwt(req)
+        : this.requireToken(req);
+      const out = handler({
+        params,
+        query: url.searchParams,
+        body,
+        headers: req.headers,
+        installation,
+      });
+      record(op.operationId, body, out.status);
+      return send(out.status, method === "HEAD" ? undefined : out.body, out.headers);
+    } catch (e) {
+      if (!(e instanceof HttpError)) throw e;
+      record(op.operationId, body, e.status);
+      return send(e.status, {
+        message: e.message,
+        documentation_url: "https://docs.github.com/rest",
+      });
+    }
+  }
+
+  // ---- authentication -----------------------------------------------------------------------
+
+  /** App endpoints take a JWT signed RS256 with the App's key (GitHub: iat/exp within 10 min). */
+  private requireJwt(req: IncomingMessage): null {
+    const auth = req.headers.authorization ?? "";
+    const m = /^Bearer ([\w-]+)\.([\w-]+)\.([\w-]+)$/i.exec(auth);
+    if (!m) throw new HttpError(401, "A JSON web token could not be decoded");
+    const [, h, p, s] = m;
+    const header = JSON.parse(Buffer.from(h!, "base64url").toString());
+    const claims = JSON.parse(Buffer.from(p!, "base64url").toString());
+    const ok =
+      header.alg === "RS256" &&
+      verifySignature(
+        "RSA-SHA256",
+        Buffer.from(`${h}.${p}`),
+        this.publicKey,
+        Buffer.from(s!, "base64url"),
+      );
+    if (!ok) throw new HttpError(401, "A JSON web token could not be decoded");
+    const now = Math.floor(Date.now() / 1000);
+    if (String(claims.iss) !== String(this.appId))
+      throw new HttpError(401, "'Issuer' claim ('iss') must be the App id");
+    if (typeof claims.exp !== "number" || claims.exp <= now)
+      throw new HttpError(401, "'Expiration time' claim ('exp') is too far in the past");
+    if (typeof claims.iat !== "number" || claims.iat > now + 60)
+      throw new HttpError(
+        401,
+        "'Issued at' claim ('iat') must be an Integer representing a time in the past",
+      );
+    if (claims.exp - claims.iat > 600)
+      throw new HttpError(401, "'Expiration time' claim ('exp') is too far in the future");
+    return null;
+  }
+
+  private requireToken(req: IncomingMessage): Installation {
+    const auth = req.headers.authorization ?? "";
+    const m = /^(?:token|Bearer) (ghs_\w+)$/i.exec(auth);
+    const t = m ? this.tokens.get(m[1]!) : undefined;
+    if (!t || t.expiresAt <= Date.now()) throw new HttpError(401, "Bad credentials");
+    return this.installations.get(t.installationId)!;
+  }
+
+  private repoOf(c: Ctx): string {
+    const repo = `${c.params.owner}/${c.params.repo}`;
+    // GitHub answers 404, not 403, for a repository outside the installation.
+    if (!c.installation?.repos.has(repo)) throw new HttpError(404, "Not Found");
+    return repo;
+  }
+
+  // ---- routes -------------------------------------------------------------------------------
+
+  private on(key: string, h: Handler): void {
+    this.routes.set(key, h);
+  }
+
+  private readonly statusRepo = new Map<number, string>();
+
+  private defineRoutes(): void {
+    this.on("GET /app/installations", () => ({
+      status: 200,
+      body: [...this.installations.values()].map((i) => installationJson(i)),
+    }));
+    this.on("POST /app/installations/{installation_id}/access_tokens", (c) => {
+      const inst = this.installations.get(Number(c.params.installation_id));
+      if (!inst) throw new HttpError(404, "Not Found");
+      const token = `ghs_${randomBytes(18).toString("hex")}`;
+      const expiresAt = Date.now() + 3600_000;
+      this.tokens.set(token, { installationId: inst.id, expiresAt });
+      return {
+        status: 201,
+        body: {
+          token,
+          expires_at: new Date(expiresAt).toISOString().replace(/\.\d+Z$/, "Z"),
+          permissions: {
+            checks: "write",
+            contents: "read",
+            pull_requests: "read",
+            issues: "write",
+            members: "read",
+          },
+          repository_selection: "selected",
+        },
+      };
+    });
+    this.on("GET /repos/{owner}/{repo}/installation", (c) => {
+      const repo = `${c.params.owner}/${c.params.repo}`;
+      const inst = [...this.installations.values()].find((i) => i.repos.has(repo));
+      if (!inst) throw new HttpError(404, "Not Found");
+      return { status: 200, body: installationJson(inst) };
+    });
+
+    this.on("GET /orgs/{org}/members/{username}", (c) => {
+      if (c.installation?.account !== c.params.org) throw new HttpError(404, "Not Found");
+      const member = this.orgMembers.get(c.params.org!)?.has(c.params.username!.toLowerCase());
+      return { status: member ? 204 : 404, ...(member ? {} : { body: { message: "Not Found" } }) };
+    });
+    this.on("GET /orgs/{org}/teams/{team_slug}/memberships/{username}", (c) => {
+      if (c.installation?.account !== c.params.org) throw new HttpError(404, "Not Found");
+      const role = this.teams
+        .get(`${c.params.org}/${c.params.team_slug}`)
+        ?.get(c.params.username!.toLowerCase());
+      if (!role) throw new HttpError(404, "Not Found");
+      return {
+        status: 200,
+        body: {
+          url: `${this.url}/teams/1/memberships/${c.params.username}`,
+          role,
+          state: "active",
+        },
+      };
+    });
+    this.on("GET /repos/{owner}/{repo}/collaborators/{username}/permission", (c) => {
+      const repo = this.repoOf(c);
+      const role = this.permissions.get(`${repo}#${c.params.username!.toLowerCase()}`) ?? "none";
+      // `permission` is the legacy coarse value; `role_name` the precise one.
+      const legacy = role === "maintain" ? "write" : role === "triage" ? "read" : role;
+      return {
+        status: 200,
+        body: { permission: legacy, role_name: role, user: userJson(c.params.username!) },
+      };
+    });
+
+    this.on("GET /repos/{owner}/{repo}/contents/{path}", (c) => {
+      const repo = this.repoOf(c);
+      const ref = c.query.get("ref") ?? "main";
+      const content = this.files.get(`${repo}@${ref}:${c.params.path}`);
+      if (content === undefined) throw new HttpError(404, "Not Found");
+      const accept = String(c.headers.accept ?? "");
+      if (accept.includes("raw"))
+        return {
+          status: 200,
+          body: content,
+          headers: { "content-type": "application/vnd.github.raw" },
+        };
+      const b64 = Buffer.from(content)
+        .toString("base64")
+        .replace(/(.{60})/g, "$1\n");
+      return {
+        status: 200,
+        body: {
+          type: "file",
+          encoding: "base64",
+          size: Buffer.byteLength(content),
+          name: path.posix.basename(c.params.path!),
+          path: c.params.path,
+          content: b64,
+          sha: randomBytes(20).toString("hex"),
+        },
+      };
+    });
+    this.on("GET /repos/{owner}/{repo}/pulls/{pull_number}", (c) => {
+      const repo = this.repoOf(c);
+      const pr = this.pulls.get(`${repo}#${c.params.pull_number}`);
+      if (!pr) throw new HttpError(404, "Not Found");
+      return { status: 200, body: pullJson(repo, pr) };
+    });
+
+    this.on("POST /repos/{owner}/{repo}/check-runs", (c) => {
+      const repo = this.repoOf(c);
+      const b = c.body as Record<string, unknown>;
+      const run: CheckRun = {
+        id: this.nextId++,
+        repo,
+        name: String(b.name),
+        head_sha: String(b.head_sha),
+        status: "queued",
+        conclusion: null,
+        details_url: null,
+        external_id: null,
+        started_at: null,
+        completed_at: null,
+        output: { title: null, summary: null, text: null },
+        actions: [],
+        history: [],
+      };
+      applyCheckRun(run, b);
+      this.checkRunList.push(run);
+      return { status: 201, body: checkRunJson(run) };
+    });
+    this.on("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", (c) => {
+      const repo = this.repoOf(c);
+      const run = this.checkRunList.find(
+        (r) => r.id === Number(c.params.check_run_id) && r.repo === repo,
+      );
+      if (!run) throw new HttpError(404, "Not Found");
+      applyCheckRun(run, c.body as Record<string, unknown>);
+      return { status: 200, body: checkRunJson(run) };
+    });
+    this.on("GET /repos/{owner}/{repo}/check-runs/{check_run_id}", (c) => {
+      const repo = this.repoOf(c);
+      const run = this.checkRunList.find(
+        (r) => r.id === Number(c.params.check_run_id) && r.repo === repo,
+      );
+      if (!run) throw new HttpError(404, "Not Found");
+      return { status: 200, body: checkRunJson(run) };
+    });
+    this.on("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", (c) => {
+      const repo = this.repoOf(c);
+      const name = c.query.get("check_name");
+      const all = this.checkRuns(repo, c.params.ref).filter((r) => !name || r.name === name);
+      const perPage = Number(c.query.get("per_page") ?? 30);
+      const page = Number(c.query.get("page") ?? 1);
+      const slice = all.slice((page - 1) * perPage, page * perPage);
+      return {
+        status: 200,
+        body: { total_count: all.length, check_runs: slice.map(checkRunJson) },
+      };
+    });
+
+    this.on("POST /repos/{owner}/{repo}/statuses/{sha}", (c) => {
+      const repo = this.repoOf(c);
+      const b = c.body as Record<string, string | undefined>;
+      const s: CommitStatus = {
+        id: this.nextId++,
+        sha: c.params.sha!,
+        state: b.state!,
+        context: b.context ?? "default",
+        description: b.description ?? null,
+        target_url: b.target_url ?? null,
+      };
+      this.statusList.push(s);
+      this.statusRepo.set(s.id, repo);
+      return {
+        status: 201,
+        body: {
+          ...s,
+          url: `${this.url}/repos/${repo}/statuses/${s.sha}`,
+          created_at: new Date().toISOString(),
+          updated_at: new Date().toISOString(),
+        },
+      };
+    });
+
+    this.on("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", (c) => {
+      const repo = this.repoOf(c);
+      const body = String((c.body as { body: string }).body);
+      const comment: IssueComment = {
+        id: this.nextId++,
+        repo,
+        issue: Number(c.params.issue_number),
+        body,
+        history: [body],
+      };
+      this.commentList.push(comment);
+      return { status: 201, body: commentJson(this.url, comment) };
+    });
+    this.on("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", (c) => {
+      const repo = this.repoOf(c);
+      return {
+        status: 200,
+        body: this.comments(repo, Number(c.params.issue_number)).map((x) =>
+          commentJson(this.url, x),
+        ),
+      };
+    });
+    this.on("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", (c) => {
+      const repo = this.repoOf(c);
+      const comment = this.commentList.find(
+        (x) => x.id === Number(c.params.comment_id) && x.repo === repo,
+      );
+      if (!comment) throw new HttpError(404, "Not Found");
+      comment.body = String((c.body as { body: string }).body);
+      comment.history.push(comment.body);
+      return { status: 200, body: commentJson(this.url, comment) };
+    });
+  }
+}
+
+// ---- JSON shapes (the fields clients read, in GitHub's spelling) --------------------------------
+
+function faultAnswer(f: Fault): { status: number; body: unknown; headers: Record<string, string> } {
+  const reset = String(Math.floor(Date.now() / 1000) + 1);
+  switch (f) {
+    case "server-error":
+      return { status: 500, body: { message: "Server Error" }, headers: {} };
+    case "rate-limit":
+      return {
+        status: 403,
+        body: { message: "API rate limit exceeded for installation." },
+        headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset },
+      };
+    case "secondary-rate-limit":
+      return {
+        status: 403,
+        body: {
+          message:
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        },
+        headers: { "retry-after": "1" },
+      };
+    case "too-many-requests":
+      return {
+        status: 429,
+        body: { message: "Too Many Requests" },
+        headers: { "retry-after": "1" },
+      };
+  }
+}
+
+function userJson(login: string) {
+  return { login, id: 1, type: "User", site_admin: false };
+}
+
+function installationJson(i: Installation) {
+  return {
+    id: i.id,
+    account: { login: i.account, id: i.id, type: "Organization" },
+    app_id: 1,
+    target_type: "Organization",
+    repository_selection: "selected",
+    permissions: {},
+    events: ["pull_request", "issue_comment", "check_run"],
+  };
+}
+
+function applyCheckRun(run: CheckRun, b: Record<string, unknown>): void {
+  run.history.push(structuredClone(b));
+  if (typeof b.name === "string") run.name = b.name;
+  if (typeof b.details_url === "string") run.details_url = b.details_url;
+  if (typeof b.external_id === "string") run.external_id = b.external_id;
+  if (typeof b.started_at === "string") run.started_at = b.started_at;
+  if (typeof b.status === "string") run.status = b.status as CheckRun["status"];
+  if (typeof b.conclusion === "string") {
+    // Giving a conclusion completes the run, as on GitHub.
+    run.conclusion = b.conclusion;
+    run.status = "completed";
+    run.completed_at = (b.completed_at as string | undefined) ?? new Date().toISOString();
+  }
+  const out = b.output as Record<string, string> | undefined;
+  if (out) {
+    run.output = { title: out.title ?? null, summary: out.summary ?? null, text: out.text ?? null };
+  }
+  if (Array.isArray(b.actions)) run.actions = b.actions;
+}
+
+function checkRunJson(r: CheckRun) {
+  return {
+    id: r.id,
+    node_id: `CR_${r.id}`,
+    head_sha: r.head_sha,
+    external_id: r.external_id,
+    url: `https://api.github.com/repos/${r.repo}/check-runs/${r.id}`,
+    html_url: `https://github.com/${r.repo}/runs/${r.id}`,
+    details_url: r.details_url,
+    status: r.status,
+    conclusion: r.conclusion,
+    started_at: r.started_at,
+    completed_at: r.completed_at,
+    output: { ...r.output, annotations_count: 0, annotations_url: "" },
+    name: r.name,
+    check_suite: { id: 1 },
+    app: null,
+    pull_requests: [],
+  };
+}
+
+function repoJson(fullName: string, id: number) {
+  const [owner, name] = fullName.split("/");
+  return { id, name, full_name: fullName, owner: userJson(owner!), private: false, fork: false };
+}
+
+function pullJson(repo: string, pr: PullSpec) {
+  const headRepo = pr.headRepo ?? repo;
+  return {
+    number: pr.number,
+    state: pr.state ?? "open",
+    draft: pr.draft ?? false,
+    merged: false,
+    title: pr.title ?? `PR ${pr.number}`,
+    user: userJson(pr.author),
+    labels: (pr.labels ?? []).map((name, i) => ({ id: i + 1, name })),
+    head: {
+      sha: pr.headSha,
+      ref: pr.headRef ?? `feature-${pr.number}`,
+      label: `${headRepo.split("/")[0]}:${pr.headRef ?? `feature-${pr.number}`}`,
+      repo: repoJson(headRepo, headRepo === repo ? 1 : 2),
+      user: userJson(headRepo.split("/")[0]!),
+    },
+    base: {
+      sha: pr.baseSha,
+      ref: pr.baseRef ?? "main",
+      label: `${repo.split("/")[0]}:${pr.baseRef ?? "main"}`,
+      repo: repoJson(repo, 1),
+      user: userJson(repo.split("/")[0]!),
+    },
+  };
+}
+
+function commentJson(base: string, c: IssueComment) {
+  return {
+    id: c.id,
+    node_id: `IC_${c.id}`,
+    body: c.body,
+    user: userJson("airlock[bot]"),
+    url: `${base}/repos/${c.repo}/issues/comments/${c.id}`,
+    html_url: `https://github.com/${c.repo}/pull/${c.issue}#issuecomment-${c.id}`,
+    created_at: new Date().toISOString(),
+    updated_at: new Date().toISOString(),
+  };
+}
+
+/** Starts a double on a random loopback port. */
+export async function startGitHubDouble(opts: GitHubDoubleOptions = {}): Promise<GitHubDouble> {
+  return new GitHubDouble(opts).listen();
+}

@@ -1,0 +1,175 @@
+// The processing loop over stored events: order, retries with backoff, failure after N attempts
+// with a redacted error, pick-up after a crash, writes committed with completion.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, test } from "node:test";
+import { sign } from "@octokit/webhooks-methods";
+import { sql } from "kysely";
+import { type EventHandler, EventLoop, redactError } from "../../src/gateway/events.js";
+import { Intake } from "../../src/gateway/intake.js";
+import { type OpenedDb, openDb } from "../../src/store/db.js";
+import { EventStore } from "../../src/store/events.js";
+import { example } from "./helpers.js";
+
+const ping = JSON.stringify(example("ping"));
+let dir: string;
+let db: OpenedDb;
+let store: EventStore;
+
+beforeEach(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), "airlock-loop-"));
+  db = await openDb(dir);
+  store = new EventStore(db.sqlite);
+  db.sqlite.exec("CREATE TABLE effects (delivery_id TEXT NOT NULL)");
+});
+afterEach(async () => {
+  await db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function put(id: string): Promise<void> {
+  assert.equal(
+    await store.insert({ deliveryId: id, name: "ping", action: null, payload: ping }),
+    "stored",
+  );
+}
+
+function effects(): string[] {
+  return (
+    db.sqlite.prepare("SELECT delivery_id FROM effects ORDER BY rowid").all() as {
+      delivery_id: string;
+    }[]
+  ).map((r) => r.delivery_id);
+}
+
+const recordEffect: EventHandler = async (_e, ctx) => {
+  ctx.atCompletion((s) => s.prepare("INSERT INTO effects VALUES (?)").run(ctx.deliveryId));
+};
+
+test("events are processed in arrival order, each once", async () => {
+  for (const id of ["d1", "d2", "d3"]) await put(id);
+  const loop = new EventLoop({ store, handler: recordEffect });
+  await loop.start();
+  await put("d4");
+  loop.notify();
+  await loop.idle();
+  await loop.stop();
+  assert.deepEqual(effects(), ["d1", "d2", "d3", "d4"]);
+  assert.equal(store.list("done").length, 4);
+});
+
+test("a failing handler is retried with backoff, then marked failed with a redacted error", async () => {
+  await put("bad");
+  await put("good");
+  const attempts: number[] = [];
+  const delays: number[] = [];
+  const loop = new EventLoop({
+    store,
+    maxAttempts: 3,
+    backoffMs: (n) => {
+      delays.push(n);
+      return 10;
+    },
+    handler: async (_e, ctx) => {
+      if (ctx.deliveryId === "bad") {
+        attempts.push(ctx.attempt);
+        throw new Error(
+          "GitHub said no to token ghs_0123456789abcdefghijABCDEFGHIJ (Bearer eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOjF9.sig)",
+        );
+      }
+      await recordEffect(_e, ctx);
+    },
+  });
+  await loop.start();
+  const until = Date.now() + 3000;
+  while (store.get("bad")?.state !== "failed" && Date.now() < until)
+    await new Promise((r) => setTimeout(r, 10));
+  await loop.stop();
+  assert.deepEqual(attempts, [1, 2, 3]);
+  assert.deepEqual(delays, [1, 2]);
+  const bad = store.get("bad")!;
+  assert.equal(bad.state, "failed");
+  assert.match(bad.error!, /after 3 attempts/);
+  assert.doesNotMatch(bad.error!, /ghs_0123|eyJhbGci/);
+  assert.deepEqual(effects(), ["good"], "a failing event does not block the next one");
+});
+
+test("an event claimed by a process that died is processed after restart, exactly once", async () => {
+  await put("x1");
+  await put("x2");
+  // A first process claims x1 and dies before completing it.
+  const claimed = await store.claimNext();
+  assert.equal(claimed?.deliveryId, "x1");
+  const seen: { id: string; attempt: number }[] = [];
+  const loop = new EventLoop({
+    store,
+    handler: async (e, ctx) => {
+      seen.push({ id: ctx.deliveryId, attempt: ctx.attempt });
+      await recordEffect(e, ctx);
+    },
+  });
+  await loop.start();
+  await loop.idle();
+  await loop.stop();
+  assert.deepEqual(seen, [
+    { id: "x1", attempt: 2 },
+    { id: "x2", attempt: 1 },
+  ]);
+  assert.deepEqual(effects(), ["x1", "x2"]);
+});
+
+test("completion writes roll back with a completion that fails", async () => {
+  await put("c1");
+  const ev = (await store.claimNext())!;
+  await assert.rejects(
+    store.complete(ev.seq, [
+      (s) => s.prepare("INSERT INTO effects VALUES ('c1')").run(),
+      (s) => s.prepare("INSERT INTO no_such_table VALUES (1)").run(),
+    ]),
+  );
+  assert.deepEqual(effects(), []);
+  assert.equal(store.get("c1")?.state, "processing");
+  // A kysely query can be registered too; it is compiled and run in the same transaction.
+  await store.complete(ev.seq, [sql`INSERT INTO effects VALUES (${"c1"})`.compile(db.db as never)]);
+  assert.deepEqual(effects(), ["c1"]);
+  assert.equal(store.get("c1")?.state, "done");
+});
+
+test("intake does not join another module's open transaction (a rollback cannot lose an ack)", async () => {
+  const intake = new Intake({ secrets: ["s"], store });
+  let acked: Promise<unknown> | undefined;
+  await db.db
+    .transaction()
+    .execute(async (trx) => {
+      await sql`INSERT INTO effects VALUES ('in-trx')`.execute(trx);
+      // A delivery arrives while the transaction is open between two awaits.
+      acked = intake.receive({
+        signature: await sign("s", ping),
+        event: "ping",
+        delivery: "during-trx",
+        contentType: "application/json",
+        body: Buffer.from(ping),
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      throw new Error("roll back");
+    })
+    .catch(() => undefined);
+  const outcome = (await acked) as { status: number };
+  assert.equal(outcome.status, 202);
+  assert.equal(
+    store.get("during-trx")?.state,
+    "pending",
+    "the acknowledged delivery survived the rollback",
+  );
+  assert.deepEqual(effects(), []);
+});
+
+test("redactError removes credential-shaped text and bounds the length", () => {
+  const e = redactError(
+    `fetch https://user:hunter2@example.com failed; key -----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY----- token github_pat_11ABCDEFG0123456789 ${"x".repeat(900)}`,
+  );
+  assert.doesNotMatch(e, /hunter2|MIIE|github_pat_11/);
+  assert.ok(e.length <= 501);
+});

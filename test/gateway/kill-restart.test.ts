@@ -1,0 +1,120 @@
+// Durability: the gateway is SIGKILLed at random points while deliveries are in flight. After a
+// restart every acknowledged delivery has been processed exactly once, and so has every stored one.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import SQLite from "better-sqlite3";
+import { deliver, example } from "./helpers.js";
+
+const SECRET = "kill-test-secret";
+const CHILD = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "fixtures",
+  "gateway-child.ts",
+);
+const payload = example("pull_request", "synchronize");
+
+async function startChild(dir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", CHILD, dir, SECRET], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const line = out.split("\n")[0];
+      if (out.includes("\n") && line) resolve(line.trim());
+    });
+    child.once("exit", (code) => reject(new Error(`gateway child exited early (${code})`)));
+  });
+  return { child, url };
+}
+
+async function waitExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise((r) => child.once("exit", r));
+}
+
+test("SIGKILL at random points: every acknowledged delivery is processed exactly once", async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "airlock-kill-"));
+  const acked = new Set<string>();
+  const sentIds: string[] = [];
+  try {
+    for (let round = 0; round < 4; round++) {
+      const { child, url } = await startChild(dir);
+      let stop = false;
+      const senders = Array.from({ length: 4 }, async () => {
+        while (!stop) {
+          // Now and then a redelivery of an id sent earlier, possibly before a crash.
+          const redeliver = sentIds.length > 0 && Math.random() < 0.2;
+          const id = redeliver
+            ? sentIds[Math.floor(Math.random() * sentIds.length)]!
+            : randomUUID();
+          if (!redeliver) sentIds.push(id);
+          try {
+            const res = await deliver(url, { event: "pull_request", payload, id, secret: SECRET });
+            if (res.status === 202 || res.status === 200) acked.add(id);
+            else assert.fail(`unexpected HTTP ${res.status}: ${res.body}`);
+          } catch (e) {
+            if (e instanceof assert.AssertionError) throw e;
+            return; // connection cut by the kill: not acknowledged
+          }
+        }
+      });
+      await new Promise((r) => setTimeout(r, 40 + Math.random() * 200));
+      child.kill("SIGKILL");
+      stop = true;
+      await Promise.all(senders);
+      await waitExit(child);
+    }
+
+    // A last, clean start drains what was stored but not processed.
+    const { child, url } = await startChild(dir);
+    const until = Date.now() + 15_000;
+    for (;;) {
+      const m = await (await fetch(`${url}/metrics`)).text();
+      if (/airlock_events_queue_depth 0\b/.test(m)) break;
+      assert.ok(Date.now() < until, "the queue drained after restart");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill("SIGTERM");
+    await waitExit(child);
+
+    const db = new SQLite(path.join(dir, "airlock.db"), { readonly: true });
+    const stored = db.prepare("SELECT delivery_id, state, attempts FROM events").all() as {
+      delivery_id: string;
+      state: string;
+      attempts: number;
+    }[];
+    const counts = new Map<string, number>();
+    for (const r of db.prepare("SELECT delivery_id FROM processed").all() as {
+      delivery_id: string;
+    }[]) {
+      counts.set(r.delivery_id, (counts.get(r.delivery_id) ?? 0) + 1);
+    }
+    db.close();
+    const resumed = stored.filter((r) => r.attempts > 1).length;
+    t.diagnostic(
+      `acknowledged ${acked.size}, stored ${stored.length}, resumed after a kill ${resumed}`,
+    );
+
+    assert.ok(acked.size > 20, `only ${acked.size} deliveries were acknowledged`);
+    const storedIds = new Set(stored.map((r) => r.delivery_id));
+    for (const id of acked) {
+      assert.ok(storedIds.has(id), `acknowledged delivery ${id} was stored`);
+      assert.equal(counts.get(id), 1, `acknowledged delivery ${id} processed exactly once`);
+    }
+    for (const r of stored) {
+      assert.equal(r.state, "done");
+      assert.equal(counts.get(r.delivery_id), 1, `stored delivery ${r.delivery_id} processed once`);
+    }
+    for (const id of counts.keys()) assert.ok(storedIds.has(id));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

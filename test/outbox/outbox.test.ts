@@ -1,0 +1,345 @@
+import assert from "node:assert/strict";
+import { after, afterEach, before, beforeEach, test } from "node:test";
+import type { CheckRunState } from "../../src/forge/github/types.js";
+import { Outbox, statusFromCheck } from "../../src/gateway/outbox.js";
+import { OutboxStore } from "../../src/store/outbox.js";
+import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
+import { clientFor, openTestDb, removeDir, sha, type TestDb } from "./support.js";
+
+let gh: GitHubDouble;
+let tdb: TestDb;
+const FULL = "acme/app";
+const HEAD = sha("e");
+
+before(async () => {
+  gh = await startGitHubDouble();
+  gh.addInstallation({ id: 1, account: "acme", repos: [FULL] });
+});
+after(async () => {
+  gh.assertNoViolations();
+  await gh.close();
+});
+beforeEach(async () => {
+  tdb = await openTestDb();
+});
+afterEach(async () => {
+  await tdb.close();
+  removeDir(tdb.dir);
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let counter = 0;
+/** A check name unique to the test, so tests sharing the double do not see each other's runs. */
+const uniqueName = () => `airlock/job-${++counter}-${Date.now()}`;
+
+function makeOutbox(opts: { fetch?: typeof fetch; baseDelayMs?: number } = {}) {
+  const { client } = clientFor(gh, 1, { fetch: opts.fetch });
+  const store = new OutboxStore(tdb.sqlite);
+  const outbox = new Outbox(store, {
+    clientFor: () => client,
+    baseDelayMs: opts.baseDelayMs ?? 20,
+    random: () => 0.5,
+  });
+  // Buys the installation token now, so that a fault set up next hits the request under test.
+  const warm = () => client.permission({ owner: "acme", repo: "app" }, "warm-up");
+  return { outbox, store, client, warm };
+}
+
+/** Forwards to the double, but loses the answer of the first request `matches` selects. */
+function losingFetch(matches: (method: string, url: string) => boolean, mode: "throw" | "hang") {
+  let armed = true;
+  const sent: { method: string; url: string; at: number }[] = [];
+  const f = (async (input: string | URL | Request, init?: RequestInit) => {
+    const method = init?.method ?? "GET";
+    const url = String(input);
+    sent.push({ method, url, at: Date.now() });
+    const res = await fetch(input, init);
+    if (armed && matches(method, url)) {
+      armed = false;
+      await res.text();
+      if (mode === "hang") await new Promise(() => {});
+      throw new TypeError("fetch failed: socket hang up");
+    }
+    return res;
+  }) as typeof fetch;
+  return { fetch: f, sent };
+}
+
+const isCreate = (m: string, u: string) => m === "POST" && u.endsWith("/check-runs");
+
+/** Delivers until nothing is waiting, sleeping through backoff; fails after `limitMs`. */
+async function drain(outbox: Outbox, limitMs = 5000) {
+  const until = Date.now() + limitMs;
+  while (outbox.store.depth() > 0) {
+    assert.ok(Date.now() < until, "the outbox did not drain in time");
+    await outbox.deliverDue();
+    await sleep(10);
+  }
+}
+
+const state = (name: string, s: Partial<CheckRunState> = {}): CheckRunState => ({
+  name,
+  head_sha: HEAD,
+  status: "queued",
+  ...s,
+});
+const done = (name: string, conclusion: "success" | "failure" = "success") =>
+  state(name, {
+    status: "completed",
+    conclusion,
+    output: { title: conclusion === "success" ? "Passed" : "Failed", summary: "s" },
+  });
+
+test("a check run is created once and then updated in place", async () => {
+  const { outbox } = makeOutbox();
+  const name = uniqueName();
+  await outbox.checkRun(FULL, 1, state(name));
+  await drain(outbox);
+  await outbox.checkRun(FULL, 1, state(name, { status: "in_progress" }));
+  await drain(outbox);
+  await outbox.checkRun(FULL, 1, done(name));
+  await drain(outbox);
+  const runs = gh.checkRuns(FULL, HEAD).filter((c) => c.name === name);
+  assert.equal(runs.length, 1);
+  assert.equal(runs[0]!.conclusion, "success");
+  assert.deepEqual(
+    runs[0]!.history.map((h) => h.status),
+    ["queued", "in_progress", "completed"],
+  );
+});
+
+test("states not yet sent are superseded by the newest one", async () => {
+  const { outbox, store } = makeOutbox();
+  const name = uniqueName();
+  await outbox.checkRun(FULL, 1, state(name));
+  await outbox.checkRun(FULL, 1, state(name, { status: "in_progress" }));
+  await outbox.checkRun(FULL, 1, done(name, "failure"));
+  assert.equal(store.list("superseded").length, 2);
+  await drain(outbox);
+  const [run] = gh.checkRuns(FULL, HEAD).filter((c) => c.name === name);
+  assert.equal(run?.history.length, 1);
+  assert.equal(run?.conclusion, "failure");
+});
+
+test("an idempotency key enqueued twice is stored once", async () => {
+  const { outbox, store } = makeOutbox();
+  assert.equal(await outbox.comment(FULL, 1, 7, "hello", "delivery-1:nothing-selected"), "stored");
+  assert.equal(
+    await outbox.comment(FULL, 1, 7, "hello", "delivery-1:nothing-selected"),
+    "duplicate",
+  );
+  assert.equal(store.list().length, 1);
+});
+
+test("a 500 is retried with backoff and the check run is still created once", async () => {
+  const { outbox, store, warm } = makeOutbox();
+  const name = uniqueName();
+  await warm();
+  await outbox.checkRun(FULL, 1, done(name));
+  gh.failNext(1, "server-error");
+  await outbox.deliverDue();
+  const [item] = store.list("pending");
+  assert.equal(item?.attempts, 1);
+  assert.match(item?.lastError ?? "", /500/);
+  await drain(outbox);
+  assert.equal(gh.checkRuns(FULL, HEAD).filter((c) => c.name === name).length, 1);
+});
+
+test("a create whose answer was lost is looked up, not sent twice", async () => {
+  const lose = losingFetch(isCreate, "throw");
+  const { outbox } = makeOutbox({ fetch: lose.fetch });
+  const name = uniqueName();
+  await outbox.checkRun(FULL, 1, done(name));
+  await drain(outbox);
+  const runs = gh.checkRuns(FULL, HEAD).filter((c) => c.name === name);
+  assert.equal(runs.length, 1, "one check run despite the retried create");
+  assert.equal(runs[0]!.history.length, 2, "created, then updated in place");
+  const lookup = lose.sent.find((r) => r.url.includes("/commits/") && r.url.includes("check-runs"));
+  assert.ok(lookup, "looked up by name on the head SHA before creating again");
+  assert.match(lookup.url, /check_name=airlock%2Fjob-/);
+});
+
+test("a restart mid-delivery finishes the check run without a duplicate", async () => {
+  // First process: the create reaches GitHub, then the process dies before recording the answer.
+  const lose = losingFetch(isCreate, "hang");
+  const first = makeOutbox({ fetch: lose.fetch });
+  const name = uniqueName();
+  await first.outbox.checkRun(FULL, 1, state(name, { status: "in_progress" }));
+  void first.outbox.deliverDue(); // never finishes: the answer hangs
+  for (let i = 0; i < 200 && gh.checkRuns(FULL, HEAD).every((c) => c.name !== name); i++) {
+    await sleep(10);
+  }
+  await first.outbox.checkRun(FULL, 1, done(name));
+  assert.deepEqual(
+    first.store.list().map((i) => i.state),
+    ["delivering", "pending"],
+  );
+  await tdb.close();
+
+  // Second process: same database, fresh memory.
+  tdb = await openTestDb(tdb.dir);
+  const second = makeOutbox();
+  await second.outbox.start();
+  const until = Date.now() + 5000;
+  while (second.store.depth() > 0 && Date.now() < until) await sleep(20);
+  await second.outbox.stop();
+  const runs = gh.checkRuns(FULL, HEAD).filter((c) => c.name === name);
+  assert.equal(runs.length, 1);
+  assert.equal(
+    runs[0]!.conclusion,
+    "success",
+    "the later state was not overwritten by the earlier",
+  );
+  assert.deepEqual(
+    runs[0]!.history.map((h) => h.status),
+    ["in_progress", "in_progress", "completed"],
+  );
+});
+
+test("updates of one check run are sent in order, one at a time", async () => {
+  const { outbox, store } = makeOutbox();
+  const name = uniqueName();
+  await outbox.checkRun(FULL, 1, state(name, { status: "in_progress" }));
+  const claimed = await store.claimNext();
+  assert.ok(claimed);
+  await outbox.checkRun(FULL, 1, done(name));
+  assert.equal(await store.claimNext(), undefined, "the newer state waits for the one in flight");
+  // The first attempt fails and goes back to the queue; it still goes first.
+  await store.retryLater(claimed.seq, 0, "GitHub answered 502");
+  const next = await store.claimNext();
+  assert.equal(next?.seq, claimed.seq);
+  await outbox.deliver(next!);
+  await drain(outbox);
+  const [run] = gh.checkRuns(FULL, HEAD).filter((c) => c.name === name);
+  assert.deepEqual(
+    run?.history.map((h) => h.status),
+    ["in_progress", "completed"],
+  );
+});
+
+test("Retry-After is honoured", async () => {
+  const lose = losingFetch(() => false, "throw");
+  const { outbox, warm } = makeOutbox({ fetch: lose.fetch });
+  await warm();
+  const name = uniqueName();
+  await outbox.checkRun(FULL, 1, done(name));
+  gh.failNext(1, "too-many-requests"); // 429 with Retry-After: 1
+  await outbox.deliverDue();
+  assert.equal(await outbox.deliverDue(), 0, "nothing is sent during the wait");
+  await drain(outbox);
+  const creates = lose.sent.filter((r) => isCreate(r.method, r.url));
+  assert.equal(creates.length, 2);
+  assert.ok(creates[1]!.at - creates[0]!.at >= 990, "waited the second GitHub asked for");
+  assert.equal(gh.checkRuns(FULL, HEAD).filter((c) => c.name === name).length, 1);
+});
+
+test("a 403 rate limit pauses until the reset and is not taken for a permission refusal", async () => {
+  const lose = losingFetch(() => false, "throw");
+  const { outbox, warm, store } = makeOutbox({ fetch: lose.fetch });
+  await warm();
+  const name = uniqueName();
+  await outbox.checkRun(FULL, 1, done(name));
+  gh.failNext(1, "rate-limit"); // 403, x-ratelimit-remaining: 0, reset within a second
+  await outbox.deliverDue();
+  assert.equal(store.list("pending").length, 1);
+  await drain(outbox);
+  assert.equal(gh.checkRuns(FULL, HEAD).filter((c) => c.name === name).length, 1);
+  assert.equal(gh.statuses(FULL, HEAD).filter((s) => s.context === name).length, 0);
+});
+
+test("where checks are refused, commit statuses stand in", async () => {
+  // The installation lacks checks:write: GitHub answers 403 without rate-limit signals.
+  const refuse = (async (input: string | URL | Request, init?: RequestInit) => {
+    if ((init?.method ?? "GET") !== "GET" && String(input).includes("/check-runs")) {
+      return new Response(JSON.stringify({ message: "Resource not accessible by integration" }), {
+        status: 403,
+        headers: { "content-type": "application/json", "x-ratelimit-remaining": "4000" },
+      });
+    }
+    return fetch(input, init);
+  }) as typeof fetch;
+  const { outbox } = makeOutbox({ fetch: refuse });
+  const name = uniqueName();
+  const url = "https://airlock.example.org/runs/r1";
+  await outbox.checkRun(FULL, 1, state(name, { status: "in_progress", details_url: url }));
+  await drain(outbox);
+  await outbox.checkRun(FULL, 1, { ...done(name, "failure"), details_url: url });
+  await drain(outbox);
+  const statuses = gh.statuses(FULL, HEAD).filter((s) => s.context === name);
+  assert.deepEqual(
+    statuses.map((s) => s.state),
+    ["pending", "failure"],
+  );
+  assert.equal(statuses[1]!.target_url, url);
+  assert.equal(gh.checkRuns(FULL, HEAD).filter((c) => c.name === name).length, 0);
+});
+
+test("a comment whose answer was lost is not posted twice", async () => {
+  const lose = losingFetch((m, u) => m === "POST" && u.endsWith("/comments"), "throw");
+  const { outbox } = makeOutbox({ fetch: lose.fetch });
+  gh.addPull(FULL, { number: 9, headSha: HEAD, baseSha: sha("f"), author: "mallory" });
+  await outbox.comment(FULL, 1, 9, "The label `test-nothing` selects no job.", "d-9:label");
+  await drain(outbox);
+  const posted = gh.comments(FULL, 9);
+  assert.equal(posted.length, 1);
+  assert.match(posted[0]!.body, /selects no job[\s\S]*<!-- airlock:[0-9a-f]{24} -->/);
+});
+
+test("a permanent refusal is recorded as failed and not retried", async () => {
+  const reject = (async (input: string | URL | Request, init?: RequestInit) => {
+    if (init?.method === "POST" && String(input).includes("/statuses/")) {
+      return new Response(JSON.stringify({ message: "Validation Failed" }), {
+        status: 422,
+        headers: { "content-type": "application/json" },
+      });
+    }
+    return fetch(input, init);
+  }) as typeof fetch;
+  const { outbox, store } = makeOutbox({ fetch: reject });
+  await outbox.status(FULL, 1, HEAD, { state: "success", context: uniqueName() });
+  await outbox.deliverDue();
+  const [f] = store.list("failed");
+  assert.match(f?.lastError ?? "", /422.*Validation Failed/);
+  assert.equal(store.depth(), 0);
+});
+
+test("backoff grows exponentially with jitter and is capped", () => {
+  const store = new OutboxStore(tdb.sqlite);
+  let r = 0;
+  const o = new Outbox(store, {
+    clientFor: () => {
+      throw new Error("unused");
+    },
+    baseDelayMs: 1000,
+    maxDelayMs: 10_000,
+    random: () => r,
+  });
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 9].map((a) => o.backoff(a)),
+    [500, 1000, 2000, 4000, 5000, 5000],
+  );
+  r = 1;
+  assert.deepEqual(
+    [1, 2, 3, 9].map((a) => o.backoff(a)),
+    [1000, 2000, 4000, 10_000],
+  );
+});
+
+test("check states map onto commit statuses within GitHub's limits", () => {
+  const long = "x".repeat(500);
+  const s = statusFromCheck({
+    name: "airlock/a",
+    head_sha: HEAD,
+    status: "completed",
+    conclusion: "cancelled",
+    output: { title: long, summary: "" },
+  });
+  assert.equal(s.state, "error");
+  assert.ok((s.description ?? "").length <= 140);
+  assert.equal(statusFromCheck({ name: "n", head_sha: HEAD, status: "queued" }).state, "pending");
+  assert.equal(
+    statusFromCheck({ name: "n", head_sha: HEAD, status: "completed", conclusion: "skipped" })
+      .state,
+    "success",
+  );
+});
