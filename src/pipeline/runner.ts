@@ -19,7 +19,8 @@ export interface RunnerDeps {
   /** Grants for the sets a restricted job declares. Never called for public jobs. */
   grant(job: PlannedJob, ctx: GrantContext): Promise<SecretGrant[]>;
   createRedactor(secrets: RegisteredSecret[]): Redactor;
-  parseReport(xml: string): TestResult[];
+  /** Parses one (redacted) JUnit report; a broken report becomes a failed entry, not an error. */
+  parseReport(xml: string, file: string): TestResult[];
 }
 
 export interface RunRequest {
@@ -187,7 +188,7 @@ async function runJob(
     record.exitCode = result.exitCode;
     if (result.error) record.error = redactor.redact(result.error);
     for (const report of result.reports) {
-      record.tests.push(...deps.parseReport(redactor.redact(report.content)));
+      record.tests.push(...deps.parseReport(redactor.redact(report.content), report.path));
     }
   } catch (e) {
     record.status = signal.aborted ? "cancelled" : "error";

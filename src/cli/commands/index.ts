@@ -1,6 +1,21 @@
 import type { Command } from "commander";
+import { registerAudit } from "./audit.js";
+import { registerDispatch } from "./dispatch.js";
+import { registerDoctor } from "./doctor.js";
+import { registerLogs } from "./logs.js";
+import { registerRun } from "./run.js";
+import { registerSchema } from "./schema.js";
+import { registerSecrets } from "./secrets.js";
+import { registerServe } from "./serve.js";
 
 /** Every command of the CLI, in the order `airlock --help` lists them. */
 export function registerCommands(program: Command): void {
-  void program;
+  registerRun(program);
+  registerLogs(program);
+  registerServe(program);
+  registerSecrets(program);
+  registerAudit(program);
+  registerSchema(program);
+  registerDoctor(program);
+  registerDispatch(program);
 }

@@ -1,0 +1,50 @@
+// `airlock logs [RUN] [JOB]`: the stored, redacted logs of a run.
+import path from "node:path";
+import type { Command } from "commander";
+import { resolveDataDir } from "../../store/datadir.js";
+import { openDb } from "../../store/db.js";
+import { LogStore } from "../../store/logs.js";
+import { RunStore } from "../../store/runs.js";
+import { UserError } from "../errors.js";
+
+export function registerLogs(program: Command): void {
+  program
+    .command("logs")
+    .description("Print the logs of the last run, or of RUN (and only JOB)")
+    .argument("[run]", "a run id (default: the last run)")
+    .argument("[job]", "one job of the run (default: all, one after the other)")
+    .option("-C, --dir <dir>", "the project directory", ".")
+    .option("--data-dir <dir>", "the data directory (default: $AIRLOCK_HOME or <project>/.airlock)")
+    .action(async (runArg: string | undefined, jobArg: string | undefined, opts) => {
+      const dataDir = opts.dataDir
+        ? path.resolve(opts.dataDir)
+        : resolveDataDir(path.resolve(opts.dir));
+      const { db, close } = await openDb(dataDir);
+      try {
+        const runs = new RunStore(db);
+        const run = runArg ? await runs.get(runArg) : await runs.latest();
+        if (!run) {
+          throw new UserError(
+            runArg
+              ? `no run "${runArg}" in ${dataDir}`
+              : `no runs yet in ${dataDir}: start one with airlock run`,
+          );
+        }
+        const jobs = await runs.jobs(run.id);
+        const chosen = jobArg ? jobs.filter((j) => j.job_id === jobArg) : jobs;
+        if (jobArg && chosen.length === 0) {
+          throw new UserError(
+            `run ${run.id} has no job "${jobArg}"; its jobs: ${jobs.map((j) => j.job_id).join(", ")}`,
+          );
+        }
+        const store = new LogStore(dataDir);
+        for (const j of chosen) {
+          if (!jobArg) process.stdout.write(`==> ${j.job_id} (${j.state}) <==\n`);
+          process.stdout.write(await store.read(run.id, j.job_id));
+          if (!jobArg) process.stdout.write("\n");
+        }
+      } finally {
+        await close();
+      }
+    });
+}

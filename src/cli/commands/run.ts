@@ -1,0 +1,250 @@
+// `airlock run`: the pipeline of a local checkout, on the embedded defaults.
+import { randomBytes } from "node:crypto";
+import { cpus } from "node:os";
+import path from "node:path";
+import { StringDecoder } from "node:string_decoder";
+import type { Command } from "commander";
+import { ConfigError, loadConfig, parseConfig } from "../../config/loader.js";
+import type { Config } from "../../config/schema.js";
+import { executeRun } from "../../pipeline/runner.js";
+import { planPipeline, type Selection, SelectionError } from "../../pipeline/select.js";
+import type { CheckoutSource } from "../../sandbox/types.js";
+import { resolveDataDir } from "../../store/datadir.js";
+import { openDb } from "../../store/db.js";
+import { LogStore } from "../../store/logs.js";
+import { RunStore } from "../../store/runs.js";
+import { UserError } from "../errors.js";
+import { inspectRepo, readAtCommit } from "../local-repo.js";
+import { createRunnerDeps } from "../runner-deps.js";
+import { plainView, type RunView, summaryTable, ttyView } from "../view.js";
+
+export const CONFIG_FILE = ".airlock.yml";
+
+interface RunOptions {
+  dir: string;
+  dataDir?: string;
+  labels?: string;
+  job: string[];
+  concurrency?: string;
+  failFast?: boolean;
+  dirty?: boolean;
+  sandbox: boolean;
+  plain?: boolean;
+  json?: boolean;
+  output?: boolean;
+}
+
+export function newRunId(): string {
+  const t = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `${t}-${randomBytes(3).toString("hex")}`;
+}
+
+/** Loads the pipeline: from the commit being run, or from the working tree with --dirty. */
+export async function loadPipeline(
+  repo: Awaited<ReturnType<typeof inspectRepo>>,
+  dirty: boolean,
+): Promise<Config> {
+  const file = path.join(repo.root, repo.subdir, CONFIG_FILE);
+  try {
+    if (dirty) return loadConfig(file);
+    const text = await readAtCommit(repo, CONFIG_FILE);
+    if (text === null) {
+      throw new UserError(
+        `${path.join(repo.subdir, CONFIG_FILE) || CONFIG_FILE} is not in commit ${repo.sha.slice(0, 12)}: commit it, or run with --dirty to use the working tree`,
+      );
+    }
+    return parseConfig(text, path.relative(process.cwd(), file) || CONFIG_FILE);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UserError(e.message);
+    throw e;
+  }
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command("run")
+    .description("Run the pipeline of the current commit in sandboxes (public and restricted jobs)")
+    .option("-C, --dir <dir>", "the project directory", ".")
+    .option(
+      "--data-dir <dir>",
+      "where runs, logs and secrets live (default: $AIRLOCK_HOME or <project>/.airlock)",
+    )
+    .option(
+      "--labels <labels>",
+      "select tests as a PR's labels would, e.g. test-aws-infra,test-scw-all",
+    )
+    .option(
+      "--job <name>",
+      "run this job and what it needs (repeatable)",
+      (v, a: string[]) => [...a, v],
+      [],
+    )
+    .option("--concurrency <n>", "jobs at once (default: the number of cores)")
+    .option("--fail-fast", "cancel the rest of the run after the first failure")
+    .option("--dirty", "run the working tree as it is, not the last commit")
+    .option(
+      "--no-sandbox",
+      "run public jobs without bubblewrap (your own machine only; restricted jobs refuse)",
+    )
+    .option("--plain", "one line per event instead of the live table")
+    .option("--output", "also print each job's (redacted) output")
+    .option("--json", "print the result as JSON")
+    .action(async (opts: RunOptions) => {
+      process.exitCode = await runCommand(opts);
+    });
+}
+
+async function runCommand(opts: RunOptions): Promise<number> {
+  const repo = await inspectRepo(opts.dir);
+  const config = await loadPipeline(repo, Boolean(opts.dirty));
+  const selection: Selection = {
+    labels: opts.labels
+      ?.split(",")
+      .map((l) => l.trim())
+      .filter(Boolean),
+    jobs: opts.job,
+  };
+  let plan: ReturnType<typeof planPipeline>;
+  try {
+    plan = planPipeline(config, selection);
+  } catch (e) {
+    if (e instanceof SelectionError) throw new UserError(e.message);
+    throw e;
+  }
+  const concurrency = opts.concurrency ? Number(opts.concurrency) : cpus().length;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new UserError(
+      `--concurrency must be a whole number of at least 1, not "${opts.concurrency}"`,
+    );
+  }
+
+  const projectDir = path.join(repo.root, repo.subdir);
+  const dataDir = opts.dataDir ? path.resolve(opts.dataDir) : resolveDataDir(projectDir);
+  const { db, sqlite, close } = await openDb(dataDir);
+  const runs = new RunStore(db);
+  const logs = new LogStore(dataDir);
+  let deps: Awaited<ReturnType<typeof createRunnerDeps>>;
+  try {
+    deps = await createRunnerDeps({
+      sqlite,
+      dataDir,
+      config,
+      sandbox: opts.sandbox,
+      runs,
+      logs,
+      jobs: plan.jobs,
+    });
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  const err = process.stderr;
+  if (!opts.sandbox) {
+    err.write(
+      "airlock: --no-sandbox: public jobs run as you, with your files, your network and your environment's tools; restricted jobs will refuse to run.\n",
+    );
+  }
+  if (opts.dirty && repo.dirty) err.write("airlock: --dirty: running uncommitted changes\n");
+
+  const checkout: CheckoutSource = opts.dirty
+    ? { kind: "dirty", dir: repo.root }
+    : { kind: "commit", repoDir: repo.root, sha: repo.sha };
+  const runId = newRunId();
+  const live = !opts.json && !opts.plain && process.stdout.isTTY && !opts.output;
+  const view: RunView = opts.json
+    ? plainView(err, Boolean(opts.output))
+    : live
+      ? ttyView(
+          process.stdout,
+          plan.jobs.map((j) => j.id),
+        )
+      : plainView(process.stdout, Boolean(opts.output));
+  const decoder = new Map<string, StringDecoder>();
+
+  const ctrl = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      err.write(
+        "\nairlock: cancelling: stopping every job and removing its workspace (Ctrl-C again to force)\n",
+      );
+      ctrl.abort();
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const result = await executeRun(deps.runner, {
+      runId,
+      source: "local",
+      repo: repo.name,
+      ref: repo.branch,
+      sha: repo.sha,
+      selection,
+      notes: {
+        ...(opts.dirty ? { dirty: true } : {}),
+        ...(repo.subdir ? { project: repo.subdir } : {}),
+      },
+      checkout,
+      workdir: repo.subdir,
+      plan,
+      concurrency,
+      failFast: opts.failFast,
+      signal: ctrl.signal,
+      onJobStart: (id) => view.start(id),
+      onJobEnd: (id, o) => view.end(id, o.outcome, o.reason),
+      onOutput: (id, chunk) => {
+        const d = decoder.get(id) ?? new StringDecoder("utf8");
+        decoder.set(id, d);
+        view.output(id, d.write(chunk));
+      },
+    });
+    view.close();
+    const jobs = await runs.jobs(runId);
+    const run = await runs.get(runId);
+    if (opts.json) {
+      process.stdout.write(
+        `${JSON.stringify(
+          {
+            run: runId,
+            status: result.status,
+            sha: repo.sha,
+            ref: repo.branch,
+            notes: JSON.parse(run?.notes ?? "{}"),
+            jobs: jobs.map((j) => ({
+              id: j.job_id,
+              result: j.state,
+              reason: j.reason,
+              durationMs: j.started_at && j.finished_at ? j.finished_at - j.started_at : null,
+              secrets: JSON.parse(j.grants),
+              tests: { passed: j.tests_passed, failed: j.tests_failed, skipped: j.tests_skipped },
+              error: j.error,
+            })),
+          },
+          null,
+          2,
+        )}\n`,
+      );
+    } else {
+      const out = process.stdout;
+      out.write(`\n${summaryTable(jobs)}\n\n`);
+      for (const [key, notes] of Object.entries(JSON.parse(run?.notes ?? "{}"))) {
+        if (key.startsWith("grants:") && Array.isArray(notes)) {
+          for (const n of notes) out.write(`note: ${key.slice(7)}: ${n}\n`);
+        }
+      }
+      out.write(
+        `run ${runId} ${result.status} (${repo.sha.slice(0, 12)}${repo.branch ? ` on ${repo.branch}` : ""}); logs: airlock logs ${runId} [JOB]\n`,
+      );
+    }
+    return result.status === "passed" ? 0 : result.status === "cancelled" ? 130 : 1;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await deps.close();
+    await close();
+  }
+}

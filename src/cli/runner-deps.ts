@@ -1,0 +1,86 @@
+// Builds the runner's dependencies from the embedded defaults: the bubblewrap executor, the
+// secrets service over the configured backends, the redactor and the JUnit parser.
+import type SQLite from "better-sqlite3";
+import type { Config } from "../config/schema.js";
+import { parseJUnitReport } from "../pipeline/junit.js";
+import type { RunnerDeps } from "../pipeline/runner.js";
+import { isRestricted } from "../pipeline/types.js";
+import { createRedactor } from "../redact/redactor.js";
+import { LocalExecutor } from "../sandbox/bwrap.js";
+import { checkSandbox } from "../sandbox/check.js";
+import { SecretsService } from "../secrets/grants.js";
+import "../secrets/vault/register.js";
+import { AuditLog } from "../store/audit.js";
+import type { LogStore } from "../store/logs.js";
+import type { RunStore } from "../store/runs.js";
+import { UserError } from "./errors.js";
+
+export interface RunnerDepsOptions {
+  sqlite: SQLite.Database;
+  dataDir: string;
+  config: Config;
+  /** false: public jobs run without bubblewrap (`--no-sandbox`). */
+  sandbox: boolean;
+  runs: RunStore;
+  logs: LogStore;
+  /** Jobs that will run, to refuse early when restricted ones cannot. */
+  jobs: { secrets: string[] }[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface BuiltRunnerDeps {
+  runner: RunnerDeps;
+  secrets: SecretsService;
+  close(): Promise<void>;
+}
+
+export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRunnerDeps> {
+  const restricted = opts.jobs.some(isRestricted);
+  // Restricted jobs need a working sandbox, even under --no-sandbox: say so before anything runs.
+  if (opts.sandbox || restricted) {
+    const check = await checkSandbox();
+    if (!check.ok) {
+      throw new UserError(
+        opts.sandbox
+          ? `${check.message} (or, on your own machine, run public jobs with --no-sandbox)`
+          : `restricted jobs need the bubblewrap sandbox: ${check.message}`,
+      );
+    }
+  }
+  const sandboxed = new LocalExecutor({ dataDir: opts.dataDir });
+  const plain = opts.sandbox
+    ? sandboxed
+    : new LocalExecutor({ sandbox: false, dataDir: opts.dataDir });
+  const secrets = new SecretsService({
+    dataDir: opts.dataDir,
+    sqlite: opts.sqlite,
+    sets: opts.config.secrets,
+    env: opts.env ?? process.env,
+    audit: new AuditLog(opts.sqlite),
+    actor: "airlock run",
+  });
+  const warned = new Set<string>();
+  const runner: RunnerDeps = {
+    runs: opts.runs,
+    logs: opts.logs,
+    executorFor: (job) => (isRestricted(job) ? sandboxed : plain),
+    grant: (job, ctx) => secrets.grantsFor(job, ctx),
+    createRedactor: (values) => {
+      const r = createRedactor({ secrets: values });
+      for (const w of r.warnings) {
+        if (!warned.has(w)) process.stderr.write(`airlock: warning: ${w}\n`);
+        warned.add(w);
+      }
+      return r;
+    },
+    parseReport: parseJUnitReport,
+  };
+  return {
+    runner,
+    secrets,
+    close: async () => {
+      await sandboxed.close();
+      if (plain !== sandboxed) await plain.close();
+    },
+  };
+}

@@ -1,0 +1,116 @@
+// What `airlock run` shows while it works: a live table on a terminal, one line per event
+// otherwise, and the final summary. Everything it prints about jobs is already redacted.
+import type { JobRow } from "../store/runs.js";
+
+export type ViewState = "pending" | "running" | string;
+
+export interface RunView {
+  start(jobId: string): void;
+  end(jobId: string, outcome: string, reason: string): void;
+  output(jobId: string, text: string): void;
+  close(): void;
+}
+
+const ICON: Record<string, string> = {
+  pending: "·",
+  running: "▶",
+  passed: "✔",
+  failed: "✘",
+  timed_out: "⏱",
+  cancelled: "⊘",
+  skipped: "↷",
+  error: "!",
+};
+
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms == null) return "-";
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
+}
+
+/** One line per event, with a timestamp: for logs, CI and pipes. */
+export function plainView(out: NodeJS.WritableStream, showOutput: boolean): RunView {
+  const started = new Map<string, number>();
+  const ts = () => new Date().toISOString().slice(11, 19);
+  const partial = new Map<string, string>();
+  return {
+    start(id) {
+      started.set(id, Date.now());
+      out.write(`${ts()} start   ${id}\n`);
+    },
+    end(id, outcome, reason) {
+      const t = started.has(id) ? ` in ${formatDuration(Date.now() - started.get(id)!)}` : "";
+      out.write(`${ts()} ${outcome.padEnd(7)} ${id}${t}${reason ? ` (${reason})` : ""}\n`);
+    },
+    output(id, text) {
+      if (!showOutput) return;
+      const lines = ((partial.get(id) ?? "") + text).split("\n");
+      partial.set(id, lines.pop() ?? "");
+      for (const l of lines) out.write(`${id} | ${l}\n`);
+    },
+    close() {
+      for (const [id, rest] of partial) if (rest) out.write(`${id} | ${rest}\n`);
+    },
+  };
+}
+
+/** A table redrawn in place on a terminal: one line per job with its state and elapsed time. */
+export function ttyView(out: NodeJS.WriteStream, jobIds: string[]): RunView {
+  const state = new Map<string, { s: string; t0?: number; t1?: number }>(
+    jobIds.map((id) => [id, { s: "pending" }]),
+  );
+  let drawn = 0;
+  const width = Math.min(40, Math.max(...jobIds.map((j) => j.length)));
+  const draw = () => {
+    if (drawn) out.write(`\x1b[${drawn}A`);
+    const now = Date.now();
+    for (const id of jobIds) {
+      const st = state.get(id)!;
+      const el = st.t0 ? formatDuration((st.t1 ?? now) - st.t0) : "";
+      out.write(`\x1b[2K ${ICON[st.s] ?? "?"} ${id.padEnd(width)}  ${st.s.padEnd(9)} ${el}\n`);
+    }
+    drawn = jobIds.length;
+  };
+  const timer = setInterval(draw, 200);
+  timer.unref();
+  draw();
+  return {
+    start(id) {
+      state.set(id, { s: "running", t0: Date.now() });
+      draw();
+    },
+    end(id, outcome) {
+      const st = state.get(id)!;
+      state.set(id, { s: outcome, t0: st.t0, t1: Date.now() });
+      draw();
+    },
+    output() {},
+    close() {
+      clearInterval(timer);
+      draw();
+    },
+  };
+}
+
+/** The final table: job, result, duration, tests. */
+export function summaryTable(jobs: JobRow[]): string {
+  const rows = jobs.map((j) => [
+    j.job_id,
+    j.state,
+    formatDuration(j.started_at && j.finished_at ? j.finished_at - j.started_at : null),
+    j.tests_passed + j.tests_failed + j.tests_skipped > 0
+      ? `${j.tests_passed} passed, ${j.tests_failed} failed${j.tests_skipped ? `, ${j.tests_skipped} skipped` : ""}`
+      : "",
+    j.state === "skipped" || j.state === "cancelled" ? j.reason : (j.error ?? ""),
+  ]);
+  const head = ["JOB", "RESULT", "DURATION", "TESTS", "NOTE"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  return [fmt(head), ...rows.map(fmt)].join("\n");
+}
