@@ -173,6 +173,7 @@ function checkSecretSets(config: Config): Problem[] {
   const refs: [Path, string | undefined][] = [
     [["suite", "credentials"], config.suite?.credentials],
     [["mirror", "credentials"], config.mirror?.credentials],
+    [["executor", "gitlab", "secrets"], config.executor?.gitlab?.secrets],
   ];
   for (const [path, name] of refs) {
     if (name !== undefined && !declared.includes(name)) {
@@ -195,10 +196,11 @@ function checkSecretSets(config: Config): Problem[] {
         message: `\`vault:\` is only read by the vault backend, and this set uses "${set.backend}"; remove one of them`,
       });
     }
-    if (set.backend === "env" && set.keys.length === 0) {
+    if (set.backend === "env" && set.keys.length === 0 && !set.vault) {
       problems.push({
         path: ["secrets", name, "backend"],
-        message: "the env backend needs `keys:`, the variables of Airlock's environment the set passes on",
+        message:
+          "the env backend needs `keys:`, the variables of Airlock's environment the set passes on",
       });
     }
   }

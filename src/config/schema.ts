@@ -1,6 +1,7 @@
 // The .airlock.yml schema. Everything else reads the parsed, typed result of this file.
 // Descriptions end up in the JSON Schema (`airlock schema`), where editors show them.
 import { z } from "zod";
+import { ExecutorSchema } from "./executor-schema.js";
 import { MirrorSchema, SuiteSchema } from "./suite-schema.js";
 import { VaultSetSchema } from "./vault-schema.js";
 
@@ -178,6 +179,9 @@ export const ConfigSchema = z
     suite: SuiteSchema.optional().describe("A companion repository holding the test suite."),
     mirror: MirrorSchema.optional().describe(
       "Push each tested pull-request head to an internal branch, for teams that need one.",
+    ),
+    executor: ExecutorSchema.optional().describe(
+      "Where restricted jobs run instead of the local sandbox.",
     ),
     jobs: z.record(JobName, JobSchema).describe("The pipeline's jobs, by name."),
   })

@@ -44,6 +44,8 @@ export interface RunRequest {
   restrictedMounts?: { source: string; target: string }[];
   /** Extra non-secret environment for every job. */
   env?: Record<string, string>;
+  /** Extra environment for restricted jobs only (AIRLOCK_SUITE_*). */
+  restrictedEnv?: Record<string, string>;
   /** Live view hooks. Output given here is already redacted. */
   onJobStart?(jobId: string): void;
   onJobEnd?(jobId: string, outcome: JobOutcome): void;
@@ -169,6 +171,7 @@ async function runJob(
           ...job.env,
           ...job.matrix,
           ...req.env,
+          ...(restricted ? req.restrictedEnv : {}),
           AIRLOCK_RUN_ID: req.runId,
           AIRLOCK_JOB: job.id,
           AIRLOCK_SHA: req.sha,

@@ -254,6 +254,15 @@ describe("parseConfig reports each mistake at its line and column", () => {
     );
   });
 
+  it("18b. an env backend with no keys to pass on", () => {
+    assert.deepEqual(
+      errors("version: 1\nsecrets:\n  ci:\n    backend: env\njobs:\n  a: { run: x }\n"),
+      [
+        ".airlock.yml:4:14: secrets.ci.backend: the env backend needs `keys:`, the variables of Airlock's environment the set passes on",
+      ],
+    );
+  });
+
   it("19. `name` on a job without a matrix; a matrix variable also set in env", () => {
     assert.deepEqual(
       errors(

@@ -1,6 +1,6 @@
 // `airlock run`: the pipeline of a local checkout, on the embedded defaults.
 import { randomBytes } from "node:crypto";
-import { cpus } from "node:os";
+import { cpus, userInfo } from "node:os";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import type { Command } from "commander";
@@ -8,14 +8,16 @@ import { ConfigError, loadConfig, parseConfig } from "../../config/loader.js";
 import type { Config } from "../../config/schema.js";
 import { executeRun } from "../../pipeline/runner.js";
 import { planPipeline, type Selection, SelectionError } from "../../pipeline/select.js";
+import type { Plan } from "../../pipeline/types.js";
 import type { CheckoutSource } from "../../sandbox/types.js";
 import { resolveDataDir } from "../../store/datadir.js";
 import { openDb } from "../../store/db.js";
 import { LogStore } from "../../store/logs.js";
 import { RunStore } from "../../store/runs.js";
 import { UserError } from "../errors.js";
-import { inspectRepo, readAtCommit } from "../local-repo.js";
-import { createRunnerDeps } from "../runner-deps.js";
+import { inspectRepo, type LocalRepo, readAtCommit } from "../local-repo.js";
+import { prepareRestrictedSide, type RestrictedSide } from "../restricted-side.js";
+import { type BuiltRunnerDeps, createRunnerDeps } from "../runner-deps.js";
 import { plainView, type RunView, summaryTable, ttyView } from "../view.js";
 
 export const CONFIG_FILE = ".airlock.yml";
@@ -40,10 +42,7 @@ export function newRunId(): string {
 }
 
 /** Loads the pipeline: from the commit being run, or from the working tree with --dirty. */
-export async function loadPipeline(
-  repo: Awaited<ReturnType<typeof inspectRepo>>,
-  dirty: boolean,
-): Promise<Config> {
+export async function loadPipeline(repo: LocalRepo, dirty: boolean): Promise<Config> {
   const file = path.join(repo.root, repo.subdir, CONFIG_FILE);
   try {
     if (dirty) return loadConfig(file);
@@ -120,24 +119,6 @@ async function runCommand(opts: RunOptions): Promise<number> {
 
   const projectDir = path.join(repo.root, repo.subdir);
   const dataDir = opts.dataDir ? path.resolve(opts.dataDir) : resolveDataDir(projectDir);
-  const { db, sqlite, close } = await openDb(dataDir);
-  const runs = new RunStore(db);
-  const logs = new LogStore(dataDir);
-  let deps: Awaited<ReturnType<typeof createRunnerDeps>>;
-  try {
-    deps = await createRunnerDeps({
-      sqlite,
-      dataDir,
-      config,
-      sandbox: opts.sandbox,
-      runs,
-      logs,
-      jobs: plan.jobs,
-    });
-  } catch (e) {
-    await close();
-    throw e;
-  }
   const err = process.stderr;
   if (!opts.sandbox) {
     err.write(
@@ -146,10 +127,82 @@ async function runCommand(opts: RunOptions): Promise<number> {
   }
   if (opts.dirty && repo.dirty) err.write("airlock: --dirty: running uncommitted changes\n");
 
+  // Everything opened from here on is closed in reverse order, whatever happens.
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    const { db, sqlite, close } = await openDb(dataDir);
+    cleanups.push(close);
+    const runs = new RunStore(db);
+    const logs = new LogStore(dataDir);
+    const deps = await createRunnerDeps({
+      sqlite,
+      dataDir,
+      config,
+      sandbox: opts.sandbox,
+      runs,
+      logs,
+      jobs: plan.jobs,
+    });
+    cleanups.push(deps.close);
+    const runId = newRunId();
+    const ctrl = new AbortController();
+    const side = await prepareRestrictedSide({
+      config,
+      plan,
+      secrets: deps.secrets,
+      dataDir,
+      runId,
+      repo: repo.name,
+      branch: repo.branch,
+      sha: repo.sha,
+      approver: `local:${userInfo().username}`,
+      labels: selection.labels ?? [],
+      signal: ctrl.signal,
+      createRedactor: deps.runner.createRedactor,
+    });
+    cleanups.push(side.close);
+    const suite = side.notes.suite as { ref: string; sha: string; matched: boolean } | undefined;
+    if (suite) {
+      err.write(
+        `airlock: suite at ${suite.ref} (${suite.sha.slice(0, 12)})${suite.matched ? ", the branch matching this one" : ", the default ref"}\n`,
+      );
+    }
+    return await execute({
+      opts,
+      repo,
+      plan,
+      selection,
+      concurrency,
+      runs,
+      deps,
+      side,
+      runId,
+      ctrl,
+    });
+  } finally {
+    for (const c of cleanups.reverse()) await c();
+  }
+}
+
+interface ExecuteArgs {
+  opts: RunOptions;
+  repo: LocalRepo;
+  plan: Plan;
+  selection: Selection;
+  concurrency: number;
+  runs: RunStore;
+  deps: BuiltRunnerDeps;
+  side: RestrictedSide;
+  runId: string;
+  ctrl: AbortController;
+}
+
+async function execute(a: ExecuteArgs): Promise<number> {
+  const { opts, repo, plan, runs, deps, side, runId, ctrl } = a;
+  const err = process.stderr;
   const checkout: CheckoutSource = opts.dirty
     ? { kind: "dirty", dir: repo.root }
     : { kind: "commit", repoDir: repo.root, sha: repo.sha };
-  const runId = newRunId();
   const live = !opts.json && !opts.plain && process.stdout.isTTY && !opts.output;
   const view: RunView = opts.json
     ? plainView(err, Boolean(opts.output))
@@ -161,7 +214,6 @@ async function runCommand(opts: RunOptions): Promise<number> {
       : plainView(process.stdout, Boolean(opts.output));
   const decoder = new Map<string, StringDecoder>();
 
-  const ctrl = new AbortController();
   let interrupts = 0;
   const onSignal = () => {
     interrupts++;
@@ -177,21 +229,24 @@ async function runCommand(opts: RunOptions): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    const result = await executeRun(deps.runner, {
+    const result = await executeRun(side.runner(deps.runner), {
       runId,
       source: "local",
       repo: repo.name,
       ref: repo.branch,
       sha: repo.sha,
-      selection,
+      selection: a.selection,
       notes: {
         ...(opts.dirty ? { dirty: true } : {}),
         ...(repo.subdir ? { project: repo.subdir } : {}),
+        ...side.notes,
       },
+      restrictedMounts: side.mounts,
+      restrictedEnv: side.env,
       checkout,
       workdir: repo.subdir,
       plan,
-      concurrency,
+      concurrency: a.concurrency,
       failFast: opts.failFast,
       signal: ctrl.signal,
       onJobStart: (id) => view.start(id),
@@ -236,6 +291,8 @@ async function runCommand(opts: RunOptions): Promise<number> {
           for (const n of notes) out.write(`note: ${key.slice(7)}: ${n}\n`);
         }
       }
+      const suite = side.notes.suite as { ref: string; sha: string } | undefined;
+      if (suite) out.write(`suite: ${suite.ref} (${suite.sha.slice(0, 12)})\n`);
       out.write(
         `run ${runId} ${result.status} (${repo.sha.slice(0, 12)}${repo.branch ? ` on ${repo.branch}` : ""}); logs: airlock logs ${runId} [JOB]\n`,
       );
@@ -244,7 +301,5 @@ async function runCommand(opts: RunOptions): Promise<number> {
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    await deps.close();
-    await close();
   }
 }

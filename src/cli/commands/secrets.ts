@@ -1,15 +1,27 @@
-// `airlock secrets …`: the embedded secret store. Values come from stdin or a hidden prompt,
-// never from argv; `list` never shows values; `get` needs --reveal and is audited.
+// `airlock secrets …`: the secret sets, in the embedded store or in Vault. Values come from stdin
+// or a hidden prompt, never from argv; `list` never shows values; `get` needs --reveal and is
+// audited. Which backend holds a set is read from the project's .airlock.yml; without one, only
+// the embedded store is known.
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import type { Command } from "commander";
+import { ConfigError, loadConfig } from "../../config/loader.js";
+import type { Config } from "../../config/schema.js";
 import { parseMasterKey } from "../../secrets/crypto.js";
 import { parseDotenv } from "../../secrets/dotenv.js";
 import { EmbeddedStore } from "../../secrets/embedded.js";
 import { SecretsError } from "../../secrets/errors.js";
 import { readKeyText, readSecretValue } from "../../secrets/input.js";
+import {
+  type RotationStatus,
+  type VaultBackend,
+  VaultConfigError,
+  VaultError,
+  vaultBackendFromConfig,
+} from "../../secrets/vault/index.js";
 import { resolveDataDir } from "../../store/datadir.js";
 import { type OpenedDb, openDb } from "../../store/db.js";
 import { UserError } from "../errors.js";
