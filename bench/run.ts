@@ -1,9 +1,11 @@
 // `npm run bench`: runs each benchmark, prints a table, writes JSON under bench/results/.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import intake from "./intake.js";
+import redactor from "./redactor.js";
 import type { BenchResult } from "./types.js";
 
-const benches: Record<string, () => Promise<BenchResult>> = {};
+const benches: Record<string, () => Promise<BenchResult>> = { redactor, intake };
 
 const only = process.argv.slice(2);
 mkdirSync(path.join("bench", "results"), { recursive: true });

@@ -1,8 +1,10 @@
 import type { Command } from "commander";
+import { loadSetValues } from "../mask-values.js";
 import { registerAudit } from "./audit.js";
 import { registerDispatch } from "./dispatch.js";
 import { registerDoctor } from "./doctor.js";
 import { registerLogs } from "./logs.js";
+import { registerMask } from "./mask.js";
 import { registerRun } from "./run.js";
 import { registerSchema } from "./schema.js";
 import { registerSecrets } from "./secrets.js";
@@ -15,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerServe(program);
   registerSecrets(program);
   registerAudit(program);
+  registerMask(program, { loadSetValues });
   registerSchema(program);
   registerDoctor(program);
   registerDispatch(program);

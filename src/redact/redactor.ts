@@ -1,0 +1,284 @@
+// The redactor every byte of job output passes through (DESIGN.md invariant 4).
+//
+// No oracle (invariant 3): a redactor masks only the values it is given, and the caller gives a
+// job only the values of the secret sets that job holds. A public job's redactor is built with
+// no secrets (known token formats only), so printing guesses and watching which ones come back
+// masked reveals nothing.
+import { Transform } from "node:stream";
+import { escapesIn, VisibleText } from "./ansi.js";
+import { detectTokens, openPemStart, openTokenStart, pemHeaderAt } from "./detectors.js";
+import { needlesOf } from "./encodings.js";
+import { NeedleMatcher, newSpanList } from "./matcher.js";
+import type { Redactor, RegisteredSecret } from "./types.js";
+
+export interface RedactorOptions {
+  secrets: RegisteredSecret[];
+  /** Values shorter than this are refused (masking them would mask ordinary text). Default 6. */
+  minLength?: number;
+  /** Mask known token formats (AWS keys, GitHub tokens, private keys, ...). Default true. */
+  detectors?: boolean;
+  /**
+   * How long the stream may hold back the start of a possible match while no more input
+   * arrives (default 50 ms). After that the held bytes, a strict prefix of a needle and never a
+   * whole value, are written so that live logs stay live; if later input completes the match,
+   * the rest of it is still masked. 0 or Infinity: never release early (wait for input or end).
+   */
+  flushMs?: number;
+}
+
+export interface Span {
+  start: number;
+  end: number;
+  /** Length of the longest match in the span: it names the span. */
+  len: number;
+  name: string;
+}
+
+/** A private key block held back longer than this is masked and the block resumes masked. */
+const PEM_HOLD_MAX = 64 * 1024;
+
+export const marker = (name: string): string => `[redacted:${name}]`;
+
+interface Analysis {
+  spans: Span[];
+  /** The first byte that must not be written yet (buf.length when all may go). */
+  hold: number;
+  /** When set, masking must resume as if these bytes (masked already) preceded later input. */
+  restart: Buffer | null;
+}
+
+/** Finds what to mask in a buffer and how much of its end may still grow into a match. */
+class Engine {
+  private readonly matcher: NeedleMatcher;
+  private readonly names: string[];
+  /** Reused for the visible text of each buffer: analysis is synchronous and keeps no view. */
+  private scratch: Buffer = Buffer.alloc(0);
+
+  constructor(
+    needles: { text: string; name: string }[],
+    private readonly detectors: boolean,
+  ) {
+    this.matcher = new NeedleMatcher(needles.map((n) => Buffer.from(n.text, "utf8")));
+    this.names = needles.map((n) => n.name);
+  }
+
+  get needleCount(): number {
+    return this.matcher.size;
+  }
+
+  analyse(buf: Buffer, final: boolean): Analysis {
+    // Matching runs on the visible text (escape sequences removed) and maps spans back, so an
+    // escape inside a secret is masked with it.
+    if (this.scratch.length < buf.length) this.scratch = Buffer.allocUnsafe(buf.length * 2);
+    const view = VisibleText.of(buf, this.scratch);
+    const bytes = view.bytes;
+    const spans: Span[] = [];
+    const list = newSpanList();
+    this.matcher.scan(bytes, 0, view.length, list);
+    for (let k = 0; k < list.starts.length; k++) {
+      spans.push({
+        start: view.toRaw(list.starts[k]!),
+        end: view.toRaw(list.ends[k]! - 1) + 1,
+        len: list.ends[k]! - list.starts[k]!,
+        name: this.names[list.ids[k]!]!,
+      });
+    }
+    let lastPem = -1;
+    if (this.detectors) {
+      lastPem = detectTokens(bytes, (s, e, name) =>
+        spans.push({ start: view.toRaw(s), end: view.toRaw(e - 1) + 1, len: e - s, name }),
+      );
+    }
+    const merged = mergeSpans(spans);
+    if (final) return { spans: merged, hold: buf.length, restart: null };
+
+    // What the end of the buffer may still grow into: an escape sequence, a needle, a token.
+    let hold = view.rawEnd;
+    const depth = this.matcher.openDepth(bytes, 0, view.length);
+    if (depth > 0) hold = Math.min(hold, view.toRaw(view.length - depth));
+    let restart: Buffer | null = null;
+    if (this.detectors) {
+      const open = openTokenStart(bytes);
+      if (open >= 0) hold = Math.min(hold, view.toRaw(open));
+      const pem = openPemStart(bytes, lastPem);
+      if (pem >= 0) {
+        const header = view.length - pem > PEM_HOLD_MAX ? pemHeaderAt(bytes, pem) : null;
+        if (header !== null) restart = Buffer.from(header, "latin1");
+        else hold = Math.min(hold, view.toRaw(pem));
+      }
+    }
+    return { spans: merged, hold, restart };
+  }
+}
+
+/** Sorts spans and merges the overlapping ones; the longest match names a merged span. */
+export function mergeSpans(spans: Span[]): Span[] {
+  if (spans.length <= 1) return spans;
+  spans.sort((a, b) => a.start - b.start || b.end - a.end);
+  const out: Span[] = [];
+  let cur = { ...spans[0]! };
+  for (let k = 1; k < spans.length; k++) {
+    const s = spans[k]!;
+    if (s.start < cur.end) {
+      if (s.end > cur.end) cur.end = s.end;
+      if (s.len > cur.len) {
+        cur.len = s.len;
+        cur.name = s.name;
+      }
+    } else {
+      out.push(cur);
+      cur = { ...s };
+    }
+  }
+  out.push(cur);
+  return out;
+}
+
+/**
+ * The streaming state: the bytes kept back from earlier writes (`tail`), how many of them were
+ * already written (`done`), and how many of those were covered by a marker (`masked`), so that a
+ * match continuing into written bytes is masked without a second marker.
+ */
+export class StreamCore {
+  private tail: Buffer = Buffer.alloc(0);
+  private done = 0;
+  private masked = 0;
+
+  constructor(private readonly engine: Engine) {}
+
+  /** Bytes held back that a timer may release. */
+  get pending(): number {
+    return this.tail.length - this.done;
+  }
+
+  write(chunk: Buffer, final: boolean): Buffer | null {
+    const buf = this.tail.length > 0 ? Buffer.concat([this.tail, chunk]) : chunk;
+    if (buf.length === 0) return null;
+    const a = this.engine.analyse(buf, final);
+    const cut = a.hold;
+    if (a.spans.length === 0 && cut === buf.length && this.done === 0) {
+      this.tail = Buffer.alloc(0);
+      this.masked = 0;
+      return buf;
+    }
+    const parts: Buffer[] = [];
+    let pos = this.done;
+    let maskedEnd = this.masked;
+    for (const s of a.spans) {
+      if (s.start >= cut) break;
+      if (s.end <= pos) continue;
+      if (s.start > pos) parts.push(buf.subarray(pos, s.start));
+      // A span reaching into bytes already covered by a marker continues that marker.
+      if (s.start >= this.masked) parts.push(Buffer.from(marker(s.name)));
+      // Colour changes inside the hidden text still apply to what follows it.
+      parts.push(...escapesIn(buf, Math.max(s.start, pos), s.end));
+      pos = s.end;
+      maskedEnd = s.end;
+    }
+    if (pos < cut) {
+      parts.push(buf.subarray(pos, cut));
+      pos = cut;
+    }
+    if (a.restart !== null && !final) {
+      // Keep only the header (as already masked) in front of what is not yet written.
+      this.tail = Buffer.concat([a.restart, buf.subarray(pos)]);
+      this.done = this.masked = a.restart.length;
+    } else {
+      this.tail = Buffer.from(buf.subarray(cut));
+      this.done = Math.max(0, pos - cut);
+      this.masked = Math.max(0, maskedEnd - cut);
+    }
+    if (parts.length === 0) return null;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /** Writes the held-back bytes now (the timer); later input that completes a match is still masked. */
+  release(): Buffer | null {
+    if (this.pending <= 0) return null;
+    const out = Buffer.from(this.tail.subarray(this.done));
+    this.done = this.tail.length;
+    return out;
+  }
+}
+
+export function createRedactor(opts: RedactorOptions): Redactor & {
+  warnings: string[];
+  needleCount: number;
+} {
+  const minLength = opts.minLength ?? 6;
+  const flushMs = opts.flushMs ?? 50;
+  const warnings: string[] = [];
+  const needles: { text: string; name: string }[] = [];
+  const seen = new Set<string>();
+  for (const s of opts.secrets) {
+    if (s.value.length < minLength) {
+      // Names only: the value must not reach a log through this warning (invariant 9).
+      warnings.push(
+        `secret ${s.name} is not masked: its value is shorter than ${minLength} characters, and masking it would also hide ordinary text; use a longer value or lower the minimum length`,
+      );
+      continue;
+    }
+    for (const text of needlesOf(s.value, minLength)) {
+      if (seen.has(text)) continue;
+      seen.add(text);
+      needles.push({ text, name: s.name });
+    }
+  }
+  // Matching runs on visible text, so a needle is matched by its visible form too.
+  const visible = needles.flatMap((n) => {
+    const buf = Buffer.from(n.text, "utf8");
+    if (!buf.includes(0x1b)) return [n];
+    const view = VisibleText.of(buf);
+    const text = Buffer.from(view.bytes.subarray(0, view.length)).toString("utf8");
+    return text.length > 0 ? [{ text, name: n.name }] : [];
+  });
+  const engine = new Engine(visible, opts.detectors ?? true);
+
+  return {
+    warnings,
+    needleCount: engine.needleCount,
+    redact(text: string): string {
+      if (text.length === 0) return text;
+      const buf = Buffer.from(text, "utf8");
+      const out = new StreamCore(engine).write(buf, true);
+      // Never alter text that holds no secret (not even by a UTF-8 round trip).
+      if (out === buf) return text;
+      return out === null ? "" : out.toString("utf8");
+    },
+    stream(): Transform {
+      const core = new StreamCore(engine);
+      let timer: NodeJS.Timeout | null = null;
+      const stop = (): void => {
+        if (timer !== null) clearTimeout(timer);
+        timer = null;
+      };
+      return new Transform({
+        transform(chunk: Buffer | string, _enc, callback) {
+          stop();
+          const buf = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
+          const out = core.write(buf, false);
+          if (out !== null) this.push(out);
+          if (core.pending > 0 && flushMs > 0 && Number.isFinite(flushMs)) {
+            timer = setTimeout(() => {
+              timer = null;
+              const held = core.release();
+              if (held !== null) this.push(held);
+            }, flushMs);
+            timer.unref();
+          }
+          callback();
+        },
+        flush(callback) {
+          stop();
+          const out = core.write(Buffer.alloc(0), true);
+          if (out !== null) this.push(out);
+          callback();
+        },
+        destroy(err, callback) {
+          stop();
+          callback(err);
+        },
+      });
+    },
+  };
+}
