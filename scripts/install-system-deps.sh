@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Airlock and its tests use: bubblewrap (the job sandbox),
+# git (checkouts), and chromium (the console's browser tests). Safe to run again.
+set -euo pipefail
+packages=(bubblewrap git ca-certificates chromium)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages: all present (${packages[*]})"
+  exit 0
+fi
+as_root=()
+[ "$(id -u)" -eq 0 ] || as_root=(sudo)
+echo "system packages: installing ${missing[*]}"
+"${as_root[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
