@@ -9,12 +9,14 @@ import { registerRun } from "./run.js";
 import { registerSchema } from "./schema.js";
 import { registerSecrets } from "./secrets.js";
 import { registerServe } from "./serve.js";
+import { registerToken } from "./token.js";
 
 /** Every command of the CLI, in the order `airlock --help` lists them. */
 export function registerCommands(program: Command): void {
   registerRun(program);
   registerLogs(program);
   registerServe(program);
+  registerToken(program);
   registerSecrets(program);
   registerAudit(program);
   registerMask(program, { loadSetValues });

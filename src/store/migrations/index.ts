@@ -6,6 +6,7 @@ import * as m003 from "./003_audit.js";
 import * as m004 from "./004_events.js";
 import * as m005 from "./005_outbox.js";
 import * as m006 from "./006_approvals.js";
+import * as m007 from "./007_sessions.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   "004_events": m004,
   "005_outbox": m005,
   "006_approvals": m006,
+  "007_sessions": m007,
 };

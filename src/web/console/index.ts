@@ -1,0 +1,3 @@
+export { secretsInventory } from "./inventory.js";
+export { registerConsole } from "./routes.js";
+export type * from "./types.js";

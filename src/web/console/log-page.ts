@@ -1,0 +1,60 @@
+// The log view of one job: a page of lines with numbers and colours, a pager, search, the
+// download link, and (at the tail of a running job) the hook the script uses to stream new lines.
+import type { JobRow, RunRow } from "../../store/runs.js";
+import type { Principal } from "../auth/auth.js";
+import { duration, html, page, pathOf, query, trusted } from "./html.js";
+import { lineHtml } from "./lines.js";
+import type { LogLine, Page, SearchResult } from "./log-reader.js";
+import { FINAL_JOB_STATES, jobDuration } from "./model.js";
+import { badge, user } from "./run-pages.js";
+
+export function logPage(o: {
+  principal: Principal;
+  run: RunRow;
+  job: JobRow;
+  page: Page;
+  from: number;
+  pageLines: number;
+  search?: { q: string; result: SearchResult };
+}): string {
+  const { run, job, page: pg } = o;
+  const base = pathOf("runs", run.id, "jobs", job.job_id);
+  const final = FINAL_JOB_STATES.has(job.state);
+  const atTail = pg.nextLine > pg.totalLines;
+  const live = !final && atTail;
+  const prev = Math.max(1, o.from - o.pageLines);
+  const lastStart = Math.max(1, pg.totalLines - o.pageLines + 2);
+  const pager = html`<nav class="pager" aria-label="Log pages">
+${o.from > 1 ? html`<a href="${base}${query({ from: 1 })}">First</a> <a href="${base}${query({ from: prev })}" rel="prev">Previous</a>` : ""}
+${!atTail ? html`<a href="${base}${query({ from: pg.nextLine })}" rel="next">Next</a> <a href="${base}${query({ from: lastStart })}">Last</a>` : ""}
+</nav>`;
+  const search = o.search;
+  const matches = (lines: LogLine[]) =>
+    lines.map(
+      (l) =>
+        html`<li><a href="${base}${query({ from: Math.max(1, l.n - 20) })}#L${l.n}">Line ${l.n}</a><div class="log">${trusted(lineHtml(l))}</div></li>`,
+    );
+  return page({
+    title: `${job.job_id} · run ${run.id}`,
+    current: "runs",
+    user: user(o.principal),
+    body: html`<nav aria-label="Breadcrumb" class="crumbs"><a href="/runs">Runs</a> › <a href="${pathOf("runs", run.id)}">${run.id}</a> › <span aria-current="page">${job.job_id}</span></nav>
+<h1>${job.job_id} ${badge(job.state)}</h1>
+<p class="meta">${job.restricted ? html`<span class="tag">restricted</span> ` : ""}Duration ${duration(jobDuration(job))} · ${pg.totalLines} lines · ${Math.ceil(pg.size / 1024)} KiB ·
+<a href="${base}/log.txt" download>Download the log</a></p>
+<form class="filters" method="get" action="${base}" role="search" aria-label="Search this log">
+<label>Search <input type="search" name="q" value="${search?.q ?? ""}" required></label> <button type="submit">Search</button>
+${search ? html` <a href="${base}">Close search</a>` : ""}</form>
+${
+  search
+    ? html`<section aria-labelledby="res"><h2 id="res">Lines containing “${search.q}”</h2>
+${search.result.matches.length ? html`<ol class="matches">${matches(search.result.matches)}</ol>` : html`<p>No ${o.search?.result.next ? "more " : ""}matches.</p>`}
+${search.result.next ? html`<p><a href="${base}${query({ q: search.q, line: search.result.next.line, byte: search.result.next.byte })}">More results</a></p>` : ""}</section>`
+    : html`${pager}
+<div id="log" class="log" role="log" aria-label="Log of ${job.job_id}" data-stream="${live ? `${base}/log/stream${query({ line: pg.nextLine, byte: pg.endByte })}` : ""}">${trusted(pg.lines.map(lineHtml).join(""))}</div>
+${live ? html`<p id="live" class="live" role="status">Live: new lines appear as the job prints them.</p>` : ""}
+${pg.lines.length === 0 && !live ? html`<p>This job printed nothing.</p>` : ""}
+${pager}`
+}`,
+  });
+}

@@ -1,0 +1,98 @@
+// What the console needs from the rest of Airlock. It reads only redacted stores (runs, jobs,
+// logs, audit) and secret *metadata*; it holds no secret backend and no way to read a value.
+// Actions on runs belong to the gateway and arrive as callbacks.
+import type { ConsoleQueries } from "../../store/console-queries.js";
+import type { LogStore } from "../../store/logs.js";
+import type { RunRow, RunStore } from "../../store/runs.js";
+import type { AuditWriter, Auth } from "../auth/auth.js";
+
+export interface ActionResult {
+  ok: boolean;
+  /** Shown to the member; say what happened or why not. */
+  message: string;
+}
+
+export interface RunRef {
+  id: string;
+  repo: string;
+  pr: number | null;
+  sha: string;
+}
+
+/** Wired by the gateway. `actor` is the signed-in member (GitHub login or token name). */
+export interface ConsoleActions {
+  /** Approve exactly `sha` (the same rule as `/ok-to-test <sha>`) and start the restricted jobs. */
+  approve(run: RunRef, sha: string, actor: string): Promise<ActionResult>;
+  cancel(run: RunRef, actor: string): Promise<ActionResult>;
+  rerunFailed(run: RunRef, actor: string): Promise<ActionResult>;
+  runAll(run: RunRef, actor: string): Promise<ActionResult>;
+}
+
+export interface SecretKeyMeta {
+  key: string;
+  version: number;
+  versions: number[];
+  updatedAt: number | null;
+  rotatedAt: number | null;
+}
+
+export interface SecretSetMeta {
+  name: string;
+  backend: string;
+  keys: SecretKeyMeta[];
+  /** Jobs of the configuration that declare the set. */
+  jobs: string[];
+  /** Keys whose last rotation is older than the policy allows. */
+  rotationDue: string[];
+  /** Why the keys could not be listed (backend unreachable); never a value. */
+  error?: string;
+}
+
+export interface SecretsInventory {
+  listSets(): Promise<SecretSetMeta[]>;
+}
+
+export interface AuditItem {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  runId: string | null;
+  jobId: string | null;
+  set: string | null;
+  key: string | null;
+  versions: unknown;
+  detail: string | null;
+}
+
+/** `AuditLog` from src/store/audit.ts satisfies it. */
+export interface AuditReader {
+  list(filter: { run?: string; action?: string; limit?: number }): Promise<AuditItem[]>;
+}
+
+export interface PublicSummaryPolicy {
+  /** Off unless the repository opted in. */
+  enabled: boolean;
+  /** Redacted JUnit failure messages: of public jobs only (default), of all jobs, or none. */
+  failureMessages?: "public-jobs" | "all" | "none";
+}
+
+export interface ConsoleOptions {
+  auth: Auth;
+  runs: RunStore;
+  queries: ConsoleQueries;
+  logs: LogStore;
+  audit: AuditReader & AuditWriter;
+  actions: ConsoleActions;
+  secrets?: SecretsInventory;
+  /** Per repository; without it no public summary is served. */
+  publicSummary?: (run: RunRow) => PublicSummaryPolicy | Promise<PublicSummaryPolicy>;
+  /** For PR and commit links of GitHub runs: https://github.com by default. */
+  githubWebUrl?: string;
+  /** How often the live stream looks for new output (ms); 200 by default. */
+  pollMs?: number;
+  /** Lines per log page; 1000 by default. */
+  pageLines?: number;
+  /** Runs per list page; 50 by default. */
+  pageRuns?: number;
+}
