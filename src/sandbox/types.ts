@@ -19,6 +19,8 @@ export interface JobRequest {
   runId: string;
   job: PlannedJob;
   checkout: CheckoutSource;
+  /** Directory inside the checkout where the job starts ("" for its root): the project's place in a monorepo. */
+  workdir?: string;
   /** Non-secret environment: the job's `env`, matrix values and AIRLOCK_* variables. */
   env: Record<string, string>;
   /** Granted secrets as environment variables (restricted jobs only). */

@@ -1,0 +1,105 @@
+// 200 no-op jobs on a small repository through plan + schedule + workspace + sandbox + redactor +
+// log store, per job, beside a bare `sh -c true` spawn and a bare `bwrap … true` measured in the
+// same run. Sequential (concurrency 1) gives Airlock's per-job overhead over bare bubblewrap;
+// concurrency 2 shows whether both cores are kept busy.
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import path from "node:path";
+import { parseConfig } from "../src/config/loader.js";
+import { parseJUnitReport } from "../src/pipeline/junit.js";
+import { executeRun } from "../src/pipeline/runner.js";
+import { planPipeline } from "../src/pipeline/select.js";
+import { createRedactor } from "../src/redact/redactor.js";
+import { LocalExecutor } from "../src/sandbox/bwrap.js";
+import { openDb } from "../src/store/db.js";
+import { LogStore } from "../src/store/logs.js";
+import { RunStore } from "../src/store/runs.js";
+import { makeBenchRepo, measureBareBwrap, measureShSpawn } from "./sandbox-baselines.js";
+import type { BenchResult } from "./types.js";
+
+const JOBS = Number(process.env.AIRLOCK_BENCH_JOBS ?? 200);
+
+async function runPipeline(dir: string, repo: string, sha: string, concurrency: number) {
+  const values = Array.from({ length: JOBS }, (_, i) => `${i}`);
+  const config = parseConfig(
+    `version: 1\njobs:\n  noop:\n    matrix: { n: [${values.join(", ")}] }\n    run: "true"\n`,
+    "bench.yml",
+  );
+  const plan = planPipeline(config);
+  const dataDir = mkdtempSync(path.join(dir, "data-"));
+  const { db, close } = await openDb(dataDir);
+  const executor = new LocalExecutor({ dataDir });
+  try {
+    const t0 = performance.now();
+    const result = await executeRun(
+      {
+        runs: new RunStore(db),
+        logs: new LogStore(dataDir),
+        executorFor: () => executor,
+        grant: async () => [],
+        createRedactor: (s) => createRedactor({ secrets: s }),
+        parseReport: parseJUnitReport,
+      },
+      {
+        runId: `bench-${concurrency}`,
+        source: "bench",
+        repo: "bench",
+        ref: null,
+        sha,
+        checkout: { kind: "commit", repoDir: repo, sha },
+        plan,
+        concurrency,
+      },
+    );
+    const ms = performance.now() - t0;
+    const failed = [...result.jobs.values()].filter((o) => o.outcome !== "passed").length;
+    if (failed > 0) throw new Error(`${failed} no-op jobs did not pass`);
+    return ms;
+  } finally {
+    await executor.close();
+    await close();
+  }
+}
+
+export default async function schedulerBench(): Promise<BenchResult> {
+  const dir = mkdtempSync(path.join(tmpdir(), "airlock-bench-sched-"));
+  try {
+    const { repo, sha } = makeBenchRepo(dir);
+    const sh = await measureShSpawn(JOBS);
+    const bwrap = await measureBareBwrap(JOBS);
+    const seq = (await runPipeline(dir, repo, sha, 1)) / JOBS;
+    const par = (await runPipeline(dir, repo, sha, 2)) / JOBS;
+    const overhead = seq - bwrap.perRunMs;
+    return {
+      bench: `scheduler: ${JOBS} no-op jobs (plan + schedule + workspace + sandbox + log)`,
+      rows: [
+        { name: "bare sh -c true (per spawn)", value: sh.perRunMs, unit: "ms" },
+        {
+          name: "bare bwrap … true (per spawn)",
+          value: bwrap.perRunMs,
+          unit: "ms",
+          ratio: { value: bwrap.perRunMs / sh.perRunMs, against: "sh -c true" },
+        },
+        {
+          name: "airlock, concurrency 1 (per job)",
+          value: seq,
+          unit: "ms",
+          ratio: { value: seq / bwrap.perRunMs, against: "bare bwrap" },
+        },
+        { name: "airlock overhead over bare bwrap (per job)", value: overhead, unit: "ms" },
+        {
+          name: `airlock, concurrency 2 (per job, ${cpus().length} cores)`,
+          value: par,
+          unit: "ms",
+          ratio: { value: seq / par, against: "concurrency 1 (speed-up)" },
+        },
+      ],
+      notes: [
+        `target: overhead ≤ 10 ms per job over bare bwrap (measured ${overhead.toFixed(1)} ms)`,
+        `speed-up with 2 jobs at once: ${(seq / par).toFixed(2)}× (2.00× would be both cores fully busy)`,
+      ],
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

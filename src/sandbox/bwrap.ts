@@ -1,0 +1,301 @@
+// The local executor: each job in a fresh bubblewrap sandbox over a fresh workspace, removed
+// afterwards whatever happened. With `sandbox: false` it runs public jobs as a plain process.
+import { readFile, realpath, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isRestricted } from "../pipeline/types.js";
+import { badMountTarget, JOB_COMMAND, jobArgs } from "./bwrap-args.js";
+import { checkSandbox } from "./check.js";
+import { baseEnv, buildEnv, SANDBOX } from "./env.js";
+import { type EtcLayout, type HostLayout, prepareEtc, systemLayout } from "./layout.js";
+import { isInside, realish, safeRelative } from "./paths.js";
+import { type ExtraFd, type Finished, supervise } from "./process.js";
+import { readReports } from "./reports.js";
+import type { Executor, JobRequest, JobResult } from "./types.js";
+import { type Workspace, Workspaces } from "./workspace.js";
+
+export interface LocalExecutorOptions {
+  /** false: no bubblewrap (public jobs on a developer's own machine only). Default true. */
+  sandbox?: boolean;
+  /** Airlock's data directory: never visible to a job, never copied into a workspace. */
+  dataDir?: string;
+  /** Further host paths no job may see. */
+  hidden?: string[];
+  /** Where the per-run workspace root is made (default: the OS temp directory). */
+  tempDir?: string;
+  /** Extra host paths bound read-only at the same place, e.g. a toolchain under /opt. */
+  readOnlyPaths?: string[];
+  /** The bwrap binary (default: found on PATH). */
+  bwrapPath?: string;
+}
+
+const SECRET_FILE = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
+class JobSetupError extends Error {}
+
+export class LocalExecutor implements Executor {
+  readonly name: string;
+  readonly #sandbox: boolean;
+  readonly #opts: LocalExecutorOptions;
+  readonly #workspaces: Workspaces;
+  readonly #hidden: string[];
+  #layout: HostLayout | null = null;
+  #etc: Promise<EtcLayout> | null = null;
+
+  constructor(opts: LocalExecutorOptions = {}) {
+    this.#opts = opts;
+    this.#sandbox = opts.sandbox ?? true;
+    this.name = this.#sandbox ? "local" : "local-unsandboxed";
+    this.#hidden = [...(opts.dataDir ? [opts.dataDir] : []), ...(opts.hidden ?? [])].map(realish);
+    this.#workspaces = new Workspaces({ tempDir: opts.tempDir, exclude: this.#hidden });
+  }
+
+  /** The per-run directory holding every workspace of this executor (made on first use). */
+  workspaceRoot(): Promise<string> {
+    return this.#workspaces.root();
+  }
+
+  /** Removes every workspace and cached checkout. Call once the run is over. */
+  close(): Promise<void> {
+    this.#etc = null;
+    return this.#workspaces.close();
+  }
+
+  async run(req: JobRequest): Promise<JobResult> {
+    const t0 = performance.now();
+    const done = (r: Omit<JobResult, "durationMs">): JobResult => ({
+      ...r,
+      durationMs: Math.round(performance.now() - t0),
+    });
+    const fail = (error: string) => done({ status: "error", exitCode: null, reports: [], error });
+    const cancelled = () => done({ status: "cancelled", exitCode: null, reports: [] });
+    const { job } = req;
+
+    let bwrap: string | null = null;
+    if (!this.#sandbox) {
+      const secrets = Object.keys(req.secretEnv).length + req.secretFiles.length;
+      if (isRestricted(job) || secrets > 0) {
+        return fail(
+          `job ${job.id} is restricted (it declares secrets): restricted jobs run only in the bubblewrap sandbox, never with --no-sandbox`,
+        );
+      }
+      if (req.mounts.length > 0) {
+        return fail(`job ${job.id} needs read-only mounts, which only the sandbox provides`);
+      }
+    } else {
+      const check = await checkSandbox(this.#opts.bwrapPath);
+      if (!check.ok || !check.bwrap) {
+        return fail(
+          isRestricted(job)
+            ? check.message
+            : `${check.message} (public jobs can run on your own machine with --no-sandbox)`,
+        );
+      }
+      bwrap = check.bwrap;
+    }
+    if (req.signal.aborted) return cancelled();
+
+    let ws: Workspace;
+    try {
+      ws = await this.#workspaces.create(req.checkout, job.id, { home: !this.#sandbox });
+    } catch (e) {
+      return fail(`cannot prepare the workspace: ${message(e)}`);
+    }
+    let result: JobResult;
+    try {
+      result = req.signal.aborted ? cancelled() : done(await this.#runIn(ws, req, bwrap));
+    } catch (e) {
+      result = fail(e instanceof JobSetupError ? e.message : `the executor failed: ${message(e)}`);
+    }
+    try {
+      await ws.remove();
+    } catch (e) {
+      result.error = [result.error, `the workspace could not be removed: ${message(e)}`]
+        .filter(Boolean)
+        .join("; ");
+    }
+    return result;
+  }
+
+  async #runIn(
+    ws: Workspace,
+    req: JobRequest,
+    bwrap: string | null,
+  ): Promise<Omit<JobResult, "durationMs">> {
+    const { job } = req;
+    const workdir = safeRelative(req.workdir ?? "");
+    if (workdir === null) {
+      throw new JobSetupError(
+        `workdir ${JSON.stringify(req.workdir)} must stay inside the checkout`,
+      );
+    }
+    const start = path.join(ws.src, workdir);
+    const isDir = await stat(start).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    if (!isDir || !isInside(await realpath(start), await realpath(ws.src))) {
+      throw new JobSetupError(`the job's directory ${workdir} is not a directory of the checkout`);
+    }
+    const script = Buffer.from(job.run, "utf8");
+    const sup = { output: req.output, signal: req.signal, timeoutMs: job.timeoutMs };
+    let finished: Finished;
+    let started: boolean;
+    if (bwrap) {
+      const secretFds = req.secretFiles.map((f, i) => ({ name: f.name, fd: 5 + i }));
+      const names = new Set<string>();
+      for (const f of req.secretFiles) {
+        if (!SECRET_FILE.test(f.name) || names.has(f.name)) {
+          throw new JobSetupError(`secret file name ${JSON.stringify(f.name)} is not usable`);
+        }
+        names.add(f.name);
+      }
+      const fds: ExtraFd[] = [
+        { read: true },
+        { write: script },
+        ...req.secretFiles.map((f) => ({ write: Buffer.from(f.value, "utf8") })),
+      ];
+      const args = jobArgs({
+        network: job.network,
+        layout: this.#systemLayout(),
+        etc: await this.#etcLayout(),
+        workspace: ws.src,
+        cwd: path.posix.join(SANDBOX.workspace, workdir),
+        mounts: this.#checkMounts(req.mounts, await this.#workspaces.root()),
+        masks: this.#masks(),
+        statusFd: 3,
+        scriptFd: 4,
+        secretFiles: secretFds,
+      });
+      const env = buildEnv(
+        baseEnv({ sandbox: true, home: SANDBOX.home, workspace: SANDBOX.workspace }),
+        req.env,
+        req.secretEnv,
+        { AIRLOCK_WORKSPACE: SANDBOX.workspace, AIRLOCK_SECRETS_DIR: SANDBOX.secrets },
+      );
+      finished = await supervise({ file: bwrap, args, env, fds }, sup);
+      const childPid = /"child-pid"\s*:\s*(\d+)/.exec(finished.reads[0] ?? "")?.[1];
+      started = childPid !== undefined;
+      // Killing bwrap takes the sandbox's init with it (--die-with-parent), and the kernel then
+      // kills everything in its PID namespace: wait for that so no process outlives the job.
+      if (childPid && finished.end !== "exited") await waitGone(Number(childPid), 5000);
+    } else {
+      const env = buildEnv(
+        baseEnv({ sandbox: false, home: ws.home ?? ws.src, workspace: ws.src }),
+        req.env,
+        {
+          AIRLOCK_WORKSPACE: ws.src,
+        },
+      );
+      // No secrets ever run here, so the script may sit on disk, beside the workspace.
+      await writeFile(ws.script!, script, { mode: 0o400 });
+      const [shell, ...rest] = JOB_COMMAND as [string, ...string[]];
+      finished = await supervise(
+        { file: shell, args: [...rest, ws.script!], env, cwd: start, fds: [] },
+        { ...sup, closeGraceMs: 500 },
+      );
+      started = finished.end !== "spawn_failed";
+    }
+
+    if (finished.end === "spawn_failed") {
+      throw new JobSetupError(`cannot start the job: ${message(finished.error)}`);
+    }
+    if (!started && finished.end === "exited") {
+      const why =
+        finished.tail.trim().split("\n").pop() || `bwrap exited with ${finished.exitCode}`;
+      throw new JobSetupError(`the sandbox did not start: ${why}`);
+    }
+    const status =
+      finished.end === "timed_out"
+        ? "timed_out"
+        : finished.end === "cancelled"
+          ? "cancelled"
+          : finished.exitCode === 0
+            ? "passed"
+            : "failed";
+    if (status === "timed_out") {
+      note(req, `job timed out after ${formatMs(job.timeoutMs)}: every process of it was stopped`);
+    } else if (status === "cancelled") {
+      note(req, "job cancelled: every process of it was stopped");
+    }
+    const read = started
+      ? await readReports(ws.src, start, job.reports)
+      : { reports: [], skipped: [] };
+    for (const s of read.skipped) note(req, `report skipped: ${s}`);
+    return { status, exitCode: finished.exitCode, reports: read.reports };
+  }
+
+  #systemLayout(): HostLayout {
+    this.#layout ??= systemLayout(this.#opts.readOnlyPaths);
+    return this.#layout;
+  }
+
+  /** Private host paths that sit inside an exposed system directory get an empty tmpfs on top. */
+  #masks(): string[] {
+    const masks: string[] = [];
+    for (const h of this.#hidden) {
+      for (const e of this.#systemLayout().exposed) {
+        if (isInside(e.real, h)) {
+          throw new JobSetupError(`${e.target} would expose ${h}, which jobs must not see`);
+        }
+        if (isInside(h, e.real)) masks.push(path.join(e.target, path.relative(e.real, h)));
+      }
+    }
+    return masks;
+  }
+
+  #checkMounts(mounts: JobRequest["mounts"], workspaceRoot: string): JobRequest["mounts"] {
+    const others = realish(workspaceRoot);
+    return mounts.map((m) => {
+      const bad = badMountTarget(m.target);
+      if (bad) throw new JobSetupError(`mount target ${m.target} ${bad}`);
+      const src = realish(m.source);
+      // A subdirectory of the data directory may be granted explicitly; the directory may not.
+      for (const h of [...this.#hidden, others]) {
+        if (isInside(h, src)) throw new JobSetupError(`mount ${m.source} would expose ${h}`);
+      }
+      if (isInside(src, others)) {
+        throw new JobSetupError(`mount ${m.source} is inside the workspaces of other jobs`);
+      }
+      return { source: src, target: m.target };
+    });
+  }
+
+  /** The sandbox's /etc, prepared once per run. */
+  #etcLayout(): Promise<EtcLayout> {
+    this.#etc ??= (async () =>
+      prepareEtc(path.join(await this.#workspaces.root(), "etc"), this.#hidden))();
+    return this.#etc;
+  }
+}
+
+function note(req: JobRequest, text: string): void {
+  if (req.output.writable) req.output.write(`\nairlock: ${text}\n`);
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m ${s % 60}s`;
+}
+
+/** Waits until `pid` has exited (gone or a zombie), at most `ms`. */
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    let st: string;
+    try {
+      st = await readFile(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      return true;
+    }
+    const state = st.slice(st.lastIndexOf(")") + 2, st.lastIndexOf(")") + 3);
+    if (state === "Z" || state === "X") return true;
+    await sleep(5);
+  }
+  return false;
+}

@@ -1,0 +1,289 @@
+// Fresh, private workspaces for jobs: a checkout of the run's commit (or of the working tree with
+// --dirty), under a per-run temporary root that is removed at the end.
+import { execFile } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import {
+  chmod,
+  copyFile,
+  cp,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readlink,
+  realpath,
+  rm,
+  symlink,
+} from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { dirSafe, isInside, realish } from "./paths.js";
+import type { CheckoutSource } from "./types.js";
+
+export class WorkspaceError extends Error {}
+
+export interface Workspace {
+  /** The checkout: a private directory (mode 0700) of its own. */
+  src: string;
+  /** An empty home directory beside it, when asked for (jobs outside the sandbox). */
+  home: string | null;
+  /** A path beside it for the job's script, with the home (the sandbox gets it through a pipe). */
+  script: string | null;
+  /** Removes the workspace; safe to call more than once. */
+  remove(): Promise<void>;
+}
+
+export interface WorkspacesOptions {
+  /** Where the per-run temporary root is made (default: the OS temp directory). */
+  tempDir?: string;
+  /** Paths that must never end up in a workspace, e.g. Airlock's data directory. */
+  exclude?: string[];
+}
+
+const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/** Workspaces of one run. Commits are materialised once, then copied per job (no git per job). */
+export class Workspaces {
+  readonly #tempDir: string;
+  readonly #exclude: string[];
+  #root: Promise<string> | null = null;
+  #rootPath: string | null = null;
+  readonly #commits = new Map<string, Promise<Tree>>();
+  readonly #onExit = () => {
+    // Last resort when the process ends without close(): never leave checkouts behind.
+    if (this.#rootPath) rmSync(this.#rootPath, { recursive: true, force: true });
+  };
+
+  constructor(opts: WorkspacesOptions = {}) {
+    this.#tempDir = realish(opts.tempDir ?? tmpdir());
+    this.#exclude = (opts.exclude ?? []).map(realish);
+    for (const e of this.#exclude) {
+      if (isInside(this.#tempDir, e)) {
+        throw new WorkspaceError(
+          `the workspace directory ${this.#tempDir} is inside ${e}, which jobs must not see: set TMPDIR to a directory outside it`,
+        );
+      }
+    }
+  }
+
+  /** The per-run root (mode 0700), made on first use. */
+  root(): Promise<string> {
+    this.#root ??= (async () => {
+      const dir = await mkdtemp(path.join(this.#tempDir, "airlock-"));
+      await chmod(dir, 0o700);
+      await mkdir(path.join(dir, "jobs"), { mode: 0o700 });
+      this.#rootPath = dir;
+      process.on("exit", this.#onExit);
+      return dir;
+    })();
+    return this.#root;
+  }
+
+  async create(
+    source: CheckoutSource,
+    jobId: string,
+    opts: { home?: boolean } = {},
+  ): Promise<Workspace> {
+    const root = await this.root();
+    const base = path.join(root, "jobs", `${dirSafe(jobId)}-${randomBytes(4).toString("hex")}`);
+    const home = opts.home ? `${base}.home` : null;
+    const script = opts.home ? `${base}.sh` : null;
+    const ws: Workspace = {
+      src: base,
+      home,
+      script,
+      remove: async () => {
+        await removeTree(base);
+        if (home) await removeTree(home);
+        if (script) await rm(script, { force: true });
+      },
+    };
+    try {
+      if (home) await mkdir(home, { mode: 0o700 });
+      if (source.kind === "commit") {
+        await copyTree(await this.#commit(source.repoDir, source.sha), base);
+      } else {
+        await this.#copyWorkingTree(source.dir, base);
+        await chmod(base, 0o700);
+      }
+    } catch (e) {
+      await ws.remove();
+      throw e;
+    }
+    return ws;
+  }
+
+  /** Removes every workspace and the commit cache. */
+  async close(): Promise<void> {
+    const root = this.#root ? await this.#root.catch(() => null) : null;
+    this.#root = null;
+    this.#commits.clear();
+    process.off("exit", this.#onExit);
+    if (root) await removeTree(root);
+    this.#rootPath = null;
+  }
+
+  #commit(repoDir: string, sha: string): Promise<Tree> {
+    if (!SHA.test(sha)) {
+      throw new WorkspaceError(`${JSON.stringify(sha)} is not a full commit SHA (40 hex digits)`);
+    }
+    const key = `${realish(repoDir)}\0${sha}`;
+    let tree = this.#commits.get(key);
+    if (!tree) {
+      tree = this.#materialise(repoDir, sha, key);
+      // A failed checkout is not cached: the next job gets the same clear error, freshly.
+      tree.catch(() => this.#commits.delete(key));
+      this.#commits.set(key, tree);
+    }
+    return tree;
+  }
+
+  async #materialise(repoDir: string, sha: string, key: string): Promise<Tree> {
+    const root = await this.root();
+    const name = createHash("sha256").update(key).digest("hex").slice(0, 16);
+    const dest = path.join(root, "commits", name);
+    await mkdir(dest, { recursive: true, mode: 0o700 });
+    // A private index: the repository's own index and working tree are never touched.
+    const env = { ...gitEnv(), GIT_INDEX_FILE: path.join(root, "commits", `${name}.index`) };
+    try {
+      await git(repoDir, ["read-tree", `${sha}^{commit}`], env);
+    } catch (e) {
+      throw new WorkspaceError(
+        `commit ${sha} is not in the git repository at ${repoDir}: ${(e as Error).message}`,
+      );
+    }
+    try {
+      await git(repoDir, ["checkout-index", "--all", "--force", `--prefix=${dest}/`], env);
+    } catch (e) {
+      throw new WorkspaceError(`cannot check out commit ${sha}: ${(e as Error).message}`);
+    }
+    await rm(env.GIT_INDEX_FILE, { force: true });
+    return listTree(dest);
+  }
+
+  async #copyWorkingTree(dir: string, dest: string): Promise<void> {
+    let from: string;
+    try {
+      from = await realpath(dir);
+    } catch {
+      throw new WorkspaceError(`the working tree ${dir} does not exist`);
+    }
+    const root = await this.root();
+    const skip = [...this.#exclude, root];
+    for (const s of skip) {
+      if (isInside(from, s)) {
+        throw new WorkspaceError(`the working tree ${dir} is inside ${s}, which jobs must not see`);
+      }
+    }
+    await cp(from, dest, {
+      recursive: true,
+      verbatimSymlinks: true,
+      errorOnExist: true,
+      filter: async (src) => {
+        if (src !== from && path.basename(src) === ".git") return false;
+        if (skip.some((s) => isInside(src, s))) return false;
+        // Sockets, FIFOs and devices are not part of a project (and cannot be copied).
+        const st = await lstat(src);
+        return st.isFile() || st.isDirectory() || st.isSymbolicLink();
+      },
+    });
+  }
+}
+
+/** A materialised commit and its entries, listed once so that each job's copy is a flat loop. */
+interface Tree {
+  root: string;
+  entries: TreeEntry[];
+  /** Directories grouped by depth, shallowest first. */
+  dirLevels: TreeEntry[][];
+}
+
+interface TreeEntry {
+  rel: string;
+  kind: "dir" | "file" | "link";
+  mode: number;
+  target?: string;
+}
+
+async function listTree(root: string): Promise<Tree> {
+  const entries: TreeEntry[] = [];
+  const dirLevels: TreeEntry[][] = [];
+  const walk = async (rel: string, depth: number) => {
+    for (const e of await readdir(path.join(root, rel), { withFileTypes: true })) {
+      const r = path.join(rel, e.name);
+      const st = await lstat(path.join(root, r));
+      if (e.isDirectory()) {
+        const dir: TreeEntry = { rel: r, kind: "dir", mode: st.mode & 0o7777 };
+        dirLevels[depth] ??= [];
+        dirLevels[depth].push(dir);
+        await walk(r, depth + 1);
+      } else if (e.isSymbolicLink()) {
+        entries.push({ rel: r, kind: "link", mode: 0, target: await readlink(path.join(root, r)) });
+      } else if (e.isFile()) {
+        entries.push({ rel: r, kind: "file", mode: st.mode & 0o7777 });
+      }
+    }
+  };
+  await walk("", 0);
+  return { root, entries, dirLevels };
+}
+
+/**
+ * Copies a listed tree: directories level by level, then files and links, each level in parallel
+ * (on a disk every create costs a round trip; the thread pool overlaps them). Files are copied,
+ * never linked: a job may change its checkout in place.
+ */
+async function copyTree(tree: Tree, dest: string): Promise<void> {
+  await mkdir(dest, { mode: 0o700 });
+  for (const level of tree.dirLevels) {
+    await Promise.all(level.map((e) => mkdir(path.join(dest, e.rel), { mode: e.mode })));
+  }
+  await Promise.all(
+    tree.entries.map((e) =>
+      e.kind === "file"
+        ? copyFile(path.join(tree.root, e.rel), path.join(dest, e.rel))
+        : e.kind === "link"
+          ? symlink(e.target!, path.join(dest, e.rel))
+          : null,
+    ),
+  );
+}
+
+/** The environment for git: ours, minus anything that would redirect it to another repository. */
+function gitEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("GIT_")) env[k] = v;
+  return env;
+}
+
+function git(cwd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile("git", ["-C", cwd, ...args], { env, maxBuffer: 1 << 20 }, (err, _out, stderr) => {
+      if (!err) return resolve();
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT")
+        return reject(new Error("git is not installed: apt-get install -y git"));
+      const first = String(stderr).trim().split("\n")[0];
+      reject(new Error(first || err.message));
+    });
+  });
+}
+
+/** rm -rf, also through directories a job made read-only. */
+export async function removeTree(dir: string): Promise<void> {
+  try {
+    await rm(dir, { recursive: true, force: true, maxRetries: 2 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "EACCES" && code !== "EPERM") throw e;
+    await makeWritable(dir);
+    await rm(dir, { recursive: true, force: true, maxRetries: 2 });
+  }
+}
+
+async function makeWritable(dir: string): Promise<void> {
+  await chmod(dir, 0o700).catch(() => {});
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) if (e.isDirectory()) await makeWritable(path.join(dir, e.name));
+}
