@@ -33,9 +33,36 @@ async function timeSequential(n: number, once: () => Promise<unknown>): Promise<
   return { runs: n, totalMs, perRunMs: totalMs / n };
 }
 
+/**
+ * Runs each measured operation once per round, in turn, so that the machine's load drifts over
+ * all of them alike (these machines are shared and noisy). Returns one timing per operation.
+ */
+export async function timeInterleaved(
+  n: number,
+  ops: Record<string, () => Promise<unknown>>,
+): Promise<Record<string, Timing>> {
+  const totals: Record<string, number> = {};
+  for (const [name, op] of Object.entries(ops)) {
+    await op(); // warm-up
+    totals[name] = 0;
+  }
+  for (let i = 0; i < n; i++) {
+    for (const [name, op] of Object.entries(ops)) {
+      const t0 = performance.now();
+      await op();
+      totals[name]! += performance.now() - t0;
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(totals).map(([k, totalMs]) => [k, { runs: n, totalMs, perRunMs: totalMs / n }]),
+  );
+}
+
+export const shSpawnOnce = (): Promise<void> => spawnOnce("/bin/sh", ["-c", "true"]);
+
 /** `sh -c true`, spawned `n` times in sequence. */
 export function measureShSpawn(n: number): Promise<Timing> {
-  return timeSequential(n, () => spawnOnce("/bin/sh", ["-c", "true"]));
+  return timeSequential(n, shSpawnOnce);
 }
 
 /** The argument list of a bare sandbox: the same namespaces and system mounts, no workspace. */
@@ -91,13 +118,12 @@ export function makeBenchRepo(dir: string): { repo: string; sha: string } {
   return { repo, sha: git("rev-parse", "HEAD").trim() };
 }
 
-/** The executor running a no-op job `n` times in sequence, workspace creation and removal included. */
-export async function measureExecutorNoop(
-  n: number,
-  opts: { repo: string; sha: string; sandbox?: boolean; tempDir?: string },
-): Promise<Timing> {
-  const executor = new LocalExecutor({ sandbox: opts.sandbox ?? true, tempDir: opts.tempDir });
-  const once = async () => {
+/** One no-op job through `executor`, workspace creation and removal included. */
+export function executorNoopOnce(
+  executor: LocalExecutor,
+  opts: { repo: string; sha: string },
+): () => Promise<void> {
+  return async () => {
     const output = new PassThrough();
     output.resume();
     const r = await executor.run({
@@ -125,23 +151,40 @@ export async function measureExecutorNoop(
     });
     if (r.status !== "passed") throw new Error(`no-op job ${r.status}: ${r.error ?? ""}`);
   };
+}
+
+/** The executor running a no-op job `n` times in sequence, workspace creation and removal included. */
+export async function measureExecutorNoop(
+  n: number,
+  opts: { repo: string; sha: string; sandbox?: boolean; tempDir?: string },
+): Promise<Timing> {
+  const executor = new LocalExecutor({ sandbox: opts.sandbox ?? true, tempDir: opts.tempDir });
   try {
-    return await timeSequential(n, once);
+    return await timeSequential(n, executorNoopOnce(executor, opts));
   } finally {
     await executor.close();
   }
 }
 
 /** The three measurements as one benchmark result (for `npm run bench`). */
-export async function sandboxBaselines(n = 50): Promise<BenchResult> {
+export async function sandboxBaselines(
+  n = 50,
+  opts: { tempDir?: string } = {},
+): Promise<BenchResult> {
   const dir = mkdtempSync(path.join(tmpdir(), "airlock-bench-"));
   try {
     const { repo, sha } = makeBenchRepo(dir);
-    const sh = await measureShSpawn(n);
-    const bwrap = await measureBareBwrap(n);
-    const job = await measureExecutorNoop(n, { repo, sha });
+    const executor = new LocalExecutor({ tempDir: opts.tempDir });
+    const bwrapPath = findBwrap() ?? "/usr/bin/bwrap";
+    const bare = bareBwrapArgs();
+    const m = await timeInterleaved(n, {
+      sh: shSpawnOnce,
+      bwrap: () => spawnOnce(bwrapPath, bare),
+      job: executorNoopOnce(executor, { repo, sha }),
+    }).finally(() => executor.close());
+    const [sh, bwrap, job] = [m.sh!, m.bwrap!, m.job!];
     return {
-      bench: `sandbox: per-job cost, ${n} sequential runs`,
+      bench: `sandbox: per-job cost, ${n} interleaved rounds`,
       rows: [
         { name: "sh -c true", value: sh.perRunMs, unit: "ms/run" },
         {
@@ -162,7 +205,10 @@ export async function sandboxBaselines(n = 50): Promise<BenchResult> {
           unit: "ms/job",
         },
       ],
-      notes: ["target: the executor adds at most 10 ms per job over bare bwrap"],
+      notes: [
+        "target: the executor adds at most 10 ms per job over bare bwrap",
+        `workspaces under ${opts.tempDir ?? "the OS temp directory"}`,
+      ],
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -49,4 +49,6 @@ export interface JobResult {
 export interface Executor {
   readonly name: string;
   run(req: JobRequest): Promise<JobResult>;
+  /** Releases what the executor keeps for the whole run (e.g. cached checkouts). */
+  close?(): Promise<void>;
 }
