@@ -26,6 +26,10 @@ export interface RunnerDepsOptions {
   /** Jobs that will run, to refuse early when restricted ones cannot. */
   jobs: { secrets: string[] }[];
   env?: NodeJS.ProcessEnv;
+  /** Recorded as the actor of secret releases (default "airlock run"). */
+  actor?: string;
+  /** Where redactor warnings go (default: stderr). */
+  warn?: (message: string) => void;
 }
 
 export interface BuiltRunnerDeps {
@@ -57,7 +61,7 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
     sets: opts.config.secrets,
     env: opts.env ?? process.env,
     audit: new AuditLog(opts.sqlite),
-    actor: "airlock run",
+    actor: opts.actor ?? "airlock run",
   });
   const warned = new Set<string>();
   const runner: RunnerDeps = {
@@ -68,7 +72,8 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
     createRedactor: (values) => {
       const r = createRedactor({ secrets: values });
       for (const w of r.warnings) {
-        if (!warned.has(w)) process.stderr.write(`airlock: warning: ${w}\n`);
+        if (!warned.has(w))
+          (opts.warn ?? ((m) => process.stderr.write(`airlock: warning: ${m}\n`)))(w);
         warned.add(w);
       }
       return r;

@@ -7,6 +7,7 @@ import * as m004 from "./004_events.js";
 import * as m005 from "./005_outbox.js";
 import * as m006 from "./006_approvals.js";
 import * as m007 from "./007_sessions.js";
+import * as m008 from "./008_gateway_runs.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   "005_outbox": m005,
   "006_approvals": m006,
   "007_sessions": m007,
+  "008_gateway_runs": m008,
 };

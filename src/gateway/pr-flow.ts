@@ -1,0 +1,886 @@
+// The gateway's event handler: pull request, comment and check events become decisions (who is
+// trusted, which commit is authorized, what is selected), durable run requests, and reports.
+// Runs are requested in the transaction that marks the event done, so each delivery requests its
+// runs exactly once; everything else done here is idempotent per delivery, since a crash before
+// that transaction makes the event run again.
+import { randomBytes } from "node:crypto";
+import { ConfigError, parseConfig } from "../config/loader.js";
+import type { Config } from "../config/schema.js";
+import type { GitHubClient } from "../forge/github/client.js";
+import { type PullRequest, repoRef } from "../forge/github/types.js";
+import { executeRun, type RunnerDeps } from "../pipeline/runner.js";
+import { isRestricted, type PlannedJob } from "../pipeline/types.js";
+import type { ApprovalStore } from "../store/approvals.js";
+import type {
+  NewRunRequest,
+  RequestSelection,
+  RunKind,
+  RunRequestRow,
+  RunRequestStore,
+} from "../store/run-requests.js";
+import type { RunStore } from "../store/runs.js";
+import { APPROVE_LABEL, approveByComment, approveByLabel } from "../trust/approvals.js";
+import { authorizeCommit, type CommitAuthorization } from "../trust/authorize.js";
+import { type Actor, TrustEvaluator } from "../trust/rules.js";
+import { type ApprovalView, block, code, GATE_CHECK, renderGateCheck } from "./checks.js";
+import { type Command, parseComment } from "./commands.js";
+import {
+  planRequest,
+  restrictedJobIds,
+  SelectionError,
+  testLabels,
+  testSelection,
+} from "./decide.js";
+import { CONFIG_FILE, combineDefinitions, type Definitions } from "./definitions.js";
+import type { EventHandler, HandlerContext } from "./events.js";
+import type { Outbox } from "./outbox.js";
+import type { GatewayEvent } from "./parse-event.js";
+import { HeadMovedError, type PrSource } from "./pr-source.js";
+import { Reporter } from "./report.js";
+import { SHUTDOWN, Supervisor } from "./supervisor.js";
+
+type PrEvent = Extract<GatewayEvent, { kind: "pull_request" }>;
+type CommentEvent = Extract<GatewayEvent, { kind: "pr_comment" }>;
+type RerequestEvent = Extract<GatewayEvent, { kind: "check_run_rerequested" }>;
+
+export interface FlowLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+/** A runner for one run; `close` removes its workspaces. */
+export interface RunnerForRun {
+  runner: RunnerDeps;
+  close(): Promise<void>;
+}
+
+export interface PrFlowOptions {
+  runs: RunStore;
+  approvals: ApprovalStore;
+  requests: RunRequestStore;
+  outbox: Outbox;
+  source: PrSource;
+  clientFor(installationId: number): GitHubClient;
+  /**
+   * Builds the executor, secrets service and redactor of one run. `config` is the combined
+   * definition, whose secret sets come from the base commit only.
+   */
+  runnerFor(config: Config, jobs: PlannedJob[]): Promise<RunnerForRun>;
+  publicUrl?: string;
+  /** Jobs at once within a run. */
+  concurrency?: number;
+  /** Runs at once. */
+  maxRuns?: number;
+  /** Interrupted runs are started again up to this many attempts in all. */
+  maxAttempts?: number;
+  /** How long a trust answer is reused. */
+  trustTtlMs?: number;
+  log?: FlowLogger;
+}
+
+/** The facts about a PR every decision starts from, read from the API (not the event). */
+interface PrFacts {
+  repo: string;
+  installationId: number;
+  number: number;
+  headSha: string;
+  baseSha: string;
+  headRef: string;
+  author: Actor;
+  draft: boolean;
+  open: boolean;
+  labels: string[];
+}
+
+interface Loaded {
+  base: Config;
+  defs: Definitions;
+  restricted: string[];
+}
+
+const short = (sha: string) => sha.slice(0, 12);
+const newRunId = () =>
+  `${new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)}-${randomBytes(4).toString("hex")}`;
+const actorOf = (login: string): Actor => ({
+  login,
+  type: login.endsWith("[bot]") ? "Bot" : "User",
+});
+const FINAL_RUN = new Set(["passed", "failed", "cancelled", "error"]);
+const FAILED_JOB = new Set(["failed", "timed_out", "error", "cancelled"]);
+
+function factsOf(repo: string, installationId: number, pr: PullRequest): PrFacts {
+  return {
+    repo,
+    installationId,
+    number: pr.number,
+    headSha: pr.head.sha,
+    baseSha: pr.base.sha,
+    headRef: pr.head.ref,
+    author: pr.user
+      ? { login: pr.user.login, ...(pr.user.type ? { type: pr.user.type } : {}) }
+      : { login: "ghost" },
+    draft: pr.draft ?? false,
+    open: pr.state === "open",
+    labels: pr.labels.map((l) => l.name),
+  };
+}
+
+export class PrFlow {
+  readonly supervisor: Supervisor;
+  readonly reporter: Reporter;
+  private readonly trust = new Map<number, TrustEvaluator>();
+  /** Parsed base definitions by repo@sha: a commit's file never changes. */
+  private readonly baseConfigs = new Map<string, Config | null>();
+  private interrupted = new Set<string>();
+
+  constructor(private readonly o: PrFlowOptions) {
+    this.reporter = new Reporter({
+      outbox: o.outbox,
+      runs: o.runs,
+      ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
+      onEnqueued: () => o.outbox.poke(),
+    });
+    this.supervisor = new Supervisor({
+      requests: o.requests,
+      maxRuns: o.maxRuns ?? 2,
+      execute: (req, signal) => this.execute(req, signal),
+      recover: (req) => this.recover(req),
+      onError: (message, req) => o.log?.error({ run: req.id, message }, "run failed to start"),
+    });
+  }
+
+  /** The handler for the processing loop. */
+  readonly handler: EventHandler = (event, ctx) => this.handle(event, ctx);
+
+  /** Runs left unfinished by a dead process are recorded as errors, then taken up again. */
+  async start(): Promise<void> {
+    this.interrupted = new Set(await this.o.runs.markInterrupted("github"));
+    await this.supervisor.start();
+  }
+
+  stop(): Promise<void> {
+    return this.supervisor.stop();
+  }
+
+  // ---- events ---------------------------------------------------------------------------------
+
+  private async handle(event: GatewayEvent, ctx: HandlerContext): Promise<void> {
+    if (event.kind === "ping" || event.installationId === null) {
+      this.o.log?.info({ delivery: ctx.deliveryId, kind: event.kind }, "event without an action");
+      return;
+    }
+    switch (event.kind) {
+      case "pull_request":
+        return this.onPullRequest(event, ctx);
+      case "pr_comment":
+        return this.onComment(event, ctx);
+      case "check_run_rerequested":
+        return this.onRerequest(event, ctx);
+      default:
+        this.o.log?.info({ delivery: ctx.deliveryId, kind: event.kind }, "installation event");
+    }
+  }
+
+  private client(installationId: number) {
+    return this.o.clientFor(installationId);
+  }
+
+  private trustOf(installationId: number): TrustEvaluator {
+    let t = this.trust.get(installationId);
+    if (!t) {
+      t = new TrustEvaluator(this.client(installationId), {
+        ...(this.o.trustTtlMs !== undefined ? { ttlMs: this.o.trustTtlMs } : {}),
+      });
+      this.trust.set(installationId, t);
+    }
+    return t;
+  }
+
+  private async facts(repo: string, installationId: number, n: number): Promise<PrFacts> {
+    const pr = await this.client(installationId).pull(repoRef(repo), n);
+    return factsOf(repo, installationId, pr);
+  }
+
+  private async onPullRequest(ev: PrEvent, ctx: HandlerContext): Promise<void> {
+    const repo = ev.repo.fullName;
+    const inst = ev.installationId!;
+    const n = ev.pr.number;
+    switch (ev.action) {
+      case "closed": {
+        this.cancelPr(repo, n, ctx, "the pull request was closed");
+        await this.o.approvals.voidAll(repo, n, "the pull request was closed");
+        return;
+      }
+      case "converted_to_draft":
+        return;
+      case "labeled":
+      case "unlabeled":
+        return this.onLabel(ev, ctx);
+      case "edited": {
+        // A new base means new trusted definitions: approvals of the old comparison are void.
+        await this.o.approvals.voidAll(repo, n, "the base branch changed");
+        this.cancelPr(repo, n, ctx, "the base branch changed");
+        break;
+      }
+      default:
+        break;
+    }
+    const f = await this.facts(repo, inst, n);
+    // The event may be old: the API says where the PR is now, and only that head is acted on.
+    if (!f.open || f.headSha !== ev.pr.headSha) {
+      this.o.log?.info({ delivery: ctx.deliveryId, repo, pr: n }, "stale pull_request event");
+      return;
+    }
+    const moved = await this.o.approvals.setHead(repo, n, f.headSha, ev.sender.login);
+    if (moved.changed && moved.previous) {
+      this.cancelPr(repo, n, ctx, `superseded by ${short(f.headSha)}`, f.headSha);
+      if (f.labels.includes(APPROVE_LABEL)) {
+        // The label approved the old head; a trusted member adds it again for this one.
+        await this.o.outbox.removeLabel(repo, inst, n, APPROVE_LABEL, `${ctx.deliveryId}:label`);
+      }
+    }
+    const loaded = await this.load(f);
+    if (!loaded) return;
+    const trust = this.trustOf(inst);
+    if (ev.action === "opened") {
+      // Labels given at creation were set by whoever opened the PR.
+      const senderTrusted = (await trust.check(ev.sender, repoRef(repo), loaded.base.trust))
+        .trusted;
+      const labels = testLabels(loaded.base, f.labels);
+      if (senderTrusted && labels.length > 0) {
+        ctx.atCompletion((db) => {
+          void db;
+          for (const l of labels) this.o.requests.addLabelSync(repo, n, l, ev.sender.login);
+        });
+      }
+    }
+    await this.decide(f, loaded, ctx, {
+      voidedSha: moved.voided > 0 ? moved.previous : undefined,
+      trustedLabels: this.currentTrustedLabels(
+        f,
+        loaded.base,
+        ev.action === "opened" ? f.labels : [],
+      ),
+    });
+  }
+
+  /** Test labels on the PR that a trusted sender set (plus `extra`, being recorded now). */
+  private currentTrustedLabels(f: PrFacts, base: Config, extra: string[] = []): string[] {
+    const trusted = new Set([...this.o.requests.trustedLabels(f.repo, f.number), ...extra]);
+    return testLabels(base, f.labels).filter((l) => trusted.has(l));
+  }
+
+  /**
+   * The automatic decision for the PR's head: public jobs once for everyone, restricted jobs once
+   * the commit is authorized; the approval and gate checks say where things stand.
+   */
+  private async decide(
+    f: PrFacts,
+    loaded: Loaded,
+    ctx: HandlerContext,
+    o: { voidedSha?: string | undefined; trustedLabels: string[] },
+  ): Promise<void> {
+    const auth = await this.authorize(f, loaded);
+    const existing = this.o.requests
+      .forPr(f.repo, f.number, f.headSha)
+      .filter((r) => r.state !== "cancelled");
+    const publicDone = existing.some((r) => r.kind === "public" || r.kind === "full");
+    const restrictedDone = existing.some((r) => r.kind === "full" || r.kind === "restricted");
+    const hasRestricted = loaded.restricted.length > 0;
+    const selection = o.trustedLabels.length > 0 ? { labels: o.trustedLabels } : null;
+
+    let queued: string | undefined;
+    if (hasRestricted && auth.authorized && !restrictedDone) {
+      if (this.checkSelection(f, loaded, selection, ctx)) {
+        queued = this.request(f, ctx, publicDone ? "restricted" : "full", selection, auth.by ?? "");
+      } else if (!publicDone) {
+        queued = this.request(f, ctx, "public", null, f.author.login);
+      }
+    } else if (!publicDone) {
+      queued = this.request(f, ctx, hasRestricted ? "public" : "full", null, f.author.login);
+    }
+    await this.reportApproval(f, loaded, auth, {
+      runId: queued ?? existing.at(-1)?.id,
+      voidedSha: o.voidedSha,
+    });
+    await this.reportGate(f, loaded);
+  }
+
+  private async authorize(f: PrFacts, loaded: Loaded): Promise<CommitAuthorization> {
+    if (f.draft) {
+      return {
+        authorized: false,
+        by: null,
+        reason: "the pull request is a draft: restricted jobs run once it is ready for review",
+      };
+    }
+    return authorizeCommit({
+      repo: repoRef(f.repo),
+      pr: f.number,
+      sha: f.headSha,
+      author: f.author,
+      rules: loaded.base.trust,
+      trust: this.trustOf(f.installationId),
+      approvals: this.o.approvals,
+    });
+  }
+
+  /** False (and a comment naming the problem) when a selection selects nothing. */
+  private checkSelection(
+    f: PrFacts,
+    loaded: Loaded,
+    selection: RequestSelection | null,
+    ctx: HandlerContext,
+    key = "selection",
+  ): boolean {
+    try {
+      planRequest(loaded.defs.config, "restricted", selection, true);
+      return true;
+    } catch (e) {
+      if (!(e instanceof SelectionError)) throw e;
+      void this.reporter.comment(
+        f.repo,
+        f.installationId,
+        f.number,
+        `Airlock cannot run the selected tests on ${short(f.headSha)}; nothing with secrets was started:\n\n${block(e.problems.join("\n"))}`,
+        `${ctx.deliveryId}:${key}`,
+      );
+      return false;
+    }
+  }
+
+  /** Queues a run request; it is stored when the event is marked done. Returns its id. */
+  private request(
+    f: PrFacts,
+    ctx: HandlerContext,
+    kind: RunKind,
+    selection: RequestSelection | null,
+    requestedBy: string,
+  ): string {
+    const req: NewRunRequest = {
+      id: newRunId(),
+      repo: f.repo,
+      pr: f.number,
+      installationId: f.installationId,
+      headSha: f.headSha,
+      baseSha: f.baseSha,
+      headRef: f.headRef,
+      author: f.author.login,
+      kind,
+      selection,
+      requestedBy,
+    };
+    ctx.atCompletion(() => {
+      this.o.requests.insertSync(req);
+      // After the transaction commits.
+      process.nextTick(() => this.supervisor.poke());
+    });
+    return req.id;
+  }
+
+  /** Stops the PR's runs (all, or those not on `keepSha`) and drops its queued requests. */
+  private cancelPr(repo: string, pr: number, ctx: HandlerContext, why: string, keepSha?: string) {
+    this.supervisor.cancel(
+      (r) => r.repo === repo && r.pr === pr && (keepSha === undefined || r.headSha !== keepSha),
+      why,
+    );
+    ctx.atCompletion(() => {
+      this.o.requests.cancelQueuedSync(repo, pr, why, keepSha);
+    });
+  }
+
+  private async onLabel(ev: PrEvent, ctx: HandlerContext): Promise<void> {
+    const repo = ev.repo.fullName;
+    const n = ev.pr.number;
+    const label = ev.label ?? "";
+    if (ev.action === "unlabeled") {
+      ctx.atCompletion(() => this.o.requests.removeLabelSync(repo, n, label));
+    }
+    const f = await this.facts(repo, ev.installationId!, n);
+    if (!f.open) return;
+    const loaded = await this.load(f);
+    if (!loaded) return;
+    const verdict = await this.trustOf(f.installationId).check(
+      ev.sender,
+      repoRef(repo),
+      loaded.base.trust,
+    );
+    const isTest = testLabels(loaded.base, [label]).length > 0;
+    if (!verdict.trusted) {
+      // A label only counts when its sender is trusted: this one changes nothing.
+      this.o.log?.info(
+        { delivery: ctx.deliveryId, repo, pr: n, sender: ev.sender.login },
+        "label from an untrusted sender ignored",
+      );
+      return;
+    }
+    const head = await this.o.approvals.head(repo, n);
+    if (!head || head.sha !== f.headSha) {
+      // Airlock has not seen this head yet; its pull_request event will decide.
+      return;
+    }
+    if (ev.action === "labeled" && label === APPROVE_LABEL) {
+      const d = approveByLabel({
+        senderTrusted: true,
+        sender: ev.sender.login,
+        labeledSha: ev.pr.headSha,
+        head: { sha: head.sha, seenAt: head.seenAt },
+      });
+      if (!d.ok) {
+        if (d.reply) await this.reply(f, ctx, d.reason);
+        return;
+      }
+      await this.o.approvals.approve(repo, n, d.sha, ev.sender.login, "label");
+      return this.decide(f, loaded, ctx, {
+        trustedLabels: this.currentTrustedLabels(f, loaded.base),
+      });
+    }
+    if (!isTest) return;
+    // A trusted sender changed the test selection: run the restricted jobs it now selects.
+    const labels =
+      ev.action === "labeled"
+        ? [...new Set([...this.currentTrustedLabels(f, loaded.base), label])]
+        : this.currentTrustedLabels(f, loaded.base).filter((l) => l !== label);
+    if (ev.action === "labeled") {
+      ctx.atCompletion(() => this.o.requests.addLabelSync(repo, n, label, ev.sender.login));
+    }
+    const auth = await this.authorize(f, loaded);
+    const selection = labels.length > 0 ? { labels } : null;
+    if (!auth.authorized || loaded.restricted.length === 0) {
+      await this.reportGate(f, loaded);
+      return;
+    }
+    if (!this.checkSelection(f, loaded, selection, ctx)) return;
+    this.request(f, ctx, this.publicDone(f) ? "restricted" : "full", selection, ev.sender.login);
+    await this.reportGate(f, loaded);
+  }
+
+  private publicDone(f: PrFacts): boolean {
+    return this.o.requests
+      .forPr(f.repo, f.number, f.headSha)
+      .some((r) => r.state !== "cancelled" && (r.kind === "public" || r.kind === "full"));
+  }
+
+  private async onComment(ev: CommentEvent, ctx: HandlerContext): Promise<void> {
+    const { commands, problems } = parseComment(ev.comment.body);
+    if (commands.length === 0 && problems.length === 0) return;
+    const repo = ev.repo.fullName;
+    const f = await this.facts(repo, ev.installationId!, ev.prNumber);
+    if (!f.open) return;
+    const loaded = await this.load(f);
+    if (!loaded) return;
+    const verdict = await this.trustOf(f.installationId).check(
+      ev.sender,
+      repoRef(repo),
+      loaded.base.trust,
+    );
+    if (!verdict.trusted) {
+      // Commands from untrusted commenters are ignored, silently: a reply would invite spam.
+      this.o.log?.info(
+        { delivery: ctx.deliveryId, repo, pr: f.number, sender: ev.sender.login },
+        "command from an untrusted commenter ignored",
+      );
+      return;
+    }
+    if (problems.length > 0) await this.reply(f, ctx, problems.join("\n\n"), "problems");
+    let head = await this.o.approvals.head(repo, f.number);
+    if (!head) {
+      // First sight of this PR (Airlock was installed after it was opened): its author pushed it.
+      await this.o.approvals.setHead(repo, f.number, f.headSha, f.author.login);
+      head = await this.o.approvals.head(repo, f.number);
+    }
+    if (!head || head.sha !== f.headSha) {
+      await this.reply(
+        f,
+        ctx,
+        `The pull request moved to ${short(f.headSha)} and Airlock has not processed that push yet: try again in a moment.`,
+      );
+      return;
+    }
+    for (const [i, cmd] of commands.entries()) {
+      await this.command(f, loaded, ctx, ev, cmd, `${i}`, head);
+    }
+  }
+
+  private async command(
+    f: PrFacts,
+    loaded: Loaded,
+    ctx: HandlerContext,
+    ev: CommentEvent,
+    cmd: Command,
+    key: string,
+    head: { sha: string; seenAt: number },
+  ): Promise<void> {
+    const sender = ev.sender.login;
+    switch (cmd.kind) {
+      case "ok-to-test": {
+        const created = (ev.comment as { createdAt?: string }).createdAt;
+        const d = approveByComment({
+          senderTrusted: true,
+          sender,
+          ...(cmd.sha !== undefined ? { requestedSha: cmd.sha } : {}),
+          head,
+          commentCreatedAt: created ? Date.parse(created) : Date.now(),
+        });
+        if (!d.ok) {
+          if (d.reply) await this.reply(f, ctx, d.reason, key);
+          return;
+        }
+        if (!(await this.o.approvals.approve(f.repo, f.number, d.sha, sender, "comment"))) {
+          await this.reply(f, ctx, `${short(d.sha)} is no longer the head: approve again.`, key);
+          return;
+        }
+        return this.decide(f, loaded, ctx, {
+          trustedLabels: this.currentTrustedLabels(f, loaded.base),
+        });
+      }
+      case "test": {
+        const selection = cmd.all ? null : testSelection(loaded.defs.config, cmd.names);
+        return this.runRestricted(f, loaded, ctx, selection, sender, key);
+      }
+      case "retest": {
+        const failed = await this.failedJobs(f);
+        if (failed.length === 0) {
+          await this.reply(f, ctx, `No job failed on ${short(f.headSha)}: nothing to retest.`, key);
+          return;
+        }
+        return this.runRestricted(f, loaded, ctx, { jobs: failed }, sender, key, "rerun");
+      }
+      case "cancel":
+        this.cancelPr(f.repo, f.number, ctx, `cancelled by ${sender}`);
+        return;
+      case "mirror":
+        return;
+    }
+  }
+
+  /** `/test`, `/retest`: restricted jobs on demand, only on an authorized head. */
+  private async runRestricted(
+    f: PrFacts,
+    loaded: Loaded,
+    ctx: HandlerContext,
+    selection: RequestSelection | null,
+    sender: string,
+    key: string,
+    kind: RunKind = "restricted",
+  ): Promise<void> {
+    if (!this.checkSelection(f, loaded, selection, ctx, key)) return;
+    const auth = await this.authorize(f, loaded);
+    const wantsSecrets =
+      kind !== "rerun" ||
+      planRequest(loaded.defs.config, "rerun", selection, true).plan.jobs.some(isRestricted);
+    if (wantsSecrets && !auth.authorized) {
+      await this.reply(
+        f,
+        ctx,
+        `Jobs that use secrets cannot run on ${short(f.headSha)}: ${auth.reason}. A trusted member approves it with \`/ok-to-test\` after reviewing it.`,
+        key,
+      );
+      return;
+    }
+    const k: RunKind = kind === "restricted" && !this.publicDone(f) ? "full" : kind;
+    this.request(f, ctx, k, selection, sender);
+    await this.reportGate(f, loaded);
+  }
+
+  /** Jobs whose newest result on the head did not pass. */
+  private async failedJobs(f: PrFacts): Promise<string[]> {
+    const runs = (await this.o.runs.list({ repo: f.repo, pr: f.number, limit: 500 }))
+      .filter((r) => r.sha === f.headSha)
+      .sort((a, b) => a.created_at - b.created_at);
+    const latest = new Map<string, string>();
+    for (const r of runs)
+      for (const j of await this.o.runs.jobs(r.id)) latest.set(j.job_id, j.state);
+    return [...latest].filter(([, s]) => FAILED_JOB.has(s)).map(([id]) => id);
+  }
+
+  private async onRerequest(ev: RerequestEvent, ctx: HandlerContext): Promise<void> {
+    const repo = ev.repo.fullName;
+    const [runId, jobId] = (ev.checkRun.externalId ?? "").split("/");
+    const run = runId ? await this.o.runs.get(runId) : undefined;
+    const pr = run?.pr ?? ev.checkRun.pullNumbers[0];
+    if (!pr || (run && run.repo !== repo)) return;
+    const f = await this.facts(repo, ev.installationId!, pr);
+    if (!f.open || f.headSha !== ev.checkRun.headSha) return;
+    const loaded = await this.load(f);
+    if (!loaded) return;
+    const verdict = await this.trustOf(f.installationId).check(
+      ev.sender,
+      repoRef(repo),
+      loaded.base.trust,
+    );
+    if (!verdict.trusted) return;
+    const job =
+      run && jobId ? (await this.o.runs.jobs(run.id)).find((j) => j.job_id === jobId) : undefined;
+    if (!job) {
+      // The approval or gate check: report it afresh.
+      if (ev.checkRun.name === GATE_CHECK) await this.reportGate(f, loaded);
+      return;
+    }
+    await this.runRestricted(
+      f,
+      loaded,
+      ctx,
+      { jobs: [job.template] },
+      ev.sender.login,
+      `rerequest-${ev.checkRun.id}`,
+      "rerun",
+    );
+  }
+
+  private async reply(f: PrFacts, ctx: HandlerContext, text: string, key = "reply") {
+    await this.reporter.comment(
+      f.repo,
+      f.installationId,
+      f.number,
+      text,
+      `${ctx.deliveryId}:${key}`,
+    );
+  }
+
+  // ---- definitions ----------------------------------------------------------------------------
+
+  /**
+   * The trusted base definition (contents API at the base SHA) combined with the head's public
+   * jobs (read from the fetched head commit). Undefined when the base has no `.airlock.yml`.
+   */
+  private async load(f: PrFacts): Promise<Loaded | undefined> {
+    const key = `${f.repo}@${f.baseSha}`;
+    let base = this.baseConfigs.get(key);
+    if (base === undefined) {
+      const text = await this.client(f.installationId).fileAt(
+        repoRef(f.repo),
+        CONFIG_FILE,
+        f.baseSha,
+      );
+      if (text === undefined) {
+        base = null;
+      } else {
+        try {
+          base = parseConfig(text, `${CONFIG_FILE} at ${short(f.baseSha)}`);
+        } catch (e) {
+          if (!(e instanceof ConfigError)) throw e;
+          await this.o.outbox.checkRun(
+            f.repo,
+            f.installationId,
+            renderGateCheck(f.headSha, {
+              state: "failure",
+              title: `The base branch's ${CONFIG_FILE} is invalid`,
+              summary: `Airlock reads restricted jobs from the base commit ${f.baseSha}, whose ${CONFIG_FILE} has problems:\n\n${block(e.message)}`,
+            }),
+          );
+          this.o.outbox.poke();
+          return undefined;
+        }
+      }
+      this.baseConfigs.set(key, base);
+    }
+    if (base === null) {
+      this.o.log?.info({ repo: f.repo, pr: f.number }, `no ${CONFIG_FILE} on the base commit`);
+      return undefined;
+    }
+    let head: Config | string | null;
+    try {
+      await this.o.source.fetch({
+        repo: f.repo,
+        pr: f.number,
+        sha: f.headSha,
+        installationId: f.installationId,
+      });
+      const text = await this.o.source.fileAt(f.repo, f.headSha, CONFIG_FILE);
+      head = text === undefined ? null : parseConfig(text, CONFIG_FILE);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      // The PR's own text: shown as code, first problem only.
+      head = code((e.message.split("\n")[0] ?? "").slice(0, 300));
+    }
+    const defs = combineDefinitions(base, head);
+    return { base, defs, restricted: restrictedJobIds(defs.config) };
+  }
+
+  // ---- reports --------------------------------------------------------------------------------
+
+  private async reportApproval(
+    f: PrFacts,
+    loaded: Loaded,
+    auth: CommitAuthorization,
+    o: { runId?: string | undefined; voidedSha?: string | undefined },
+  ): Promise<void> {
+    let view: ApprovalView;
+    if (loaded.restricted.length === 0) view = { kind: "none" };
+    else if (auth.authorized && auth.by?.toLowerCase() === f.author.login.toLowerCase()) {
+      view = { kind: "trusted", by: auth.by, reason: auth.reason };
+    } else if (auth.authorized) view = { kind: "approved", by: auth.by ?? "" };
+    else {
+      view = {
+        kind: "waiting",
+        restrictedJobs: loaded.restricted,
+        reason: auth.reason,
+        ...(o.voidedSha ? { voidedSha: o.voidedSha } : {}),
+      };
+    }
+    await this.reporter.approval(f.repo, f.installationId, f.headSha, view, {
+      ...(o.runId ? { runId: o.runId } : {}),
+      notes: loaded.defs.notes,
+    });
+  }
+
+  private reportGate(f: PrFacts, loaded: Loaded): Promise<void> {
+    return this.reporter.gate({
+      repo: f.repo,
+      installationId: f.installationId,
+      pr: f.number,
+      headSha: f.headSha,
+      restricted: loaded.restricted,
+      labelPrefix: loaded.base.selection.label_prefix,
+      notes: loaded.defs.notes,
+    });
+  }
+
+  // ---- runs -----------------------------------------------------------------------------------
+
+  private factsOfRequest(req: RunRequestRow): PrFacts {
+    return {
+      repo: req.repo,
+      installationId: req.installationId,
+      number: req.pr,
+      headSha: req.headSha,
+      baseSha: req.baseSha,
+      headRef: req.headRef,
+      author: actorOf(req.author),
+      draft: false,
+      open: true,
+      labels: [],
+    };
+  }
+
+  /** Runs one request: re-checks that its commit is the head and what it may run, then runs it. */
+  private async execute(req: RunRequestRow, signal: AbortSignal): Promise<void> {
+    const head = await this.o.approvals.head(req.repo, req.pr);
+    if (!head || head.sha !== req.headSha) {
+      await this.o.requests.finish(req.id, "cancelled", "the pull request moved on");
+      return;
+    }
+    const f = this.factsOfRequest(req);
+    const loaded = await this.load(f);
+    if (!loaded) {
+      await this.o.requests.finish(req.id, "cancelled", `no usable ${CONFIG_FILE} on the base`);
+      return;
+    }
+    const auth = req.kind === "public" ? null : await this.authorize(f, loaded);
+    let decision: ReturnType<typeof planRequest>;
+    try {
+      decision = planRequest(
+        loaded.defs.config,
+        req.kind,
+        req.selection,
+        auth?.authorized ?? false,
+      );
+    } catch (e) {
+      if (!(e instanceof SelectionError)) throw e;
+      await this.o.requests.finish(req.id, "cancelled", "the selection selects nothing");
+      return;
+    }
+    const { plan, withheld } = decision;
+    if (plan.jobs.length === 0 || signal.aborted) {
+      await this.o.requests.finish(req.id, "cancelled", "nothing to run");
+      await this.reportGate(f, loaded);
+      return;
+    }
+    let checkout: Awaited<ReturnType<PrSource["fetch"]>>;
+    try {
+      checkout = await this.o.source.fetch({
+        repo: req.repo,
+        pr: req.pr,
+        sha: req.headSha,
+        installationId: req.installationId,
+      });
+    } catch (e) {
+      if (!(e instanceof HeadMovedError)) throw e;
+      await this.o.requests.finish(req.id, "cancelled", e.message);
+      return;
+    }
+
+    const built = await this.o.runnerFor(loaded.defs.config, plan.jobs);
+    // Secrets are released only while this exact commit is still authorized (invariant 1): the
+    // check is repeated at each grant, so a push or a voided approval mid-run stops the release.
+    const runner: RunnerDeps = {
+      ...built.runner,
+      grant: async (job, gctx) => {
+        const now = await this.authorize(f, loaded);
+        if (!now.authorized) throw new Error(`secrets withheld: ${now.reason}`);
+        return built.runner.grant(job, gctx);
+      },
+    };
+    const restrictedRun = plan.jobs.some(isRestricted);
+    let reports: Promise<void> = Promise.resolve();
+    const report = (only?: string[]) => {
+      reports = reports
+        .then(() => this.reporter.jobs(req.repo, req.installationId, req.id, only))
+        .catch((e) => this.o.log?.warn({ run: req.id, message: String(e) }, "report failed"));
+    };
+    let first = true;
+    try {
+      await executeRun(runner, {
+        runId: req.id,
+        source: "github",
+        repo: req.repo,
+        ref: req.headRef,
+        sha: req.headSha,
+        pr: req.pr,
+        authorizedBy: restrictedRun && auth?.authorized ? auth.by : null,
+        // null marks an unfiltered run, the only kind the gate trusts.
+        selection:
+          req.kind === "public" && loaded.restricted.length > 0 ? { public: true } : req.selection,
+        notes: {
+          kind: req.kind,
+          requestedBy: req.requestedBy,
+          ...(loaded.defs.notes.length ? { definitions: loaded.defs.notes } : {}),
+          ...(withheld.length ? { withheld } : {}),
+          ...(req.attempt > 1 ? { attempt: req.attempt } : {}),
+        },
+        checkout,
+        plan,
+        concurrency: this.o.concurrency ?? 2,
+        signal,
+        onJobStart: (id) => {
+          report(first ? undefined : [id]);
+          first = false;
+        },
+        onJobEnd: (id) => report([id]),
+      });
+    } finally {
+      await built.close();
+    }
+    await reports;
+    // A shutdown leaves the request running: the next start takes it up again.
+    if (signal.aborted && signal.reason === SHUTDOWN) return;
+    await this.reporter.jobs(req.repo, req.installationId, req.id);
+    await this.reportGate(f, loaded);
+    await this.o.requests.finish(req.id, "done");
+  }
+
+  /**
+   * A request a dead process left running. A run that finished is reported again; an interrupted
+   * one (recorded as an error at start-up) is requested again as a new run, up to maxAttempts,
+   * so that every run reaches a final state and every check its final conclusion.
+   */
+  private async recover(req: RunRequestRow): Promise<void> {
+    const run = await this.o.runs.get(req.id);
+    const f = this.factsOfRequest(req);
+    const finished = run && FINAL_RUN.has(run.status) && !this.interrupted.has(run.id);
+    const head = await this.o.approvals.head(req.repo, req.pr);
+    const current = head?.sha === req.headSha;
+    if (finished || !current || req.attempt >= (this.o.maxAttempts ?? 3)) {
+      if (run) await this.reporter.jobs(req.repo, req.installationId, run.id);
+      await this.o.requests.finish(req.id, "done", finished ? undefined : "interrupted");
+    } else {
+      await this.o.requests.requeue(req, newRunId());
+    }
+    if (current) {
+      const loaded = await this.load(f).catch(() => undefined);
+      if (loaded) await this.reportGate(f, loaded);
+    }
+  }
+}

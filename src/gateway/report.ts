@@ -1,0 +1,113 @@
+// Turns stored runs into what the pull request shows, through the outbox (stored before sent,
+// retried until delivered): one check run per job, `airlock/approval`, and the gate.
+import type { CheckRunState } from "../forge/github/types.js";
+import type { RunStore } from "../store/runs.js";
+import {
+  type ApprovalView,
+  renderApprovalCheck,
+  renderGateCheck,
+  renderJobCheck,
+} from "./checks.js";
+import { decideGate } from "./gate.js";
+import type { Outbox } from "./outbox.js";
+
+export interface ReporterOptions {
+  outbox: Outbox;
+  runs: RunStore;
+  /** Airlock's public base URL, for details_url links to the private run page. */
+  publicUrl?: string;
+  /** Applied once more to every test name and message leaving Airlock. */
+  redact?: (text: string) => string;
+  /** Called after items were enqueued, to wake the outbox. */
+  onEnqueued?: () => void;
+}
+
+export interface GateContext {
+  repo: string;
+  installationId: number;
+  pr: number;
+  headSha: string;
+  /** Every restricted job id of the trusted definition (empty: the pipeline has none). */
+  restricted: string[];
+  labelPrefix: string;
+  notes?: string[];
+}
+
+/** Appends notes to a check's summary (they say where definitions came from). */
+function withNotes(state: CheckRunState, notes: string[] | undefined): CheckRunState {
+  if (!notes?.length || !state.output) return state;
+  const summary = `${state.output.summary}\n\n${notes.map((n) => `> ${n}`).join("\n>\n")}`;
+  return { ...state, output: { ...state.output, summary: summary.slice(0, 65_000) } };
+}
+
+export class Reporter {
+  constructor(private readonly opts: ReporterOptions) {}
+
+  private get render() {
+    return {
+      ...(this.opts.publicUrl ? { publicUrl: this.opts.publicUrl } : {}),
+      ...(this.opts.redact ? { redact: this.opts.redact } : {}),
+    };
+  }
+
+  /** The current state of a run's job checks (all jobs, or the named ones). */
+  async jobs(repo: string, installationId: number, runId: string, only?: string[]) {
+    const run = await this.opts.runs.get(runId);
+    if (!run) return;
+    for (const job of await this.opts.runs.jobs(runId)) {
+      if (only && !only.includes(job.job_id)) continue;
+      await this.opts.outbox.checkRun(repo, installationId, renderJobCheck(run, job, this.render));
+    }
+    this.opts.onEnqueued?.();
+  }
+
+  async approval(
+    repo: string,
+    installationId: number,
+    headSha: string,
+    view: ApprovalView,
+    opts: { runId?: string; notes?: string[] } = {},
+  ) {
+    const state = renderApprovalCheck(headSha, view, {
+      ...this.render,
+      ...(opts.runId ? { runId: opts.runId } : {}),
+    });
+    await this.opts.outbox.checkRun(repo, installationId, withNotes(state, opts.notes));
+    this.opts.onEnqueued?.();
+  }
+
+  /**
+   * The gate on the PR's head. Only runs that carried restricted jobs count (a public-only run
+   * says nothing about them), unless the pipeline has no restricted job at all.
+   */
+  async gate(g: GateContext) {
+    const rows = (await this.opts.runs.list({ repo: g.repo, pr: g.pr, limit: 500 })).filter(
+      (r) => r.sha === g.headSha && r.source === "github",
+    );
+    const runs = [];
+    for (const run of rows) {
+      const jobs = await this.opts.runs.jobs(run.id);
+      if (g.restricted.length > 0 && !jobs.some((j) => j.restricted === 1)) continue;
+      runs.push({ run, jobs });
+    }
+    const decision = decideGate({
+      headSha: g.headSha,
+      runs,
+      allRestricted: g.restricted,
+      labelPrefix: g.labelPrefix,
+    });
+    const newest = runs.sort((a, b) => b.run.created_at - a.run.created_at)[0];
+    const state = renderGateCheck(g.headSha, decision, {
+      ...this.render,
+      ...(newest ? { runId: newest.run.id } : {}),
+    });
+    await this.opts.outbox.checkRun(g.repo, g.installationId, withNotes(state, g.notes));
+    this.opts.onEnqueued?.();
+  }
+
+  /** A comment, posted once per key. */
+  async comment(repo: string, installationId: number, pr: number, body: string, key: string) {
+    await this.opts.outbox.comment(repo, installationId, pr, body, key);
+    this.opts.onEnqueued?.();
+  }
+}

@@ -1,0 +1,136 @@
+// Starts queued run requests (a bounded number at once), tracks the runs in flight so that a new
+// push, `/cancel` or a closed PR can stop them, and on start-up hands requests a dead process left
+// running to `recover`.
+import type { RunRequestRow, RunRequestStore } from "../store/run-requests.js";
+
+/** The abort reason of a shutdown: the run is taken up again after the restart. */
+export const SHUTDOWN = "airlock is shutting down";
+
+export interface SupervisorOptions {
+  requests: RunRequestStore;
+  /** Runs one claimed request to its end (or until `signal` aborts). */
+  execute(req: RunRequestRow, signal: AbortSignal): Promise<void>;
+  /** A request found running at start-up: its process died. */
+  recover(req: RunRequestRow): Promise<void>;
+  /** Runs at once (each runs its jobs with its own concurrency). */
+  maxRuns?: number;
+  pollMs?: number;
+  onError?(message: string, req: RunRequestRow): void;
+}
+
+interface InFlight {
+  req: RunRequestRow;
+  ctrl: AbortController;
+  done: Promise<void>;
+}
+
+export class Supervisor {
+  private readonly inFlight = new Map<string, InFlight>();
+  private readonly maxRuns: number;
+  private readonly pollMs: number;
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private pumping: Promise<void> | undefined;
+  private again = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.maxRuns = opts.maxRuns ?? 2;
+    this.pollMs = opts.pollMs ?? 500;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    for (const req of this.opts.requests.inState("running")) {
+      try {
+        await this.opts.recover(req);
+      } catch (e) {
+        this.opts.onError?.(e instanceof Error ? e.message : String(e), req);
+      }
+    }
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Aborts the runs in flight (they are taken up again after a restart) and stops starting more. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    for (const f of this.inFlight.values()) f.ctrl.abort(SHUTDOWN);
+    await this.pumping;
+    await Promise.all([...this.inFlight.values()].map((f) => f.done));
+  }
+
+  /** Something was queued: look now. */
+  poke(): void {
+    if (this.running) this.schedule(0);
+  }
+
+  /** Aborts the runs in flight that match; returns how many. */
+  cancel(match: (req: RunRequestRow) => boolean, reason: string): number {
+    let n = 0;
+    for (const f of this.inFlight.values()) {
+      if (match(f.req) && !f.ctrl.signal.aborted) {
+        f.ctrl.abort(reason);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Requests in flight (for tests and the console). */
+  active(): RunRequestRow[] {
+    return [...this.inFlight.values()].map((f) => f.req);
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.poke();
+      this.checkIdle();
+    });
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      // One pump at a time, so that the limit on runs holds.
+      if (this.pumping) {
+        this.again = true;
+        return;
+      }
+      this.pumping = this.pump().finally(() => {
+        this.pumping = undefined;
+        const again = this.again;
+        this.again = false;
+        if (this.running) this.schedule(again ? 0 : this.pollMs);
+      });
+    }, ms);
+  }
+
+  private async pump(): Promise<void> {
+    while (this.running && this.inFlight.size < this.maxRuns) {
+      const req = await this.opts.requests.claimNext();
+      if (!req) break;
+      const ctrl = new AbortController();
+      const done = this.opts
+        .execute(req, ctrl.signal)
+        .catch((e) => this.opts.onError?.(e instanceof Error ? e.message : String(e), req))
+        .finally(() => {
+          this.inFlight.delete(req.id);
+          this.poke();
+          this.checkIdle();
+        });
+      this.inFlight.set(req.id, { req, ctrl, done });
+    }
+    this.checkIdle();
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0 || this.inFlight.size > 0) return;
+    if (this.opts.requests.inState("queued").length > 0) return;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+}

@@ -1,0 +1,223 @@
+// The gateway's run queue: a run is requested in the same transaction that marks the webhook
+// event done (so it is requested exactly once), then started from here, and taken up again after a
+// restart. Also the test labels of each PR that a trusted sender set. Statements run synchronously
+// on the better-sqlite3 handle, so the `*Sync` methods can join the event store's transaction.
+import type SQLite from "better-sqlite3";
+
+/**
+ * public: the public jobs only. full: public jobs and the selected restricted jobs.
+ * restricted: the selected restricted jobs and what they need (public jobs already ran).
+ * rerun: named jobs (/retest, a re-requested check) and what they need.
+ */
+export type RunKind = "public" | "full" | "restricted" | "rerun";
+export type RequestState = "queued" | "running" | "done" | "cancelled";
+
+export interface RequestSelection {
+  labels?: string[];
+  jobs?: string[];
+}
+
+export interface RunRequestRow {
+  id: string;
+  repo: string;
+  pr: number;
+  installationId: number;
+  headSha: string;
+  baseSha: string;
+  headRef: string;
+  /** Login of the PR's author (authorization is re-checked when the run starts). */
+  author: string;
+  kind: RunKind;
+  /** null: every job of its kind (an unfiltered run, what the gate needs). */
+  selection: RequestSelection | null;
+  requestedBy: string;
+  state: RequestState;
+  attempt: number;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  note: string | null;
+}
+
+export type NewRunRequest = Omit<
+  RunRequestRow,
+  "state" | "attempt" | "createdAt" | "startedAt" | "finishedAt" | "note"
+> & { attempt?: number; note?: string | null };
+
+interface Row {
+  id: string;
+  repo: string;
+  pr: number;
+  installation_id: number;
+  head_sha: string;
+  base_sha: string;
+  head_ref: string;
+  author: string;
+  kind: string;
+  selection: string | null;
+  requested_by: string;
+  state: string;
+  attempt: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  note: string | null;
+}
+
+const toRequest = (r: Row): RunRequestRow => ({
+  id: r.id,
+  repo: r.repo,
+  pr: r.pr,
+  installationId: r.installation_id,
+  headSha: r.head_sha,
+  baseSha: r.base_sha,
+  headRef: r.head_ref,
+  author: r.author,
+  kind: r.kind as RunKind,
+  selection: r.selection === null ? null : (JSON.parse(r.selection) as RequestSelection),
+  requestedBy: r.requested_by,
+  state: r.state as RequestState,
+  attempt: r.attempt,
+  createdAt: r.created_at,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+  note: r.note,
+});
+
+export class RunRequestStore {
+  constructor(readonly sqlite: SQLite.Database) {}
+
+  /** Waits until no async transaction of another module is open on the shared connection. */
+  async ready(): Promise<void> {
+    while (this.sqlite.inTransaction) await new Promise((r) => setImmediate(r));
+  }
+
+  /** Stores a request; safe inside another store's transaction. */
+  insertSync(req: NewRunRequest, now = Date.now()): void {
+    this.sqlite
+      .prepare(
+        `INSERT INTO run_requests (id, repo, pr, installation_id, head_sha, base_sha, head_ref, author,
+           kind, selection, requested_by, state, attempt, created_at, note)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
+      )
+      .run(
+        req.id,
+        req.repo,
+        req.pr,
+        req.installationId,
+        req.headSha,
+        req.baseSha,
+        req.headRef,
+        req.author,
+        req.kind,
+        req.selection === null ? null : JSON.stringify(req.selection),
+        req.requestedBy,
+        req.attempt ?? 1,
+        now,
+        req.note ?? null,
+      );
+  }
+
+  /** Cancels queued requests of a PR (all, or those for other commits than `keepSha`). */
+  cancelQueuedSync(repo: string, pr: number, note: string, keepSha?: string, now = Date.now()) {
+    return this.sqlite
+      .prepare(
+        `UPDATE run_requests SET state = 'cancelled', finished_at = ?, note = ?
+         WHERE repo = ? AND pr = ? AND state = 'queued' AND head_sha != ?`,
+      )
+      .run(now, note, repo, pr, keepSha ?? "").changes;
+  }
+
+  /** Claims the oldest queued request, or returns undefined. */
+  async claimNext(now = Date.now()): Promise<RunRequestRow | undefined> {
+    await this.ready();
+    const r = this.sqlite
+      .prepare(
+        `UPDATE run_requests SET state = 'running', started_at = ?
+         WHERE id = (SELECT id FROM run_requests WHERE state = 'queued' ORDER BY created_at, rowid LIMIT 1)
+         RETURNING *`,
+      )
+      .get(now) as Row | undefined;
+    return r ? toRequest(r) : undefined;
+  }
+
+  async finish(id: string, state: "done" | "cancelled", note?: string, now = Date.now()) {
+    await this.ready();
+    this.sqlite
+      .prepare(
+        `UPDATE run_requests SET state = ?, finished_at = ?, note = coalesce(?, note) WHERE id = ?`,
+      )
+      .run(state, now, note ?? null, id);
+  }
+
+  /** Ends an interrupted request and queues a copy under a new id, with one more attempt. */
+  async requeue(req: RunRequestRow, newId: string, now = Date.now()): Promise<void> {
+    await this.ready();
+    this.sqlite.transaction(() => {
+      this.insertSync({ ...req, id: newId, attempt: req.attempt + 1, note: null }, now);
+      this.sqlite
+        .prepare(`UPDATE run_requests SET state = 'done', finished_at = ?, note = ? WHERE id = ?`)
+        .run(now, `interrupted; taken up again as ${newId}`, req.id);
+    })();
+  }
+
+  get(id: string): RunRequestRow | undefined {
+    const r = this.sqlite.prepare(`SELECT * FROM run_requests WHERE id = ?`).get(id) as
+      | Row
+      | undefined;
+    return r ? toRequest(r) : undefined;
+  }
+
+  /** Requests in one state, oldest first. */
+  inState(state: RequestState): RunRequestRow[] {
+    return (
+      this.sqlite
+        .prepare(`SELECT * FROM run_requests WHERE state = ? ORDER BY created_at, rowid`)
+        .all(state) as Row[]
+    ).map(toRequest);
+  }
+
+  /** Requests of a PR, optionally of one commit, oldest first. */
+  forPr(repo: string, pr: number, sha?: string): RunRequestRow[] {
+    const rows = (
+      sha
+        ? this.sqlite
+            .prepare(
+              `SELECT * FROM run_requests WHERE repo = ? AND pr = ? AND head_sha = ? ORDER BY created_at, rowid`,
+            )
+            .all(repo, pr, sha)
+        : this.sqlite
+            .prepare(
+              `SELECT * FROM run_requests WHERE repo = ? AND pr = ? ORDER BY created_at, rowid`,
+            )
+            .all(repo, pr)
+    ) as Row[];
+    return rows.map(toRequest);
+  }
+
+  // ---- labels ---------------------------------------------------------------------------------
+
+  addLabelSync(repo: string, pr: number, label: string, by: string, now = Date.now()): void {
+    this.sqlite
+      .prepare(
+        `INSERT INTO pr_labels (repo, pr, label, added_by, added_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (repo, pr, label) DO UPDATE SET added_by = excluded.added_by, added_at = excluded.added_at`,
+      )
+      .run(repo, pr, label, by, now);
+  }
+
+  removeLabelSync(repo: string, pr: number, label: string): void {
+    this.sqlite
+      .prepare(`DELETE FROM pr_labels WHERE repo = ? AND pr = ? AND label = ?`)
+      .run(repo, pr, label);
+  }
+
+  /** Labels a trusted sender set on the PR. */
+  trustedLabels(repo: string, pr: number): string[] {
+    return (
+      this.sqlite
+        .prepare(`SELECT label FROM pr_labels WHERE repo = ? AND pr = ? ORDER BY label`)
+        .all(repo, pr) as { label: string }[]
+    ).map((r) => r.label);
+  }
+}

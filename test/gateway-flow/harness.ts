@@ -1,0 +1,408 @@
+// The decide → run → report flow end to end: the real HTTP server, store, processing loop, outbox,
+// git mirror, bubblewrap sandbox and secrets, against the GitHub test double (which checks every
+// request against GitHub's REST description) and real git repositories made here.
+import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { sign } from "@octokit/webhooks-methods";
+import { createRunnerDeps } from "../../src/cli/runner-deps.js";
+import { EventLoop } from "../../src/gateway/events.js";
+import { Intake } from "../../src/gateway/intake.js";
+import { type WiredFlow, wireFlow } from "../../src/gateway/wiring.js";
+import { EmbeddedStore } from "../../src/secrets/embedded.js";
+import { AuditLog } from "../../src/store/audit.js";
+import { type OpenedDb, openDb } from "../../src/store/db.js";
+import { EventStore } from "../../src/store/events.js";
+import { LogStore } from "../../src/store/logs.js";
+import * as m002 from "../../src/store/migrations/002_secrets.js";
+import * as m003 from "../../src/store/migrations/003_audit.js";
+import * as m008 from "../../src/store/migrations/008_gateway_runs.js";
+import { migrations } from "../../src/store/migrations/index.js";
+import { RunRequestStore } from "../../src/store/run-requests.js";
+import { RunStore } from "../../src/store/runs.js";
+import { GatewayMetrics } from "../../src/web/metrics.js";
+import { createServer } from "../../src/web/server.js";
+import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
+import { example, type Payload } from "../gateway/helpers.js";
+
+// Until the migration index lists them, the tables this flow needs are added here.
+for (const [name, m] of Object.entries({
+  "002_secrets": m002,
+  "003_audit": m003,
+  "008_gateway_runs": m008,
+})) {
+  migrations[name] ??= m;
+}
+
+export const WEBHOOK_SECRET = "flow-webhook-secret";
+/** The value of the `cloud` secret set's CLOUD_TOKEN: must never reach a log, check or comment. */
+export const CLOUD_TOKEN = "cl0ud-t0ken-Zq8v3Xw9Lr2";
+export const REPO = "acme/app";
+export const INSTALLATION = 77;
+export const PUBLIC_URL = "https://airlock.example.test";
+export const TRUSTED = "alice";
+export const UNTRUSTED = "mallory";
+
+/** The base pipeline: a public job, and a restricted matrix job that needs it. */
+export const BASE_PIPELINE = `version: 1
+secrets:
+  cloud:
+    backend: embedded
+trust:
+  orgs: [acme]
+jobs:
+  unit:
+    run: |
+      echo "unit ok"
+      echo "CLOUD_TOKEN=\${CLOUD_TOKEN:-unset}"
+  functional:
+    needs: [unit]
+    matrix:
+      provider: [aws, scw]
+    name: \${provider}
+    tags: ["\${provider}"]
+    secrets: [cloud]
+    reports: [report.xml]
+    run: |
+      echo "token is $CLOUD_TOKEN"
+      printf '<testsuite name="f"><testcase name="ok-%s"/><testcase name="leak"><failure message="saw %s"/></testcase></testsuite>' "$provider" "$CLOUD_TOKEN" > report.xml
+`;
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync("git", ["-C", cwd, ...args], {
+    encoding: "utf8",
+    env: {
+      PATH: process.env.PATH,
+      HOME: cwd,
+      GIT_CONFIG_NOSYSTEM: "1",
+      GIT_CONFIG_GLOBAL: "/dev/null",
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@example.test",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@example.test",
+    },
+  }).trim();
+}
+
+/** A "GitHub" repository on disk: a bare repo under `<root>/git/acme/app.git` and a work tree. */
+export class Repo {
+  readonly bare: string;
+  readonly work: string;
+  constructor(readonly root: string) {
+    this.bare = path.join(root, "git", "acme", "app.git");
+    this.work = path.join(root, "work");
+    mkdirSync(this.bare, { recursive: true });
+    git(this.bare, "init", "--bare", "--quiet");
+    mkdirSync(this.work);
+    git(this.work, "init", "--quiet", "-b", "main");
+  }
+
+  get cloneBase(): string {
+    return `file://${path.join(this.root, "git")}`;
+  }
+
+  /** Commits files (on top of `parent`, or the current HEAD) and returns the SHA. */
+  commit(files: Record<string, string>, parent?: string): string {
+    if (parent) git(this.work, "checkout", "--quiet", "--detach", parent);
+    for (const [f, text] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(this.work, f)), { recursive: true });
+      writeFileSync(path.join(this.work, f), text);
+    }
+    git(this.work, "add", "-A");
+    git(this.work, "commit", "--quiet", "--allow-empty", "-m", `c${randomUUID().slice(0, 6)}`);
+    return git(this.work, "rev-parse", "HEAD");
+  }
+
+  /** What GitHub does on a push to a PR: refs/pull/N/head moves. */
+  setPullHead(n: number, sha: string): void {
+    git(this.work, "push", "--quiet", "--force", this.bare, `${sha}:refs/pull/${n}/head`);
+  }
+}
+
+export interface FlowServer {
+  url: string;
+  db: OpenedDb;
+  events: EventStore;
+  wired: WiredFlow;
+  loop: EventLoop;
+  close(): Promise<void>;
+}
+
+/** The gateway as `airlock serve` assembles it, on a random loopback port. */
+export async function startFlowServer(o: {
+  dataDir: string;
+  gh: Pick<GitHubDouble, "appId" | "privateKey" | "url">;
+  cloneBase: string;
+}): Promise<FlowServer> {
+  const db = await openDb(o.dataDir);
+  const events = new EventStore(db.sqlite);
+  const runs = new RunStore(db.db);
+  const logs = new LogStore(o.dataDir);
+  const wired = wireFlow({
+    db,
+    dataDir: o.dataDir,
+    appId: o.gh.appId,
+    privateKey: o.gh.privateKey!,
+    apiUrl: o.gh.url,
+    cloneBaseUrl: o.cloneBase,
+    publicUrl: PUBLIC_URL,
+    concurrency: 2,
+    maxRuns: 2,
+    outbox: { baseDelayMs: 20, maxDelayMs: 200 },
+    runnerFor: async (config, jobs) => {
+      const built = await createRunnerDeps({
+        sqlite: db.sqlite,
+        dataDir: o.dataDir,
+        config,
+        sandbox: true,
+        runs,
+        logs,
+        jobs,
+      });
+      return { runner: built.runner, close: built.close };
+    },
+  });
+  const loop = new EventLoop({ store: events, handler: wired.handler, backoffMs: () => 20 });
+  const intake = new Intake({
+    secrets: [WEBHOOK_SECRET],
+    store: events,
+    onStored: () => loop.notify(),
+  });
+  const app = await createServer({
+    intake,
+    metrics: new GatewayMetrics({ queueDepth: () => events.queueDepth() }),
+  });
+  await wired.start();
+  await loop.start();
+  const url = await app.listen({ host: "127.0.0.1", port: 0 });
+  return {
+    url,
+    db,
+    events,
+    wired,
+    loop,
+    async close() {
+      await app.close();
+      await loop.stop();
+      await wired.stop();
+      await db.close();
+    },
+  };
+}
+
+/** A whole scenario's world: temp dirs, the double, a repo with a base commit, the server. */
+export class World {
+  readonly root = mkdtempSync(path.join(os.tmpdir(), "airlock-flow-"));
+  readonly dataDir = path.join(this.root, "data");
+  readonly repo = new Repo(this.root);
+  gh!: GitHubDouble;
+  server!: FlowServer;
+  baseSha = "";
+  private nextPr = 1;
+
+  static async create(
+    basePipeline = BASE_PIPELINE,
+    opts: { server?: boolean } = {},
+  ): Promise<World> {
+    const w = new World();
+    w.gh = await startGitHubDouble();
+    w.gh.addInstallation({ id: INSTALLATION, account: "acme", repos: [REPO] });
+    w.gh.addOrgMember("acme", TRUSTED);
+    w.gh.addOrgMember("acme", "bob");
+    w.baseSha = w.repo.commit({ ".airlock.yml": basePipeline, README: "app\n" });
+    w.gh.setFile(REPO, w.baseSha, ".airlock.yml", basePipeline);
+    mkdirSync(w.dataDir, { recursive: true });
+    const db = await openDb(w.dataDir);
+    await new EmbeddedStore({ dataDir: w.dataDir, sqlite: db.sqlite }).set(
+      "cloud",
+      "CLOUD_TOKEN",
+      CLOUD_TOKEN,
+      { actor: "test" },
+    );
+    await db.close();
+    if (opts.server !== false) {
+      w.server = await startFlowServer({
+        dataDir: w.dataDir,
+        gh: w.gh,
+        cloneBase: w.repo.cloneBase,
+      });
+    }
+    return w;
+  }
+
+  /** A new PR whose head commit has `files` on top of the base. */
+  openPr(o: {
+    author: string;
+    files?: Record<string, string>;
+    headRef?: string;
+    draft?: boolean;
+    labels?: string[];
+  }) {
+    const number = this.nextPr++;
+    const headSha = this.repo.commit(o.files ?? { [`f${number}.txt`]: "x\n" }, this.baseSha);
+    this.repo.setPullHead(number, headSha);
+    this.gh.addPull(REPO, {
+      number,
+      headSha,
+      baseSha: this.baseSha,
+      author: o.author,
+      ...(o.headRef ? { headRef: o.headRef } : {}),
+      ...(o.draft ? { draft: true } : {}),
+      ...(o.labels ? { labels: o.labels } : {}),
+    });
+    return { number, headSha, ...o };
+  }
+
+  /** A push to the PR: a new head commit on top of the old one. */
+  push(pr: { number: number; headSha: string }): string {
+    const sha = this.repo.commit({ [`p${randomUUID().slice(0, 6)}.txt`]: "y\n" }, pr.headSha);
+    this.repo.setPullHead(pr.number, sha);
+    this.gh.pushPull(REPO, pr.number, sha);
+    pr.headSha = sha;
+    return sha;
+  }
+
+  async send(event: string, payload: unknown, opts: { id?: string; secret?: string | null } = {}) {
+    const id = opts.id ?? randomUUID();
+    const body = JSON.stringify(payload);
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "x-github-event": event,
+      "x-github-delivery": id,
+    };
+    const secret = opts.secret === undefined ? WEBHOOK_SECRET : opts.secret;
+    if (secret !== null) headers["x-hub-signature-256"] = await sign(secret, body);
+    const res = await fetch(`${this.server.url}/webhooks/github`, {
+      method: "POST",
+      headers,
+      body,
+    });
+    return { status: res.status, id };
+  }
+
+  /** Waits until every event, run and outbox item is settled. */
+  async settle(timeoutMs = 30_000): Promise<void> {
+    const requests = new RunRequestStore(this.server.db.sqlite);
+    const until = Date.now() + timeoutMs;
+    let quiet = 0;
+    while (Date.now() < until) {
+      await this.server.loop.idle();
+      const busy =
+        this.server.events.queueDepth() > 0 ||
+        requests.inState("queued").length > 0 ||
+        requests.inState("running").length > 0 ||
+        this.server.wired.outbox.store.depth() > 0;
+      quiet = busy ? 0 : quiet + 1;
+      if (quiet >= 3) return;
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    throw new Error("the gateway did not settle in time");
+  }
+
+  checks(sha: string) {
+    return this.gh.checkRunConclusions(REPO, sha);
+  }
+
+  check(sha: string, name: string) {
+    return this.gh.checkRuns(REPO, sha).find((c) => c.name === name);
+  }
+
+  /** Secret releases recorded in the audit log. */
+  releases() {
+    return new AuditLog(this.server.db.sqlite).list({ action: "release" });
+  }
+
+  logs(runId: string, jobId: string): Promise<string> {
+    return new LogStore(this.dataDir).read(runId, jobId);
+  }
+
+  jobsOf(sha: string) {
+    return this.server.db.sqlite
+      .prepare(
+        `SELECT j.* FROM jobs j JOIN runs r ON r.id = j.run_id WHERE r.sha = ? ORDER BY j.seq`,
+      )
+      .all(sha) as {
+      run_id: string;
+      job_id: string;
+      state: string;
+      grants: string;
+      restricted: number;
+    }[];
+  }
+
+  async close(): Promise<void> {
+    await this.server?.close();
+    await this.gh.close();
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+// ---- payloads: real examples, edited ----------------------------------------------------------
+
+const user = (login: string, id = 1000 + login.length) => ({
+  ...example("pull_request", "opened").sender,
+  login,
+  id,
+  type: login.endsWith("[bot]") ? "Bot" : "User",
+});
+
+function repository(): Payload {
+  const r = structuredClone(example("pull_request", "opened").repository) as Payload;
+  r.id = 4242;
+  r.name = "app";
+  r.full_name = REPO;
+  r.owner = { ...r.owner, login: "acme" };
+  return r;
+}
+
+export function prPayload(
+  action: string,
+  pr: {
+    number: number;
+    headSha: string;
+    author: string;
+    headRef?: string;
+    draft?: boolean;
+    labels?: string[];
+  },
+  o: { sender?: string; label?: string; baseSha: string; state?: "open" | "closed" },
+): Payload {
+  const p = example("pull_request", "opened");
+  p.action = action;
+  p.installation = { id: INSTALLATION, node_id: "I" };
+  p.repository = repository();
+  p.sender = user(o.sender ?? pr.author);
+  const q = p.pull_request;
+  q.number = pr.number;
+  q.state = o.state ?? "open";
+  q.draft = pr.draft ?? false;
+  q.user = user(pr.author);
+  q.labels = (pr.labels ?? []).map((name, i) => ({ id: i + 1, name, color: "ffffff" }));
+  q.head = {
+    ...q.head,
+    sha: pr.headSha,
+    ref: pr.headRef ?? `feature-${pr.number}`,
+    repo: repository(),
+  };
+  q.base = { ...q.base, sha: o.baseSha, ref: "main", repo: repository() };
+  if (o.label) p.label = { id: 1, name: o.label, color: "ffffff" };
+  return p;
+}
+
+export function commentPayload(n: number, body: string, sender: string): Payload {
+  const p = example("issue_comment", "created");
+  p.installation = { id: INSTALLATION, node_id: "I" };
+  p.repository = repository();
+  p.sender = user(sender);
+  p.issue = { ...p.issue, number: n, pull_request: { url: "https://api.github.com/x" } };
+  p.comment = {
+    ...p.comment,
+    id: Math.floor(Math.random() * 1e9),
+    body,
+    user: user(sender),
+    created_at: new Date().toISOString(),
+  };
+  return p;
+}
