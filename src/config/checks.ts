@@ -196,6 +196,14 @@ function checkSecretSets(config: Config): Problem[] {
         message: `\`vault:\` is only read by the vault backend, and this set uses "${set.backend}"; remove one of them`,
       });
     }
+    set.keys.forEach((key, i) => {
+      if (/^(AIRLOCK_|VAULT_)/.test(key)) {
+        problems.push({
+          path: ["secrets", name, "keys", i],
+          message: `${key} is one of Airlock's own variables (AIRLOCK_*, VAULT_*), which are never passed to a job; rename it`,
+        });
+      }
+    });
     if (set.backend === "env" && set.keys.length === 0 && !set.vault) {
       problems.push({
         path: ["secrets", name, "backend"],

@@ -9,8 +9,9 @@ export function configuredKeys(cfg: SecretSetConfig | undefined): string[] {
   return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === "string") : [];
 }
 
-/** Names env_override never replaces: Airlock's own settings and a backend's credentials. */
-const NEVER_OVERRIDDEN = /^(AIRLOCK_|VAULT_)/;
+/** Airlock's own settings and a backend's credentials: never overridden, never passed to a job. */
+export const AIRLOCKS_OWN = /^(AIRLOCK_|VAULT_)/;
+const NEVER_OVERRIDDEN = AIRLOCKS_OWN;
 
 /** A set whose values are variables of Airlock's environment, listed under `keys:`. */
 export class EnvBackend implements SecretBackend {
@@ -26,6 +27,12 @@ export class EnvBackend implements SecretBackend {
     if (keys.length === 0) {
       throw new SecretsError(
         `secret set "${set}" uses the env backend but lists no \`keys:\`: name the variables it takes from Airlock's environment`,
+      );
+    }
+    const own = keys.filter((k) => AIRLOCKS_OWN.test(k));
+    if (own.length > 0) {
+      throw new SecretsError(
+        `secret set "${set}" names ${own.join(", ")}: Airlock's own credentials (AIRLOCK_*, VAULT_*) are never passed to a job; rename the variable`,
       );
     }
     return keys;

@@ -263,6 +263,17 @@ describe("parseConfig reports each mistake at its line and column", () => {
     );
   });
 
+  it("18c. a set passing Airlock's own variables to jobs", () => {
+    assert.deepEqual(
+      errors(
+        "version: 1\nsecrets:\n  own:\n    backend: env\n    keys: [CLOUD_TOKEN, VAULT_TOKEN]\njobs:\n  a: { run: x }\n",
+      ),
+      [
+        ".airlock.yml:5:25: secrets.own.keys[1]: VAULT_TOKEN is one of Airlock's own variables (AIRLOCK_*, VAULT_*), which are never passed to a job; rename it",
+      ],
+    );
+  });
+
   it("19. `name` on a job without a matrix; a matrix variable also set in env", () => {
     assert.deepEqual(
       errors(

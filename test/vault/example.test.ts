@@ -1,6 +1,6 @@
 // examples/vault-token: its job script, given what a token-mode grant gives a job, reads its set,
 // is denied outside its policy, prints no secret, and its token is dead once the grant is released.
-// (The same example runs through `airlock run` once the sandbox executor grants secrets.)
+// (run-e2e.test.ts runs the same example through `airlock run`.)
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { join } from "node:path";

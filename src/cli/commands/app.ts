@@ -133,10 +133,7 @@ export function registerApp(program: Command, ioOverride?: Partial<AppCommandIo>
       "https://api.github.com",
     )
     .option("-C, --dir <dir>", "the project directory", ".")
-    .option(
-      "--data-dir <dir>",
-      "the data directory (default: $AIRLOCK_HOME or <project>/.airlock)",
-    )
+    .option("--data-dir <dir>", "the data directory (default: $AIRLOCK_HOME or <project>/.airlock)")
     .option("--force", "replace the credentials of an App registered before")
     .action(async (codeArg: string | undefined, opts: ConvertOpts) => {
       const o = io();

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { loadSetValues } from "../mask-values.js";
+import { registerApp } from "./app.js";
 import { registerAudit } from "./audit.js";
 import { registerDispatch } from "./dispatch.js";
 import { registerDoctor } from "./doctor.js";
@@ -16,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerRun(program);
   registerLogs(program);
   registerServe(program);
+  registerApp(program);
   registerToken(program);
   registerSecrets(program);
   registerAudit(program);

@@ -12,7 +12,7 @@ import { ConfigError, loadConfig } from "../../config/loader.js";
 import type { Config } from "../../config/schema.js";
 import { parseMasterKey } from "../../secrets/crypto.js";
 import { parseDotenv } from "../../secrets/dotenv.js";
-import { EmbeddedStore } from "../../secrets/embedded.js";
+import { EmbeddedStore, type StoredKeyInfo } from "../../secrets/embedded.js";
 import { SecretsError } from "../../secrets/errors.js";
 import { readKeyText, readSecretValue } from "../../secrets/input.js";
 import {
@@ -86,19 +86,131 @@ export function formatTable(rows: string[][]): string {
 export const formatTime = (ms: number | null | undefined): string =>
   ms ? new Date(ms).toISOString().replace("T", " ").slice(0, 19) : "-";
 
-/** Runs `fn` with the store open; store errors become one-line user errors. */
-async function withStore<T>(
+const CONFIG_FILE = ".airlock.yml";
+
+type BackendKind = Config["secrets"][string]["backend"];
+
+/** Keys as `list` shows them: the embedded store's, or a Vault set's with its path and reminder. */
+interface ListedKey extends StoredKeyInfo {
+  backend: BackendKind;
+  /** Vault: the API path the values are read from. */
+  path?: string;
+  rotation?: Omit<RotationStatus, "set">;
+}
+
+/** What a secrets command works with: the data directory's store and the project's pipeline. */
+class SecretsContext {
+  private vaultBackend: VaultBackend | undefined;
+
+  constructor(
+    readonly io: CliIo,
+    readonly store: EmbeddedStore,
+    readonly dataDir: string,
+    readonly projectDir: string,
+    /** The project's .airlock.yml, when it has one: it says which backend holds each set. */
+    readonly config: Config | undefined,
+  ) {}
+
+  get actor(): string {
+    return cliActor(this.io.env);
+  }
+
+  backendOf(set: string): BackendKind | undefined {
+    return this.config?.secrets[set]?.backend;
+  }
+
+  vaultSetNames(): string[] {
+    return Object.entries(this.config?.secrets ?? {})
+      .filter(([, s]) => s.backend === "vault")
+      .map(([name]) => name)
+      .sort();
+  }
+
+  /** Connected from Airlock's environment (VAULT_ADDR, VAULT_TOKEN, …) on first use. */
+  vault(): VaultBackend {
+    this.vaultBackend ??= vaultBackendFromConfig(this.config?.secrets ?? {}, this.io.env);
+    return this.vaultBackend;
+  }
+
+  hasVaultConnection(): boolean {
+    return this.vaultBackend !== undefined;
+  }
+
+  /** For "no such set" errors: without a pipeline, Vault sets cannot be known here. */
+  get searchedOnlyStore(): string {
+    return this.config
+      ? ""
+      : `; there is no ${CONFIG_FILE} in ${this.projectDir}, so only the embedded store was searched: for a set in Vault, run this in the project directory or pass -C <project>`;
+  }
+
+  /** Says where a write into the embedded store goes when the pipeline does not vouch for it. */
+  async noteEmbeddedWrite(set: string): Promise<void> {
+    if (!this.config) {
+      if ((await this.store.list(set)).length === 0) {
+        this.io.stderr.write(
+          `airlock: no ${CONFIG_FILE} in ${this.projectDir}: "${set}" goes to the embedded store (a Vault set is known only from the project's ${CONFIG_FILE}: pass -C <project>)\n`,
+        );
+      }
+    } else if (!this.config.secrets[set]) {
+      this.io.stderr.write(
+        `airlock: note: "${set}" is not declared under \`secrets:\` in ${CONFIG_FILE}; jobs receive it only once it is\n`,
+      );
+    }
+  }
+
+  /** Rollback, delete and import change the embedded store only; say where else to do it. */
+  refuseOutsideStore(set: string, what: "rollback" | "delete" | "import"): void {
+    const kind = this.backendOf(set);
+    if (kind === "env") {
+      throw new UserError(
+        `secret set "${set}" takes its values from Airlock's environment (backend: env): there is nothing stored to ${what}`,
+      );
+    }
+    if (kind !== "vault") return;
+    const where = this.config?.secrets[set]?.vault?.path ?? "Vault";
+    const how = {
+      rollback: `do it in Vault (\`vault kv rollback -version=N ...\`), or store the old value as a new version with \`airlock secrets rotate ${set} KEY\``,
+      delete: `delete it in Vault itself (\`vault kv metadata delete ...\`) and remove the set from ${CONFIG_FILE}`,
+      import: `write each key with \`airlock secrets set ${set} KEY\`, or several at once with \`vault kv patch\``,
+    }[what];
+    throw new UserError(`secret set "${set}" lives in Vault (${where}): ${how}`);
+  }
+}
+
+function loadProjectConfig(dir: string): Config | undefined {
+  const file = path.join(dir, CONFIG_FILE);
+  if (!existsSync(file)) return undefined;
+  try {
+    return loadConfig(file);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UserError(e.message);
+    throw e;
+  }
+}
+
+/** Runs `fn` with the store open; store and Vault errors become one-line user errors. */
+async function withSecrets<T>(
   io: CliIo,
   opts: DirOptions,
-  fn: (store: EmbeddedStore, dataDir: string) => Promise<T>,
+  fn: (ctx: SecretsContext) => Promise<T>,
 ): Promise<T> {
+  const projectDir = path.resolve(opts.dir);
+  const config = loadProjectConfig(projectDir);
   const dataDir = dataDirOf(opts, io.env);
   let opened: OpenedDb | undefined;
+  let ctx: SecretsContext | undefined;
   try {
     opened = await io.openDb(dataDir);
-    return await fn(new EmbeddedStore({ dataDir, sqlite: opened.sqlite, env: io.env }), dataDir);
+    const store = new EmbeddedStore({ dataDir, sqlite: opened.sqlite, env: io.env });
+    ctx = new SecretsContext(io, store, dataDir, projectDir, config);
+    return await fn(ctx);
   } catch (e) {
-    if (e instanceof SecretsError) throw new UserError(e.message);
+    if (e instanceof SecretsError) {
+      const unknown = /no secret set/.test(e.message);
+      throw new UserError(`${e.message}${unknown && ctx ? ctx.searchedOnlyStore : ""}`);
+    }
+    // Vault's errors are already scrubbed of tokens and values, and say what to check.
+    if (e instanceof VaultError || e instanceof VaultConfigError) throw new UserError(e.message);
     throw e;
   } finally {
     await opened?.close();
@@ -115,6 +227,144 @@ function parseKeep(v: string | undefined): number | undefined {
   return Number(v);
 }
 
+function stringValue(v: unknown): string {
+  if (typeof v === "string") return v;
+  if (v === undefined || v === null) return "";
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+
+/**
+ * `set`/`rotate` of a Vault set: a new KV version with KEY replaced and the other keys kept
+ * (check-and-set on KV v2). The secret's shape — which keys exist — is changed in Vault itself.
+ */
+async function vaultPut(ctx: SecretsContext, set: string, key: string, rotate: boolean) {
+  const { io } = ctx;
+  const vault = ctx.vault();
+  const kv = await vault.resolve(set);
+  // At a hidden prompt, say that the key does not exist before the value is typed, not after.
+  if (io.stdin.isTTY) {
+    const keys = (await vault.list(set)).map((k) => k.key);
+    if (!keys.includes(key)) {
+      throw new UserError(
+        `set "${set}" has no key ${key} at ${kv.readPath} (it has: ${keys.join(", ")}); add new keys in Vault itself`,
+      );
+    }
+  }
+  const value = await readSecretValue({ stdin: io.stdin, prompt: io.stderr }, `${set}/${key}`);
+  const { version } = await vault.rotate(set, key, value);
+  // Vault and the audit log cannot share a transaction: the entry follows the write.
+  await ctx.store.audit.record({
+    action: rotate ? "rotate" : "set",
+    actor: ctx.actor,
+    set,
+    key,
+    versions: { [key]: version ?? "kv1" },
+    detail: `vault ${kv.readPath}`,
+  });
+  io.stdout.write(
+    `${rotate ? "rotated" : "stored"} ${set}/${key} in Vault at ${kv.readPath}: ${version === null ? "written (KV version 1 keeps no versions)" : `version ${version}`}\n`,
+  );
+}
+
+/** One value of a Vault set for `get --reveal`, audited before it is returned. */
+async function vaultReveal(
+  ctx: SecretsContext,
+  set: string,
+  key: string,
+  at: number | undefined,
+): Promise<string> {
+  const vault = ctx.vault();
+  const cfg = vault.setConfig(set);
+  const kv = await vault.resolve(set);
+  const vaultKey = cfg.keys ? cfg.keys[key] : key;
+  if (!vaultKey) {
+    throw new UserError(
+      `"${key}" is not a variable of set "${set}": its \`keys:\` map ${Object.keys(cfg.keys ?? {}).join(", ")}`,
+    );
+  }
+  let data: Record<string, unknown> | null;
+  let version: number | string;
+  if (kv.kvVersion === 1) {
+    if (at !== undefined) {
+      throw new UserError(
+        `${kv.readPath} is on a KV version 1 mount, which keeps no versions: drop --at-version`,
+      );
+    }
+    data = await vault.withLogin(set, (c) => c.kv1Read(kv.mount, kv.path));
+    version = "kv1";
+  } else {
+    const r = await vault.withLogin(set, (c) => c.kv2Read(kv.mount, kv.path, at));
+    data = r?.data ?? null;
+    version = r?.metadata.version ?? at ?? 0;
+  }
+  if (!data) {
+    throw new UserError(
+      at === undefined
+        ? `nothing at ${kv.readPath} (or its latest version is deleted): check \`path\` in the \`vault:\` block of set "${set}"`
+        : `${kv.readPath} has no live version ${at} (deleted or destroyed); \`airlock secrets list ${set}\` shows the live ones`,
+    );
+  }
+  if (!(vaultKey in data)) {
+    throw new UserError(
+      `${kv.readPath} has no key "${vaultKey}"; it has: ${Object.keys(data).join(", ") || "no keys"}`,
+    );
+  }
+  const value = stringValue(data[vaultKey]);
+  await ctx.store.audit.record({
+    action: "reveal",
+    actor: ctx.actor,
+    set,
+    key,
+    versions: { [key]: version },
+    detail: `vault ${kv.readPath}`,
+  });
+  return value;
+}
+
+/** The keys of the Vault sets, with rotation reminders; sets that cannot be listed are named. */
+async function listVault(
+  ctx: SecretsContext,
+  sets: string[],
+): Promise<{ keys: ListedKey[]; reminders: RotationStatus[]; problems: string[] }> {
+  const keys: ListedKey[] = [];
+  const reminders: RotationStatus[] = [];
+  const problems: string[] = [];
+  for (const [i, set] of sets.entries()) {
+    try {
+      const vault = ctx.vault();
+      const kv = await vault.resolve(set);
+      const listed = await vault.list(set);
+      const status = await vault.rotationStatus(set);
+      if (status) reminders.push(status);
+      const rotation = status && {
+        every: status.every,
+        due: status.due,
+        dueAt: status.dueAt,
+        ageMs: status.ageMs,
+        message: status.message,
+      };
+      for (const k of listed) {
+        keys.push({
+          ...k,
+          set,
+          backend: "vault",
+          path: kv.readPath,
+          ...(rotation && { rotation }),
+        });
+      }
+    } catch (e) {
+      if (!(e instanceof VaultError || e instanceof VaultConfigError)) throw e;
+      // Vault itself unreachable, or not configured: the other sets would only wait for the same.
+      if ((e instanceof VaultError && e.kind !== "http") || !ctx.hasVaultConnection()) {
+        problems.push(`${sets.slice(i).join(", ")} (vault): ${e.message}`);
+        break;
+      }
+      problems.push(`${set} (vault): ${e.message}`);
+    }
+  }
+  return { keys, reminders, problems };
+}
+
 interface PutOpts extends DirOptions {
   file?: boolean;
   keep?: string;
@@ -127,8 +377,8 @@ function registerPut(secrets: Command, io: CliIo, name: "set" | "rotate"): void 
       .command(name)
       .description(
         rotate
-          ? "Rotate SET/KEY: store a new value (from stdin or a hidden prompt) and record the rotation"
-          : "Store a new version of SET/KEY; the value comes from stdin or a hidden prompt, never argv",
+          ? "Rotate SET/KEY: store a new value (from stdin or a hidden prompt) and record the rotation; a Vault set gets a new KV version"
+          : "Store a new version of SET/KEY (in the embedded store, or in Vault for a Vault set); the value comes from stdin or a hidden prompt, never argv",
       )
       .argument("<set>", "the secret set")
       .argument("<key>", "the key (an environment variable name)")
@@ -140,13 +390,28 @@ function registerPut(secrets: Command, io: CliIo, name: "set" | "rotate"): void 
   ).action(async (set: string, key: string, value: string | undefined, opts: PutOpts) => {
     if (value !== undefined) throw new UserError(ARGV_REFUSED);
     const keep = parseKeep(opts.keep);
-    await withStore(io, opts, async (store) => {
+    await withSecrets(io, opts, async (ctx) => {
+      const kind = ctx.backendOf(set);
+      if (kind === "env") {
+        throw new UserError(
+          `secret set "${set}" takes its values from Airlock's environment (backend: env): change the variable there, nothing is stored`,
+        );
+      }
+      if (kind === "vault") {
+        if (opts.file !== undefined || keep !== undefined) {
+          throw new UserError(
+            `--file and --keep apply to the embedded store, and set "${set}" lives in Vault: list file variables under \`files:\` in its \`vault:\` block; Vault keeps versions by its mount's max_versions`,
+          );
+        }
+        await vaultPut(ctx, set, key, rotate);
+        return;
+      }
+      await ctx.noteEmbeddedWrite(set);
       const v = await readSecretValue({ stdin: io.stdin, prompt: io.stderr }, `${set}/${key}`);
-      const actor = cliActor(io.env);
-      const put = { actor, file: opts.file, keep };
+      const put = { actor: ctx.actor, file: opts.file, keep };
       const version = rotate
-        ? await store.rotate(set, key, v, put)
-        : await store.set(set, key, v, put);
+        ? await ctx.store.rotate(set, key, v, put)
+        : await ctx.store.set(set, key, v, put);
       io.stdout.write(`${rotate ? "rotated" : "stored"} ${set}/${key}: version ${version}\n`);
     });
   });
@@ -156,7 +421,9 @@ export function registerSecrets(program: Command, partialIo: Partial<CliIo> = {}
   const io = defaultIo(partialIo);
   const secrets = program
     .command("secrets")
-    .description("Manage secret sets in the embedded encrypted store");
+    .description(
+      "Manage secret sets: the embedded encrypted store, and the Vault sets of .airlock.yml",
+    );
 
   registerPut(secrets, io, "set");
   registerPut(secrets, io, "rotate");
@@ -176,7 +443,8 @@ export function registerSecrets(program: Command, partialIo: Partial<CliIo> = {}
     } catch (e) {
       throw new UserError(`cannot read ${opts.envFile}: ${(e as NodeJS.ErrnoException).code ?? e}`);
     }
-    await withStore(io, opts, async (store) => {
+    await withSecrets(io, opts, async (ctx) => {
+      ctx.refuseOutsideStore(set, "import");
       const entries = parseDotenv(text, opts.envFile);
       const empty = entries.find((e) => e.value === "");
       if (empty) {
@@ -184,7 +452,8 @@ export function registerSecrets(program: Command, partialIo: Partial<CliIo> = {}
           `${opts.envFile}:${empty.line}: ${empty.key} has an empty value; remove the line or give it a value`,
         );
       }
-      const versions = await store.import(set, entries, { actor: cliActor(io.env), keep });
+      await ctx.noteEmbeddedWrite(set);
+      const versions = await ctx.store.import(set, entries, { actor: ctx.actor, keep });
       const list = Object.entries(versions).map(([k, v]) => `${k} (version ${v})`);
       io.stdout.write(`imported ${list.length} keys into ${set}: ${list.join(", ")}\n`);
     });
@@ -193,35 +462,64 @@ export function registerSecrets(program: Command, partialIo: Partial<CliIo> = {}
   withDirOptions(
     secrets
       .command("list")
-      .description("List sets and keys with their versions and times (never values)")
+      .description(
+        "List sets and keys with their versions and times, and rotation reminders (never values)",
+      )
       .argument("[set]", "only this set")
       .option("--json", "print JSON"),
   ).action(async (set: string | undefined, opts: DirOptions & { json?: boolean }) => {
-    await withStore(io, opts, async (store, dataDir) => {
-      const keys = await store.list(set);
+    await withSecrets(io, opts, async (ctx) => {
+      const kind = set === undefined ? undefined : ctx.backendOf(set);
+      const keys: ListedKey[] =
+        kind === "vault"
+          ? []
+          : (await ctx.store.list(set)).map((k) => ({ ...k, backend: "embedded" as const }));
+      const vault = await listVault(
+        ctx,
+        set === undefined ? ctx.vaultSetNames() : kind === "vault" ? [set] : [],
+      );
+      keys.push(...vault.keys);
+      const unlisted = vault.problems.length
+        ? new UserError(`could not list ${vault.problems.join("; and ")}`)
+        : undefined;
       if (opts.json) {
         io.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
+        if (unlisted) throw unlisted;
         return;
       }
-      if (keys.length === 0) {
+      if (keys.length === 0 && !unlisted) {
         io.stdout.write(
-          set ? `no secret set "${set}" in ${dataDir}\n` : `no secrets stored in ${dataDir}\n`,
+          set
+            ? `no secret set "${set}" in ${ctx.dataDir}${ctx.searchedOnlyStore}\n`
+            : `no secrets stored in ${ctx.dataDir}${ctx.config ? "" : ctx.searchedOnlyStore}\n`,
         );
         return;
       }
-      const rows = [["SET", "KEY", "VERSION", "KEPT", "AS", "UPDATED", "ROTATED"]];
-      for (const k of keys) {
-        rows.push([
-          k.set,
-          k.key,
-          String(k.version),
-          k.versions.join(","),
-          k.file ? "file" : "env",
-          formatTime(k.updatedAt),
-          formatTime(k.rotatedAt),
-        ]);
+      if (keys.length > 0) {
+        const rows = [["SET", "KEY", "VERSION", "KEPT", "AS", "UPDATED", "ROTATED", "FROM"]];
+        for (const k of keys) {
+          rows.push([
+            k.set,
+            k.key,
+            String(k.version),
+            // Newest first, as the embedded store keeps them.
+            [...k.versions].sort((a, b) => b - a).join(","),
+            k.file ? "file" : "env",
+            formatTime(k.updatedAt),
+            formatTime(k.rotatedAt),
+            k.backend === "vault" ? `vault ${k.path}` : k.backend,
+          ]);
+        }
+        io.stdout.write(formatTable(rows));
       }
-      io.stdout.write(formatTable(rows));
+      for (const r of vault.reminders) {
+        io.stdout.write(
+          r.due
+            ? `rotation due: ${r.set}: ${r.message}; rotate with \`airlock secrets rotate ${r.set} KEY\`\n`
+            : `rotation: ${r.set}: ${r.message}\n`,
+        );
+      }
+      if (unlisted) throw unlisted;
     });
   });
 
@@ -248,11 +546,18 @@ export function registerSecrets(program: Command, partialIo: Partial<CliIo> = {}
       if (opts.atVersion !== undefined && !/^\d+$/.test(opts.atVersion)) {
         throw new UserError("--at-version takes a version number, as `airlock secrets list` shows");
       }
-      await withStore(io, opts, async (store) => {
-        const { value } = await store.reveal(set, key, {
-          actor: cliActor(io.env),
-          version: opts.atVersion === undefined ? undefined : Number(opts.atVersion),
-        });
+      const at = opts.atVersion === undefined ? undefined : Number(opts.atVersion);
+      await withSecrets(io, opts, async (ctx) => {
+        const kind = ctx.backendOf(set);
+        if (kind === "env") {
+          throw new UserError(
+            `secret set "${set}" takes its values from Airlock's environment (backend: env): there is nothing stored to reveal`,
+          );
+        }
+        const value =
+          kind === "vault"
+            ? await vaultReveal(ctx, set, key, at)
+            : (await ctx.store.reveal(set, key, { actor: ctx.actor, version: at })).value;
         io.stdout.write(io.stdout.isTTY ? `${value}\n` : value);
       });
     },
@@ -267,8 +572,9 @@ export function registerSecrets(program: Command, partialIo: Partial<CliIo> = {}
       .argument("<set>", "the secret set")
       .argument("<key>", "the key"),
   ).action(async (set: string, key: string, opts: DirOptions) => {
-    await withStore(io, opts, async (store) => {
-      const r = await store.rollback(set, key, cliActor(io.env));
+    await withSecrets(io, opts, async (ctx) => {
+      ctx.refuseOutsideStore(set, "rollback");
+      const r = await ctx.store.rollback(set, key, ctx.actor);
       io.stdout.write(`rolled back ${set}/${key}: version ${r.from} -> ${r.to}\n`);
     });
   });
@@ -280,8 +586,9 @@ export function registerSecrets(program: Command, partialIo: Partial<CliIo> = {}
       .argument("<set>", "the secret set")
       .argument("[key]", "only this key"),
   ).action(async (set: string, key: string | undefined, opts: DirOptions) => {
-    await withStore(io, opts, async (store) => {
-      const n = await store.delete(set, key, cliActor(io.env));
+    await withSecrets(io, opts, async (ctx) => {
+      ctx.refuseOutsideStore(set, "delete");
+      const n = await ctx.store.delete(set, key, ctx.actor);
       io.stdout.write(
         key ? `deleted ${set}/${key}\n` : `deleted set ${set} (${n} key${n === 1 ? "" : "s"})\n`,
       );
@@ -297,14 +604,14 @@ export function registerSecrets(program: Command, partialIo: Partial<CliIo> = {}
       .option("--new-key-stdin", "read the new master key (hex or base64, 32 bytes) from stdin")
       .option("--data-key", "also replace the data key and re-encrypt every value"),
   ).action(async (opts: DirOptions & { newKeyStdin?: boolean; dataKey?: boolean }) => {
-    await withStore(io, opts, async (store) => {
+    await withSecrets(io, opts, async ({ store, actor }) => {
       const newKey = opts.newKeyStdin
         ? parseMasterKey(
             await readKeyText({ stdin: io.stdin, prompt: io.stderr }),
             "the new key on stdin",
           )
         : undefined;
-      const r = await store.rekey({ actor: cliActor(io.env), newKey, dataKey: opts.dataKey });
+      const r = await store.rekey({ actor, newKey, dataKey: opts.dataKey });
       io.stdout.write(
         `rekeyed: master key ${r.oldMasterId} -> ${r.newMasterId}${r.dataKeyReplaced ? `; new data key, ${r.valuesResealed} values re-encrypted` : ""}\n`,
       );
