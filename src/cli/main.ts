@@ -17,7 +17,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
+    // Usage mistakes (unknown option, missing argument) exit 2, like other CLI errors; help exits 0.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof UserError) {
       process.stderr.write(`airlock: ${e.message}\n`);
       return e.exitCode;

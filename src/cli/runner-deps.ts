@@ -39,8 +39,10 @@ export interface BuiltRunnerDeps {
 }
 
 export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRunnerDeps> {
+  // Every job needs a working bubblewrap, except public ones under --no-sandbox: say so before
+  // anything runs. Under --no-sandbox jobs are plain processes and the executor refuses
+  // restricted ones.
   const restricted = opts.jobs.some(isRestricted);
-  // Restricted jobs need a working sandbox, even under --no-sandbox: say so before anything runs.
   if (opts.sandbox || restricted) {
     const check = await checkSandbox();
     if (!check.ok) {
@@ -51,10 +53,10 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
       );
     }
   }
-  const sandboxed = new LocalExecutor({ dataDir: opts.dataDir });
-  const plain = opts.sandbox
-    ? sandboxed
-    : new LocalExecutor({ sandbox: false, dataDir: opts.dataDir });
+  // Workspaces live under the OS temp directory unless AIRLOCK_WORKSPACES names another place
+  // (a tmpfs such as /dev/shm makes small checkouts much cheaper, at the price of RAM).
+  const tempDir = (opts.env ?? process.env).AIRLOCK_WORKSPACES || undefined;
+  const executor = new LocalExecutor({ sandbox: opts.sandbox, dataDir: opts.dataDir, tempDir });
   const secrets = new SecretsService({
     dataDir: opts.dataDir,
     sqlite: opts.sqlite,
@@ -67,7 +69,7 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
   const runner: RunnerDeps = {
     runs: opts.runs,
     logs: opts.logs,
-    executorFor: (job) => (isRestricted(job) ? sandboxed : plain),
+    executorFor: () => executor,
     grant: (job, ctx) => secrets.grantsFor(job, ctx),
     createRedactor: (values) => {
       const r = createRedactor({ secrets: values });
@@ -83,9 +85,6 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
   return {
     runner,
     secrets,
-    close: async () => {
-      await sandboxed.close();
-      if (plain !== sandboxed) await plain.close();
-    },
+    close: () => executor.close(),
   };
 }

@@ -191,7 +191,10 @@ async function runJob(
     record.exitCode = result.exitCode;
     if (result.error) record.error = redactor.redact(result.error);
     for (const report of result.reports) {
-      record.tests.push(...deps.parseReport(redactor.redact(report.content), report.path));
+      // The path is job-chosen text too: a file named after a secret must not carry it out.
+      record.tests.push(
+        ...deps.parseReport(redactor.redact(report.content), redactor.redact(report.path)),
+      );
     }
   } catch (e) {
     record.status = signal.aborted ? "cancelled" : "error";

@@ -26,7 +26,7 @@ interface VerifyOptions {
 export function registerDispatch(program: Command): void {
   program
     .command("dispatch-key")
-    .description("print the public key that verifies Airlock's dispatch tokens (PEM)")
+    .description("Print the public key that verifies Airlock's dispatch tokens (PEM)")
     .option("-C, --dir <dir>", "project directory", ".")
     .action((opts: { dir: string }) => {
       const key = loadOrCreateDispatchKey(resolveDataDir(opts.dir));
@@ -36,7 +36,7 @@ export function registerDispatch(program: Command): void {
   program
     .command("verify-dispatch")
     .description(
-      "verify a dispatch token offline (first job of a private pipeline); prints the verified tests",
+      "Verify a dispatch token offline (first job of a private pipeline); prints the verified tests",
     )
     .option(
       "--token-env <name>",

@@ -6,7 +6,7 @@ export function registerSchema(program: Command): void {
   program
     .command("schema")
     .description(
-      "print the JSON Schema of .airlock.yml (e.g. `airlock schema > airlock.schema.json` for your editor)",
+      "Print the JSON Schema of .airlock.yml (e.g. `airlock schema > airlock.schema.json` for your editor)",
     )
     .action(() => {
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
