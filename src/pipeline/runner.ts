@@ -98,13 +98,26 @@ export async function executeRun(deps: RunnerDeps, req: RunRequest): Promise<Run
     return r.status;
   };
 
+  // Jobs that never start (skipped, or cancelled while pending) are recorded as soon as they
+  // are settled, so that the console shows them at once; started ones are recorded by runOne.
+  const started = new Set<string>();
+  const settling: Promise<void>[] = [];
   const jobs = await runDag(req.plan.jobs, runOne, {
     concurrency: req.concurrency,
     failFast: req.failFast,
     signal: req.signal,
-    onStart: (id) => req.onJobStart?.(id),
-    onEnd: (id, o) => req.onJobEnd?.(id, o),
+    onStart: (id) => {
+      started.add(id);
+      req.onJobStart?.(id);
+    },
+    onEnd: (id, o) => {
+      if (!started.has(id)) {
+        settling.push(deps.runs.updateJob(req.runId, id, { state: o.outcome, reason: o.reason }));
+      }
+      req.onJobEnd?.(id, o);
+    },
   });
+  await Promise.all(settling);
   const outcomes = [...jobs.values()].map((o) => o.outcome);
   const status: RunStatus = req.signal?.aborted
     ? "cancelled"
@@ -113,12 +126,6 @@ export async function executeRun(deps: RunnerDeps, req: RunRequest): Promise<Run
       : outcomes.includes("error") && !outcomes.includes("failed")
         ? "error"
         : "failed";
-  // Jobs that never started are settled here; started ones were recorded by runOne.
-  for (const [id, o] of jobs) {
-    if (o.outcome === "skipped" || (o.outcome === "cancelled" && o.reason)) {
-      await deps.runs.updateJob(req.runId, id, { state: o.outcome, reason: o.reason });
-    }
-  }
   await deps.runs.setStatus(req.runId, status);
   return { runId: req.runId, status, jobs };
 }
