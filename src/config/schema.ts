@@ -156,6 +156,23 @@ export const SelectionSchema = z
   })
   .strict();
 
+export const PublicSummarySchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Serve a public summary page per run (job states, durations, test results; never a log line).",
+      ),
+    failure_messages: z
+      .enum(["public-jobs", "all", "none"])
+      .default("public-jobs")
+      .describe(
+        "Whose redacted JUnit failure messages the summary shows: public jobs only, all jobs, or none.",
+      ),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     version: z
@@ -175,6 +192,9 @@ export const ConfigSchema = z
     ),
     selection: SelectionSchema.default(SelectionSchema.parse({})).describe(
       "How pull-request labels choose restricted jobs.",
+    ),
+    public_summary: PublicSummarySchema.default(PublicSummarySchema.parse({})).describe(
+      "A public summary page per run, so contributors are not blind. Off by default.",
     ),
     suite: SuiteSchema.optional().describe("A companion repository holding the test suite."),
     mirror: MirrorSchema.optional().describe(

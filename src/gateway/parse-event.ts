@@ -21,6 +21,7 @@ const pullRequest = z.object({
   merged: z.boolean().nullable().optional(),
   user: actor,
   labels: z.array(z.object({ name: z.string() })).default([]),
+  updated_at: z.string().nullable().optional(),
   head: z.object({ sha, ref: z.string(), repo: repo.nullable() }),
   base: z.object({ sha, ref: z.string(), repo }),
 });
@@ -43,6 +44,11 @@ export interface PullRequestInfo {
   fromFork: boolean;
   baseSha: string;
   baseRef: string;
+  /**
+   * GitHub's time of the PR's last change (ISO 8601): for a push, when the head arrived, on the
+   * same clock as a comment's `createdAt`.
+   */
+  updatedAt?: string;
 }
 
 export const PULL_REQUEST_ACTIONS = [
@@ -80,7 +86,8 @@ export type GatewayEvent =
       action: "created";
       repo: RepoRef;
       prNumber: number;
-      comment: { id: number; body: string; author: Actor };
+      /** createdAt: when the comment was written (ISO 8601), if GitHub said. */
+      comment: { id: number; body: string; author: Actor; createdAt?: string };
     })
   | (Common & {
       kind: "check_run_rerequested";
@@ -153,7 +160,12 @@ const prPayload = z.object({
 const commentPayload = z.object({
   action: z.string(),
   issue: z.object({ number: z.number().int().positive(), pull_request: z.unknown().optional() }),
-  comment: z.object({ id: z.number().int(), body: z.string().nullable(), user: actor }),
+  comment: z.object({
+    id: z.number().int(),
+    body: z.string().nullable(),
+    user: actor,
+    created_at: z.string().nullable().optional(),
+  }),
   repository: repo,
   sender: actor,
   installation: installationRef,
@@ -227,6 +239,7 @@ function parsePullRequest(payload: unknown): ParseResult {
         fromFork: headRepo === null || headRepo.id !== p.repository.id,
         baseSha: pr.base.sha,
         baseRef: pr.base.ref,
+        ...(pr.updated_at ? { updatedAt: pr.updated_at } : {}),
       },
       ...(p.label ? { label: p.label.name } : {}),
       ...(p.changes?.base ? { previousBaseRef: p.changes.base.ref.from } : {}),
@@ -259,7 +272,12 @@ export function parseEvent(name: string, payload: unknown): ParseResult {
           sender: p.sender,
           repo: repoRef(p.repository),
           prNumber: p.issue.number,
-          comment: { id: p.comment.id, body: p.comment.body ?? "", author: p.comment.user },
+          comment: {
+            id: p.comment.id,
+            body: p.comment.body ?? "",
+            author: p.comment.user,
+            ...(p.comment.created_at ? { createdAt: p.comment.created_at } : {}),
+          },
         },
       };
     }

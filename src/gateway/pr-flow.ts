@@ -232,7 +232,15 @@ export class PrFlow {
       this.o.log?.info({ delivery: ctx.deliveryId, repo, pr: n }, "stale pull_request event");
       return;
     }
-    const moved = await this.o.approvals.setHead(repo, n, f.headSha, ev.sender.login);
+    // GitHub's time of the change, on the clock of comments' created_at (bare /ok-to-test).
+    const at = ev.pr.updatedAt ? Date.parse(ev.pr.updatedAt) : Number.NaN;
+    const moved = await this.o.approvals.setHead(
+      repo,
+      n,
+      f.headSha,
+      ev.sender.login,
+      Number.isFinite(at) ? at : undefined,
+    );
     if (moved.changed && moved.previous) {
       this.cancelPr(repo, n, ctx, `superseded by ${short(f.headSha)}`, f.headSha);
       if (f.labels.includes(APPROVE_LABEL)) {
@@ -515,7 +523,7 @@ export class PrFlow {
     const sender = ev.sender.login;
     switch (cmd.kind) {
       case "ok-to-test": {
-        const created = (ev.comment as { createdAt?: string }).createdAt;
+        const created = ev.comment.createdAt;
         const d = approveByComment({
           senderTrusted: true,
           sender,

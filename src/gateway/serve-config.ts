@@ -1,5 +1,7 @@
-// Configuration of `airlock serve`: GitHub App identity, webhook secrets, API URL, data directory
-// and listen address, from an optional YAML/JSON file and the environment (which wins).
+// Configuration of `airlock serve`: GitHub App identity, webhook secrets, API URL, data directory,
+// listen address and the console's sign-in settings, from an optional YAML/JSON file and the
+// environment (which wins). Without any GitHub App setting, serve runs embedded: the console
+// over the local data directory, and no webhook processing.
 // Secret values come only from the environment or from files: the config file names where they
 // are, never what they are, and no error message or log line ever quotes one.
 import { createPrivateKey } from "node:crypto";
@@ -8,10 +10,13 @@ import path from "node:path";
 import { inspect } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { cloneBaseFromApi } from "./wiring.js";
 
 export class ServeConfigError extends Error {}
 
 export interface ServeConfig {
+  /** True when no GitHub App is configured: appId is 0, privateKey and webhookSecrets empty. */
+  embedded: boolean;
   appId: number;
   /** PEM of the App's private key. */
   privateKey: string;
@@ -19,7 +24,17 @@ export interface ServeConfig {
   webhookSecrets: string[];
   /** REST API root: https://api.github.com or https://HOST/api/v3 for Enterprise Server. */
   apiUrl: string;
+  /** Where repositories are cloned from and PR links point: https://github.com or https://HOST. */
+  cloneUrl: string;
+  /** Airlock's external URL (check links, OAuth callback, secure cookies); none by default. */
+  publicUrl?: string;
+  /** Honour X-Forwarded-Proto/-Host: only behind a reverse proxy that sets them. */
+  trustProxy: boolean;
+  /** The OAuth client for "Sign in with GitHub" (the App's client id and secret). */
+  oauth?: { clientId: string; clientSecret: string };
   dataDir: string;
+  /** The project whose `.airlock.yml` the console's secrets inventory describes. */
+  projectDir: string;
   listen: { host: string; port: number };
   configFile: string | null;
 }
@@ -37,11 +52,18 @@ const fileSchema = z
         private_key: secretRef.optional(),
         webhook_secrets: z.array(secretRef).min(1).optional(),
         api_url: z.string().optional(),
+        clone_url: z.string().optional(),
+        oauth: z
+          .object({ client_id: z.string().min(1), client_secret: secretRef })
+          .strict()
+          .optional(),
       })
       .strict()
       .optional(),
     data_dir: z.string().optional(),
     listen: z.string().optional(),
+    public_url: z.string().optional(),
+    trust_proxy: z.boolean().optional(),
   })
   .strict();
 
@@ -69,6 +91,12 @@ function readConfigFile(file: string): FileConfig {
   if (typeof gh?.private_key === "string") {
     fail(
       `${file}: github.private_key must not hold the key itself; write { file: PATH } or { env: VAR }`,
+    );
+  }
+  const oauth = gh?.oauth as Record<string, unknown> | undefined;
+  if (typeof oauth?.client_secret === "string") {
+    fail(
+      `${file}: github.oauth.client_secret must not hold the secret itself; write { env: VAR } or { file: PATH }`,
     );
   }
   if (Array.isArray(gh?.webhook_secrets) && gh.webhook_secrets.some((s) => typeof s === "string")) {
@@ -124,18 +152,46 @@ function checkPrivateKey(pem: string, source: string): void {
   }
 }
 
+/** An http(s) URL (or file: where allowed) without credentials, trailing slashes removed. */
+function httpUrl(raw: string, what: string, example: string, allowFile = false): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    fail(`${what} is not an http(s) URL; e.g. ${example}`);
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:" && !(allowFile && u.protocol === "file:")) {
+    fail(`${what} is not an http(s) URL; e.g. ${example}`);
+  }
+  if (u.username || u.password) fail(`${what} must not carry credentials`);
+  return u.toString().replace(/\/+$/, "");
+}
+
+function flag(v: string | undefined, name: string): boolean | undefined {
+  if (v === undefined || v === "") return undefined;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  fail(`${name} must be true or false`);
+}
+
 export interface LoadOptions {
   /** Path of a YAML or JSON config file; optional when the environment says everything. */
   file?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** The project directory (`-C`): its `.airlock` is the default data directory. */
+  projectDir?: string;
+  /** `--data-dir`: wins over everything else. */
+  dataDir?: string;
 }
 
 /**
  * Environment variables (each overrides the file):
  * AIRLOCK_GITHUB_APP_ID, AIRLOCK_GITHUB_PRIVATE_KEY (PEM) or AIRLOCK_GITHUB_PRIVATE_KEY_FILE,
  * AIRLOCK_WEBHOOK_SECRET and AIRLOCK_WEBHOOK_SECRET_PREVIOUS (rotation), AIRLOCK_GITHUB_API_URL,
- * AIRLOCK_LISTEN, AIRLOCK_HOME (data directory).
+ * AIRLOCK_GITHUB_CLONE_URL, AIRLOCK_GITHUB_OAUTH_CLIENT_ID, AIRLOCK_GITHUB_OAUTH_CLIENT_SECRET,
+ * AIRLOCK_PUBLIC_URL, AIRLOCK_TRUST_PROXY, AIRLOCK_LISTEN, AIRLOCK_HOME (data directory).
+ * No App id, key or webhook secret anywhere: embedded mode (console only).
  */
 export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
   const env = opts.env ?? process.env;
@@ -147,74 +203,136 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
   const where = configFile ?? "the environment";
 
   const appIdRaw = env.AIRLOCK_GITHUB_APP_ID || gh.app_id;
-  if (appIdRaw === undefined) {
-    fail(`no GitHub App id: set github.app_id in the serve config or AIRLOCK_GITHUB_APP_ID`);
-  }
-  const appId = Number(appIdRaw);
-  if (!Number.isSafeInteger(appId) || appId <= 0) {
-    fail(`the GitHub App id must be a positive integer (AIRLOCK_GITHUB_APP_ID / github.app_id)`);
+  const embedded =
+    appIdRaw === undefined &&
+    !env.AIRLOCK_GITHUB_PRIVATE_KEY &&
+    !env.AIRLOCK_GITHUB_PRIVATE_KEY_FILE &&
+    !gh.private_key &&
+    !env.AIRLOCK_WEBHOOK_SECRET &&
+    !gh.webhook_secrets;
+
+  let appId = 0;
+  let privateKey = "";
+  let webhookSecrets: string[] = [];
+  if (!embedded) {
+    if (appIdRaw === undefined) {
+      fail(`no GitHub App id: set github.app_id in the serve config or AIRLOCK_GITHUB_APP_ID`);
+    }
+    appId = Number(appIdRaw);
+    if (!Number.isSafeInteger(appId) || appId <= 0) {
+      fail(`the GitHub App id must be a positive integer (AIRLOCK_GITHUB_APP_ID / github.app_id)`);
+    }
+
+    let keySource: string;
+    if (env.AIRLOCK_GITHUB_PRIVATE_KEY) {
+      privateKey = env.AIRLOCK_GITHUB_PRIVATE_KEY.replace(/\\n/g, "\n");
+      keySource = "AIRLOCK_GITHUB_PRIVATE_KEY";
+    } else if (env.AIRLOCK_GITHUB_PRIVATE_KEY_FILE) {
+      keySource = "AIRLOCK_GITHUB_PRIVATE_KEY_FILE";
+      privateKey = resolveSecret(
+        { file: env.AIRLOCK_GITHUB_PRIVATE_KEY_FILE },
+        keySource,
+        env,
+        cwd,
+      );
+    } else if (gh.private_key) {
+      keySource = `github.private_key in ${where}`;
+      privateKey = resolveSecret(gh.private_key, keySource, env, base);
+    } else {
+      fail(
+        "no GitHub App private key: set AIRLOCK_GITHUB_PRIVATE_KEY_FILE or github.private_key: { file: PATH }",
+      );
+    }
+    checkPrivateKey(privateKey, keySource);
+
+    if (env.AIRLOCK_WEBHOOK_SECRET) {
+      webhookSecrets = [env.AIRLOCK_WEBHOOK_SECRET];
+      if (env.AIRLOCK_WEBHOOK_SECRET_PREVIOUS)
+        webhookSecrets.push(env.AIRLOCK_WEBHOOK_SECRET_PREVIOUS);
+    } else if (gh.webhook_secrets) {
+      webhookSecrets = gh.webhook_secrets.map((r, i) =>
+        resolveSecret(r, `github.webhook_secrets[${i}] in ${where}`, env, base),
+      );
+    } else {
+      fail(
+        "no webhook secret: set AIRLOCK_WEBHOOK_SECRET or github.webhook_secrets in the serve config",
+      );
+    }
   }
 
-  let privateKey: string;
-  let keySource: string;
-  if (env.AIRLOCK_GITHUB_PRIVATE_KEY) {
-    privateKey = env.AIRLOCK_GITHUB_PRIVATE_KEY.replace(/\\n/g, "\n");
-    keySource = "AIRLOCK_GITHUB_PRIVATE_KEY";
-  } else if (env.AIRLOCK_GITHUB_PRIVATE_KEY_FILE) {
-    keySource = "AIRLOCK_GITHUB_PRIVATE_KEY_FILE";
-    privateKey = resolveSecret({ file: env.AIRLOCK_GITHUB_PRIVATE_KEY_FILE }, keySource, env, cwd);
-  } else if (gh.private_key) {
-    keySource = `github.private_key in ${where}`;
-    privateKey = resolveSecret(gh.private_key, keySource, env, base);
-  } else {
-    fail(
-      "no GitHub App private key: set AIRLOCK_GITHUB_PRIVATE_KEY_FILE or github.private_key: { file: PATH }",
-    );
-  }
-  checkPrivateKey(privateKey, keySource);
+  const apiUrl = httpUrl(
+    env.AIRLOCK_GITHUB_API_URL || gh.api_url || "https://api.github.com",
+    "the GitHub API URL",
+    "https://github.example.com/api/v3",
+  );
+  const cloneUrl = httpUrl(
+    env.AIRLOCK_GITHUB_CLONE_URL || gh.clone_url || cloneBaseFromApi(apiUrl),
+    "the GitHub clone URL (AIRLOCK_GITHUB_CLONE_URL / github.clone_url)",
+    "https://github.example.com",
+    // A local mirror of the repositories (file:///srv/git) is a valid place to fetch from.
+    true,
+  );
+  const publicRaw = env.AIRLOCK_PUBLIC_URL || fc.public_url;
+  const publicUrl = publicRaw
+    ? httpUrl(
+        publicRaw,
+        "the public URL (AIRLOCK_PUBLIC_URL / public_url)",
+        "https://ci.example.org",
+      )
+    : undefined;
+  const trustProxy =
+    flag(env.AIRLOCK_TRUST_PROXY, "AIRLOCK_TRUST_PROXY") ?? fc.trust_proxy ?? false;
 
-  let webhookSecrets: string[];
-  if (env.AIRLOCK_WEBHOOK_SECRET) {
-    webhookSecrets = [env.AIRLOCK_WEBHOOK_SECRET];
-    if (env.AIRLOCK_WEBHOOK_SECRET_PREVIOUS)
-      webhookSecrets.push(env.AIRLOCK_WEBHOOK_SECRET_PREVIOUS);
-  } else if (gh.webhook_secrets) {
-    webhookSecrets = gh.webhook_secrets.map((r, i) =>
-      resolveSecret(r, `github.webhook_secrets[${i}] in ${where}`, env, base),
-    );
-  } else {
-    fail(
-      "no webhook secret: set AIRLOCK_WEBHOOK_SECRET or github.webhook_secrets in the serve config",
-    );
-  }
-
-  const apiRaw = env.AIRLOCK_GITHUB_API_URL || gh.api_url || "https://api.github.com";
-  let apiUrl: string;
-  try {
-    const u = new URL(apiRaw);
-    if (u.protocol !== "https:" && u.protocol !== "http:") throw new Error();
-    if (u.username || u.password) fail(`the GitHub API URL must not carry credentials`);
-    apiUrl = u.toString().replace(/\/+$/, "");
-  } catch (e) {
-    if (e instanceof ServeConfigError) throw e;
-    fail(`the GitHub API URL is not an http(s) URL; e.g. https://github.example.com/api/v3`);
+  let oauth: ServeConfig["oauth"];
+  const clientId = env.AIRLOCK_GITHUB_OAUTH_CLIENT_ID || gh.oauth?.client_id;
+  if (clientId) {
+    let clientSecret: string;
+    if (env.AIRLOCK_GITHUB_OAUTH_CLIENT_SECRET)
+      clientSecret = env.AIRLOCK_GITHUB_OAUTH_CLIENT_SECRET;
+    else if (gh.oauth?.client_secret) {
+      clientSecret = resolveSecret(
+        gh.oauth.client_secret,
+        `github.oauth.client_secret in ${where}`,
+        env,
+        base,
+      );
+    } else {
+      fail(
+        "an OAuth client id without its secret: set AIRLOCK_GITHUB_OAUTH_CLIENT_SECRET or github.oauth.client_secret",
+      );
+    }
+    if (embedded) {
+      fail(
+        "GitHub sign-in needs the GitHub App: set its id, private key and webhook secret too, or drop the OAuth client",
+      );
+    }
+    oauth = { clientId, clientSecret };
   }
 
   const listen = parseListen(
     env.AIRLOCK_LISTEN || fc.listen || "127.0.0.1:8080",
     env.AIRLOCK_LISTEN ? "AIRLOCK_LISTEN" : where,
   );
+  const projectDir = path.resolve(cwd, opts.projectDir ?? ".");
   const dataDir = path.resolve(
-    env.AIRLOCK_HOME ||
-      (fc.data_dir ? path.resolve(base, fc.data_dir) : path.join(cwd, ".airlock")),
+    opts.dataDir
+      ? path.resolve(cwd, opts.dataDir)
+      : env.AIRLOCK_HOME ||
+          (fc.data_dir ? path.resolve(base, fc.data_dir) : path.join(projectDir, ".airlock")),
   );
 
   const config: ServeConfig = {
+    embedded,
     appId,
     privateKey,
     webhookSecrets,
     apiUrl,
+    cloneUrl,
+    ...(publicUrl ? { publicUrl } : {}),
+    trustProxy,
+    ...(oauth ? { oauth } : {}),
     dataDir,
+    projectDir,
     listen,
     configFile,
   };
@@ -229,10 +347,15 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
 /** The config as it may be logged: secrets replaced by a count. */
 export function describeServeConfig(c: ServeConfig): Record<string, unknown> {
   return {
+    mode: c.embedded ? "embedded (no GitHub App)" : "github-app",
     appId: c.appId,
-    privateKey: "[set]",
+    privateKey: c.embedded ? "[none]" : "[set]",
     webhookSecrets: `[${c.webhookSecrets.length} set]`,
     apiUrl: c.apiUrl,
+    cloneUrl: c.cloneUrl,
+    publicUrl: c.publicUrl ?? null,
+    trustProxy: c.trustProxy,
+    oauth: c.oauth ? { clientId: c.oauth.clientId, clientSecret: "[set]" } : null,
     dataDir: c.dataDir,
     listen: `${c.listen.host}:${c.listen.port}`,
     configFile: c.configFile,

@@ -37,6 +37,8 @@ export interface WiredFlow {
   flow: PrFlow;
   outbox: Outbox;
   handler: PrFlow["handler"];
+  /** The API client of one installation (shared with the flow, so its token cache is too). */
+  clientFor(installationId: number): GitHubClient;
   /** Starts delivering the outbox and taking up interrupted runs. */
   start(): Promise<void>;
   /** Stops runs (taken up again at the next start) and the outbox. */
@@ -83,6 +85,7 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
     flow,
     outbox,
     handler: flow.handler,
+    clientFor,
     async start() {
       await outbox.start();
       await flow.start();

@@ -1,5 +1,5 @@
-// The gateway's HTTP server. Routes are plugins so each keeps its own body parsers; the lead's
-// API and console routes register beside these through `extraRoutes`.
+// The gateway's HTTP server. Routes are plugins so each keeps its own body parsers; the console
+// routes register beside these through `extraRoutes`.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Intake } from "../gateway/intake.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -7,14 +7,19 @@ import { healthzRoute } from "./routes/healthz.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { webhookRoute } from "./routes/webhook.js";
 
+export const DISPATCH_KEY_PATH = "/.well-known/airlock-dispatch-key";
+
 export interface ServerOptions {
-  intake: Intake;
+  /** None in embedded mode: no GitHub App, so deliveries are refused with a 503 that says why. */
+  intake?: Intake;
   metrics: GatewayMetrics;
   /** A pino logger; none by default. */
   logger?: FastifyBaseLogger;
   /** Overrides the 25 MB delivery cap (tests only). */
   bodyLimit?: number;
   health?: () => boolean;
+  /** The PEM public key executors verify signed dispatches with; served when given. */
+  dispatchKey?: () => string;
   extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
 }
 
@@ -25,13 +30,29 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
     trustProxy: false,
     return503OnClosing: true,
   });
-  await app.register(webhookRoute, {
-    intake: opts.intake,
-    metrics: opts.metrics,
-    ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}),
-  });
+  if (opts.intake) {
+    await app.register(webhookRoute, {
+      intake: opts.intake,
+      metrics: opts.metrics,
+      ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}),
+    });
+  } else {
+    app.post("/webhooks/github", async (_req, reply) =>
+      reply.code(503).send({
+        error:
+          "no GitHub App is configured on this Airlock: set AIRLOCK_GITHUB_APP_ID, the private key and the webhook secret, then restart",
+      }),
+    );
+  }
   await app.register(healthzRoute, opts.health ? { check: opts.health } : {});
   await app.register(metricsRoute, { metrics: opts.metrics });
+  if (opts.dispatchKey) {
+    const key = opts.dispatchKey;
+    // A public key: anyone may read it, so that an executor can pin it out of band.
+    app.get(DISPATCH_KEY_PATH, async (_req, reply) =>
+      reply.type("application/x-pem-file").header("cache-control", "max-age=300").send(key()),
+    );
+  }
   if (opts.extraRoutes) await opts.extraRoutes(app);
   return app;
 }

@@ -169,6 +169,7 @@ async function runCommand(opts: RunOptions): Promise<number> {
     }
     return await execute({
       opts,
+      config,
       repo,
       plan,
       selection,
@@ -186,6 +187,7 @@ async function runCommand(opts: RunOptions): Promise<number> {
 
 interface ExecuteArgs {
   opts: RunOptions;
+  config: Config;
   repo: LocalRepo;
   plan: Plan;
   selection: Selection;
@@ -240,6 +242,7 @@ async function execute(a: ExecuteArgs): Promise<number> {
         ...(opts.dirty ? { dirty: true } : {}),
         ...(repo.subdir ? { project: repo.subdir } : {}),
         ...side.notes,
+        public_summary: a.config.public_summary,
       },
       restrictedMounts: side.mounts,
       restrictedEnv: side.env,

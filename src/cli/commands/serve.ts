@@ -1,22 +1,49 @@
-// `airlock serve`: the GitHub App gateway. Webhooks are verified and stored by intake, then
-// handed one by one to the gateway's event handler by the processing loop.
+// `airlock serve`: the GitHub App gateway and the web console. Webhooks are verified and stored by
+// intake, then handed one by one to the gateway's flow by the processing loop. Without a GitHub
+// App (embedded mode) it serves the console over the local data directory and prints a one-time
+// sign-in link.
+import { existsSync, realpathSync } from "node:fs";
+import path from "node:path";
 import type { Command } from "commander";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { pino } from "pino";
+import type { Config } from "../../config/schema.js";
+import { dispatchPublicKeyPem } from "../../dispatch/index.js";
 import { type EventHandler, EventLoop } from "../../gateway/events.js";
 import { Intake } from "../../gateway/intake.js";
-import { loadServeConfig, ServeConfigError } from "../../gateway/serve-config.js";
+import { loadServeConfig, type ServeConfig, ServeConfigError } from "../../gateway/serve-config.js";
+import { type WiredFlow, wireFlow } from "../../gateway/wiring.js";
 import { type OpenedDb, openDb } from "../../store/db.js";
 import { EventStore } from "../../store/events.js";
+import { LogStore } from "../../store/logs.js";
+import { type NewJob, type NewRun, RunStore } from "../../store/runs.js";
+import { SessionStore } from "../../store/sessions.js";
+import { createConsoleLink } from "../../web/auth/console-link.js";
 import { GatewayMetrics } from "../../web/metrics.js";
 import { createServer } from "../../web/server.js";
 import { UserError } from "../errors.js";
+import { createRunnerDeps } from "../runner-deps.js";
+import { registerServeConsole } from "../serve-console.js";
+
+/** Something that handles events and runs beside the loop: the gateway's decide→run→report flow. */
+export interface GatewayService {
+  handler: EventHandler;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
 
 export interface GatewayOptions {
+  /** None: no webhook is accepted (embedded mode, no GitHub App). */
   webhookSecrets: string[];
   dataDir: string;
   listen: { host: string; port: number };
-  handler: EventHandler;
+  /** The event handler; or a `service` built on the gateway's own database connection. */
+  handler?: EventHandler;
+  /**
+   * Built on the gateway's connection, so that the writes its handler registers join the
+   * transaction that marks an event done. Started before the loop, stopped after it.
+   */
+  service?: (db: OpenedDb) => GatewayService;
   logger?: FastifyBaseLogger;
   /** Options of the processing loop (tests shorten the backoff). */
   maxAttempts?: number;
@@ -35,10 +62,22 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** Opens the store, starts the processing loop, then the HTTP server. */
+/** Opens the store, starts the service and the processing loop, then the HTTP server. */
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const db = await openDb(o.dataDir);
   const events = new EventStore(db.sqlite);
+  let service: GatewayService | undefined;
+  try {
+    service = o.service?.(db);
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+  const handler = service?.handler ?? o.handler;
+  if (!handler) {
+    await db.close();
+    throw new Error("startGateway needs a handler or a service");
+  }
   const metrics = new GatewayMetrics({
     queueDepth: () => events.queueDepth(),
     defaultMetrics: true,
@@ -46,7 +85,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const log = o.logger;
   const loop = new EventLoop({
     store: events,
-    handler: o.handler,
+    handler,
     ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
     ...(o.backoffMs ? { backoffMs: o.backoffMs } : {}),
     onProcessed: (outcome, seconds, ev) => {
@@ -60,24 +99,30 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         "event handler failed",
       ),
   });
-  const intake = new Intake({
-    secrets: o.webhookSecrets,
-    store: events,
-    onStored: () => loop.notify(),
-  });
+  const intake =
+    o.webhookSecrets.length > 0
+      ? new Intake({ secrets: o.webhookSecrets, store: events, onStored: () => loop.notify() })
+      : undefined;
+  let dispatchPem: string | undefined;
   const app = await createServer({
-    intake,
+    ...(intake ? { intake } : {}),
     metrics,
     ...(log ? { logger: log } : {}),
     health: () => db.sqlite.prepare("SELECT 1").get() !== undefined,
+    dispatchKey: () => {
+      dispatchPem ??= dispatchPublicKeyPem(o.dataDir);
+      return dispatchPem;
+    },
     ...(o.extraRoutes ? { extraRoutes: (a: FastifyInstance) => o.extraRoutes!(a, db) } : {}),
   });
+  await service?.start();
   await loop.start();
   let url: string;
   try {
     url = await app.listen({ host: o.listen.host, port: o.listen.port });
   } catch (e) {
     await loop.stop();
+    await service?.stop();
     await db.close();
     throw e;
   }
@@ -89,15 +134,16 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     metrics,
     url,
     async close() {
-      // Stop taking deliveries first, then let the event in hand finish.
+      // Stop taking deliveries first, then let the event in hand finish, then the runs.
       await app.close();
       await loop.stop();
+      await service?.stop();
       await db.close();
     },
   };
 }
 
-/** Until the decide stage is wired in: record what arrived, never payload contents. */
+/** Embedded mode receives no deliveries; should one be stored, it is recorded, never acted on. */
 function logOnlyHandler(log: FastifyBaseLogger): EventHandler {
   return async (event, ctx) => {
     const action = "action" in event ? event.action : undefined;
@@ -106,33 +152,128 @@ function logOnlyHandler(log: FastifyBaseLogger): EventHandler {
   };
 }
 
-export function registerServe(
-  program: Command,
-  handler?: (log: FastifyBaseLogger) => EventHandler,
-): void {
+interface ServeOptions {
+  config?: string;
+  listen?: string;
+  dir: string;
+  dataDir?: string;
+}
+
+function loadConfig(opts: ServeOptions): ServeConfig {
+  let projectDir = path.resolve(opts.dir);
+  if (!existsSync(projectDir)) {
+    throw new UserError(`-C ${opts.dir}: no such directory; name the project directory`);
+  }
+  // The same directory `airlock run` resolves (git gives it with symlinks resolved).
+  projectDir = realpathSync(projectDir);
+  try {
+    const env = opts.listen ? { ...process.env, AIRLOCK_LISTEN: opts.listen } : process.env;
+    return loadServeConfig({
+      ...(opts.config ? { file: opts.config } : {}),
+      env,
+      projectDir,
+      ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    });
+  } catch (e) {
+    if (e instanceof ServeConfigError) throw new UserError(e.message);
+    throw e;
+  }
+}
+
+/** The decide → run → report flow over the gateway's connection, jobs in the local sandbox. */
+function flowService(config: ServeConfig, log: FastifyBaseLogger) {
+  return (db: OpenedDb): WiredFlow =>
+    wireFlow({
+      db,
+      dataDir: config.dataDir,
+      appId: config.appId,
+      privateKey: config.privateKey,
+      apiUrl: config.apiUrl,
+      cloneBaseUrl: config.cloneUrl,
+      ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+      log,
+      runnerFor: async (pipeline, jobs) => {
+        const b = await createRunnerDeps({
+          sqlite: db.sqlite,
+          dataDir: config.dataDir,
+          config: pipeline,
+          sandbox: true,
+          runs: new SummaryNotingRuns(db.db, pipeline.public_summary),
+          logs: new LogStore(config.dataDir),
+          jobs,
+          actor: "airlock serve",
+          warn: (m) => log.warn(m),
+        });
+        return { runner: b.runner, close: b.close };
+      },
+    });
+}
+
+/**
+ * Records the base definition's public-summary setting on each run it creates, so the console
+ * reads what applied when the run started (the combined definition takes it from the base).
+ */
+class SummaryNotingRuns extends RunStore {
+  constructor(
+    db: OpenedDb["db"],
+    private readonly summary: Config["public_summary"],
+  ) {
+    super(db);
+  }
+
+  override create(run: NewRun, jobs: NewJob[]): Promise<void> {
+    return super.create({ ...run, notes: { ...run.notes, public_summary: this.summary } }, jobs);
+  }
+}
+
+export function registerServe(program: Command): void {
   program
     .command("serve")
-    .description("Run the GitHub App gateway: receive webhooks, gate and run jobs, report checks")
+    .description(
+      "Run the gateway and the web console; without a GitHub App, the console for local runs",
+    )
     .option("-c, --config <file>", "serve config (YAML or JSON); the environment overrides it")
     .option("--listen <host:port>", "address to listen on (default 127.0.0.1:8080)")
-    .action(async (opts: { config?: string; listen?: string }) => {
-      let config: ReturnType<typeof loadServeConfig>;
-      try {
-        const env = opts.listen ? { ...process.env, AIRLOCK_LISTEN: opts.listen } : process.env;
-        config = loadServeConfig({ ...(opts.config ? { file: opts.config } : {}), env });
-      } catch (e) {
-        if (e instanceof ServeConfigError) throw new UserError(e.message);
-        throw e;
-      }
+    .option("-C, --dir <dir>", "the project directory, as for `airlock run`", ".")
+    .option("--data-dir <dir>", "the data directory (default: $AIRLOCK_HOME or <project>/.airlock)")
+    .action(async (opts: ServeOptions) => {
+      const config = loadConfig(opts);
       const log = pino({ level: process.env.AIRLOCK_LOG_LEVEL ?? "info" }) as FastifyBaseLogger;
-      let gw: RunningGateway;
+      if (config.embedded) {
+        process.stderr.write(
+          `airlock: no GitHub App is configured: serving the console for the runs in ${config.dataDir}; webhooks are not processed (see docs/github-app.md to add the App)\n`,
+        );
+      }
+      let wired: WiredFlow | undefined;
+      let gw: RunningGateway | undefined;
       try {
         gw = await startGateway({
           webhookSecrets: config.webhookSecrets,
           dataDir: config.dataDir,
           listen: config.listen,
-          handler: (handler ?? logOnlyHandler)(log),
+          ...(config.embedded
+            ? { handler: logOnlyHandler(log) }
+            : {
+                service: (db: OpenedDb) => {
+                  wired = flowService(config, log)(db);
+                  return wired;
+                },
+              }),
           logger: log,
+          extraRoutes: (app, db) =>
+            registerServeConsole(app, {
+              db,
+              dataDir: config.dataDir,
+              projectDir: config.projectDir,
+              ...(wired ? { github: wired } : {}),
+              ...(config.oauth ? { oauth: config.oauth } : {}),
+              apiUrl: config.apiUrl,
+              webUrl: config.cloneUrl,
+              ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+              trustProxy: config.trustProxy,
+              notify: () => gw?.loop.notify(),
+              log,
+            }),
         });
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -143,13 +284,19 @@ export function registerServe(
         }
         throw e;
       }
-      log.info({ url: gw.url, config }, "airlock gateway listening");
+      const running = gw;
+      log.info({ url: running.url, config }, "airlock gateway listening");
+      if (config.embedded) {
+        // Whoever can read this output on the machine may open the console: the link works once.
+        const link = await createConsoleLink(new SessionStore(running.db.sqlite), running.url);
+        process.stdout.write(`console: ${link}\n`);
+      }
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           log.info({ signal }, "shutting down");
           process.off("SIGTERM", onTerm);
           process.off("SIGINT", onInt);
-          gw.close().then(resolve, (e) => {
+          running.close().then(resolve, (e) => {
             log.error({ message: String(e) }, "shutdown failed");
             resolve();
           });

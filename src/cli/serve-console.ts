@@ -1,0 +1,373 @@
+// The console as `airlock serve` wires it: sign-in (one-time links, admin tokens, GitHub OAuth
+// checked against the trust rules of the repositories Airlock serves), the private pages over the
+// data directory, the secrets inventory of the project's `.airlock.yml`, the public summary as
+// each run recorded it, and the run actions.
+//
+// Actions on pull-request runs enter the gateway as the comment command they stand for
+// (`/ok-to-test <sha>`, `/cancel`, `/retest`, `/test all`), stored in the same queue as webhook
+// deliveries: they are processed one at a time with those deliveries and decided by exactly the
+// same rules (the sender must be trusted on the repository, an approval binds the shown SHA only
+// while it is the head).
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { FastifyInstance } from "fastify";
+import { ConfigError, loadConfig, parseConfig } from "../config/loader.js";
+import type { Config } from "../config/schema.js";
+import type { GitHubClient } from "../forge/github/client.js";
+import { repoRef } from "../forge/github/types.js";
+import { CONFIG_FILE } from "../gateway/definitions.js";
+import { SecretsService } from "../secrets/grants.js";
+import "../secrets/vault/register.js";
+import { ApprovalStore } from "../store/approvals.js";
+import { AuditLog } from "../store/audit.js";
+import { ConsoleQueries } from "../store/console-queries.js";
+import type { OpenedDb } from "../store/db.js";
+import { EventStore } from "../store/events.js";
+import { LogStore } from "../store/logs.js";
+import { RunRequestStore } from "../store/run-requests.js";
+import type { RunRow } from "../store/runs.js";
+import { RunStore } from "../store/runs.js";
+import { SessionStore } from "../store/sessions.js";
+import { approveByComment } from "../trust/approvals.js";
+import { TrustEvaluator } from "../trust/rules.js";
+import { LINK_ACTOR, registerAuth } from "../web/auth/routes.js";
+import { secretsInventory } from "../web/console/inventory.js";
+import { registerConsole } from "../web/console/routes.js";
+import type {
+  ActionResult,
+  ConsoleActions,
+  PublicSummaryPolicy,
+  RunRef,
+  SecretsInventory,
+} from "../web/console/types.js";
+
+export interface ConsoleLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface ServeConsoleOptions {
+  db: OpenedDb;
+  dataDir: string;
+  /** The project whose `.airlock.yml` the secrets inventory describes. */
+  projectDir: string;
+  /** The gateway's API clients; absent in embedded mode (no GitHub App). */
+  github?: { clientFor(installationId: number): GitHubClient };
+  oauth?: { clientId: string; clientSecret: string };
+  apiUrl: string;
+  webUrl: string;
+  publicUrl?: string;
+  trustProxy: boolean;
+  /** Wakes the processing loop after an action was queued. */
+  notify(): void;
+  log: ConsoleLogger;
+  /** How long an action waits for the gateway's answer before saying it is under way. */
+  actionWaitMs?: number;
+}
+
+const GITHUB_LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
+const short = (sha: string) => sha.slice(0, 12);
+
+type SummarySetting = { enabled?: unknown; failure_messages?: unknown } | undefined;
+
+function policyOf(p: SummarySetting): PublicSummaryPolicy {
+  if (p?.enabled !== true) return { enabled: false };
+  const fm = p.failure_messages;
+  return { enabled: true, failureMessages: fm === "all" || fm === "none" ? fm : "public-jobs" };
+}
+
+/**
+ * The public-summary setting of a run: as recorded when it started (gateway runs record their
+ * base definition's); for a local run that recorded none, the `.airlock.yml` of its commit in
+ * the project. Off when neither says.
+ */
+export function publicSummaryPolicy(
+  projectDir: string,
+): (run: RunRow) => Promise<PublicSummaryPolicy> {
+  const byCommit = new Map<string, Promise<SummarySetting>>();
+  return async (run) => {
+    let notes: Record<string, unknown>;
+    try {
+      notes = JSON.parse(run.notes) as Record<string, unknown>;
+    } catch {
+      return { enabled: false };
+    }
+    if (notes.public_summary !== undefined) return policyOf(notes.public_summary as SummarySetting);
+    if (run.source !== "local" || !/^[0-9a-f]{40}$/.test(run.sha)) return { enabled: false };
+    let setting = byCommit.get(run.sha);
+    if (!setting) {
+      setting = readAtCommit(projectDir, run.sha).then((text) => {
+        if (text === undefined) return undefined;
+        try {
+          return parseConfig(text, CONFIG_FILE).public_summary;
+        } catch {
+          return undefined;
+        }
+      });
+      byCommit.set(run.sha, setting);
+    }
+    return policyOf(await setting);
+  };
+}
+
+/** The project's `.airlock.yml` as committed in `sha`, if the project is a git checkout. */
+function readAtCommit(projectDir: string, sha: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    // The SHA was checked to be 40 hex digits; the path is fixed: nothing here is shell text.
+    execFile(
+      "git",
+      ["-C", projectDir, "show", `${sha}:./${CONFIG_FILE}`],
+      { maxBuffer: 4 * 1024 * 1024, timeout: 10_000 },
+      (err, stdout) => resolve(err ? undefined : stdout),
+    );
+  });
+}
+
+/** The project's `.airlock.yml`, if it has a usable one. */
+function projectConfig(projectDir: string, log: ConsoleLogger): Config | undefined {
+  const file = path.join(projectDir, CONFIG_FILE);
+  if (!existsSync(file)) return undefined;
+  try {
+    return loadConfig(file);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    log.warn({ file }, "the secrets inventory is empty: the project's .airlock.yml has problems");
+    return undefined;
+  }
+}
+
+function inventoryOf(o: ServeConsoleOptions): SecretsInventory | undefined {
+  const config = projectConfig(o.projectDir, o.log);
+  if (!config) return undefined;
+  const service = new SecretsService({
+    dataDir: o.dataDir,
+    sqlite: o.db.sqlite,
+    sets: config.secrets,
+    env: process.env,
+    audit: new AuditLog(o.db.sqlite),
+    actor: "airlock serve",
+  });
+  return secretsInventory({
+    sets: Object.fromEntries(
+      Object.entries(config.secrets).map(([name, s]) => [name, { backend: s.backend }]),
+    ),
+    jobs: Object.fromEntries(
+      Object.entries(config.jobs).map(([name, j]) => [name, { secrets: j.secrets }]),
+    ),
+    list: (set) => service.backendFor(set).list(set),
+  });
+}
+
+/**
+ * Whether a GitHub login is a trusted member: trusted by the trust rules of at least one
+ * repository Airlock ran pull requests for, read from the base commit of its newest request.
+ */
+function memberCheck(o: ServeConsoleOptions): (login: string) => Promise<boolean> {
+  const github = o.github;
+  if (!github) return async () => false;
+  const evaluators = new Map<number, TrustEvaluator>();
+  const configs = new Map<string, Config | null>();
+  const repos = o.db.sqlite.prepare(
+    `SELECT repo, installation_id AS inst, base_sha AS base, max(created_at) AS at
+     FROM run_requests GROUP BY repo ORDER BY at DESC LIMIT 20`,
+  );
+  return async (login) => {
+    if (!GITHUB_LOGIN.test(login)) return false;
+    for (const r of repos.all() as { repo: string; inst: number; base: string }[]) {
+      try {
+        const client = github.clientFor(r.inst);
+        const key = `${r.repo}@${r.base}`;
+        let config = configs.get(key);
+        if (config === undefined) {
+          const text = await client.fileAt(repoRef(r.repo), CONFIG_FILE, r.base);
+          config = text === undefined ? null : parseConfig(text, `${CONFIG_FILE} at ${r.base}`);
+          configs.set(key, config);
+        }
+        if (!config) continue;
+        let ev = evaluators.get(r.inst);
+        if (!ev) {
+          ev = new TrustEvaluator(client);
+          evaluators.set(r.inst, ev);
+        }
+        const v = await ev.check({ login, type: "User" }, repoRef(r.repo), config.trust);
+        if (v.trusted) return true;
+      } catch (e) {
+        // A lookup that fails grants nothing; the next request asks again.
+        o.log.warn({ repo: r.repo, message: String(e) }, "console membership check failed");
+      }
+    }
+    return false;
+  };
+}
+
+function actionsOf(o: ServeConsoleOptions): ConsoleActions {
+  const events = new EventStore(o.db.sqlite);
+  const requests = new RunRequestStore(o.db.sqlite);
+  const approvals = new ApprovalStore(o.db.sqlite);
+  const waitMs = o.actionWaitMs ?? 10_000;
+  const refuse = (message: string): ActionResult => ({ ok: false, message });
+
+  /** Why this run cannot be acted on, or the request it came from. */
+  async function target(run: RunRef, actor: string, what: string) {
+    const req = requests.get(run.id);
+    if (run.pr === null || !req) {
+      return refuse(
+        `This run was made by airlock run on a local checkout, not for a pull request: ${what} applies to pull-request runs only. To run it again, use airlock run where the project is checked out.`,
+      );
+    }
+    if (!o.github) {
+      return refuse(
+        `No GitHub App is configured on this Airlock, so it cannot act on pull requests: ${what} needs airlock serve with the App's settings.`,
+      );
+    }
+    if (actor === LINK_ACTOR || !GITHUB_LOGIN.test(actor)) {
+      return refuse(
+        `On a pull request, ${what} is done by a GitHub member, checked against the repository's trust rules: sign in with GitHub (an admin token or a sign-in link is not a GitHub account), or comment on the pull request.`,
+      );
+    }
+    return { req, head: await approvals.head(run.repo, run.pr) };
+  }
+
+  /** Stores the command as a comment by `actor` and waits (a while) until it was processed. */
+  async function send(
+    req: NonNullable<ReturnType<RunRequestStore["get"]>>,
+    actor: string,
+    body: string,
+  ): Promise<"done" | "failed" | "pending"> {
+    const [owner, name] = req.repo.split("/") as [string, string];
+    const user = { login: actor, id: 0, type: "User" };
+    const deliveryId = `console-${randomUUID()}`;
+    const payload = {
+      action: "created",
+      issue: { number: req.pr, pull_request: {} },
+      comment: { id: 0, body, user, created_at: new Date().toISOString() },
+      repository: { id: 0, full_name: req.repo, name, owner: { login: owner } },
+      sender: user,
+      installation: { id: req.installationId },
+    };
+    await events.insert({
+      deliveryId,
+      name: "issue_comment",
+      action: "created",
+      payload: JSON.stringify(payload),
+    });
+    o.notify();
+    const until = Date.now() + waitMs;
+    while (Date.now() < until) {
+      const ev = events.get(deliveryId);
+      if (ev?.state === "done") return "done";
+      if (ev?.state === "failed" || ev?.state === "rejected") return "failed";
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return "pending";
+  }
+
+  const queuedSince = (repo: string, pr: number, since: number) =>
+    requests.forPr(repo, pr).filter((r) => r.createdAt >= since && r.state !== "cancelled");
+
+  /** `/test all` and `/retest`: answered by whether a run was queued. */
+  async function runCommand(run: RunRef, actor: string, body: string, what: string) {
+    const t = await target(run, actor, what);
+    if ("ok" in t) return t;
+    if (t.head && t.head.sha !== run.sha) {
+      return refuse(
+        `The pull request moved on to ${short(t.head.sha)} since this run: open its newest run.`,
+      );
+    }
+    const since = Date.now();
+    const state = await send(t.req, actor, body);
+    const What = what[0]!.toUpperCase() + what.slice(1);
+    if (state === "pending") return { ok: true, message: `${What}: sent to the gateway.` };
+    const queued = queuedSince(run.repo, run.pr!, since);
+    if (state === "done" && queued.length > 0) {
+      return { ok: true, message: `${What}: run ${queued[0]!.id} is queued.` };
+    }
+    return refuse(
+      `${What}: nothing was started. Airlock answered on the pull request where it could say why (e.g. ${short(run.sha)} is not approved, or no job failed).`,
+    );
+  }
+
+  return {
+    async approve(run, sha, actor) {
+      const t = await target(run, actor, "approving");
+      if ("ok" in t) return t;
+      // The rule of `/ok-to-test <sha>`, checked here first to answer plainly; the gateway
+      // checks it again, with the sender's trust, when it processes the command.
+      const d = approveByComment({
+        senderTrusted: true,
+        sender: actor,
+        requestedSha: sha,
+        head: t.head,
+        commentCreatedAt: Date.now(),
+      });
+      if (!d.ok) return refuse(`Nothing was approved: ${d.reason}.`);
+      const state = await send(t.req, actor, `/ok-to-test ${sha}`);
+      const approval = await approvals.approvalFor(run.repo, run.pr!, sha);
+      if (approval) {
+        return {
+          ok: true,
+          message: `Approved ${short(sha)}: its restricted jobs are queued.`,
+        };
+      }
+      if (state === "pending") return { ok: true, message: "Approval sent to the gateway." };
+      return refuse(
+        `Nothing was approved: ${actor} is not trusted on ${run.repo} by its base definition's trust rules, or the pull request moved on.`,
+      );
+    },
+    async cancel(run, actor) {
+      const t = await target(run, actor, "cancelling");
+      if ("ok" in t) return t;
+      const state = await send(t.req, actor, "/cancel");
+      if (state === "failed") return refuse("The gateway could not process the cancellation.");
+      return {
+        ok: true,
+        message: `Cancelling the runs of ${run.repo}#${run.pr}, as a /cancel comment does.`,
+      };
+    },
+    rerunFailed: (run, actor) => runCommand(run, actor, "/retest", "re-running failed jobs"),
+    runAll: (run, actor) => runCommand(run, actor, "/test all", "running all tests"),
+  };
+}
+
+/** Registers sign-in and the console on the gateway's server. */
+export async function registerServeConsole(
+  app: FastifyInstance,
+  o: ServeConsoleOptions,
+): Promise<void> {
+  const sessions = new SessionStore(o.db.sqlite);
+  const audit = new AuditLog(o.db.sqlite);
+  const origin = {
+    ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
+    trustProxy: o.trustProxy,
+  };
+  const auth = await registerAuth(app, {
+    sessions,
+    audit,
+    isTrusted: memberCheck(o),
+    ...(o.oauth
+      ? {
+          github: {
+            clientId: o.oauth.clientId,
+            clientSecret: o.oauth.clientSecret,
+            webUrl: o.webUrl,
+            apiUrl: o.apiUrl,
+          },
+        }
+      : {}),
+    ...origin,
+  });
+  const secrets = inventoryOf(o);
+  await registerConsole(app, {
+    auth,
+    audit,
+    runs: new RunStore(o.db.db),
+    queries: new ConsoleQueries(o.db.db),
+    logs: new LogStore(o.dataDir),
+    actions: actionsOf(o),
+    ...(secrets ? { secrets } : {}),
+    publicSummary: publicSummaryPolicy(o.projectDir),
+    githubWebUrl: o.webUrl,
+  });
+}
