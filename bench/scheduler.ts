@@ -2,7 +2,7 @@
 // log store, per job, beside a bare `sh -c true` spawn and a bare `bwrap … true` measured in the
 // same run. Sequential (concurrency 1) gives Airlock's per-job overhead over bare bubblewrap;
 // concurrency 2 shows whether both cores are kept busy.
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import path from "node:path";
 import { parseConfig } from "../src/config/loader.js";
@@ -19,7 +19,13 @@ import type { BenchResult } from "./types.js";
 
 const JOBS = Number(process.env.AIRLOCK_BENCH_JOBS ?? 200);
 
-async function runPipeline(dir: string, repo: string, sha: string, concurrency: number) {
+async function runPipeline(
+  dir: string,
+  repo: string,
+  sha: string,
+  concurrency: number,
+  tempDir?: string,
+) {
   const values = Array.from({ length: JOBS }, (_, i) => `${i}`);
   const config = parseConfig(
     `version: 1\njobs:\n  noop:\n    matrix: { n: [${values.join(", ")}] }\n    run: "true"\n`,
@@ -28,7 +34,7 @@ async function runPipeline(dir: string, repo: string, sha: string, concurrency: 
   const plan = planPipeline(config);
   const dataDir = mkdtempSync(path.join(dir, "data-"));
   const { db, close } = await openDb(dataDir);
-  const executor = new LocalExecutor({ dataDir });
+  const executor = new LocalExecutor({ dataDir, tempDir });
   try {
     const t0 = performance.now();
     const result = await executeRun(
@@ -70,6 +76,10 @@ export default async function schedulerBench(): Promise<BenchResult> {
     const seq = (await runPipeline(dir, repo, sha, 1)) / JOBS;
     const par = (await runPipeline(dir, repo, sha, 2)) / JOBS;
     const overhead = seq - bwrap.perRunMs;
+    // The same with workspaces on a tmpfs (AIRLOCK_WORKSPACES=/dev/shm), where file creation is cheap.
+    const shm = existsSync("/dev/shm")
+      ? (await runPipeline(dir, repo, sha, 1, "/dev/shm")) / JOBS
+      : null;
     return {
       bench: `scheduler: ${JOBS} no-op jobs (plan + schedule + workspace + sandbox + log)`,
       rows: [
@@ -87,6 +97,21 @@ export default async function schedulerBench(): Promise<BenchResult> {
           ratio: { value: seq / bwrap.perRunMs, against: "bare bwrap" },
         },
         { name: "airlock overhead over bare bwrap (per job)", value: overhead, unit: "ms" },
+        ...(shm === null
+          ? []
+          : [
+              {
+                name: "airlock, workspaces on tmpfs, concurrency 1",
+                value: shm,
+                unit: "ms",
+                ratio: { value: shm / bwrap.perRunMs, against: "bare bwrap" },
+              },
+              {
+                name: "airlock overhead over bare bwrap, tmpfs workspaces",
+                value: shm - bwrap.perRunMs,
+                unit: "ms",
+              },
+            ]),
         {
           name: `airlock, concurrency 2 (per job, ${cpus().length} cores)`,
           value: par,
