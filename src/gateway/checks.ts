@@ -97,6 +97,18 @@ function parseTests(job: JobRow): TestResult[] {
 }
 
 /** The check run of one job. */
+/** The companion suite a restricted job ran against (recorded in the run's notes). */
+function suiteLine(run: RunRow, job: JobRow): string {
+  if (!job.restricted) return "";
+  try {
+    const s = (JSON.parse(run.notes) as { suite?: { ref?: unknown; sha?: unknown } }).suite;
+    if (typeof s?.ref !== "string" || typeof s.sha !== "string") return "";
+    return `**Suite:** ${code(s.ref)} at ${code(s.sha.slice(0, 12))}`;
+  } catch {
+    return "";
+  }
+}
+
 export function renderJobCheck(run: RunRow, job: JobRow, opts: RenderOptions = {}): CheckRunState {
   const redact = opts.redact ?? ((s: string) => s);
   const details = runPageUrl(opts.publicUrl, run.id, job.job_id);
@@ -144,6 +156,7 @@ export function renderJobCheck(run: RunRow, job: JobRow, opts: RenderOptions = {
     : "The full results are on Airlock's private run page.";
   const summary = [
     `A ${kind} job.`,
+    suiteLine(run, job),
     duration ? `**Duration:** ${duration}` : "",
     tests.length ? `**Tests:** ${counts}` : "**Tests:** no JUnit report",
     job.state === "error" ? "Airlock could not run this job to the end." : "",

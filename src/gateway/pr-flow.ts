@@ -9,7 +9,8 @@ import type { Config } from "../config/schema.js";
 import type { GitHubClient } from "../forge/github/client.js";
 import { type PullRequest, repoRef } from "../forge/github/types.js";
 import { executeRun, type RunnerDeps } from "../pipeline/runner.js";
-import { isRestricted, type PlannedJob } from "../pipeline/types.js";
+import { isRestricted, type Plan, type PlannedJob } from "../pipeline/types.js";
+import type { GrantContext, SecretGrant } from "../secrets/types.js";
 import type { ApprovalStore } from "../store/approvals.js";
 import type {
   NewRunRequest,
@@ -19,6 +20,21 @@ import type {
   RunRequestStore,
 } from "../store/run-requests.js";
 import type { RunStore } from "../store/runs.js";
+import {
+  authFromSecretEnv,
+  branchNameProblem,
+  deleteMirror,
+  type GitAuth,
+  mirrorBranchName,
+  mirrorRemote,
+  pushMirror,
+} from "../suite/index.js";
+import {
+  grantSetVia,
+  prepareRestrictedSide,
+  type RestrictedSide,
+  unavailableSide,
+} from "../suite/restricted-side.js";
 import { APPROVE_LABEL, approveByComment, approveByLabel } from "../trust/approvals.js";
 import { authorizeCommit, type CommitAuthorization } from "../trust/authorize.js";
 import { type Actor, TrustEvaluator } from "../trust/rules.js";
@@ -36,7 +52,7 @@ import type { EventHandler, HandlerContext } from "./events.js";
 import type { Outbox } from "./outbox.js";
 import type { GatewayEvent } from "./parse-event.js";
 import { HeadMovedError, type PrSource } from "./pr-source.js";
-import { Reporter } from "./report.js";
+import { Reporter, superseded } from "./report.js";
 import { SHUTDOWN, Supervisor } from "./supervisor.js";
 
 type PrEvent = Extract<GatewayEvent, { kind: "pull_request" }>;
@@ -53,6 +69,11 @@ export interface FlowLogger {
 export interface RunnerForRun {
   runner: RunnerDeps;
   close(): Promise<void>;
+  /**
+   * Grants one secret set (suite, GitLab and mirror credentials). Without it, the set is granted
+   * through `runner.grant` as a job that declares only that set.
+   */
+  grantSet?(set: string, ctx: GrantContext): Promise<SecretGrant>;
 }
 
 export interface PrFlowOptions {
@@ -68,6 +89,8 @@ export interface PrFlowOptions {
    */
   runnerFor(config: Config, jobs: PlannedJob[]): Promise<RunnerForRun>;
   publicUrl?: string;
+  /** The data directory, whose dispatch key signs `executor.gitlab` dispatches. */
+  dataDir?: string;
   /** Jobs at once within a run. */
   concurrency?: number;
   /** Runs at once. */
@@ -106,6 +129,11 @@ const actorOf = (login: string): Actor => ({
   login,
   type: login.endsWith("[bot]") ? "Bot" : "User",
 });
+const CLOSED = {
+  title: "The pull request was closed",
+  summary:
+    "Its runs were cancelled and its approvals voided; reopening it asks for a new approval.",
+};
 const FINAL_RUN = new Set(["passed", "failed", "cancelled", "error"]);
 const FAILED_JOB = new Set(["failed", "timed_out", "error", "cancelled"]);
 
@@ -210,10 +238,19 @@ export class PrFlow {
       case "closed": {
         this.cancelPr(repo, n, ctx, "the pull request was closed");
         await this.o.approvals.voidAll(repo, n, "the pull request was closed");
+        await this.reporter.gateEnded(repo, inst, ev.pr.headSha, CLOSED);
+        await this.deleteMirrorOf(ev, ctx);
         return;
       }
-      case "converted_to_draft":
-        return;
+      case "converted_to_draft": {
+        // A draft runs public jobs only: runs that carry restricted jobs stop (a running job is
+        // killed; finished public results stand), and decide() below reports the draft's checks.
+        this.supervisor.cancel(
+          (r) => r.repo === repo && r.pr === n && r.kind !== "public",
+          "the pull request was converted to a draft",
+        );
+        break;
+      }
       case "labeled":
       case "unlabeled":
         return this.onLabel(ev, ctx);
@@ -221,6 +258,12 @@ export class PrFlow {
         // A new base means new trusted definitions: approvals of the old comparison are void.
         await this.o.approvals.voidAll(repo, n, "the base branch changed");
         this.cancelPr(repo, n, ctx, "the base branch changed");
+        // Completed before decide() reports it pending: GitHub keeps a completed check's
+        // conclusion, and a green gate must not outlive the base it was earned on.
+        await this.reporter.gateEnded(repo, inst, ev.pr.headSha, {
+          title: "The base branch changed",
+          summary: `Runs against the old base do not count: the gate waits for a full run of ${ev.pr.headSha} against the new base's definition.`,
+        });
         break;
       }
       default:
@@ -243,6 +286,7 @@ export class PrFlow {
     );
     if (moved.changed && moved.previous) {
       this.cancelPr(repo, n, ctx, `superseded by ${short(f.headSha)}`, f.headSha);
+      await this.reporter.gateEnded(repo, inst, moved.previous, superseded(f.headSha));
       if (f.labels.includes(APPROVE_LABEL)) {
         // The label approved the old head; a trusted member adds it again for this one.
         await this.o.outbox.removeLabel(repo, inst, n, APPROVE_LABEL, `${ctx.deliveryId}:label`);
@@ -290,9 +334,7 @@ export class PrFlow {
     o: { voidedSha?: string | undefined; trustedLabels: string[] },
   ): Promise<void> {
     const auth = await this.authorize(f, loaded);
-    const existing = this.o.requests
-      .forPr(f.repo, f.number, f.headSha)
-      .filter((r) => r.state !== "cancelled");
+    const existing = await this.liveRequests(f);
     const publicDone = existing.some((r) => r.kind === "public" || r.kind === "full");
     const restrictedDone = existing.some((r) => r.kind === "full" || r.kind === "restricted");
     const hasRestricted = loaded.restricted.length > 0;
@@ -460,14 +502,28 @@ export class PrFlow {
       return;
     }
     if (!this.checkSelection(f, loaded, selection, ctx)) return;
-    this.request(f, ctx, this.publicDone(f) ? "restricted" : "full", selection, ev.sender.login);
+    const kind = (await this.publicDone(f)) ? "restricted" : "full";
+    this.request(f, ctx, kind, selection, ev.sender.login);
     await this.reportGate(f, loaded);
   }
 
-  private publicDone(f: PrFacts): boolean {
+  private async publicDone(f: PrFacts): Promise<boolean> {
+    return (await this.liveRequests(f)).some((r) => r.kind === "public" || r.kind === "full");
+  }
+
+  /**
+   * The requests on the PR's head that did or will do their work: decided against the current
+   * base (a new base brings new trusted definitions), and neither cancelled nor stopped midway.
+   */
+  private async liveRequests(f: PrFacts): Promise<RunRequestRow[]> {
+    const stopped = new Set(
+      (await this.o.runs.list({ repo: f.repo, pr: f.number, limit: 500 }))
+        .filter((r) => r.sha === f.headSha && r.status === "cancelled")
+        .map((r) => r.id),
+    );
     return this.o.requests
       .forPr(f.repo, f.number, f.headSha)
-      .some((r) => r.state !== "cancelled" && (r.kind === "public" || r.kind === "full"));
+      .filter((r) => r.state !== "cancelled" && r.baseSha === f.baseSha && !stopped.has(r.id));
   }
 
   private async onComment(ev: CommentEvent, ctx: HandlerContext): Promise<void> {
@@ -559,7 +615,7 @@ export class PrFlow {
         this.cancelPr(f.repo, f.number, ctx, `cancelled by ${sender}`);
         return;
       case "mirror":
-        return;
+        return this.mirror(f, loaded, ctx, key);
     }
   }
 
@@ -587,7 +643,7 @@ export class PrFlow {
       );
       return;
     }
-    const k: RunKind = kind === "restricted" && !this.publicDone(f) ? "full" : kind;
+    const k: RunKind = kind === "restricted" && !(await this.publicDone(f)) ? "full" : kind;
     this.request(f, ctx, k, selection, sender);
     await this.reportGate(f, loaded);
   }
@@ -654,35 +710,22 @@ export class PrFlow {
    * jobs (read from the fetched head commit). Undefined when the base has no `.airlock.yml`.
    */
   private async load(f: PrFacts): Promise<Loaded | undefined> {
-    const key = `${f.repo}@${f.baseSha}`;
-    let base = this.baseConfigs.get(key);
-    if (base === undefined) {
-      const text = await this.client(f.installationId).fileAt(
-        repoRef(f.repo),
-        CONFIG_FILE,
-        f.baseSha,
+    let base: Config | null;
+    try {
+      base = await this.baseConfig(f.repo, f.installationId, f.baseSha);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      await this.o.outbox.checkRun(
+        f.repo,
+        f.installationId,
+        renderGateCheck(f.headSha, {
+          state: "failure",
+          title: `The base branch's ${CONFIG_FILE} is invalid`,
+          summary: `Airlock reads restricted jobs from the base commit ${f.baseSha}, whose ${CONFIG_FILE} has problems:\n\n${block(e.message)}`,
+        }),
       );
-      if (text === undefined) {
-        base = null;
-      } else {
-        try {
-          base = parseConfig(text, `${CONFIG_FILE} at ${short(f.baseSha)}`);
-        } catch (e) {
-          if (!(e instanceof ConfigError)) throw e;
-          await this.o.outbox.checkRun(
-            f.repo,
-            f.installationId,
-            renderGateCheck(f.headSha, {
-              state: "failure",
-              title: `The base branch's ${CONFIG_FILE} is invalid`,
-              summary: `Airlock reads restricted jobs from the base commit ${f.baseSha}, whose ${CONFIG_FILE} has problems:\n\n${block(e.message)}`,
-            }),
-          );
-          this.o.outbox.poke();
-          return undefined;
-        }
-      }
-      this.baseConfigs.set(key, base);
+      this.o.outbox.poke();
+      return undefined;
     }
     if (base === null) {
       this.o.log?.info({ repo: f.repo, pr: f.number }, `no ${CONFIG_FILE} on the base commit`);
@@ -705,6 +748,18 @@ export class PrFlow {
     }
     const defs = combineDefinitions(base, head);
     return { base, defs, restricted: restrictedJobIds(defs.config) };
+  }
+
+  /** The base commit's definition (null: it has none); throws ConfigError when it is invalid. */
+  private async baseConfig(repo: string, installationId: number, baseSha: string) {
+    const key = `${repo}@${baseSha}`;
+    let base = this.baseConfigs.get(key);
+    if (base === undefined) {
+      const text = await this.client(installationId).fileAt(repoRef(repo), CONFIG_FILE, baseSha);
+      base = text === undefined ? null : parseConfig(text, `${CONFIG_FILE} at ${short(baseSha)}`);
+      this.baseConfigs.set(key, base);
+    }
+    return base;
   }
 
   // ---- reports --------------------------------------------------------------------------------
@@ -734,7 +789,14 @@ export class PrFlow {
     });
   }
 
-  private reportGate(f: PrFacts, loaded: Loaded): Promise<void> {
+  private async reportGate(f: PrFacts, loaded: Loaded): Promise<void> {
+    const head = await this.o.approvals.head(f.repo, f.number);
+    if (head && head.sha !== f.headSha) {
+      return this.reporter.gateEnded(f.repo, f.installationId, f.headSha, superseded(head.sha));
+    }
+    const onBase = this.o.requests
+      .forPr(f.repo, f.number, f.headSha)
+      .filter((r) => r.baseSha === f.baseSha);
     return this.reporter.gate({
       repo: f.repo,
       installationId: f.installationId,
@@ -743,7 +805,18 @@ export class PrFlow {
       restricted: loaded.restricted,
       labelPrefix: loaded.base.selection.label_prefix,
       notes: loaded.defs.notes,
+      draft: f.draft,
+      runIds: new Set(onBase.map((r) => r.id)),
     });
+  }
+
+  /** The gate after a run, from where the PR is now (it may have been closed or made a draft). */
+  private async reportGateAfterRun(f: PrFacts, loaded: Loaded): Promise<void> {
+    const now = await this.facts(f.repo, f.installationId, f.number).catch(() => undefined);
+    if (now && !now.open) {
+      return this.reporter.gateEnded(f.repo, f.installationId, f.headSha, CLOSED);
+    }
+    return this.reportGate({ ...f, draft: now?.draft ?? f.draft }, loaded);
   }
 
   // ---- runs -----------------------------------------------------------------------------------
@@ -770,7 +843,13 @@ export class PrFlow {
       await this.o.requests.finish(req.id, "cancelled", "the pull request moved on");
       return;
     }
-    const f = this.factsOfRequest(req);
+    // Where the PR is now: a closed PR runs nothing, a draft no restricted job.
+    const now = await this.facts(req.repo, req.installationId, req.pr);
+    if (!now.open || now.headSha !== req.headSha) {
+      await this.o.requests.finish(req.id, "cancelled", "the pull request was closed or moved on");
+      return;
+    }
+    const f = { ...this.factsOfRequest(req), draft: now.draft };
     const loaded = await this.load(f);
     if (!loaded) {
       await this.o.requests.finish(req.id, "cancelled", `no usable ${CONFIG_FILE} on the base`);
@@ -793,7 +872,7 @@ export class PrFlow {
     const { plan, withheld } = decision;
     if (plan.jobs.length === 0 || signal.aborted) {
       await this.o.requests.finish(req.id, "cancelled", "nothing to run");
-      await this.reportGate(f, loaded);
+      await this.reportGateAfterRun(f, loaded);
       return;
     }
     let checkout: Awaited<ReturnType<PrSource["fetch"]>>;
@@ -813,12 +892,28 @@ export class PrFlow {
     const built = await this.o.runnerFor(loaded.defs.config, plan.jobs);
     // Secrets are released only while this exact commit is still authorized (invariant 1): the
     // check is repeated at each grant, so a push or a voided approval mid-run stops the release.
+    const authorized = async () => {
+      const now = await this.authorize(f, loaded);
+      if (!now.authorized) throw new Error(`secrets withheld: ${now.reason}`);
+    };
+    const grantSet = async (set: string, gctx: GrantContext) => {
+      await authorized();
+      return built.grantSet
+        ? built.grantSet(set, gctx)
+        : grantSetVia(built.runner.grant)(set, gctx);
+    };
+    const side = await this.restrictedSide(req, loaded.defs.config, plan, {
+      grantSet,
+      createRedactor: built.runner.createRedactor,
+      approver: auth?.by ?? req.requestedBy,
+      signal,
+    });
+    const sided = side.runner(built.runner);
     const runner: RunnerDeps = {
-      ...built.runner,
+      ...sided,
       grant: async (job, gctx) => {
-        const now = await this.authorize(f, loaded);
-        if (!now.authorized) throw new Error(`secrets withheld: ${now.reason}`);
-        return built.runner.grant(job, gctx);
+        await authorized();
+        return sided.grant(job, gctx);
       },
     };
     const restrictedRun = plan.jobs.some(isRestricted);
@@ -847,8 +942,11 @@ export class PrFlow {
           ...(loaded.defs.notes.length ? { definitions: loaded.defs.notes } : {}),
           ...(withheld.length ? { withheld } : {}),
           ...(req.attempt > 1 ? { attempt: req.attempt } : {}),
+          ...side.notes,
         },
         checkout,
+        restrictedMounts: side.mounts,
+        restrictedEnv: side.env,
         plan,
         concurrency: this.o.concurrency ?? 2,
         signal,
@@ -859,14 +957,162 @@ export class PrFlow {
         onJobEnd: (id) => report([id]),
       });
     } finally {
+      await side.close();
       await built.close();
     }
     await reports;
-    // A shutdown leaves the request running: the next start takes it up again.
-    if (signal.aborted && signal.reason === SHUTDOWN) return;
+    // A shutdown leaves the request and its run running: the next start records the run as
+    // interrupted and takes the request up again (as after a crash), rather than taking the
+    // run's "cancelled" for a final result.
+    if (signal.aborted && signal.reason === SHUTDOWN) {
+      await this.o.runs.setStatus(req.id, "running");
+      return;
+    }
     await this.reporter.jobs(req.repo, req.installationId, req.id);
-    await this.reportGate(f, loaded);
+    await this.reportGateAfterRun(f, loaded);
     await this.o.requests.finish(req.id, "done");
+  }
+
+  /**
+   * The suite checkout and the GitLab pipeline of a run's restricted jobs. The PR's head branch
+   * picks the suite branch only when it is a valid branch name (it is the PR author's text). A
+   * suite or pipeline that cannot be prepared fails the restricted jobs, not the whole run, so
+   * that the run still ends and reports.
+   */
+  private async restrictedSide(
+    req: RunRequestRow,
+    config: Config,
+    plan: Plan,
+    o: {
+      grantSet(set: string, ctx: GrantContext): Promise<SecretGrant>;
+      createRedactor: RunnerDeps["createRedactor"];
+      approver: string;
+      signal: AbortSignal;
+    },
+  ): Promise<RestrictedSide> {
+    const labels = req.selection?.labels ?? [];
+    try {
+      return await prepareRestrictedSide({
+        config,
+        plan,
+        grantSet: o.grantSet,
+        ...(this.o.dataDir ? { dataDir: this.o.dataDir } : {}),
+        runId: req.id,
+        repo: req.repo,
+        repoUrl: this.o.source.cloneUrl(req.repo),
+        branch: branchNameProblem(req.headRef) === null ? req.headRef : null,
+        sha: req.headSha,
+        approver: o.approver,
+        labels,
+        signal: o.signal,
+        createRedactor: o.createRedactor,
+      });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.o.log?.warn({ run: req.id, message }, "restricted jobs cannot run");
+      return unavailableSide(message);
+    }
+  }
+
+  /** `/mirror`: the PR's exact head commit to the internal mirror branch. It grants nothing. */
+  private async mirror(f: PrFacts, loaded: Loaded, ctx: HandlerContext, key: string) {
+    const config = loaded.base;
+    let branch: string;
+    try {
+      mirrorRemote(config);
+      branch = mirrorBranchName(config.mirror!.branch, f.number);
+    } catch (e) {
+      await this.reply(f, ctx, `\`/mirror\` is not set up: ${(e as Error).message}`, key);
+      return;
+    }
+    try {
+      // The head is fetched already (load does it); its local mirror is the source.
+      const head = await this.o.source.fetch({
+        repo: f.repo,
+        pr: f.number,
+        sha: f.headSha,
+        installationId: f.installationId,
+      });
+      await this.withMirrorAuth(config, `pr-${f.number}-mirror`, (auth) =>
+        pushMirror({
+          source: head.repoDir,
+          sha: f.headSha,
+          remote: mirrorRemote(config),
+          branch,
+          auth,
+        }),
+      );
+    } catch (e) {
+      if (e instanceof HeadMovedError) return; // the push's own event decides again
+      // Git's words may describe the internal server: they go to Airlock's log only.
+      this.o.log?.warn(
+        { repo: f.repo, pr: f.number, message: (e as Error).message },
+        "mirror failed",
+      );
+      await this.reply(
+        f,
+        ctx,
+        `Airlock could not mirror ${short(f.headSha)} to \`${branch}\`; the reason is in Airlock's log.`,
+        key,
+      );
+      return;
+    }
+    await this.reply(
+      f,
+      ctx,
+      `Mirrored ${f.headSha} to \`${branch}\`. Approvals still apply to commits, not to branches.`,
+      key,
+    );
+  }
+
+  /** A closed PR's mirror branch is deleted (when the base definition mirrors PRs at all). */
+  private async deleteMirrorOf(ev: PrEvent, ctx: HandlerContext): Promise<void> {
+    const repo = ev.repo.fullName;
+    let config: Config | null;
+    try {
+      config = await this.baseConfig(repo, ev.installationId!, ev.pr.baseSha);
+    } catch (e) {
+      if (e instanceof ConfigError) return;
+      throw e;
+    }
+    if (!config?.mirror) return;
+    try {
+      const branch = mirrorBranchName(config.mirror.branch, ev.pr.number);
+      const remote = mirrorRemote(config);
+      await this.withMirrorAuth(config, `pr-${ev.pr.number}-mirror`, (auth) =>
+        deleteMirror({ remote, branch, auth }),
+      );
+    } catch (e) {
+      // A branch left behind is untidy, not unsafe: log it rather than retry the event forever.
+      this.o.log?.warn(
+        { delivery: ctx.deliveryId, repo, pr: ev.pr.number, message: (e as Error).message },
+        "could not delete the mirror branch",
+      );
+    }
+  }
+
+  /** Runs `fn` with the mirror's push credentials, granted from its secret set and then released. */
+  private async withMirrorAuth<T>(
+    config: Config,
+    runId: string,
+    fn: (auth: GitAuth[]) => Promise<T>,
+  ): Promise<T> {
+    const set = config.mirror?.credentials;
+    if (!set) return fn([]);
+    const built = await this.o.runnerFor(config, []);
+    try {
+      const ctx = { runId, jobId: "mirror-push", timeoutMs: 10 * 60_000 };
+      const grant = built.grantSet
+        ? await built.grantSet(set, ctx)
+        : await grantSetVia(built.runner.grant)(set, ctx);
+      try {
+        return await fn([authFromSecretEnv(mirrorRemote(config), grant.env)]);
+      } finally {
+        await grant.release();
+      }
+    } finally {
+      await built.close();
+    }
   }
 
   /**

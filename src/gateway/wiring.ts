@@ -69,6 +69,7 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
     token: async (id) => (await auth.installation(id).authorization()).replace(/^token /, ""),
   });
   const flow = new PrFlow({
+    dataDir: o.dataDir,
     runs: new RunStore(o.db.db),
     approvals: new ApprovalStore(o.db.sqlite),
     requests: new RunRequestStore(o.db.sqlite),

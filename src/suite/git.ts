@@ -148,6 +148,10 @@ export function runGit(args: string[], opts: GitRunOptions = {}): Promise<GitRes
 
 /** The last meaningful line of git's stderr, for a one-line error message. */
 export function gitReason(stderr: string): string {
+  // Git asks for a username when the server wants credentials and prompts are off.
+  if (/could not read Username|Authentication failed|HTTP Basic: Access denied/.test(stderr)) {
+    return "the server asks for credentials: name a secret set holding GIT_TOKEN in `credentials`, or check that token";
+  }
   const lines = stderr
     .split("\n")
     .map((l) => l.trim())

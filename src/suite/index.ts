@@ -7,8 +7,10 @@ export {
   deleteMirror,
   MirrorError,
   mirrorBranchName,
+  mirrorRemote,
   pushMirror,
 } from "./mirror.js";
+export { type PreparedSuite, prepareSuite, resolveSuiteFor } from "./prepare.js";
 export {
   assertBranchName,
   branchNameProblem,

@@ -11,6 +11,24 @@ export const DEFAULT_MIRROR_TEMPLATE = "airlock/pr-{pr}";
 
 export class MirrorError extends Error {}
 
+/** Where mirrored heads go: the `mirror.remote` URL, or the suite's URL for `remote: suite`. */
+export function mirrorRemote(config: {
+  mirror?: { remote: string } | undefined;
+  suite?: { url: string } | undefined;
+}): string {
+  const mirror = config.mirror;
+  if (!mirror) {
+    throw new MirrorError(
+      "no `mirror:` section in .airlock.yml: add `mirror: { remote: suite }` (or a git URL) to enable it",
+    );
+  }
+  if (mirror.remote !== "suite") return mirror.remote;
+  if (!config.suite) {
+    throw new MirrorError("mirror.remote is `suite` but .airlock.yml has no `suite:` section");
+  }
+  return config.suite.url;
+}
+
 /** The branch for pull request `pr`; the template must contain `{pr}`. */
 export function mirrorBranchName(template: string, pr: number): string {
   if (!Number.isSafeInteger(pr) || pr <= 0) {

@@ -3,14 +3,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { SuiteSchema } from "../config/suite-schema.js";
+import type { SuiteConfig } from "../config/suite-schema.js";
 import type { GrantContext, SecretGrant } from "../secrets/types.js";
 import { checkoutSuite } from "./checkout.js";
 import { suiteJobEnv } from "./env.js";
 import { authFromSecretEnv, type GitAuth } from "./git.js";
 import { resolveSuite, type SuiteResolution } from "./resolve.js";
-
-type SuiteConfig = import("zod").infer<typeof SuiteSchema>;
 
 export interface PreparedSuite {
   resolution: SuiteResolution;
@@ -32,25 +30,48 @@ export interface PrepareSuiteOptions {
   signal?: AbortSignal;
 }
 
-export async function prepareSuite(opts: PrepareSuiteOptions): Promise<PreparedSuite> {
+/** Runs `fn` with the suite's credentials (if any), releasing them right after. */
+async function withSuiteAuth<T>(
+  opts: PrepareSuiteOptions,
+  fn: (git: { auth: GitAuth[]; signal?: AbortSignal }) => Promise<T>,
+): Promise<T> {
   const { suite } = opts;
-  let grant: SecretGrant | undefined;
   const auth: GitAuth[] = [];
-  if (suite.credentials && opts.grantSet) {
+  let grant: SecretGrant | undefined;
+  if (suite.credentials) {
+    if (!opts.grantSet) {
+      throw new Error(`the suite's credentials set ${suite.credentials} cannot be read here`);
+    }
     grant = await opts.grantSet(suite.credentials, {
       runId: opts.runId,
       jobId: "suite-checkout",
       timeoutMs: 10 * 60_000,
     });
-    auth.push(authFromSecretEnv(suite.url, grant.env));
   }
+  try {
+    if (grant) auth.push(authFromSecretEnv(suite.url, grant.env));
+    return await fn({ auth, ...(opts.signal ? { signal: opts.signal } : {}) });
+  } finally {
+    await grant?.release();
+  }
+}
+
+/** Which suite commit the run uses, without checking it out (for runs executed elsewhere). */
+export function resolveSuiteFor(opts: PrepareSuiteOptions): Promise<SuiteResolution> {
+  return withSuiteAuth(opts, (git) => resolveSuite(opts.suite, opts.branch, git));
+}
+
+export async function prepareSuite(opts: PrepareSuiteOptions): Promise<PreparedSuite> {
+  const { suite } = opts;
   const dir = await mkdtemp(path.join(tmpdir(), "airlock-suite-"));
   try {
-    const gitOpts = { auth, signal: opts.signal };
-    const resolution = await resolveSuite(suite, opts.branch, gitOpts);
-    await checkoutSuite(suite.url, resolution.sha, path.join(dir, "suite"), {
-      ...gitOpts,
-      ref: resolution.ref,
+    const resolution = await withSuiteAuth(opts, async (git) => {
+      const resolved = await resolveSuite(suite, opts.branch, git);
+      await checkoutSuite(suite.url, resolved.sha, path.join(dir, "suite"), {
+        ...git,
+        ref: resolved.ref,
+      });
+      return resolved;
     });
     return {
       resolution,
@@ -61,7 +82,5 @@ export async function prepareSuite(opts: PrepareSuiteOptions): Promise<PreparedS
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw e;
-  } finally {
-    await grant?.release();
   }
 }

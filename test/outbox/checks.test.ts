@@ -76,6 +76,19 @@ test("a finished job's check carries status, duration, counts and redacted test 
   assert.equal(c.completed_at, new Date(202_000).toISOString());
 });
 
+test("a restricted job's check names the companion suite it ran against; a public job's does not", () => {
+  const withSuite = {
+    ...run,
+    notes: JSON.stringify({ suite: { ref: "feature/x", sha: "ab".repeat(20) } }),
+  };
+  assert.match(
+    renderJobCheck(withSuite, job()).output!.summary,
+    /\*\*Suite:\*\* ` feature\/x ` at ` abababababab `/,
+  );
+  assert.doesNotMatch(renderJobCheck(withSuite, job({ restricted: 0 })).output!.summary, /Suite/);
+  assert.doesNotMatch(renderJobCheck(run, job()).output!.summary, /Suite/);
+});
+
 test("never log lines: the executor error is not shown", () => {
   const c = renderJobCheck(run, job({ state: "error" }));
   const all = `${c.output?.title}${c.output?.summary}${c.output?.text}`;

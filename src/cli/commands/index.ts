@@ -6,6 +6,7 @@ import { registerDispatch } from "./dispatch.js";
 import { registerDoctor } from "./doctor.js";
 import { registerLogs } from "./logs.js";
 import { registerMask } from "./mask.js";
+import { registerMirror } from "./mirror.js";
 import { registerRun } from "./run.js";
 import { registerSchema } from "./schema.js";
 import { registerSecrets } from "./secrets.js";
@@ -25,4 +26,5 @@ export function registerCommands(program: Command): void {
   registerSchema(program);
   registerDoctor(program);
   registerDispatch(program);
+  registerMirror(program);
 }

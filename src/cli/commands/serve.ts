@@ -204,7 +204,11 @@ function flowService(config: ServeConfig, log: FastifyBaseLogger) {
           actor: "airlock serve",
           warn: (m) => log.warn(m),
         });
-        return { runner: b.runner, close: b.close };
+        return {
+          runner: b.runner,
+          close: b.close,
+          grantSet: (set, ctx) => b.secrets.grantSet(set, ctx),
+        };
       },
     });
 }
