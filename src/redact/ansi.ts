@@ -55,43 +55,50 @@ export class VisibleText {
 
   /**
    * The visible text of `buf`; the buffer itself when it holds no escape. `scratch`, when large
-   * enough, receives the stripped bytes (valid until the next call that uses it).
+   * enough, receives the stripped bytes (valid until the next call that uses it). `scratch` may
+   * be `buf` itself: the text is then stripped in place, and `buf` is rewritten.
    */
   static of(buf: Buffer, scratch?: Buffer): VisibleText {
     const len = buf.length;
-    let search = buf.indexOf(ESC);
-    if (search < 0) return new VisibleText(buf, len, len, [0], [0]);
+    let e = buf.indexOf(ESC);
+    if (e < 0) return new VisibleText(buf, len, len, [0], [0]);
     const bytes = scratch && scratch.length >= len ? scratch : Buffer.allocUnsafe(len);
+    // One copy of everything, then each run of text after an escape moves down in place:
+    // far cheaper than a copy call per run. Runs only move down, to bytes already read, so the
+    // search ahead still reads the original bytes even when `bytes` is `buf`.
+    if (bytes !== buf) bytes.set(buf);
     const vis: number[] = [];
     const raw: number[] = [];
     let n = 0;
     let rawEnd = len;
     let segStart = 0;
-    const keep = (a: number, b: number): void => {
-      if (b <= a) return;
-      vis.push(n);
-      raw.push(a);
-      buf.copy(bytes, n, a, b);
-      n += b - a;
-    };
-    for (;;) {
-      const e = search < len ? buf.indexOf(ESC, search) : -1;
-      if (e < 0) {
-        keep(segStart, len);
-        break;
-      }
+    while (e >= 0) {
       const end = escapeEnd(buf, e, len);
       if (end === e + 1) {
         // A lone ESC is text.
-        search = e + 1;
+        e = e + 1 < len ? buf.indexOf(ESC, e + 1) : -1;
         continue;
       }
-      keep(segStart, e);
+      if (e > segStart) {
+        if (n !== segStart) bytes.copyWithin(n, segStart, e);
+        vis.push(n);
+        raw.push(segStart);
+        n += e - segStart;
+      }
       if (end < 0) {
         rawEnd = e;
+        segStart = len;
         break;
       }
-      segStart = search = end;
+      segStart = end;
+      // Escapes come in runs (reset, then a colour): look at the next byte before searching.
+      e = end < len ? (buf[end] === ESC ? end : buf.indexOf(ESC, end)) : -1;
+    }
+    if (segStart < len) {
+      if (n !== segStart) bytes.copyWithin(n, segStart, len);
+      vis.push(n);
+      raw.push(segStart);
+      n += len - segStart;
     }
     if (vis.length === 0) {
       vis.push(0);

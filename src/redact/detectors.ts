@@ -15,7 +15,7 @@ const PEM_TOKEN = String.raw`(?:[A-Za-z-]+: [^\r\n\\]*|[A-Za-z0-9+/=]+)`;
  */
 const PEM = `-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----(?:${SEP}*${PEM_TOKEN}(?:${SEP}+${PEM_TOKEN})*)?(?:${SEP}*-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----)?`;
 
-interface Kind {
+export interface TokenKind {
   name: string;
   /** Literal starts of the format: where a token may begin at the end of a chunk. */
   triggers: string[];
@@ -27,7 +27,7 @@ interface Kind {
   after?: RegExp;
 }
 
-const KINDS: Kind[] = [
+const KINDS: TokenKind[] = [
   {
     name: "aws-access-key-id",
     max: 20,
@@ -75,7 +75,7 @@ const KINDS: Kind[] = [
   },
 ];
 
-const byName = (name: string): Kind => KINDS.find((k) => k.name === name)!;
+const byName = (name: string): TokenKind => KINDS.find((k) => k.name === name)!;
 const AWS = byName("aws-access-key-id");
 const GITHUB = byName("github-token");
 const GITLAB = byName("gitlab-token");
@@ -92,7 +92,8 @@ const isTokenCode = (c: number): boolean => isWordCode(c) || c === 45 || c === 4
 const latin1 = (buf: Buffer, from: number, to: number): string => buf.toString("latin1", from, to);
 
 /** p, o, u, s, r: the kinds of `gh?_` token (personal, OAuth, user, server, refresh). */
-const GH_KIND = new Set([0x70, 0x6f, 0x75, 0x73, 0x72]);
+const isGhKind = (c: number): boolean =>
+  c === 0x70 || c === 0x6f || c === 0x75 || c === 0x73 || c === 0x72;
 
 const at = (buf: Buffer, i: number, literal: string): boolean =>
   i >= 0 && i + literal.length <= buf.length && latin1(buf, i, i + literal.length) === literal;
@@ -100,11 +101,15 @@ const at = (buf: Buffer, i: number, literal: string): boolean =>
 /**
  * Finds every known token in `buf` and reports it to `sink`. Returns where the last private key
  * header starts (or -1), for the streaming check of an unfinished block.
+ *
+ * A native `indexOf` pass costs little per byte but a call per occurrence of its anchor, so
+ * each pass serves several formats and anchors on their least common byte: one pass over `I`
+ * finds AKIA, ASIA, AIza and -----BEGIN; one over `_` finds gh?_, github_pat_ and [rs]k_live_.
  */
 export function detectTokens(buf: Buffer, sink: SpanSink): number {
   const len = buf.length;
   let lastPem = -1;
-  const tryAt = (k: Kind, start: number): number => {
+  const tryAt = (k: TokenKind, start: number): number => {
     if (start < 0) return -1;
     // Inside a longer word (a base64 blob, an identifier) these prefixes are coincidence.
     if (k !== PRIVATE_KEY && start > 0 && isWordCode(buf[start - 1]!)) return -1;
@@ -123,39 +128,57 @@ export function detectTokens(buf: Buffer, sink: SpanSink): number {
       i = next < len ? buf.indexOf(anchor, next) : -1;
     }
   };
-  // AKIA / ASIA / AIza. Byte comparisons: these callbacks run on every `A` and `_` of the log.
-  each(0x41, (i) => {
-    if (i + 3 >= len) return -1;
-    const c1 = buf[i + 1]!;
-    const c2 = buf[i + 2]!;
-    const c3 = buf[i + 3]!;
-    if ((c1 === 0x4b || c1 === 0x53) && c2 === 0x49 && c3 === 0x41) return tryAt(AWS, i);
-    if (c1 === 0x49 && c2 === 0x7a && c3 === 0x61) return tryAt(GOOGLE, i);
-    return -1;
-  });
-  // gh?_, github_pat_, sk_live_, rk_live_: all have an underscore at a known place.
-  each(0x5f, (i) => {
+  // AKIA / ASIA / AIza / -----BEGIN. A found token is not searched again for its own kinds
+  // (keys: `keyEnd`, private key blocks: `pemEnd`), but may hold the other kind.
+  let keyEnd = 0;
+  let pemEnd = 0;
+  for (let i = buf.indexOf(0x49); i >= 0; i = i + 1 < len ? buf.indexOf(0x49, i + 1) : -1) {
+    const b1 = i >= 1 ? buf[i - 1]! : 0;
+    if (b1 === 0x41) {
+      // AIza
+      if (i - 1 >= keyEnd && buf[i + 1] === 0x7a && buf[i + 2] === 0x61) {
+        keyEnd = Math.max(keyEnd, tryAt(GOOGLE, i - 1));
+      }
+    } else if (b1 === 0x4b || b1 === 0x53) {
+      // AKIA, ASIA
+      if (i - 2 >= keyEnd && buf[i - 2] === 0x41 && buf[i + 1] === 0x41) {
+        keyEnd = Math.max(keyEnd, tryAt(AWS, i - 2));
+      }
+    } else if (
+      b1 === 0x47 &&
+      i - 3 >= pemEnd &&
+      buf[i + 1] === 0x4e &&
+      at(buf, i - 8, "-----BEG")
+    ) {
+      lastPem = i - 8;
+      pemEnd = Math.max(pemEnd, tryAt(PRIVATE_KEY, i - 8));
+    }
+  }
+  // gh?_, github_pat_, sk_live_, rk_live_: all have an underscore at a known place. The most
+  // frequent anchor of all, so the loop is written out (no callback per underscore).
+  for (let i = buf.indexOf(0x5f); i >= 0; ) {
+    let end = -1;
     const c1 = i >= 1 ? buf[i - 1]! : 0;
-    if (i >= 3 && buf[i - 3] === 0x67 && buf[i - 2] === 0x68 && GH_KIND.has(c1)) {
-      return tryAt(GITHUB, i - 3);
+    if (i >= 3 && buf[i - 2] === 0x68 && buf[i - 3] === 0x67 && isGhKind(c1)) {
+      end = tryAt(GITHUB, i - 3);
+    } else if (c1 === 0x62 && at(buf, i - 6, "github_pat_")) {
+      end = tryAt(GITHUB, i - 6);
+    } else if (
+      c1 === 0x6b &&
+      (buf[i - 2] === 0x73 || buf[i - 2] === 0x72) &&
+      at(buf, i, "_live_")
+    ) {
+      end = tryAt(STRIPE, i - 2);
     }
-    if (c1 === 0x62 && at(buf, i - 6, "github_pat_")) return tryAt(GITHUB, i - 6);
-    if (c1 === 0x6b && (buf[i - 2] === 0x73 || buf[i - 2] === 0x72) && at(buf, i, "_live_")) {
-      return tryAt(STRIPE, i - 2);
-    }
-    return -1;
-  });
+    const next = Math.max(i + 1, end);
+    i = next < len ? buf.indexOf(0x5f, next) : -1;
+  }
   each("glpat-", (i) => tryAt(GITLAB, i));
   each("xox", (i) => tryAt(SLACK, i));
   // eyJ: a JWT header (or payload) starts with base64 of `{"`.
   each(0x4a, (i) =>
     i >= 2 && buf[i - 1] === 0x79 && buf[i - 2] === 0x65 ? tryAt(JWT, i - 2) : -1,
   );
-  each("BEGIN", (i) => {
-    if (!at(buf, i - 5, "-----")) return -1;
-    lastPem = i - 5;
-    return tryAt(PRIVATE_KEY, i - 5);
-  });
   return lastPem;
 }
 
@@ -237,3 +260,6 @@ export function pemHeaderAt(buf: Buffer, start: number): string | null {
 }
 
 export const DETECTOR_NAMES = KINDS.map((k) => k.name);
+
+/** The formats, for tests that check the anchored search against trying every position. */
+export const TOKEN_KINDS: readonly TokenKind[] = KINDS;

@@ -36,6 +36,35 @@ const xmlEscape = (s: string): string =>
     .replace(/"/g, "&quot;")
     .replace(/'/g, "&apos;");
 
+/** A URL's password as the WHATWG URL parser writes it (Node, browsers): few characters escaped. */
+function urlUserinfo(value: string): string {
+  const u = new URL("https://host.invalid/");
+  u.password = value;
+  return u.password;
+}
+
+/** Characters bash's `printf %q` escapes with a backslash (its `sh_backslash_quote` table). */
+const BASH_SPECIAL = new Set(" \t\n!\"$&'()*,;<>?[\\]^`{|}");
+
+/**
+ * The value as bash's `printf %q` writes it, for printable ASCII values (others bash writes in
+ * its $'...' form, which has no needle here).
+ */
+function bashPrintfQ(value: string): string | null {
+  if (!/^[\x20-\x7e]*$/.test(value) || value.length === 0) return null;
+  let out = "";
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    const prev = i > 0 ? value[i - 1] : undefined;
+    const special =
+      BASH_SPECIAL.has(c) ||
+      (c === "#" && i === 0) ||
+      (c === "~" && (i === 0 || prev === ":" || prev === "="));
+    out += special ? `\\${c}` : c;
+  }
+  return out;
+}
+
 /** The raw value and everything derived from it (whole-value forms only; see `linesOf`). */
 function wholeValueEncodings(value: string): Encoding[] {
   const bytes = Buffer.from(value, "utf8");
@@ -58,11 +87,14 @@ function wholeValueEncodings(value: string): Encoding[] {
   out.push({ kind: "url-strict", text: strictUri(value) });
   out.push({ kind: "url-lower", text: uri.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()) });
   out.push({ kind: "url-form", text: uri.replace(/%20/g, "+") });
+  out.push({ kind: "url-userinfo", text: urlUserinfo(value) });
   out.push({ kind: "json", text: JSON.stringify(value).slice(1, -1) });
   // Inside quotes the surrounding quote characters are not part of the value; the escaped
   // inner text is what differs from the raw value.
   out.push({ kind: "shell-single", text: value.replace(/'/g, "'\\''") });
   out.push({ kind: "shell-double", text: value.replace(/([\\"$`])/g, "\\$1") });
+  const printfQ = bashPrintfQ(value);
+  if (printfQ !== null) out.push({ kind: "shell-printf-q", text: printfQ });
   out.push({ kind: "xml", text: xmlEscape(value) });
   return out;
 }

@@ -19,9 +19,11 @@ export interface RedactorOptions {
   detectors?: boolean;
   /**
    * How long the stream may hold back the start of a possible match while no more input
-   * arrives (default 50 ms). After that the held bytes, a strict prefix of a needle and never a
-   * whole value, are written so that live logs stay live; if later input completes the match,
-   * the rest of it is still masked. 0 or Infinity: never release early (wait for input or end).
+   * arrives (default 50 ms). After that held bytes are written so that live logs stay live, but
+   * only when they are too short to tell anything (under RELEASE_MAX bytes): a longer open
+   * prefix of a secret stays held until the match completes or fails, or the stream ends, so a
+   * job writing a secret slowly cannot show it piece by piece. If later input completes the
+   * match, the rest of it is still masked. 0 or Infinity: never release early.
    */
   flushMs?: number;
 }
@@ -53,6 +55,8 @@ class Engine {
   private readonly names: string[];
   /** Reused for the visible text of each buffer: analysis is synchronous and keeps no view. */
   private scratch: Buffer = Buffer.alloc(0);
+  /** Reused to join held-back bytes to a new chunk (never part of any output). */
+  private joined: Buffer = Buffer.alloc(0);
 
   constructor(
     needles: { text: string; name: string }[],
@@ -66,11 +70,26 @@ class Engine {
     return this.matcher.size;
   }
 
-  analyse(buf: Buffer, final: boolean): Analysis {
+  /** `head` followed by `chunk`, in a buffer valid until the next call (never output). */
+  join(head: Buffer, chunk: Buffer): Buffer {
+    const total = head.length + chunk.length;
+    if (this.joined.length < total) this.joined = Buffer.allocUnsafe(total * 2);
+    this.joined.set(head, 0);
+    this.joined.set(chunk, head.length);
+    return this.joined.subarray(0, total);
+  }
+
+  /**
+   * What to mask in `buf` and how much of its end to hold back. With `inPlace`, the visible text
+   * is built inside `buf` itself (saving a copy), which leaves `buf` rewritten.
+   */
+  analyse(buf: Buffer, final: boolean, inPlace: boolean): Analysis {
     // Matching runs on the visible text (escape sequences removed) and maps spans back, so an
     // escape inside a secret is masked with it.
-    if (this.scratch.length < buf.length) this.scratch = Buffer.allocUnsafe(buf.length * 2);
-    const view = VisibleText.of(buf, this.scratch);
+    if (!inPlace && this.scratch.length < buf.length) {
+      this.scratch = Buffer.allocUnsafe(buf.length * 2);
+    }
+    const view = VisibleText.of(buf, inPlace ? buf : this.scratch);
     const bytes = view.bytes;
     const spans: Span[] = [];
     const list = newSpanList();
@@ -94,7 +113,7 @@ class Engine {
 
     // What the end of the buffer may still grow into: an escape sequence, a needle, a token.
     let hold = view.rawEnd;
-    const depth = this.matcher.openDepth(bytes, 0, view.length);
+    const depth = list.open;
     if (depth > 0) hold = Math.min(hold, view.toRaw(view.length - depth));
     let restart: Buffer | null = null;
     if (this.detectors) {
@@ -134,11 +153,19 @@ export function mergeSpans(spans: Span[]): Span[] {
   return out;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * The streaming state: the bytes kept back from earlier writes (`tail`), how many of them were
  * already written (`done`), and how many of those were covered by a marker (`masked`), so that a
  * match continuing into written bytes is masked without a second marker.
+ *
+ * Output is a list of pieces that point into the caller's chunk and the (never modified) tail,
+ * so that text is not copied on its way through; only held-back bytes are copied.
  */
+/** Held bytes the flush timer may write: shorter open prefixes reveal next to nothing. */
+export const RELEASE_MAX = 3;
+
 export class StreamCore {
   private tail: Buffer = Buffer.alloc(0);
   private done = 0;
@@ -151,51 +178,69 @@ export class StreamCore {
     return this.tail.length - this.done;
   }
 
-  write(chunk: Buffer, final: boolean): Buffer | null {
-    const buf = this.tail.length > 0 ? Buffer.concat([this.tail, chunk]) : chunk;
-    if (buf.length === 0) return null;
-    const a = this.engine.analyse(buf, final);
+  write(chunk: Buffer, final: boolean): Buffer[] {
+    const head = this.tail;
+    const h = head.length;
+    const total = h + chunk.length;
+    if (total === 0) return [];
+    // Analysis needs the held-back bytes and the chunk in one buffer. That buffer is reused and
+    // rewritten by the analysis, so every byte read afterwards comes from `head` and `chunk`.
+    const a =
+      h === 0
+        ? this.engine.analyse(chunk, final, false)
+        : this.engine.analyse(this.engine.join(head, chunk), final, true);
     const cut = a.hold;
-    if (a.spans.length === 0 && cut === buf.length && this.done === 0) {
-      this.tail = Buffer.alloc(0);
+    if (a.spans.length === 0 && cut === total && this.done === 0) {
+      this.tail = EMPTY;
       this.masked = 0;
-      return buf;
+      return h === 0 ? [chunk] : chunk.length === 0 ? [head] : [head, chunk];
     }
+    /** Views of bytes [from, to) of head + chunk. */
+    const slices = (from: number, to: number): Buffer[] => {
+      if (to <= from) return [];
+      if (to <= h) return [head.subarray(from, to)];
+      if (from >= h) return [chunk.subarray(from - h, to - h)];
+      return [head.subarray(from), chunk.subarray(0, to - h)];
+    };
     const parts: Buffer[] = [];
     let pos = this.done;
     let maskedEnd = this.masked;
     for (const s of a.spans) {
       if (s.start >= cut) break;
       if (s.end <= pos) continue;
-      if (s.start > pos) parts.push(buf.subarray(pos, s.start));
+      parts.push(...slices(pos, s.start));
       // A span reaching into bytes already covered by a marker continues that marker.
       if (s.start >= this.masked) parts.push(Buffer.from(marker(s.name)));
       // Colour changes inside the hidden text still apply to what follows it.
-      parts.push(...escapesIn(buf, Math.max(s.start, pos), s.end));
+      const hidden = Buffer.concat(slices(Math.max(s.start, pos), s.end));
+      for (const e of escapesIn(hidden, 0, hidden.length)) parts.push(e);
       pos = s.end;
       maskedEnd = s.end;
     }
     if (pos < cut) {
-      parts.push(buf.subarray(pos, cut));
+      parts.push(...slices(pos, cut));
       pos = cut;
     }
     if (a.restart !== null && !final) {
       // Keep only the header (as already masked) in front of what is not yet written.
-      this.tail = Buffer.concat([a.restart, buf.subarray(pos)]);
+      this.tail = Buffer.concat([a.restart, ...slices(pos, total)]);
       this.done = this.masked = a.restart.length;
     } else {
-      this.tail = Buffer.from(buf.subarray(cut));
+      // A copy: the caller may reuse its chunk once the write returns.
+      this.tail = cut < total ? Buffer.concat(slices(cut, total)) : EMPTY;
       this.done = Math.max(0, pos - cut);
       this.masked = Math.max(0, maskedEnd - cut);
     }
-    if (parts.length === 0) return null;
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return parts;
   }
 
-  /** Writes the held-back bytes now (the timer); later input that completes a match is still masked. */
-  release(): Buffer | null {
-    if (this.pending <= 0) return null;
-    const out = Buffer.from(this.tail.subarray(this.done));
+  /**
+   * Writes the held-back bytes now (the timer) when there are fewer than `max`; later input that
+   * completes a match is still masked.
+   */
+  release(max = Number.POSITIVE_INFINITY): Buffer | null {
+    if (this.pending <= 0 || this.pending >= max) return null;
+    const out = this.tail.subarray(this.done);
     this.done = this.tail.length;
     return out;
   }
@@ -242,36 +287,46 @@ export function createRedactor(opts: RedactorOptions): Redactor & {
       const buf = Buffer.from(text, "utf8");
       const out = new StreamCore(engine).write(buf, true);
       // Never alter text that holds no secret (not even by a UTF-8 round trip).
-      if (out === buf) return text;
-      return out === null ? "" : out.toString("utf8");
+      if (out.length === 1 && out[0] === buf) return text;
+      return Buffer.concat(out).toString("utf8");
     },
     stream(): Transform {
       const core = new StreamCore(engine);
+      const timed = flushMs > 0 && Number.isFinite(flushMs);
+      // One timer at a time, armed while bytes are held back. Input that arrives meanwhile
+      // only moves `lastInput`; the timer re-arms for the rest of the wait when it fires, so
+      // a busy stream does not pay for a timer per chunk.
       let timer: NodeJS.Timeout | null = null;
+      let lastInput = 0;
       const stop = (): void => {
         if (timer !== null) clearTimeout(timer);
         timer = null;
       };
       return new Transform({
         transform(chunk: Buffer | string, _enc, callback) {
-          stop();
           const buf = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
-          const out = core.write(buf, false);
-          if (out !== null) this.push(out);
-          if (core.pending > 0 && flushMs > 0 && Number.isFinite(flushMs)) {
-            timer = setTimeout(() => {
-              timer = null;
-              const held = core.release();
-              if (held !== null) this.push(held);
-            }, flushMs);
-            timer.unref();
+          for (const out of core.write(buf, false)) this.push(out);
+          if (timed && core.pending > 0) {
+            lastInput = performance.now();
+            if (timer === null) {
+              const fire = (): void => {
+                const idle = performance.now() - lastInput;
+                if (idle < flushMs) {
+                  timer = setTimeout(fire, flushMs - idle).unref();
+                  return;
+                }
+                timer = null;
+                const held = core.release(RELEASE_MAX);
+                if (held !== null) this.push(held);
+              };
+              timer = setTimeout(fire, flushMs).unref();
+            }
           }
           callback();
         },
         flush(callback) {
           stop();
-          const out = core.write(Buffer.alloc(0), true);
-          if (out !== null) this.push(out);
+          for (const out of core.write(EMPTY, true)) this.push(out);
           callback();
         },
         destroy(err, callback) {

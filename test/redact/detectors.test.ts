@@ -1,6 +1,8 @@
 // Known token formats are masked for every job, registered or not, and ordinary text is not.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
+import { detectTokens, TOKEN_KINDS } from "../../src/redact/detectors.js";
 import { createRedactor } from "../../src/redact/redactor.js";
 import { oneByteChunks, through } from "./helpers.js";
 
@@ -119,5 +121,82 @@ describe("detectors", () => {
     const out = (await through(r.stream(), chunks)).toString();
     assert.ok(!out.includes("QUJDREVG"), out.slice(0, 200));
     assert.ok(out.endsWith("ok\n"));
+  });
+
+  it("finds by its anchors exactly what trying every position finds", () => {
+    const kind = (name: string) => TOKEN_KINDS.find((k) => k.name === name)!;
+    // Formats that share a search also share where the next search resumes after a find.
+    const groups = [
+      ["aws-access-key-id", "google-api-key"],
+      ["github-token", "stripe-key"],
+      ["gitlab-token"],
+      ["slack-token"],
+      ["jwt"],
+      ["private-key"],
+    ].map((names) => names.map(kind));
+    const isWord = (c: number | undefined) =>
+      c !== undefined && /[A-Za-z0-9_]/.test(String.fromCharCode(c));
+    function reference(buf: Buffer): { spans: string[]; lastPem: number } {
+      const text = buf.toString("latin1");
+      const spans: string[] = [];
+      let lastPem = -1;
+      for (const group of groups) {
+        let next = 0;
+        for (let s = 0; s < text.length; s++) {
+          for (const k of group) {
+            // The search resumes after a find; a private key header is found by its `BEGIN`, so
+            // one whose dashes are the end of the previous block's footer is still a header.
+            if ((k.name === "private-key" ? s + 5 : s) < next) continue;
+            if (!k.triggers.some((t) => text.startsWith(t, s))) continue;
+            if (k.name === "private-key") lastPem = s;
+            else if (s > 0 && isWord(buf[s - 1])) continue;
+            k.body.lastIndex = 0;
+            const m = k.body.exec(text.slice(s, s + k.max));
+            if (m === null) continue;
+            const end = s + m[0].length;
+            if (k.after && end < text.length && k.after.test(text[end]!)) continue;
+            spans.push(`${s}-${end}-${k.name}`);
+            next = end;
+            break;
+          }
+        }
+      }
+      return { spans: spans.sort(), lastPem };
+    }
+    const prefixes = [
+      ..."AKIA ASIA AIza ghp_ gho_ ghs_ github_pat_ sk_live_ rk_live_ glpat- xoxb- xox eyJ I A".split(
+        " ",
+      ),
+      "-----BEGIN RSA PRIVATE KEY-----",
+      "-----BEGIN",
+      "-----BEG",
+      "BEGIN",
+    ];
+    const bodies = [
+      "",
+      // Bodies of the exact lengths the fixed-length formats need, and longer ones.
+      "IOSFODNN7EXAMPLE",
+      "SyA1234567890abcdefghijklmnopqrstuv",
+      "16C7e42F292c6912E7710c838347Ae178B4a",
+      "4eC39HqLyjWDarjtT1zdp7dc",
+      "xXx1234567890abcdEFGH",
+      "hbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+      "MIIEowIBAAKCAQEA0Z3VS5JJ",
+      "abcdefghijklmnopqrstuvwxyz",
+    ];
+    const separators = [" ", "\n", "\\n", ".", "-", "_", "=", "x", "-----END RSA PRIVATE KEY-----"];
+    const piece = fc.oneof(
+      fc.tuple(fc.constantFrom(...prefixes), fc.constantFrom(...bodies)).map(([p, b]) => p + b),
+      fc.constantFrom(...separators),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 24 }), (parts) => {
+        const buf = Buffer.from(parts.join(""), "latin1");
+        const spans: string[] = [];
+        const lastPem = detectTokens(buf, (s, e, name) => spans.push(`${s}-${e}-${name}`));
+        assert.deepEqual({ spans: spans.sort(), lastPem }, reference(buf));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

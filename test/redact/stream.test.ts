@@ -1,10 +1,12 @@
 // The streaming redactor: overlaps, prefixes, self-overlap, ANSI, multi-line values, short
 // values, and how promptly output flows.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { base64Inner, encodingsOf } from "../../src/redact/encodings.js";
-import { createRedactor } from "../../src/redact/redactor.js";
+import { createRedactor, RELEASE_MAX } from "../../src/redact/redactor.js";
 import { oneByteChunks, through } from "./helpers.js";
 
 const plain = (secrets: { name: string; value: string }[], minLength?: number) =>
@@ -28,7 +30,9 @@ describe("encodings", () => {
   });
 
   it("lists every kind the redactor must catch", () => {
-    const kinds = new Set(encodingsOf("a'b\"c$d\ne f&g<h>").map((e) => e.kind));
+    const kinds = new Set(
+      [...encodingsOf("a'b\"c$d\ne f&g<h>"), ...encodingsOf("a'b c$d")].map((e) => e.kind),
+    );
     for (const k of [
       "raw",
       "base64@0",
@@ -44,6 +48,8 @@ describe("encodings", () => {
       "json",
       "shell-single",
       "shell-double",
+      "shell-printf-q",
+      "url-userinfo",
       "xml",
       "spaced",
       "whitespace-normalised",
@@ -51,6 +57,28 @@ describe("encodings", () => {
     ]) {
       assert.ok(kinds.has(k), k);
     }
+  });
+
+  it("writes a value as bash's printf %q does", () => {
+    const values = fc.sample(
+      fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 24 }),
+      300,
+    );
+    values.push("~home", "a=~b", "#hash", "x#y", "tab\there", "Pa55 w0rd/\"q'<&>$x\\y");
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+    values.forEach((v, i) => {
+      env[`V${i}`] = v;
+    });
+    const script = values.map((_, i) => `printf '%q\\0' "$V${i}"`).join("\n");
+    const byBash = execFileSync("bash", ["--norc", "--noprofile", "-c", script], { env })
+      .toString("latin1")
+      .split("\0");
+    values.forEach((v, i) => {
+      const ours = encodingsOf(v).find((e) => e.kind === "shell-printf-q");
+      // Values with control characters are written as $'...' by bash; there is no such form.
+      if (/[^\x20-\x7e]/.test(v)) assert.equal(ours, undefined);
+      else assert.equal(ours?.text, byBash[i], JSON.stringify(v));
+    });
   });
 });
 
@@ -130,7 +158,7 @@ describe("stream redactor", () => {
     s.end();
   });
 
-  it("holds back only an open partial match, and releases it after the flush timer", async () => {
+  it("holds back an open prefix of a secret past the flush timer until it resolves", async () => {
     const r = createRedactor({ secrets: [{ name: "S", value: "hunter2secret" }], flushMs: 100 });
     const s = r.stream();
     const got: string[] = [];
@@ -138,12 +166,33 @@ describe("stream redactor", () => {
     s.write("user=admin pass=hunt");
     await new Promise((res) => setImmediate(res));
     assert.equal(got.join(""), "user=admin pass=");
+    // A slow writer cannot show the secret piece by piece: four bytes stay held.
     await new Promise((res) => setTimeout(res, 400));
-    assert.equal(got.join(""), "user=admin pass=hunt");
-    // The rest of the value arriving later is still masked.
+    assert.equal(got.join(""), "user=admin pass=");
     s.end("er2secret done\n");
     await once(s, "end");
-    assert.equal(got.join(""), "user=admin pass=hunt[redacted:S] done\n");
+    assert.equal(got.join(""), "user=admin pass=[redacted:S] done\n");
+  });
+
+  it("releases a held prefix too short to tell anything after a quiet spell after the last input", async () => {
+    const r = createRedactor({ secrets: [{ name: "S", value: "hunter2secret" }], flushMs: 400 });
+    const s = r.stream();
+    const got: string[] = [];
+    s.on("data", (d: Buffer) => got.push(d.toString()));
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    s.write("a=h");
+    await sleep(200);
+    s.write("u");
+    // 440 ms after the first input but 240 ms after the last: still held.
+    await sleep(240);
+    assert.equal(got.join(""), "a=");
+    await sleep(700);
+    assert.equal(got.join(""), `a=hu`);
+    assert.ok(RELEASE_MAX > 2, "two held bytes are released by the timer");
+    // The rest of the value arriving later is still masked.
+    s.end("nter2secret\n");
+    await once(s, "end");
+    assert.equal(got.join(""), "a=hu[redacted:S]\n");
   });
 
   it("never holds back more than the longest needle minus one byte", async () => {
