@@ -11,6 +11,8 @@ export interface GateInput {
   allRestricted?: string[];
   /** The label prefix, for the hint on how to run everything. */
   labelPrefix?: string;
+  /** The PR is a draft: restricted jobs wait until it is ready for review. */
+  draft?: boolean;
 }
 
 export interface GateDecision {
@@ -40,6 +42,17 @@ function selectionOf(run: RunRow): Selection | null {
 }
 
 export function decideGate(input: GateInput): GateDecision {
+  const d = decideOnRuns(input);
+  if (!input.draft || d.state === "success") return d;
+  // A draft's partial or stopped run is not a failure yet: nothing restricted may run until then.
+  return {
+    state: "pending",
+    title: "Draft: restricted jobs wait until it is ready for review",
+    summary: `The pull request is a draft, so only public jobs run on ${input.headSha}. Mark it ready for review to run the restricted jobs; the gate turns green after a full run on the head succeeds.`,
+  };
+}
+
+function decideOnRuns(input: GateInput): GateDecision {
   const { headSha } = input;
   const onHead = input.runs
     .filter((r) => r.run.sha === headSha)

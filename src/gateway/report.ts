@@ -31,7 +31,21 @@ export interface GateContext {
   restricted: string[];
   labelPrefix: string;
   notes?: string[];
+  draft?: boolean;
+  /** Only these runs count (those decided against the PR's current base); all when omitted. */
+  runIds?: ReadonlySet<string>;
 }
+
+/** Why a commit's gate no longer applies: the PR moved on, or was closed. */
+export interface GateEnd {
+  title: string;
+  summary: string;
+}
+
+export const superseded = (newSha: string): GateEnd => ({
+  title: `Superseded by ${newSha.slice(0, 12)}`,
+  summary: `New commits were pushed: the gate of the pull request is on its head ${newSha}. Runs on this commit were cancelled.`,
+});
 
 /** Appends notes to a check's summary (they say where definitions came from). */
 function withNotes(state: CheckRunState, notes: string[] | undefined): CheckRunState {
@@ -82,7 +96,7 @@ export class Reporter {
    */
   async gate(g: GateContext) {
     const rows = (await this.opts.runs.list({ repo: g.repo, pr: g.pr, limit: 500 })).filter(
-      (r) => r.sha === g.headSha && r.source === "github",
+      (r) => r.sha === g.headSha && r.source === "github" && (!g.runIds || g.runIds.has(r.id)),
     );
     const runs = [];
     for (const run of rows) {
@@ -95,6 +109,7 @@ export class Reporter {
       runs,
       allRestricted: g.restricted,
       labelPrefix: g.labelPrefix,
+      ...(g.draft ? { draft: true } : {}),
     });
     const newest = runs.sort((a, b) => b.run.created_at - a.run.created_at)[0];
     const state = renderGateCheck(g.headSha, decision, {
@@ -102,6 +117,18 @@ export class Reporter {
       ...(newest ? { runId: newest.run.id } : {}),
     });
     await this.opts.outbox.checkRun(g.repo, g.installationId, withNotes(state, g.notes));
+    this.opts.onEnqueued?.();
+  }
+
+  /**
+   * Completes the gate of a commit whose runs no longer count (superseded, closed, retargeted) as
+   * cancelled, so that no check is left running on it. Not neutral: branch protection counts a
+   * neutral check as passing, and GitHub does not move a completed check back to in progress, so
+   * the commit could later pass on it (a force-push back to it, a reopen).
+   */
+  async gateEnded(repo: string, installationId: number, headSha: string, end: GateEnd) {
+    const state = renderGateCheck(headSha, { state: "failure", ...end }, this.render);
+    await this.opts.outbox.checkRun(repo, installationId, { ...state, conclusion: "cancelled" });
     this.opts.onEnqueued?.();
   }
 

@@ -1,0 +1,322 @@
+// Test selection and commands through the real HTTP server: `/test <names>`, `/test all`,
+// `/retest`, `/cancel`, a re-requested check run, test labels (one that selects nothing), and the
+// gate while a filter is active. Each asserts the checks and comments GitHub's double recorded, the
+// runs and jobs in the store, and the secret releases in the audit log.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { after, before, test } from "node:test";
+import { example } from "../gateway/helpers.js";
+import {
+  commentPayload,
+  INSTALLATION,
+  prPayload,
+  REPO,
+  TRUSTED,
+  UNTRUSTED,
+  World,
+} from "./harness.js";
+
+/** A sleep this process alone starts, so that the test can tell whether it was killed. */
+const SLEEP = `58.${process.pid}`;
+
+/**
+ * A public job and two restricted ones. The head commit steers them through files: `slow` names
+ * the provider whose job hangs, `fail` the one that fails.
+ */
+const PIPELINE = `version: 1
+secrets:
+  cloud:
+    backend: embedded
+trust:
+  orgs: [acme]
+jobs:
+  unit:
+    run: echo "unit ok"
+  functional:
+    needs: [unit]
+    matrix:
+      provider: [aws, scw]
+    name: \${provider}
+    tags: ["\${provider}"]
+    secrets: [cloud]
+    run: |
+      echo "token is $CLOUD_TOKEN"
+      if [ "$(cat slow 2>/dev/null || true)" = "$provider" ]; then sleep ${SLEEP}; fi
+      if [ "$(cat fail 2>/dev/null || true)" = "$provider" ]; then exit 1; fi
+`;
+
+let w: World;
+before(async () => {
+  w = await World.create(PIPELINE);
+});
+after(async () => {
+  w?.gh.assertNoViolations();
+  await w?.close();
+});
+
+type Pr = ReturnType<World["openPr"]>;
+
+async function opened(pr: Pr) {
+  assert.equal(
+    (await w.send("pull_request", prPayload("opened", pr, { baseSha: w.baseSha }))).status,
+    202,
+  );
+  await w.settle();
+}
+
+async function comment(pr: Pr, body: string, sender = TRUSTED) {
+  assert.equal(
+    (await w.send("issue_comment", commentPayload(pr.number, body, sender))).status,
+    202,
+  );
+  await w.settle();
+}
+
+async function label(pr: Pr, name: string, sender = TRUSTED) {
+  pr.labels = [...(pr.labels ?? []), name];
+  w.gh.addPull(REPO, {
+    number: pr.number,
+    headSha: pr.headSha,
+    baseSha: w.baseSha,
+    author: pr.author,
+    labels: pr.labels,
+  });
+  const payload = prPayload("labeled", pr, { baseSha: w.baseSha, label: name, sender });
+  assert.equal((await w.send("pull_request", payload)).status, 202);
+  await w.settle();
+}
+
+/** The real `check_run.rerequested` example, pointed at one of Airlock's check runs. */
+async function rerequest(pr: Pr, name: string, sender = TRUSTED) {
+  const check = w.check(pr.headSha, name);
+  assert.ok(check, `a ${name} check exists`);
+  const p = example("check_run", "rerequested");
+  const base = prPayload("opened", pr, { baseSha: w.baseSha, sender });
+  p.installation = { id: INSTALLATION, node_id: "I" };
+  p.repository = base.repository;
+  p.sender = base.sender;
+  p.check_run = {
+    ...p.check_run,
+    id: check.id,
+    name: check.name,
+    head_sha: check.head_sha,
+    external_id: check.external_id,
+    pull_requests: [
+      {
+        ...base.pull_request,
+        url: `https://api.github.com/repos/${REPO}/pulls/${pr.number}`,
+        id: pr.number,
+        number: pr.number,
+      },
+    ],
+  };
+  assert.equal((await w.send("check_run", p)).status, 202);
+  await w.settle();
+}
+
+/** Restricted job ids of each run on the commit, oldest run first. */
+function restrictedRuns(sha: string): string[][] {
+  const byRun = new Map<string, string[]>();
+  for (const j of w.jobsOf(sha)) {
+    const list = byRun.get(j.run_id) ?? [];
+    if (j.restricted === 1) list.push(j.job_id);
+    byRun.set(j.run_id, list);
+  }
+  const order = w.server.db.sqlite
+    .prepare("SELECT id FROM runs WHERE sha = ? ORDER BY created_at, rowid")
+    .all(sha) as { id: string }[];
+  return order.map((r) => byRun.get(r.id) ?? []).filter((l) => l.length > 0);
+}
+
+/** Processes still running this file's sleep (a killed job leaves none). */
+function sleepers(): number {
+  let n = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (argv[0]?.endsWith("sleep") && argv[1] === SLEEP) n++;
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return n;
+}
+
+const releases = async () => (await w.releases()).length;
+const lastReply = (pr: Pr) => w.gh.comments(REPO, pr.number).at(-1)?.body ?? "";
+
+test("a test label filters the run; the gate stays red naming what was left out until /test all", async () => {
+  const pr = w.openPr({ author: TRUSTED, labels: ["test-aws"] });
+  const r0 = await releases();
+  await opened(pr);
+  let checks = w.checks(pr.headSha);
+  assert.equal(checks["airlock/functional-aws"], "success");
+  assert.equal(checks["airlock/functional-scw"], undefined);
+  assert.equal(checks["airlock/all-tests"], "failure");
+  const gate = w.check(pr.headSha, "airlock/all-tests")!;
+  assert.match(gate.output.title ?? "", /1 job left out/);
+  assert.match(gate.output.summary ?? "", /Left out: `functional-scw`/);
+  assert.match(gate.output.summary ?? "", /`test-aws`/);
+  assert.match(gate.output.summary ?? "", /`\/test all`/);
+  assert.equal(await releases(), r0 + 1);
+
+  // Another group by name: still a partial run, still red.
+  await comment(pr, "/test scw");
+  checks = w.checks(pr.headSha);
+  assert.equal(checks["airlock/functional-scw"], "success");
+  assert.equal(checks["airlock/all-tests"], "failure");
+  assert.deepEqual(restrictedRuns(pr.headSha), [["functional-aws"], ["functional-scw"]]);
+
+  // Only an unfiltered run turns it green.
+  await comment(pr, "/test all");
+  assert.equal(w.checks(pr.headSha)["airlock/all-tests"], "success");
+  assert.match(w.check(pr.headSha, "airlock/all-tests")!.output.title ?? "", /All 2 required/);
+  assert.equal(await releases(), r0 + 4);
+
+  // Nothing failed: /retest says so and runs nothing.
+  await comment(pr, "/retest");
+  assert.match(lastReply(pr), /No job failed/);
+  assert.equal(await releases(), r0 + 4);
+
+  // A push: the label still filters, and the old head's full run does not count for the new one.
+  const next = w.push(pr);
+  w.gh.addPull(REPO, {
+    number: pr.number,
+    headSha: next,
+    baseSha: w.baseSha,
+    author: TRUSTED,
+    labels: pr.labels ?? [],
+  });
+  const sync = prPayload("synchronize", pr, { baseSha: w.baseSha });
+  assert.equal((await w.send("pull_request", sync)).status, 202);
+  await w.settle();
+  assert.deepEqual(restrictedRuns(next), [["functional-aws"]]);
+  assert.equal(w.checks(next)["airlock/all-tests"], "failure");
+});
+
+test("a label or /test name that selects nothing is answered with a comment naming it", async () => {
+  const pr = w.openPr({ author: TRUSTED });
+  await opened(pr);
+  const r0 = await releases();
+  const runs0 = w.jobsOf(pr.headSha).length;
+  await label(pr, "test-nope");
+  const replies = w.gh.comments(REPO, pr.number);
+  assert.equal(replies.length, 1);
+  assert.match(replies[0]!.body, /test-nope/);
+  assert.match(replies[0]!.body, /nothing with secrets was started/);
+
+  await comment(pr, "/test nope,aws");
+  assert.equal(w.gh.comments(REPO, pr.number).length, 2);
+  assert.match(lastReply(pr), /test-nope/);
+  assert.equal(await releases(), r0, "a selection with a bad name runs nothing");
+  assert.equal(w.jobsOf(pr.headSha).length, runs0);
+
+  // A malformed command is explained; an untrusted sender's label gets no reply.
+  await comment(pr, "/test $(id)");
+  assert.match(lastReply(pr), /letters, digits/);
+  await label(pr, "test-zzz", UNTRUSTED);
+  assert.equal(w.gh.comments(REPO, pr.number).length, 3);
+});
+
+test("/retest runs the failed job again, and updates its check run in place", async () => {
+  const pr = w.openPr({ author: TRUSTED, files: { fail: "scw" } });
+  await opened(pr);
+  assert.equal(w.checks(pr.headSha)["airlock/functional-scw"], "failure");
+  assert.equal(w.checks(pr.headSha)["airlock/functional-aws"], "success");
+  const gate = w.check(pr.headSha, "airlock/all-tests")!;
+  assert.equal(gate.conclusion, "failure");
+  assert.match(gate.output.summary ?? "", /functional-scw \(failed\)/);
+  assert.match(gate.output.summary ?? "", /\/retest/);
+  const r0 = await releases();
+
+  await comment(pr, "/retest", UNTRUSTED);
+  assert.equal(restrictedRuns(pr.headSha).length, 1, "an untrusted /retest runs nothing");
+
+  await comment(pr, "/retest");
+  assert.deepEqual(restrictedRuns(pr.headSha), [
+    ["functional-aws", "functional-scw"],
+    ["functional-scw"],
+  ]);
+  assert.equal(await releases(), r0 + 1, "only the failed job got its secrets again");
+  const scw = w.gh.checkRuns(REPO, pr.headSha).filter((c) => c.name === "airlock/functional-scw");
+  assert.equal(scw.length, 1, "one check run per job, updated in place");
+  assert.ok(scw[0]!.history.length >= 4, "the rerun was reported on the same check run");
+  assert.equal(scw[0]!.conclusion, "failure");
+  assert.equal(w.checks(pr.headSha)["airlock/all-tests"], "failure");
+});
+
+test("a re-requested check runs that job's group again; from an untrusted sender, nothing", async () => {
+  const pr = w.openPr({ author: TRUSTED });
+  await opened(pr);
+  const r0 = await releases();
+  await rerequest(pr, "airlock/functional-aws", UNTRUSTED);
+  assert.equal(restrictedRuns(pr.headSha).length, 1);
+  assert.equal(await releases(), r0);
+
+  await rerequest(pr, "airlock/functional-aws");
+  assert.deepEqual(restrictedRuns(pr.headSha).at(-1), ["functional-aws", "functional-scw"]);
+  assert.equal(await releases(), r0 + 2);
+  assert.equal(w.checks(pr.headSha)["airlock/functional-aws"], "success");
+  assert.equal(w.checks(pr.headSha)["airlock/all-tests"], "success");
+
+  // The gate's own check re-requested: reported afresh, nothing runs.
+  await rerequest(pr, "airlock/all-tests");
+  assert.equal(await releases(), r0 + 2);
+  assert.equal(w.checks(pr.headSha)["airlock/all-tests"], "success");
+});
+
+test("/cancel stops the PR's runs and kills a running job; an untrusted /cancel does nothing", async () => {
+  const pr = w.openPr({ author: TRUSTED, files: { slow: "aws" } });
+  assert.equal(
+    (await w.send("pull_request", prPayload("opened", pr, { baseSha: w.baseSha }))).status,
+    202,
+  );
+  const until = Date.now() + 15_000;
+  // The job's process is up, not just its row: the test is about stopping a running job.
+  const runningAws = () =>
+    w.jobsOf(pr.headSha).some((j) => j.job_id === "functional-aws" && j.state === "running") &&
+    sleepers() > 0;
+  while (!runningAws() && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(runningAws(), "functional-aws is running");
+
+  assert.equal(
+    (await w.send("issue_comment", commentPayload(pr.number, "/cancel", UNTRUSTED))).status,
+    202,
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(runningAws(), "an untrusted /cancel leaves the run alone");
+
+  const started = Date.now();
+  await comment(pr, "/cancel");
+  assert.ok(Date.now() - started < 15_000, "the hanging job was stopped");
+  assert.equal(sleepers(), 0, "no process of the cancelled job is left");
+  const checks = w.checks(pr.headSha);
+  assert.equal(checks["airlock/functional-aws"], "cancelled");
+  assert.equal(checks["airlock/unit"], "success");
+  assert.equal(checks["airlock/all-tests"], "failure");
+  assert.match(w.check(pr.headSha, "airlock/all-tests")!.output.summary ?? "", /cancelled/);
+  const run = w.server.db.sqlite
+    .prepare("SELECT status FROM runs WHERE sha = ? ORDER BY created_at DESC LIMIT 1")
+    .get(pr.headSha);
+  assert.deepEqual(run, { status: "cancelled" });
+});
+
+test("an untrusted author's PR: /test from a trusted member needs an approval first", async () => {
+  const pr = w.openPr({ author: UNTRUSTED });
+  await opened(pr);
+  const r0 = await releases();
+  await comment(pr, "/test all", UNTRUSTED);
+  assert.equal(w.gh.comments(REPO, pr.number).length, 0, "untrusted commands get no reply");
+  await comment(pr, "/test aws");
+  assert.match(lastReply(pr), /cannot run on/);
+  assert.match(lastReply(pr), /\/ok-to-test/);
+  assert.equal(restrictedRuns(pr.headSha).length, 0);
+  assert.equal(await releases(), r0);
+  for (const j of w.jobsOf(pr.headSha)) assert.equal(j.grants, "{}", j.job_id);
+
+  // Approved, the same command runs just that group.
+  await comment(pr, "/ok-to-test");
+  await comment(pr, "/test aws");
+  assert.deepEqual(restrictedRuns(pr.headSha).at(-1), ["functional-aws"]);
+});
