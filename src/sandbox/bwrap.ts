@@ -1,14 +1,14 @@
 // The local executor: each job in a fresh bubblewrap sandbox over a fresh workspace, removed
 // afterwards whatever happened. With `sandbox: false` it runs public jobs as a plain process.
-import { readFile, realpath, stat, writeFile } from "node:fs/promises";
+import { realpath, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { isRestricted } from "../pipeline/types.js";
 import { badMountTarget, JOB_COMMAND, jobArgs } from "./bwrap-args.js";
 import { checkSandbox } from "./check.js";
 import { baseEnv, buildEnv, SANDBOX } from "./env.js";
 import { type EtcLayout, type HostLayout, prepareEtc, systemLayout } from "./layout.js";
 import { isInside, realish, safeRelative } from "./paths.js";
+import { SandboxInit } from "./pidns.js";
 import { type ExtraFd, type Finished, supervise } from "./process.js";
 import { readReports } from "./reports.js";
 import type { Executor, JobRequest, JobResult } from "./types.js";
@@ -30,6 +30,8 @@ export interface LocalExecutorOptions {
 }
 
 const SECRET_FILE = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+/** How long a killed sandbox may take to empty before the job is reported as an error. */
+const REAP_LIMIT_MS = 10_000;
 
 class JobSetupError extends Error {}
 
@@ -150,8 +152,12 @@ export class LocalExecutor implements Executor {
         }
         names.add(f.name);
       }
+      // bwrap reports its first child (the namespace's init) on the status fd as soon as it
+      // exists; from then on a cancel or timeout kills that init, which ends every process of
+      // the job, even those that left bwrap's process group.
+      const init = new SandboxInit();
       const fds: ExtraFd[] = [
-        { read: true },
+        { read: true, onData: (text) => init.learn(text) },
         { write: script },
         ...req.secretFiles.map((f) => ({ write: Buffer.from(f.value, "utf8") })),
       ];
@@ -173,12 +179,21 @@ export class LocalExecutor implements Executor {
         req.secretEnv,
         { AIRLOCK_WORKSPACE: SANDBOX.workspace, AIRLOCK_SECRETS_DIR: SANDBOX.secrets },
       );
-      finished = await supervise({ file: bwrap, args, env, fds }, sup);
-      const childPid = /"child-pid"\s*:\s*(\d+)/.exec(finished.reads[0] ?? "")?.[1];
-      started = childPid !== undefined;
-      // Killing bwrap takes the sandbox's init with it (--die-with-parent), and the kernel then
-      // kills everything in its PID namespace: wait for that so no process outlives the job.
-      if (childPid && finished.end !== "exited") await waitGone(Number(childPid), 5000);
+      finished = await supervise(
+        { file: bwrap, args, env, fds },
+        { ...sup, beforeKill: () => init.kill() },
+      );
+      init.learn(finished.reads[0] ?? "");
+      started = init.pid !== null;
+      // Whatever ended the job, nothing of it may outlive it: kill the init (a no-op when it is
+      // gone) and wait until the namespace is empty, checking every process after a kill.
+      init.kill();
+      const left = await init.waitGone(REAP_LIMIT_MS, { confirm: finished.end !== "exited" });
+      if (left.length > 0) {
+        const text = `processes of the job survived SIGKILL for ${formatMs(REAP_LIMIT_MS)} (host pids ${left.join(", ")}): they may still be running`;
+        note(req, text);
+        throw new JobSetupError(text);
+      }
     } else {
       const env = buildEnv(
         baseEnv({ sandbox: false, home: ws.home ?? ws.src, workspace: ws.src }),
@@ -281,21 +296,4 @@ function formatMs(ms: number): string {
   if (ms < 1000) return `${ms} ms`;
   const s = Math.round(ms / 1000);
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m ${s % 60}s`;
-}
-
-/** Waits until `pid` has exited (gone or a zombie), at most `ms`. */
-async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    let st: string;
-    try {
-      st = await readFile(`/proc/${pid}/stat`, "utf8");
-    } catch {
-      return true;
-    }
-    const state = st.slice(st.lastIndexOf(")") + 2, st.lastIndexOf(")") + 3);
-    if (state === "Z" || state === "X") return true;
-    await sleep(5);
-  }
-  return false;
 }

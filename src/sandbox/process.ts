@@ -1,10 +1,14 @@
 // Runs one child process for a job: feeds data to extra file descriptors through pipes, streams
 // stdout and stderr to the job's output, and kills the whole process group on timeout or cancel.
+// (A sandbox also has its PID namespace killed: see pidns.ts.)
 import { spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 
-/** An extra file descriptor (3, 4, …): data we write and close, or a channel we read. */
-export type ExtraFd = { write: Buffer } | { read: true };
+/**
+ * An extra file descriptor (3, 4, …): data we write and close, or a channel we read (`onData`
+ * sees everything read from it so far, each time more arrives).
+ */
+export type ExtraFd = { write: Buffer } | { read: true; onData?: (text: string) => void };
 
 export interface SpawnSpec {
   file: string;
@@ -20,6 +24,8 @@ export interface Supervision {
   timeoutMs: number;
   /** How long to wait for stdout/stderr to close once the process has exited. */
   closeGraceMs?: number;
+  /** Called on timeout or cancel just before the process group is killed. */
+  beforeKill?: () => void;
 }
 
 export interface Finished {
@@ -60,6 +66,7 @@ export function supervise(spec: SpawnSpec, sup: Supervision): Promise<Finished> 
     const kill = (why: "timed_out" | "cancelled") => {
       if (end !== "exited" || child.exitCode !== null || child.signalCode !== null) return;
       end = why;
+      sup.beforeKill?.();
       try {
         if (child.pid) process.kill(-child.pid, "SIGKILL");
       } catch {
@@ -86,7 +93,12 @@ export function supervise(spec: SpawnSpec, sup: Supervision): Promise<Finished> 
       // A child that dies early closes its end; the EPIPE is expected and means nothing here.
       stream.on("error", () => {});
       if ("write" in fd) stream.end(fd.write);
-      else stream.on("data", (c: Buffer) => (reads[i] += c.toString("utf8")));
+      else {
+        stream.on("data", (c: Buffer) => {
+          reads[i] += c.toString("utf8");
+          fd.onData?.(reads[i]!);
+        });
+      }
     });
 
     const finish = (exitCode: number | null, signal: NodeJS.Signals | null) => {
