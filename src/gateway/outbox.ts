@@ -104,17 +104,30 @@ export class Outbox {
 
   // ---- enqueueing -------------------------------------------------------------------------
 
-  /** The next full state of a check run. Older unsent states of the same check are superseded. */
-  checkRun(repo: string, installationId: number, state: CheckRunState, key = randomUUID()) {
-    return this.store.enqueue({
-      kind: "check_run",
-      key: `check_run:${key}`,
-      orderingKey: `check:${repo}:${state.head_sha}:${state.name}`,
-      repo,
-      installationId,
-      payload: { kind: "check_run", state } satisfies OutboxMessage,
-      supersedes: true,
-    });
+  /**
+   * The next full state of a check run. Older unsent states of the same check are superseded.
+   * `onlyIf` decides, at the moment of storing, whether the state is still the caller's to send.
+   */
+  checkRun(
+    repo: string,
+    installationId: number,
+    state: CheckRunState,
+    key = randomUUID(),
+    onlyIf?: () => boolean,
+  ) {
+    return this.store.enqueue(
+      {
+        kind: "check_run",
+        key: `check_run:${key}`,
+        orderingKey: `check:${repo}:${state.head_sha}:${state.name}`,
+        repo,
+        installationId,
+        payload: { kind: "check_run", state } satisfies OutboxMessage,
+        supersedes: true,
+      },
+      undefined,
+      onlyIf,
+    );
   }
 
   status(

@@ -3,7 +3,6 @@
 // Runs are requested in the transaction that marks the event done, so each delivery requests its
 // runs exactly once; everything else done here is idempotent per delivery, since a crash before
 // that transaction makes the event run again.
-import { randomBytes } from "node:crypto";
 import { ConfigError, parseConfig } from "../config/loader.js";
 import type { Config } from "../config/schema.js";
 import type { GitHubClient } from "../forge/github/client.js";
@@ -12,12 +11,13 @@ import { executeRun, type RunnerDeps } from "../pipeline/runner.js";
 import { isRestricted, type Plan, type PlannedJob } from "../pipeline/types.js";
 import type { GrantContext, SecretGrant } from "../secrets/types.js";
 import type { ApprovalStore } from "../store/approvals.js";
-import type {
-  NewRunRequest,
-  RequestSelection,
-  RunKind,
-  RunRequestRow,
-  RunRequestStore,
+import {
+  type NewRunRequest,
+  newRequestId,
+  type RequestSelection,
+  type RunKind,
+  type RunRequestRow,
+  type RunRequestStore,
 } from "../store/run-requests.js";
 import type { RunStore } from "../store/runs.js";
 import {
@@ -123,8 +123,6 @@ interface Loaded {
 }
 
 const short = (sha: string) => sha.slice(0, 12);
-const newRunId = () =>
-  `${new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)}-${randomBytes(4).toString("hex")}`;
 const actorOf = (login: string): Actor => ({
   login,
   type: login.endsWith("[bot]") ? "Bot" : "User",
@@ -165,6 +163,7 @@ export class PrFlow {
   constructor(private readonly o: PrFlowOptions) {
     this.reporter = new Reporter({
       outbox: o.outbox,
+      requests: o.requests,
       runs: o.runs,
       ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
       onEnqueued: () => o.outbox.poke(),
@@ -172,6 +171,7 @@ export class PrFlow {
     this.supervisor = new Supervisor({
       requests: o.requests,
       maxRuns: o.maxRuns ?? 2,
+      maxAttempts: o.maxAttempts ?? 3,
       execute: (req, signal) => this.execute(req, signal),
       recover: (req) => this.recover(req),
       onError: (message, req) => o.log?.error({ run: req.id, message }, "run failed to start"),
@@ -409,7 +409,7 @@ export class PrFlow {
     requestedBy: string,
   ): string {
     const req: NewRunRequest = {
-      id: newRunId(),
+      id: newRequestId(),
       repo: f.repo,
       pr: f.number,
       installationId: f.installationId,
@@ -1130,7 +1130,7 @@ export class PrFlow {
       if (run) await this.reporter.jobs(req.repo, req.installationId, run.id);
       await this.o.requests.finish(req.id, "done", finished ? undefined : "interrupted");
     } else {
-      await this.o.requests.requeue(req, newRunId());
+      await this.o.requests.requeue(req, newRequestId());
     }
     if (current) {
       const loaded = await this.load(f).catch(() => undefined);

@@ -1,7 +1,8 @@
 // Turns stored runs into what the pull request shows, through the outbox (stored before sent,
 // retried until delivered): one check run per job, `airlock/approval`, and the gate.
 import type { CheckRunState } from "../forge/github/types.js";
-import type { RunStore } from "../store/runs.js";
+import { type RunRequestRow, RunRequestStore } from "../store/run-requests.js";
+import type { RunRow, RunStore } from "../store/runs.js";
 import {
   type ApprovalView,
   renderApprovalCheck,
@@ -14,6 +15,8 @@ import type { Outbox } from "./outbox.js";
 export interface ReporterOptions {
   outbox: Outbox;
   runs: RunStore;
+  /** The run requests; by default read from the outbox's database, where they live. */
+  requests?: RunRequestStore;
   /** Airlock's public base URL, for details_url links to the private run page. */
   publicUrl?: string;
   /** Applied once more to every test name and message leaving Airlock. */
@@ -54,8 +57,57 @@ function withNotes(state: CheckRunState, notes: string[] | undefined): CheckRunS
   return { ...state, output: { ...state.output, summary: summary.slice(0, 65_000) } };
 }
 
+/**
+ * Runs in the order of their requests (a retried request keeps its place), without the attempts
+ * that were taken up again: their retry stands in for them. Runs without a request keep their own
+ * time.
+ */
+function inRequestOrder<T extends { run: RunRow }>(
+  runs: T[],
+  requests: ReadonlyMap<string, RunRequestRow>,
+): T[] {
+  const lastAttempt = new Map<number, number>();
+  for (const r of requests.values()) {
+    lastAttempt.set(r.createdAt, Math.max(lastAttempt.get(r.createdAt) ?? 0, r.attempt));
+  }
+  const key = (x: T): [number, number] => {
+    const req = requests.get(x.run.id);
+    return req ? [req.createdAt, req.attempt] : [x.run.created_at, 0];
+  };
+  return runs
+    .filter((x) => {
+      const req = requests.get(x.run.id);
+      return !req || req.attempt >= (lastAttempt.get(req.createdAt) ?? 0);
+    })
+    .sort((a, b) => {
+      const [ta, aa] = key(a);
+      const [tb, ab] = key(b);
+      return ta - tb || aa - ab;
+    });
+}
+
 export class Reporter {
-  constructor(private readonly opts: ReporterOptions) {}
+  private readonly requests: RunRequestStore;
+  /** The gate reports of each commit, one after another (see `serially`). */
+  private readonly gateQueue = new Map<string, Promise<void>>();
+
+  constructor(private readonly opts: ReporterOptions) {
+    this.requests = opts.requests ?? new RunRequestStore(opts.outbox.store.sqlite);
+  }
+
+  /**
+   * Runs the gate reports of one commit one at a time: a gate is computed from the store and then
+   * enqueued, and a computation that read older state must not be enqueued after a newer one.
+   */
+  private serially(key: string, fn: () => Promise<void>): Promise<void> {
+    const next = (this.gateQueue.get(key) ?? Promise.resolve()).catch(() => {}).then(fn);
+    this.gateQueue.set(key, next);
+    const forget = () => {
+      if (this.gateQueue.get(key) === next) this.gateQueue.delete(key);
+    };
+    next.then(forget, forget);
+    return next;
+  }
 
   private get render() {
     return {
@@ -64,13 +116,29 @@ export class Reporter {
     };
   }
 
-  /** The current state of a run's job checks (all jobs, or the named ones). */
+  /**
+   * The current state of a run's job checks (all jobs, or the named ones). A job's check on a
+   * commit belongs to the newest request whose run has that job: an older run (one still
+   * running, or one that gave up after its retries) leaves it alone, so the check ends on the
+   * newest run's conclusion whatever order the runs end in. Ownership is decided when the state is
+   * stored, so a newer run starting meanwhile is seen.
+   */
   async jobs(repo: string, installationId: number, runId: string, only?: string[]) {
     const run = await this.opts.runs.get(runId);
     if (!run) return;
+    const req = this.requests.get(runId);
     for (const job of await this.opts.runs.jobs(runId)) {
       if (only && !only.includes(job.job_id)) continue;
-      await this.opts.outbox.checkRun(repo, installationId, renderJobCheck(run, job, this.render));
+      const owned = req
+        ? () => this.requests.jobOwner(req.repo, req.pr, req.headSha, job.job_id) === runId
+        : undefined;
+      await this.opts.outbox.checkRun(
+        repo,
+        installationId,
+        renderJobCheck(run, job, this.render),
+        undefined,
+        owned,
+      );
     }
     this.opts.onEnqueued?.();
   }
@@ -94,16 +162,29 @@ export class Reporter {
    * The gate on the PR's head. Only runs that carried restricted jobs count (a public-only run
    * says nothing about them), unless the pipeline has no restricted job at all.
    */
-  async gate(g: GateContext) {
+  gate(g: GateContext): Promise<void> {
+    return this.serially(`${g.repo}@${g.headSha}`, () => this.gateNow(g));
+  }
+
+  private async gateNow(g: GateContext) {
     const rows = (await this.opts.runs.list({ repo: g.repo, pr: g.pr, limit: 500 })).filter(
       (r) => r.sha === g.headSha && r.source === "github" && (!g.runIds || g.runIds.has(r.id)),
     );
-    const runs = [];
+    const found = [];
     for (const run of rows) {
       const jobs = await this.opts.runs.jobs(run.id);
       if (g.restricted.length > 0 && !jobs.some((j) => j.restricted === 1)) continue;
-      runs.push({ run, jobs });
+      found.push({ run, jobs });
     }
+    const requests = new Map(
+      this.requests.forPr(g.repo, g.pr, g.headSha).map((r) => [r.id, r] as const),
+    );
+    // decideGate takes the newest runs by created_at: it is given the order of the requests, so
+    // that a retry started late does not count as newer than a request made after the original.
+    const runs = inRequestOrder(found, requests).map((x, i) => ({
+      ...x,
+      run: { ...x.run, created_at: i },
+    }));
     const decision = decideGate({
       headSha: g.headSha,
       runs,
@@ -111,7 +192,7 @@ export class Reporter {
       labelPrefix: g.labelPrefix,
       ...(g.draft ? { draft: true } : {}),
     });
-    const newest = runs.sort((a, b) => b.run.created_at - a.run.created_at)[0];
+    const newest = runs.at(-1);
     const state = renderGateCheck(g.headSha, decision, {
       ...this.render,
       ...(newest ? { runId: newest.run.id } : {}),
@@ -126,10 +207,12 @@ export class Reporter {
    * neutral check as passing, and GitHub does not move a completed check back to in progress, so
    * the commit could later pass on it (a force-push back to it, a reopen).
    */
-  async gateEnded(repo: string, installationId: number, headSha: string, end: GateEnd) {
-    const state = renderGateCheck(headSha, { state: "failure", ...end }, this.render);
-    await this.opts.outbox.checkRun(repo, installationId, { ...state, conclusion: "cancelled" });
-    this.opts.onEnqueued?.();
+  gateEnded(repo: string, installationId: number, headSha: string, end: GateEnd) {
+    return this.serially(`${repo}@${headSha}`, async () => {
+      const state = renderGateCheck(headSha, { state: "failure", ...end }, this.render);
+      await this.opts.outbox.checkRun(repo, installationId, { ...state, conclusion: "cancelled" });
+      this.opts.onEnqueued?.();
+    });
   }
 
   /** A comment, posted once per key. */

@@ -1,7 +1,8 @@
 // Starts queued run requests (a bounded number at once), tracks the runs in flight so that a new
 // push, `/cancel` or a closed PR can stop them, and on start-up hands requests a dead process left
-// running to `recover`.
-import type { RunRequestRow, RunRequestStore } from "../store/run-requests.js";
+// running to `recover`. A request whose execution throws is settled here (taken up again after a
+// pause, up to maxAttempts, then ended), so that it does not stay "running" until a restart.
+import { newRequestId, type RunRequestRow, type RunRequestStore } from "../store/run-requests.js";
 
 /** The abort reason of a shutdown: the run is taken up again after the restart. */
 export const SHUTDOWN = "airlock is shutting down";
@@ -16,6 +17,12 @@ export interface SupervisorOptions {
   maxRuns?: number;
   pollMs?: number;
   onError?(message: string, req: RunRequestRow): void;
+  /** Attempts in all for a request whose execution throws (default 3). */
+  maxAttempts?: number;
+  /** The pause before a failed request is taken up again, doubled at each attempt. */
+  retryDelayMs?: number;
+  /** Called after each failed execution was settled (to end its run and report it, for example). */
+  failed?(req: RunRequestRow, message: string): Promise<void>;
 }
 
 interface InFlight {
@@ -28,6 +35,8 @@ export class Supervisor {
   private readonly inFlight = new Map<string, InFlight>();
   private readonly maxRuns: number;
   private readonly pollMs: number;
+  private readonly maxAttempts: number;
+  private readonly retryDelayMs: number;
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private pumping: Promise<void> | undefined;
@@ -37,6 +46,8 @@ export class Supervisor {
   constructor(private readonly opts: SupervisorOptions) {
     this.maxRuns = opts.maxRuns ?? 2;
     this.pollMs = opts.pollMs ?? 500;
+    this.maxAttempts = opts.maxAttempts ?? 3;
+    this.retryDelayMs = opts.retryDelayMs ?? 2000;
   }
 
   async start(): Promise<void> {
@@ -117,6 +128,7 @@ export class Supervisor {
       const ctrl = new AbortController();
       const done = this.opts
         .execute(req, ctrl.signal)
+        .catch((e) => this.settleFailed(req, e, ctrl.signal))
         .catch((e) => this.opts.onError?.(e instanceof Error ? e.message : String(e), req))
         .finally(() => {
           this.inFlight.delete(req.id);
@@ -126,6 +138,40 @@ export class Supervisor {
       this.inFlight.set(req.id, { req, ctrl, done });
     }
     this.checkIdle();
+  }
+
+  /**
+   * An execution that threw (a GitHub API error, a failed fetch): the request is taken up again
+   * after a pause, or ended once it had its attempts. A shutdown leaves it running, to be
+   * recovered at the next start like an interrupted one.
+   */
+  private async settleFailed(req: RunRequestRow, e: unknown, signal: AbortSignal): Promise<void> {
+    const message = e instanceof Error ? e.message : String(e);
+    this.opts.onError?.(message, req);
+    const retry = req.attempt < this.maxAttempts;
+    if (retry && !signal.aborted) {
+      const ms = this.retryDelayMs * 2 ** (req.attempt - 1);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, ms);
+        const stop = () => {
+          clearTimeout(t);
+          resolve();
+        };
+        signal.addEventListener("abort", stop, { once: true });
+      });
+    }
+    if (signal.aborted && signal.reason === SHUTDOWN) return;
+    // execute may have settled the request itself before it threw.
+    if (this.opts.requests.get(req.id)?.state !== "running") return;
+    const why = `failed: ${message}`.slice(0, 500);
+    if (signal.aborted) {
+      await this.opts.requests.finish(req.id, "cancelled", String(signal.reason));
+    } else if (retry) {
+      await this.opts.requests.requeue(req, newRequestId(), Date.now(), why);
+    } else {
+      await this.opts.requests.finish(req.id, "done", why);
+    }
+    await this.opts.failed?.(req, message);
   }
 
   private checkIdle(): void {

@@ -28,6 +28,8 @@ export interface FlowWiringOptions {
   runnerFor: PrFlowOptions["runnerFor"];
   concurrency?: number;
   maxRuns?: number;
+  /** Attempts of a run interrupted by a restart or failing to execute (default 3). */
+  maxAttempts?: number;
   log?: FlowLogger;
   /** Outbox tuning (tests shorten the backoff). */
   outbox?: Partial<Omit<OutboxOptions, "clientFor" | "appId" | "log">>;
@@ -80,6 +82,7 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
     ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
     ...(o.maxRuns ? { maxRuns: o.maxRuns } : {}),
+    ...(o.maxAttempts ? { maxAttempts: o.maxAttempts } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
   return {

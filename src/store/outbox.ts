@@ -89,9 +89,18 @@ export class OutboxStore {
     while (this.sqlite.inTransaction) await new Promise((r) => setImmediate(r));
   }
 
-  /** Stores an item; safe inside a transaction another store opened. */
-  enqueueSync(item: NewOutboxItem, now = Date.now()): "stored" | "duplicate" {
+  /**
+   * Stores an item; safe inside a transaction another store opened. `onlyIf` is asked in the same
+   * transaction, so that what it checks cannot change before the item is stored ("skipped": it
+   * said no).
+   */
+  enqueueSync(
+    item: NewOutboxItem,
+    now = Date.now(),
+    onlyIf?: () => boolean,
+  ): "stored" | "duplicate" | "skipped" {
     const run = () => {
+      if (onlyIf && !onlyIf()) return "skipped" as const;
       const info = this.insertStmt.run(
         item.kind,
         item.key,
@@ -111,9 +120,13 @@ export class OutboxStore {
     return this.sqlite.inTransaction ? run() : this.sqlite.transaction(run)();
   }
 
-  async enqueue(item: NewOutboxItem, now = Date.now()): Promise<"stored" | "duplicate"> {
+  async enqueue(
+    item: NewOutboxItem,
+    now = Date.now(),
+    onlyIf?: () => boolean,
+  ): Promise<"stored" | "duplicate" | "skipped"> {
     await this.ready();
-    return this.enqueueSync(item, now);
+    return this.enqueueSync(item, now, onlyIf);
   }
 
   /** On start-up: items a dead process was sending go back to the queue (and are looked up first). */

@@ -2,6 +2,7 @@
 // event done (so it is requested exactly once), then started from here, and taken up again after a
 // restart. Also the test labels of each PR that a trusted sender set. Statements run synchronously
 // on the better-sqlite3 handle, so the `*Sync` methods can join the event store's transaction.
+import { randomBytes } from "node:crypto";
 import type SQLite from "better-sqlite3";
 
 /**
@@ -42,7 +43,12 @@ export interface RunRequestRow {
 export type NewRunRequest = Omit<
   RunRequestRow,
   "state" | "attempt" | "createdAt" | "startedAt" | "finishedAt" | "note"
-> & { attempt?: number; note?: string | null };
+> & {
+  attempt?: number;
+  note?: string | null;
+  /** A request taken up again keeps the time, and so the place, of the one it continues. */
+  createdAt?: number;
+};
 
 interface Row {
   id: string;
@@ -84,6 +90,15 @@ const toRequest = (r: Row): RunRequestRow => ({
   note: r.note,
 });
 
+/** A new request id: sortable by time, unique by its random part. */
+export const newRequestId = (now = Date.now()) =>
+  `${new Date(now).toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)}-${randomBytes(4).toString("hex")}`;
+
+/**
+ * Requests are ordered by `created_at`, then `attempt`: every new request gets a time of its own
+ * (later than all before it), and a request taken up again keeps the time of the one it continues,
+ * so an old request's retry never counts as newer than a request made after it.
+ */
 export class RunRequestStore {
   constructor(readonly sqlite: SQLite.Database) {}
 
@@ -94,6 +109,7 @@ export class RunRequestStore {
 
   /** Stores a request; safe inside another store's transaction. */
   insertSync(req: NewRunRequest, now = Date.now()): void {
+    const createdAt = req.createdAt ?? this.nextTime(now);
     this.sqlite
       .prepare(
         `INSERT INTO run_requests (id, repo, pr, installation_id, head_sha, base_sha, head_ref, author,
@@ -113,9 +129,17 @@ export class RunRequestStore {
         req.selection === null ? null : JSON.stringify(req.selection),
         req.requestedBy,
         req.attempt ?? 1,
-        now,
+        createdAt,
         req.note ?? null,
       );
+  }
+
+  /** `now`, or just after the newest request when the clock has not moved past it. */
+  private nextTime(now: number): number {
+    const r = this.sqlite.prepare(`SELECT max(created_at) AS t FROM run_requests`).get() as {
+      t: number | null;
+    };
+    return r.t === null ? now : Math.max(now, r.t + 1);
   }
 
   /** Cancels queued requests of a PR (all, or those for other commits than `keepSha`). */
@@ -134,7 +158,7 @@ export class RunRequestStore {
     const r = this.sqlite
       .prepare(
         `UPDATE run_requests SET state = 'running', started_at = ?
-         WHERE id = (SELECT id FROM run_requests WHERE state = 'queued' ORDER BY created_at, rowid LIMIT 1)
+         WHERE id = (SELECT id FROM run_requests WHERE state = 'queued' ORDER BY created_at, attempt, rowid LIMIT 1)
          RETURNING *`,
       )
       .get(now) as Row | undefined;
@@ -150,14 +174,25 @@ export class RunRequestStore {
       .run(state, now, note ?? null, id);
   }
 
-  /** Ends an interrupted request and queues a copy under a new id, with one more attempt. */
-  async requeue(req: RunRequestRow, newId: string, now = Date.now()): Promise<void> {
+  /**
+   * Ends an interrupted request and queues a copy under a new id, with one more attempt. The copy
+   * keeps the request's time: it continues that request, and is no newer than later ones.
+   */
+  async requeue(
+    req: RunRequestRow,
+    newId: string,
+    now = Date.now(),
+    why = "interrupted",
+  ): Promise<void> {
     await this.ready();
     this.sqlite.transaction(() => {
-      this.insertSync({ ...req, id: newId, attempt: req.attempt + 1, note: null }, now);
+      this.insertSync(
+        { ...req, id: newId, attempt: req.attempt + 1, note: null, createdAt: req.createdAt },
+        now,
+      );
       this.sqlite
         .prepare(`UPDATE run_requests SET state = 'done', finished_at = ?, note = ? WHERE id = ?`)
-        .run(now, `interrupted; taken up again as ${newId}`, req.id);
+        .run(now, `${why}; taken up again as ${newId}`, req.id);
     })();
   }
 
@@ -172,9 +207,25 @@ export class RunRequestStore {
   inState(state: RequestState): RunRequestRow[] {
     return (
       this.sqlite
-        .prepare(`SELECT * FROM run_requests WHERE state = ? ORDER BY created_at, rowid`)
+        .prepare(`SELECT * FROM run_requests WHERE state = ? ORDER BY created_at, attempt, rowid`)
         .all(state) as Row[]
     ).map(toRequest);
+  }
+
+  /**
+   * The request whose run reports job `jobId` on a commit: the newest request (see the class
+   * comment) whose run has that job. Undefined when no run on the commit has it.
+   */
+  jobOwner(repo: string, pr: number, sha: string, jobId: string): string | undefined {
+    const r = this.sqlite
+      .prepare(
+        `SELECT q.id FROM run_requests q
+         WHERE q.repo = ? AND q.pr = ? AND q.head_sha = ?
+           AND EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = q.id AND j.job_id = ?)
+         ORDER BY q.created_at DESC, q.attempt DESC, q.rowid DESC LIMIT 1`,
+      )
+      .get(repo, pr, sha, jobId) as { id: string } | undefined;
+    return r?.id;
   }
 
   /** Requests of a PR, optionally of one commit, oldest first. */
@@ -183,12 +234,12 @@ export class RunRequestStore {
       sha
         ? this.sqlite
             .prepare(
-              `SELECT * FROM run_requests WHERE repo = ? AND pr = ? AND head_sha = ? ORDER BY created_at, rowid`,
+              `SELECT * FROM run_requests WHERE repo = ? AND pr = ? AND head_sha = ? ORDER BY created_at, attempt, rowid`,
             )
             .all(repo, pr, sha)
         : this.sqlite
             .prepare(
-              `SELECT * FROM run_requests WHERE repo = ? AND pr = ? ORDER BY created_at, rowid`,
+              `SELECT * FROM run_requests WHERE repo = ? AND pr = ? ORDER BY created_at, attempt, rowid`,
             )
             .all(repo, pr)
     ) as Row[];

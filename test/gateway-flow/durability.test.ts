@@ -120,6 +120,36 @@ test("SIGKILL at random points loses nothing and repeats nothing", {
   assert.equal(acked.size, deliveries.length);
 
   const db = new SQLite(path.join(world.dataDir, "airlock.db"), { readonly: true });
+  // What happened, for the failure messages: each request and its run's job states, then each
+  // check's history on GitHub's side (which run wrote which state, in order).
+  const trace = () => {
+    const lines: string[] = [];
+    const reqs = db
+      .prepare("SELECT * FROM run_requests ORDER BY created_at, rowid")
+      .all() as Record<string, unknown>[];
+    for (const r of reqs) {
+      const run = db.prepare("SELECT status FROM runs WHERE id = ?").get(r.id) as
+        | { status: string }
+        | undefined;
+      const jobs = (
+        db.prepare("SELECT job_id, state FROM jobs WHERE run_id = ? ORDER BY seq").all(r.id) as {
+          job_id: string;
+          state: string;
+        }[]
+      ).map((j) => `${j.job_id}=${j.state}`);
+      lines.push(
+        `request ${r.id} pr ${r.pr} ${r.kind} attempt ${r.attempt} ${r.state} (${r.note ?? ""}); run ${run?.status ?? "none"} [${jobs.join(" ")}]`,
+      );
+    }
+    for (const ch of world.gh.checkRuns("acme/app")) {
+      const steps = ch.history.map((h) => {
+        const ext = typeof h.external_id === "string" ? h.external_id.split("/")[0] : "-";
+        return `${String(h.conclusion ?? h.status ?? "?")}@${ext}`;
+      });
+      lines.push(`check ${ch.name} on ${ch.head_sha.slice(0, 7)}: ${steps.join(" → ")}`);
+    }
+    return lines.join("\n");
+  };
   try {
     const until = Date.now() + 60_000;
     for (;;) {
@@ -162,23 +192,49 @@ test("SIGKILL at random points loses nothing and repeats nothing", {
     const retried = db.prepare("SELECT count(*) AS n FROM events WHERE attempts > 1").get() as {
       n: number;
     };
-    t.diagnostic(`runs taken up again: ${retaken.n}; deliveries processed again: ${retried.n}`);
+    const gaveUp = db
+      .prepare("SELECT count(*) AS n FROM run_requests WHERE note = 'interrupted'")
+      .get() as { n: number };
+    t.diagnostic(
+      `runs taken up again: ${retaken.n}; given up after their attempts: ${gaveUp.n}; deliveries processed again: ${retried.n}`,
+    );
     const failed = db.prepare("SELECT count(*) AS n FROM outbox WHERE state = 'failed'").get() as {
       n: number;
     };
     assert.equal(failed.n, 0);
+    for (const pr of [trusted, untrusted]) {
+      const checks = world.gh.checkRuns("acme/app", pr.headSha);
+      for (const ch of checks) {
+        assert.equal(ch.status, "completed", `${ch.name} on PR ${pr.number}\n${trace()}`);
+      }
+      const names = Object.fromEntries(checks.map((ch) => [ch.name, ch.conclusion]));
+      for (const name of [
+        "airlock/unit",
+        "airlock/functional-aws",
+        "airlock/functional-scw",
+        "airlock/all-tests",
+        "airlock/approval",
+      ]) {
+        assert.equal(names[name], "success", `${name} on PR ${pr.number}\n${trace()}`);
+      }
+      // A job's check was last written by the newest request (a retry keeps its request's
+      // place) whose run has that job, whichever run ended last.
+      for (const ch of checks.filter((c) => c.external_id?.includes("/"))) {
+        const [runId, jobId] = ch.external_id!.split("/");
+        const newest = db
+          .prepare(
+            `SELECT q.id FROM run_requests q JOIN jobs j ON j.run_id = q.id
+             WHERE q.head_sha = ? AND j.job_id = ?
+             ORDER BY q.created_at DESC, q.attempt DESC LIMIT 1`,
+          )
+          .get(pr.headSha, jobId) as { id: string } | undefined;
+        const last = ch.history.at(-1)?.external_id;
+        assert.equal(last, `${newest?.id}/${jobId}`, `${ch.name} on PR ${pr.number}\n${trace()}`);
+        assert.equal(runId, newest?.id);
+      }
+    }
   } finally {
     db.close();
-  }
-  for (const pr of [trusted, untrusted]) {
-    const checks = world.gh.checkRuns("acme/app", pr.headSha);
-    for (const ch of checks) assert.equal(ch.status, "completed", `${ch.name} on PR ${pr.number}`);
-    const names = Object.fromEntries(checks.map((ch) => [ch.name, ch.conclusion]));
-    assert.equal(names["airlock/unit"], "success");
-    assert.equal(names["airlock/functional-aws"], "success");
-    assert.equal(names["airlock/functional-scw"], "success");
-    assert.equal(names["airlock/all-tests"], "success");
-    assert.equal(names["airlock/approval"], "success");
   }
   // A check run is created once per commit and name, then updated in place.
   const all = world.gh.checkRuns("acme/app");

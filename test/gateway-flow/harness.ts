@@ -150,6 +150,8 @@ export async function startFlowServer(o: {
     publicUrl: PUBLIC_URL,
     concurrency: 2,
     maxRuns: 2,
+    // More attempts than the durability test's kills, so that no request can run out of them.
+    maxAttempts: 6,
     outbox: { baseDelayMs: 20, maxDelayMs: 200 },
     runnerFor: async (config, jobs) => {
       const built = await createRunnerDeps({
