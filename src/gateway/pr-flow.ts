@@ -214,6 +214,11 @@ export class PrFlow {
     return this.o.clientFor(installationId);
   }
 
+  /** Whether an event's sender is trusted, by the rules of the PR's base definition. */
+  private senderTrust(f: PrFacts, loaded: Loaded, sender: Parameters<TrustEvaluator["check"]>[0]) {
+    return this.trustOf(f.installationId).check(sender, repoRef(f.repo), loaded.base.trust);
+  }
+
   private trustOf(installationId: number): TrustEvaluator {
     let t = this.trust.get(installationId);
     if (!t) {
@@ -451,11 +456,7 @@ export class PrFlow {
     if (!f.open) return;
     const loaded = await this.load(f);
     if (!loaded) return;
-    const verdict = await this.trustOf(f.installationId).check(
-      ev.sender,
-      repoRef(repo),
-      loaded.base.trust,
-    );
+    const verdict = await this.senderTrust(f, loaded, ev.sender);
     const isTest = testLabels(loaded.base, [label]).length > 0;
     if (!verdict.trusted) {
       // A label only counts when its sender is trusted: this one changes nothing.
@@ -534,11 +535,7 @@ export class PrFlow {
     if (!f.open) return;
     const loaded = await this.load(f);
     if (!loaded) return;
-    const verdict = await this.trustOf(f.installationId).check(
-      ev.sender,
-      repoRef(repo),
-      loaded.base.trust,
-    );
+    const verdict = await this.senderTrust(f, loaded, ev.sender);
     if (!verdict.trusted) {
       // Commands from untrusted commenters are ignored, silently: a reply would invite spam.
       this.o.log?.info(
@@ -669,11 +666,7 @@ export class PrFlow {
     if (!f.open || f.headSha !== ev.checkRun.headSha) return;
     const loaded = await this.load(f);
     if (!loaded) return;
-    const verdict = await this.trustOf(f.installationId).check(
-      ev.sender,
-      repoRef(repo),
-      loaded.base.trust,
-    );
+    const verdict = await this.senderTrust(f, loaded, ev.sender);
     if (!verdict.trusted) return;
     const job =
       run && jobId ? (await this.o.runs.jobs(run.id)).find((j) => j.job_id === jobId) : undefined;
