@@ -1,6 +1,6 @@
 // What `airlock run` shows while it works: a live table on a terminal, one line per event
 // otherwise, and the final summary. Everything it prints about jobs is already redacted.
-import type { JobRow } from "../store/runs.js";
+import type { JobRow, RunRow } from "../store/runs.js";
 
 export type ViewState = "pending" | "running" | string;
 
@@ -99,7 +99,7 @@ export function summaryTable(jobs: JobRow[]): string {
   const rows = jobs.map((j) => [
     j.job_id,
     j.state,
-    formatDuration(j.started_at && j.finished_at ? j.finished_at - j.started_at : null),
+    formatDuration(durationOf(j)),
     j.tests_passed + j.tests_failed + j.tests_skipped > 0
       ? `${j.tests_passed} passed, ${j.tests_failed} failed${j.tests_skipped ? `, ${j.tests_skipped} skipped` : ""}`
       : "",
@@ -113,4 +113,43 @@ export function summaryTable(jobs: JobRow[]): string {
       .join("  ")
       .trimEnd();
   return [fmt(head), ...rows.map(fmt)].join("\n");
+}
+
+const durationOf = (j: JobRow): number | null =>
+  j.started_at && j.finished_at ? j.finished_at - j.started_at : null;
+
+/** `airlock run --json`: the run and its jobs, machine-readable. */
+export function resultJson(run: RunRow, jobs: JobRow[]) {
+  return {
+    run: run.id,
+    status: run.status,
+    sha: run.sha,
+    ref: run.ref,
+    notes: JSON.parse(run.notes),
+    jobs: jobs.map((j) => ({
+      id: j.job_id,
+      result: j.state,
+      reason: j.reason,
+      durationMs: durationOf(j),
+      secrets: JSON.parse(j.grants),
+      tests: { passed: j.tests_passed, failed: j.tests_failed, skipped: j.tests_skipped },
+      error: j.error,
+    })),
+  };
+}
+
+/** The end of `airlock run`: the table, notes from secret grants, the suite, where the logs are. */
+export function summaryText(run: RunRow, jobs: JobRow[]): string {
+  const lines = [summaryTable(jobs), ""];
+  const notes = JSON.parse(run.notes) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(notes)) {
+    if (key.startsWith("grants:") && Array.isArray(value)) {
+      for (const n of value) lines.push(`note: ${key.slice(7)}: ${n}`);
+    }
+  }
+  const suite = notes.suite as { ref?: string; sha?: string } | undefined;
+  if (suite?.ref && suite.sha) lines.push(`suite: ${suite.ref} (${suite.sha.slice(0, 12)})`);
+  const where = `${run.sha.slice(0, 12)}${run.ref ? ` on ${run.ref}` : ""}`;
+  lines.push(`run ${run.id} ${run.status} (${where}); logs: airlock logs ${run.id} [JOB]`);
+  return `${lines.join("\n")}\n`;
 }

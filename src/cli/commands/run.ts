@@ -18,7 +18,7 @@ import { UserError } from "../errors.js";
 import { inspectRepo, type LocalRepo, readAtCommit } from "../local-repo.js";
 import { prepareRestrictedSide, type RestrictedSide } from "../restricted-side.js";
 import { type BuiltRunnerDeps, createRunnerDeps } from "../runner-deps.js";
-import { plainView, type RunView, summaryTable, ttyView } from "../view.js";
+import { plainView, type RunView, resultJson, summaryText, ttyView } from "../view.js";
 
 export const CONFIG_FILE = ".airlock.yml";
 
@@ -262,44 +262,9 @@ async function execute(a: ExecuteArgs): Promise<number> {
     });
     view.close();
     const jobs = await runs.jobs(runId);
-    const run = await runs.get(runId);
-    if (opts.json) {
-      process.stdout.write(
-        `${JSON.stringify(
-          {
-            run: runId,
-            status: result.status,
-            sha: repo.sha,
-            ref: repo.branch,
-            notes: JSON.parse(run?.notes ?? "{}"),
-            jobs: jobs.map((j) => ({
-              id: j.job_id,
-              result: j.state,
-              reason: j.reason,
-              durationMs: j.started_at && j.finished_at ? j.finished_at - j.started_at : null,
-              secrets: JSON.parse(j.grants),
-              tests: { passed: j.tests_passed, failed: j.tests_failed, skipped: j.tests_skipped },
-              error: j.error,
-            })),
-          },
-          null,
-          2,
-        )}\n`,
-      );
-    } else {
-      const out = process.stdout;
-      out.write(`\n${summaryTable(jobs)}\n\n`);
-      for (const [key, notes] of Object.entries(JSON.parse(run?.notes ?? "{}"))) {
-        if (key.startsWith("grants:") && Array.isArray(notes)) {
-          for (const n of notes) out.write(`note: ${key.slice(7)}: ${n}\n`);
-        }
-      }
-      const suite = side.notes.suite as { ref: string; sha: string } | undefined;
-      if (suite) out.write(`suite: ${suite.ref} (${suite.sha.slice(0, 12)})\n`);
-      out.write(
-        `run ${runId} ${result.status} (${repo.sha.slice(0, 12)}${repo.branch ? ` on ${repo.branch}` : ""}); logs: airlock logs ${runId} [JOB]\n`,
-      );
-    }
+    const run = (await runs.get(runId))!;
+    if (opts.json) process.stdout.write(`${JSON.stringify(resultJson(run, jobs), null, 2)}\n`);
+    else process.stdout.write(`\n${summaryText(run, jobs)}`);
     return result.status === "passed" ? 0 : result.status === "cancelled" ? 130 : 1;
   } finally {
     process.off("SIGINT", onSignal);
