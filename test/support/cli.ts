@@ -27,7 +27,8 @@ export interface CliOptions {
 
 /** Spawns `airlock ARGS`; the caller owns the process (for signals). */
 export function spawnCli(args: string[], opts: CliOptions): ChildProcess {
-  const cmd = [...(opts.wrap ?? []), process.execPath, "--import", TSX, ENTRY, ...args];
+  // `--` as in bin/airlock.js: the arguments after it are Airlock's alone.
+  const cmd = [...(opts.wrap ?? []), process.execPath, "--import", TSX, "--", ENTRY, ...args];
   const child = spawn(cmd[0]!, cmd.slice(1), {
     cwd: opts.cwd,
     env: opts.env,

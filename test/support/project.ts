@@ -136,8 +136,7 @@ export class Project {
 
   /**
    * Stores several values, each through `airlock secrets set` and stdin: the first alone (it
-   * creates the store's keys), the rest at once. (Not `secrets import --env-file`: Node 20 reads
-   * an `--env-file` option anywhere on its command line, even after the script.)
+   * creates the store's keys), the rest at once.
    */
   async setSecrets(
     set: string,
