@@ -16,25 +16,12 @@ import { AuditLog } from "../../src/store/audit.js";
 import { type OpenedDb, openDb } from "../../src/store/db.js";
 import { EventStore } from "../../src/store/events.js";
 import { LogStore } from "../../src/store/logs.js";
-import * as m002 from "../../src/store/migrations/002_secrets.js";
-import * as m003 from "../../src/store/migrations/003_audit.js";
-import * as m008 from "../../src/store/migrations/008_gateway_runs.js";
-import { migrations } from "../../src/store/migrations/index.js";
 import { RunRequestStore } from "../../src/store/run-requests.js";
 import { RunStore } from "../../src/store/runs.js";
 import { GatewayMetrics } from "../../src/web/metrics.js";
 import { createServer } from "../../src/web/server.js";
 import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
 import { example, type Payload } from "../gateway/helpers.js";
-
-// Until the migration index lists them, the tables this flow needs are added here.
-for (const [name, m] of Object.entries({
-  "002_secrets": m002,
-  "003_audit": m003,
-  "008_gateway_runs": m008,
-})) {
-  migrations[name] ??= m;
-}
 
 export const WEBHOOK_SECRET = "flow-webhook-secret";
 /** The value of the `cloud` secret set's CLOUD_TOKEN: must never reach a log, check or comment. */
