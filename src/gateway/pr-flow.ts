@@ -997,6 +997,9 @@ export class PrFlow {
         sha: req.headSha,
         approver: o.approver,
         labels,
+        // A crash may have left a pipeline of an earlier attempt running: it is adopted.
+        earlierRunIds: req.attempt > 1 ? this.o.requests.earlierAttempts(req) : [],
+        requestedAt: req.createdAt,
         signal: o.signal,
         createRedactor: o.createRedactor,
       });

@@ -196,6 +196,18 @@ export class RunRequestStore {
     })();
   }
 
+  /** Ids of a request's earlier attempts, oldest first (`requeue` keeps `createdAt`). */
+  earlierAttempts(req: RunRequestRow): string[] {
+    const rows = this.sqlite
+      .prepare(
+        `SELECT id FROM run_requests
+          WHERE repo = ? AND pr = ? AND head_sha = ? AND kind = ? AND created_at = ? AND attempt < ?
+          ORDER BY attempt`,
+      )
+      .all(req.repo, req.pr, req.headSha, req.kind, req.createdAt, req.attempt) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
   get(id: string): RunRequestRow | undefined {
     const r = this.sqlite.prepare(`SELECT * FROM run_requests WHERE id = ?`).get(id) as
       | Row

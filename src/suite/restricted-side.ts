@@ -39,6 +39,10 @@ export interface RestrictedSideOptions {
   sha: string;
   approver: string;
   labels: string[];
+  /** Earlier attempts of this run: a GitLab pipeline one of them started is adopted. */
+  earlierRunIds?: string[];
+  /** When the run's first attempt was requested. */
+  requestedAt?: number;
   signal: AbortSignal;
   createRedactor: RunnerDeps["createRedactor"];
 }
@@ -106,6 +110,8 @@ export async function prepareRestrictedSide(o: RestrictedSideOptions): Promise<R
           approver: o.approver,
           tests: restricted,
           labels: o.labels,
+          ...(o.earlierRunIds?.length ? { earlierRunIds: o.earlierRunIds } : {}),
+          ...(o.requestedAt !== undefined ? { requestedAt: o.requestedAt } : {}),
           suite: suiteRef ?? null,
           // A matched suite branch is the private project's branch of the same name.
           ...(suiteRef?.matched ? { ref: suiteRef.ref } : {}),

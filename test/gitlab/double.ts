@@ -1,13 +1,16 @@
-// A GitLab test double: a real HTTP server on loopback implementing exactly the four
-// documented endpoints the executor uses, as GitLab's REST API v4 describes them:
+// A GitLab test double: a real HTTP server on loopback implementing exactly the documented
+// endpoints the executor uses, as GitLab's REST API v4 describes them:
 //   POST /api/v4/projects/:id/trigger/pipeline         (token, ref, variables, inputs) → 201 pipeline
+//   GET  /api/v4/projects/:id/pipelines                 (the list filters below) → 200 pipelines
 //   GET  /api/v4/projects/:id/pipelines/:pipeline_id    → 200 pipeline
 //   GET  /api/v4/projects/:id/pipelines/:pipeline_id/jobs (scope, include_retried, page, per_page)
+//   GET  /api/v4/projects/:id/pipelines/:pipeline_id/variables → 200 [{ key, value, variable_type }]
 //   POST /api/v4/projects/:id/pipelines/:pipeline_id/cancel → 200 pipeline
 // `:id` is a numeric id or a URL-encoded path, always one path segment. Anything else is
 // answered 404 and recorded as a violation; so is a request that breaks the documented shape.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { GITLAB_STATUSES } from "../../src/sandbox/gitlab/status.js";
 
 export interface ScriptedJob {
   name: string;
@@ -23,8 +26,9 @@ export interface ScriptStep {
   jobs?: ScriptedJob[];
 }
 
-export type Route = "trigger" | "pipeline" | "jobs" | "cancel";
-export type FaultKind = "reset" | 500 | 502 | 503 | 429;
+export type Route = "trigger" | "list" | "pipeline" | "jobs" | "variables" | "cancel";
+/** "lost": the request is carried out, then the connection is reset before the answer. */
+export type FaultKind = "reset" | "lost" | 400 | 500 | 502 | 503 | 429;
 
 export interface Trigger {
   project: string;
@@ -38,6 +42,9 @@ export interface Trigger {
 interface PipelineState {
   id: number;
   ref: string;
+  variables: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
   steps: ScriptStep[];
   index: number;
   cancelled: boolean;
@@ -48,8 +55,30 @@ interface PipelineState {
 }
 
 const PROJECT_ID = 4242;
+/** The private project's commit every pipeline runs on (not the commit Airlock tests). */
+const PIPELINE_SHA = "9d2a6f4e4a7d1b4f3c9b6e5f0a1b2c3d4e5f6a7b";
 const PIPELINE_QUERY_KEYS = new Set<string>();
 const JOBS_QUERY_KEYS = new Set(["scope", "scope[]", "include_retried", "page", "per_page"]);
+/** GET /projects/:id/pipelines: each documented filter, and what its value must look like. */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const LIST_QUERY: Record<string, (v: string) => boolean> = {
+  scope: (v) => ["running", "pending", "finished", "branches", "tags"].includes(v),
+  status: (v) => (GITLAB_STATUSES as readonly string[]).includes(v),
+  source: (v) => /^[a-z_]+$/.test(v),
+  ref: (v) => v !== "",
+  sha: (v) => /^[0-9a-f]{7,64}$/.test(v),
+  yaml_errors: (v) => v === "true" || v === "false",
+  username: (v) => v !== "",
+  name: (v) => v !== "",
+  updated_after: (v) => ISO_8601.test(v),
+  updated_before: (v) => ISO_8601.test(v),
+  created_after: (v) => ISO_8601.test(v),
+  created_before: (v) => ISO_8601.test(v),
+  order_by: (v) => ["id", "status", "ref", "updated_at", "user_id"].includes(v),
+  sort: (v) => v === "asc" || v === "desc",
+  page: (v) => /^[1-9]\d*$/.test(v),
+  per_page: (v) => /^[1-9]\d*$/.test(v) && Number(v) <= 100,
+};
 const TRIGGER_FIELDS = new Set(["token", "ref", "variables", "inputs"]);
 
 export class GitLabDouble {
@@ -62,6 +91,8 @@ export class GitLabDouble {
   script: ScriptStep[] = [{ status: "success", jobs: [] }];
   /** How many jobs one page holds when the client does not ask (GitLab's default is 20). */
   defaultPerPage = 20;
+  /** Answer 403 to pipeline variables, as GitLab does for a token that may not read them. */
+  variablesForbidden = false;
   readonly #faults: { route: Route; kind: FaultKind; times: number }[] = [];
   readonly #pipelines = new Map<number, PipelineState>();
   #nextPipeline = 1000;
@@ -93,6 +124,15 @@ export class GitLabDouble {
     return new Promise((r) => this.#server.close(() => r()));
   }
 
+  /** Forgets what was recorded and any fault or refusal still pending. */
+  reset(): void {
+    for (const list of [this.violations, this.requests, this.triggers, this.cancels]) {
+      list.length = 0;
+    }
+    this.#faults.length = 0;
+    this.variablesForbidden = false;
+  }
+
   /** The next `times` requests to `route` fail with `kind`. */
   fail(route: Route, kind: FaultKind, times = 1): void {
     this.#faults.push({ route, kind, times });
@@ -117,25 +157,36 @@ export class GitLabDouble {
 
     // Raw path segments: an unencoded "/" in a project path would add segments.
     const m =
-      /^\/api\/v4\/projects\/([^/]+)\/(trigger\/pipeline|pipelines\/([^/]+)(\/jobs|\/cancel)?)$/.exec(
+      /^\/api\/v4\/projects\/([^/]+)\/(trigger\/pipeline|pipelines(?:\/([^/]+)(\/jobs|\/cancel|\/variables)?)?)$/.exec(
         path,
       );
     if (!m) return this.#violation(res, `undocumented endpoint ${method} ${path}`);
-    const [, projectSeg = "", , pidText, tail] = m;
+    const [, projectSeg = "", what, pidText, tail] = m;
     const route: Route =
-      pidText === undefined
+      what === "trigger/pipeline"
         ? "trigger"
-        : tail === "/jobs"
-          ? "jobs"
-          : tail === "/cancel"
-            ? "cancel"
-            : "pipeline";
+        : pidText === undefined
+          ? "list"
+          : tail === "/jobs"
+            ? "jobs"
+            : tail === "/cancel"
+              ? "cancel"
+              : tail === "/variables"
+                ? "variables"
+                : "pipeline";
     const expectMethod = route === "trigger" || route === "cancel" ? "POST" : "GET";
     if (method !== expectMethod)
       return this.#violation(res, `undocumented endpoint ${method} ${path}`);
 
     const fault = this.#faults.find((f) => f.route === route && f.times > 0);
-    if (fault) {
+    if (fault?.kind === "lost") {
+      fault.times--;
+      // Carried out in full; only the answer never arrives.
+      res.end = (() => {
+        req.socket.destroy();
+        return res;
+      }) as typeof res.end;
+    } else if (fault) {
       fault.times--;
       if (fault.kind === "reset") {
         req.socket.destroy();
@@ -165,10 +216,25 @@ export class GitLabDouble {
     if (req.headers["private-token"] !== this.apiToken) {
       return json(res, 401, { message: "401 Unauthorized" });
     }
+    if (route === "list") return this.#list(res, query);
     if (!/^\d+$/.test(pidText ?? ""))
       return this.#violation(res, `pipeline id ${pidText} is not an integer`);
     const p = this.#pipelines.get(Number(pidText));
     if (!p) return json(res, 404, { message: "404 Not found" });
+    if (route === "variables") {
+      if (this.variablesForbidden) return json(res, 403, { message: "403 Forbidden" });
+      if (query.size > 0) this.violations.push("undocumented query parameters on variables");
+      return json(
+        res,
+        200,
+        Object.entries(p.variables).map(([key, value]) => ({
+          variable_type: "env_var",
+          key,
+          value,
+          raw: false,
+        })),
+      );
+    }
     const allowed = route === "jobs" ? JOBS_QUERY_KEYS : PIPELINE_QUERY_KEYS;
     for (const k of query.keys()) {
       if (!allowed.has(k)) this.violations.push(`undocumented query parameter ${k} on ${route}`);
@@ -177,7 +243,10 @@ export class GitLabDouble {
     if (route === "pipeline") {
       p.gets++;
       const step = this.#current(p);
-      if (!p.cancelled && p.index < p.steps.length - 1) p.index++;
+      if (!p.cancelled && p.index < p.steps.length - 1) {
+        p.index++;
+        p.updatedAt = Date.now();
+      }
       return json(res, 200, this.#pipelineJson(p, step.status));
     }
     if (route === "cancel") {
@@ -186,6 +255,7 @@ export class GitLabDouble {
       if (!p.cancelled && !["success", "failed", "canceled", "skipped"].includes(status)) {
         p.cancelled = true;
         p.cancelledAt = p.gets;
+        p.updatedAt = Date.now();
       }
       return json(res, 200, this.#pipelineJson(p, this.#current(p).status));
     }
@@ -208,6 +278,47 @@ export class GitLabDouble {
       res,
       200,
       slice.map((j, i) => this.#jobJson(p, j, (page - 1) * perPage + i)),
+    );
+  }
+
+  /** GET /projects/:id/pipelines: every documented filter the double's pipelines can answer. */
+  #list(res: http.ServerResponse, query: URLSearchParams): Sent {
+    for (const [k, v] of query) {
+      const valid = LIST_QUERY[k];
+      if (!valid) return this.#violation(res, `undocumented query parameter ${k} on list`, 400);
+      if (!valid(v)) return this.#violation(res, `${k} is invalid`, 400);
+    }
+    const at = (k: string) => (query.has(k) ? Date.parse(query.get(k)!) : null);
+    const [updatedAfter, updatedBefore, createdAfter, createdBefore] = [
+      at("updated_after"),
+      at("updated_before"),
+      at("created_after"),
+      at("created_before"),
+    ];
+    let all = [...this.#pipelines.values()].filter(
+      (p) =>
+        (!query.has("ref") || p.ref === query.get("ref")) &&
+        (!query.has("source") || query.get("source") === "trigger") &&
+        (!query.has("sha") || query.get("sha") === PIPELINE_SHA) &&
+        (!query.has("status") || this.#current(p).status === query.get("status")) &&
+        (updatedAfter === null || p.updatedAt > updatedAfter) &&
+        (updatedBefore === null || p.updatedAt < updatedBefore) &&
+        (createdAfter === null || p.createdAt > createdAfter) &&
+        (createdBefore === null || p.createdAt < createdBefore),
+    );
+    all.sort((a, b) => a.id - b.id);
+    if ((query.get("sort") ?? "desc") === "desc") all = all.reverse();
+    const perPage = Number(query.get("per_page") ?? 20);
+    const page = Number(query.get("page") ?? 1);
+    return json(
+      res,
+      200,
+      all.slice((page - 1) * perPage, page * perPage).map((p) => {
+        const full = this.#pipelineJson(p, this.#current(p).status);
+        const { id, iid, project_id, sha, ref, status, source, created_at, updated_at, web_url } =
+          full;
+        return { id, iid, project_id, sha, ref, status, source, created_at, updated_at, web_url };
+      }),
     );
   }
 
@@ -279,6 +390,9 @@ export class GitLabDouble {
     const p: PipelineState = {
       id,
       ref: fields.ref,
+      variables: { ...(variables as Record<string, string>) },
+      createdAt: Date.now(),
+      updatedAt: Date.now(),
       steps: this.script.map((s) => ({ ...s })),
       index: 0,
       cancelled: false,
@@ -299,17 +413,16 @@ export class GitLabDouble {
   }
 
   #pipelineJson(p: PipelineState, status: string) {
-    const now = new Date().toISOString();
     return {
       id: p.id,
       iid: p.id - 999,
       project_id: PROJECT_ID,
-      sha: "9d2a6f4e4a7d1b4f3c9b6e5f0a1b2c3d4e5f6a7b",
+      sha: PIPELINE_SHA,
       ref: p.ref,
       status,
       source: "trigger",
-      created_at: now,
-      updated_at: now,
+      created_at: new Date(p.createdAt).toISOString(),
+      updated_at: new Date(p.updatedAt).toISOString(),
       web_url: `${this.url}/${this.projectPath}/-/pipelines/${p.id}`,
       before_sha: "0000000000000000000000000000000000000000",
       tag: false,

@@ -1,6 +1,8 @@
-// A small typed client for the four GitLab endpoints the pipeline executor uses: trigger,
-// get pipeline, list pipeline jobs, cancel pipeline. Transient failures (network, 5xx, 429)
-// are retried with bounded backoff. Job logs (traces) are never requested.
+// A small typed client for the GitLab endpoints the pipeline executor uses: trigger, get
+// pipeline, list pipeline jobs, cancel pipeline, and (to find a pipeline whose trigger answer was
+// lost) list pipelines and a pipeline's variables. Transient failures (network, 5xx, 429) are
+// retried with bounded backoff, except where a retry could trigger a second pipeline. Job logs
+// (traces) are never requested.
 
 export interface RetryPolicy {
   /** Attempts in total, the first included. */
@@ -55,8 +57,28 @@ export class GitLabApiError extends Error {
 /** GitLab could not be reached, or kept failing, after every retry. */
 export class GitLabUnavailableError extends Error {}
 
+/**
+ * A request that is not safe to repeat was sent, but its answer was lost (connection reset,
+ * timeout, 5xx from GitLab or a proxy): GitLab may or may not have acted on it.
+ */
+export class GitLabUncertainError extends Error {}
+
+/**
+ * Filters of GET /projects/:id/pipelines. No `sha`: a triggered pipeline's sha is the private
+ * project's commit of `ref`, not the commit Airlock tests (that one is a variable).
+ */
+export interface PipelineQuery {
+  ref: string;
+  /** Only pipelines started this way ("trigger" for the trigger API). */
+  source: string;
+  /** Only pipelines updated after this time (a pipeline is updated when it is created). */
+  updatedAfter: Date;
+}
+
 const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 15_000 };
 const MAX_JOB_PAGES = 50;
+/** Network failures that mean the request never reached GitLab, so repeating it is safe. */
+const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
 export const abortableSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -100,7 +122,11 @@ export class GitLabClient {
     this.#sleep = opts.sleep ?? abortableSleep;
   }
 
-  /** POST /projects/:id/trigger/pipeline; the trigger token goes in the body, never the URL. */
+  /**
+   * POST /projects/:id/trigger/pipeline; the trigger token goes in the body, never the URL.
+   * The trigger has no idempotency key, so it is repeated only when GitLab surely did not act
+   * on it (429, or a connection that was never made); a lost answer throws GitLabUncertainError.
+   */
   async triggerPipeline(
     triggerToken: string,
     ref: string,
@@ -108,8 +134,47 @@ export class GitLabClient {
     signal?: AbortSignal,
   ): Promise<GitLabPipeline> {
     const body = JSON.stringify({ token: triggerToken, ref, variables });
-    const res = await this.#request("POST", "trigger/pipeline", { body, signal, auth: false });
-    return parsePipeline(res);
+    const res = await this.#request("POST", "trigger/pipeline", {
+      body,
+      signal,
+      auth: false,
+      repeatable: false,
+    });
+    try {
+      return parsePipeline(res);
+    } catch (e) {
+      // A 2xx means GitLab created something: an unreadable answer leaves it unknown what.
+      throw new GitLabUncertainError(`POST trigger/pipeline: ${(e as Error).message}`);
+    }
+  }
+
+  /** GET /projects/:id/pipelines filtered by ref, source and update time, newest first. */
+  async listPipelines(q: PipelineQuery, signal?: AbortSignal): Promise<GitLabPipeline[]> {
+    const query = new URLSearchParams({
+      ref: q.ref,
+      source: q.source,
+      updated_after: q.updatedAfter.toISOString(),
+      order_by: "id",
+      sort: "desc",
+      per_page: "100",
+    });
+    const res = await this.#request("GET", "pipelines", { signal, query });
+    if (!Array.isArray(res.json)) throw malformed("the pipeline list is not an array");
+    return res.json.map((p) => parsePipeline({ json: p }));
+  }
+
+  /** GET /projects/:id/pipelines/:pipeline_id/variables, as key → value. */
+  async pipelineVariables(id: number, signal?: AbortSignal): Promise<Record<string, string>> {
+    const res = await this.#request("GET", `pipelines/${pipelineId(id)}/variables`, { signal });
+    if (!Array.isArray(res.json)) throw malformed("the variable list is not an array");
+    const out: Record<string, string> = {};
+    for (const v of res.json as { key?: unknown; value?: unknown }[]) {
+      if (typeof v?.key !== "string" || typeof v.value !== "string") {
+        throw malformed("a pipeline variable lacks key or value");
+      }
+      out[v.key] = v.value;
+    }
+    return out;
   }
 
   async getPipeline(id: number, signal?: AbortSignal): Promise<GitLabPipeline> {
@@ -148,6 +213,8 @@ export class GitLabClient {
       signal?: AbortSignal | undefined;
       query?: URLSearchParams;
       auth?: boolean;
+      /** False: retried only when GitLab surely did not act on it. */
+      repeatable?: boolean;
     },
   ): Promise<{ json: unknown; headers: Headers }> {
     const url = `${this.#api}/projects/${this.#project}/${path}${opts.query ? `?${opts.query}` : ""}`;
@@ -173,8 +240,12 @@ export class GitLabClient {
           try {
             return { json: JSON.parse(text), headers: res.headers };
           } catch {
-            throw malformed(`${what} answered with something that is not JSON`);
+            const why = `${what} answered with something that is not JSON`;
+            throw opts.repeatable === false ? new GitLabUncertainError(why) : malformed(why);
           }
+        }
+        if (res.status >= 500 && opts.repeatable === false) {
+          throw new GitLabUncertainError(`${what} answered HTTP ${res.status}`);
         }
         if (res.status >= 500 || res.status === 429) {
           lastProblem = `HTTP ${res.status}`;
@@ -187,9 +258,12 @@ export class GitLabClient {
           );
         }
       } catch (e) {
-        if (e instanceof GitLabApiError) throw e;
+        if (e instanceof GitLabApiError || e instanceof GitLabUncertainError) throw e;
         if (opts.signal?.aborted) throw new GitLabUnavailableError(`${what}: cancelled`);
         lastProblem = networkProblem(e);
+        if (opts.repeatable === false && !NOT_SENT.has(lastProblem)) {
+          throw new GitLabUncertainError(`${what}: the answer was lost (${lastProblem})`);
+        }
       }
       if (attempt >= this.#retry.attempts) {
         throw new GitLabUnavailableError(

@@ -9,6 +9,7 @@ import {
   type GitLabClient,
   type GitLabPipeline,
   GitLabUnavailableError,
+  GitLabUncertainError,
 } from "./client.js";
 import {
   jobOutcome,
@@ -18,6 +19,13 @@ import {
   pipelinePhase,
 } from "./status.js";
 import { GITLAB_VARIABLES as V } from "./variables.js";
+
+/** How far GitLab's clock may be behind ours when looking for a run's pipeline. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+/** Pipelines whose variables are read when looking for a run's pipeline (newest first). */
+const MAX_CANDIDATES = 20;
+const LOOKUP_HINT =
+  "The API token must be able to read the project's pipelines and their variables (see the GitLab guide); then run the tests again";
 
 /** A selection with nothing in it never triggers a pipeline. */
 export class EmptySelectionError extends Error {
@@ -49,6 +57,13 @@ export interface RestrictedRunRequest {
   suite?: { ref: string; sha: string } | null;
   /** The ref the pipeline runs on; defaults to the executor's configured ref. */
   ref?: string;
+  /**
+   * Runs that were earlier attempts of this one (taken up again after a restart). A pipeline one
+   * of them triggered for the same commit and tests is adopted instead of triggering another.
+   */
+  earlierRunIds?: string[];
+  /** When the run (its first attempt) was requested: no older pipeline can be one of its own. */
+  requestedAt?: number;
   /** Abort to cancel the pipeline (run cancelled or superseded by a newer push). */
   signal: AbortSignal;
   /** Called whenever a poll saw a change: pipeline status and the jobs so far. */
@@ -88,6 +103,10 @@ export interface GitLabExecutorOptions {
   /** Longest the pipeline may take before Airlock cancels it. */
   timeoutMs?: number;
   poll?: { initialMs?: number; maxMs?: number; factor?: number };
+  /** Triggers in all when answers are lost and no pipeline of the run turns up. */
+  triggerAttempts?: number;
+  /** Wait after a lost answer before looking for the pipeline, so that GitLab can finish it. */
+  lookupDelayMs?: number;
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
@@ -102,6 +121,8 @@ export class GitLabPipelineExecutor implements PipelineExecutor {
     this.#o = {
       dispatchTtlMs: 6 * 3600_000,
       timeoutMs: 3 * 3600_000,
+      triggerAttempts: 3,
+      lookupDelayMs: 2_000,
       now: Date.now,
       sleep: abortableSleep,
       ...opts,
@@ -164,12 +185,7 @@ export class GitLabPipelineExecutor implements PipelineExecutor {
 
     let pipeline: GitLabPipeline;
     try {
-      pipeline = await o.client.triggerPipeline(
-        o.triggerToken,
-        ref,
-        this.variables(req, dispatch),
-        req.signal,
-      );
+      pipeline = await this.#start(req, ref, this.variables(req, dispatch), started);
     } catch (e) {
       const error = `could not trigger the GitLab pipeline: ${messageOf(e)}`;
       const status: JobStatus = req.signal.aborted ? "cancelled" : "error";
@@ -237,6 +253,84 @@ export class GitLabPipelineExecutor implements PipelineExecutor {
       await o.sleep(Math.min(delay, Math.max(0, deadline - o.now())), req.signal);
       delay = Math.min(o.poll.maxMs, delay * o.poll.factor);
     }
+  }
+
+  /**
+   * Starts the run's pipeline at most once. GitLab's trigger has no idempotency key, so where a
+   * pipeline may exist already (an earlier attempt of the run, or a trigger whose answer was
+   * lost) it is looked up by its variables and adopted rather than triggered a second time. The
+   * run's abort is not passed on: an answer dropped mid-way would leave a pipeline nobody cancels,
+   * while a pipeline that is returned is cancelled by the caller.
+   */
+  async #start(
+    req: RestrictedRunRequest,
+    ref: string,
+    variables: Record<string, string>,
+    started: number,
+  ): Promise<GitLabPipeline> {
+    const o = this.#o;
+    const since = (req.requestedAt ?? started) - CLOCK_SKEW_MS;
+    const runIds = [req.runId, ...(req.earlierRunIds ?? [])];
+    if (req.earlierRunIds?.length) {
+      const earlier = await this.#findStarted(req, ref, since, runIds).catch((e: unknown) => {
+        throw new Error(
+          `could not check whether an earlier attempt of this run started a GitLab pipeline (${messageOf(e)}), so none was triggered: a second one would run with the secrets again. ${LOOKUP_HINT}`,
+        );
+      });
+      if (earlier) return earlier;
+    }
+    for (let attempt = 1; ; attempt++) {
+      let lost: GitLabUncertainError;
+      try {
+        return await o.client.triggerPipeline(o.triggerToken, ref, variables);
+      } catch (e) {
+        if (!(e instanceof GitLabUncertainError)) throw e;
+        lost = e;
+      }
+      await o.sleep(o.lookupDelayMs);
+      let found: GitLabPipeline | null;
+      try {
+        found = await this.#findStarted(req, ref, since, runIds);
+      } catch (e) {
+        throw new Error(
+          `the answer to the trigger was lost (${lost.message}) and Airlock could not check whether GitLab started the pipeline anyway (${messageOf(e)}), so it did not trigger again: a second pipeline would run with the secrets twice. ${LOOKUP_HINT}`,
+        );
+      }
+      if (found) return found;
+      if (attempt >= o.triggerAttempts) {
+        throw new GitLabUnavailableError(
+          `${lost.message}; GitLab started no pipeline for this run in ${attempt} attempts`,
+        );
+      }
+    }
+  }
+
+  /** The newest triggered pipeline on `ref` whose variables name one of `runIds`, this commit and these tests. */
+  async #findStarted(
+    req: RestrictedRunRequest,
+    ref: string,
+    since: number,
+    runIds: string[],
+  ): Promise<GitLabPipeline | null> {
+    const c = this.#o.client;
+    const candidates = await c.listPipelines({
+      ref,
+      source: "trigger",
+      updatedAfter: new Date(since),
+    });
+    for (const p of candidates.slice(0, MAX_CANDIDATES)) {
+      // A pipeline Airlock cancelled (the earlier attempt's shutdown) is no result to adopt.
+      if (p.status === "canceled" || p.status === "canceling") continue;
+      const v = await c.pipelineVariables(p.id);
+      if (
+        runIds.includes(v[V.runId] ?? "") &&
+        v[V.sha] === req.sha &&
+        v[V.tests] === req.tests.join(",")
+      ) {
+        return p;
+      }
+    }
+    return null;
   }
 
   async #finish(

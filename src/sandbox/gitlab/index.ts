@@ -6,6 +6,8 @@ export {
   type GitLabJob,
   type GitLabPipeline,
   GitLabUnavailableError,
+  GitLabUncertainError,
+  type PipelineQuery,
   projectSegment,
 } from "./client.js";
 export {
