@@ -1,6 +1,7 @@
 // Delivers the outbox to GitHub: each stored write is sent, retried with exponential backoff and
 // jitter, and paused for as long as GitHub asks (Retry-After, an exhausted rate limit). Check runs
-// are created once and then updated in place; where checks are refused, commit statuses stand in.
+// are created once and then updated in place, and created anew when a completed one runs again;
+// where checks are refused, commit statuses stand in.
 import { createHash, randomUUID } from "node:crypto";
 import type { GitHubClient } from "../forge/github/client.js";
 import { GitHubError } from "../forge/github/errors.js";
@@ -10,10 +11,15 @@ import {
   repoRef,
   type StatusState,
 } from "../forge/github/types.js";
-import type { OutboxItem, OutboxStore } from "../store/outbox.js";
+import type { CheckRunRecord, OutboxItem, OutboxStore } from "../store/outbox.js";
 
 export type OutboxMessage =
-  | { kind: "check_run"; state: CheckRunState }
+  | {
+      kind: "check_run";
+      state: CheckRunState;
+      /** It stands in for an unsent state that was not completed: it reopens the check. */
+      reopens?: boolean;
+    }
   | { kind: "status"; sha: string; status: CommitStatus }
   | { kind: "comment"; issue: number; body: string }
   | { kind: "remove_label"; issue: number; label: string };
@@ -124,6 +130,13 @@ export class Outbox {
         installationId,
         payload: { kind: "check_run", state } satisfies OutboxMessage,
         supersedes: true,
+        // A re-run whose queued and running states were superseded by its result is still a re-run.
+        fold: (payload, older) =>
+          (older as OutboxMessage[]).some(
+            (o) => o.kind === "check_run" && (o.state.status !== "completed" || o.reopens),
+          )
+            ? { ...(payload as OutboxMessage), reopens: true }
+            : payload,
       },
       undefined,
       onlyIf,
@@ -288,7 +301,7 @@ export class Outbox {
     const msg = item.payload as OutboxMessage;
     switch (msg.kind) {
       case "check_run":
-        return this.sendCheckRun(gh, item.repo, msg.state);
+        return this.sendCheckRun(gh, item, msg);
       case "status":
         return gh.createStatus(repo, msg.sha, msg.status);
       case "comment": {
@@ -313,44 +326,65 @@ export class Outbox {
    * Creates the check run once and updates it afterwards. A create whose answer was lost (the
    * process died, or GitHub answered 5xx) left a record without an id: the check is then looked up
    * by name on the commit before another create is sent.
+   *
+   * A check that was completed and is opened again (the job runs again on the same commit) gets a
+   * new check run: GitHub shows the newest of each name, and may keep showing a completed run's old
+   * conclusion while it runs again. The record keeps the replaced run's id while that create is in
+   * flight, so that a lookup after a lost answer cannot take the old run for the new one.
    */
-  private async sendCheckRun(gh: GitHubClient, fullName: string, state: CheckRunState) {
+  private async sendCheckRun(
+    gh: GitHubClient,
+    item: OutboxItem,
+    msg: Extract<OutboxMessage, { kind: "check_run" }>,
+  ) {
+    const fullName = item.repo;
+    const { state } = msg;
     const repo = repoRef(fullName);
     const { head_sha: sha, name } = state;
     const rec = this.store.checkRun(fullName, sha, name);
+    const record = (r: Omit<CheckRunRecord, "seq">) =>
+      this.store.setCheckRun(fullName, sha, name, { ...r, seq: item.seq }, this.now());
     if (rec?.via === "status" || this.statusOnly.has(fullName)) {
       await gh.createStatus(repo, sha, statusFromCheck(state));
-      this.store.setCheckRun(
-        fullName,
-        sha,
-        name,
-        { id: rec?.id ?? null, via: "status" },
-        this.now(),
-      );
+      record({ id: rec?.id ?? null, via: "status", status: state.status });
       return;
     }
     try {
       let id = rec?.id ?? null;
-      if (id === null && rec) {
-        const found = await gh.checkRunsNamed(repo, sha, name, this.opts.appId);
-        id = found[0]?.id ?? null;
-        if (id !== null)
-          this.store.setCheckRun(fullName, sha, name, { id, via: "checks" }, this.now());
+      let replaces = rec?.replaces ?? null;
+      // This item's own retry after it was delivered is not a re-run.
+      const rerun =
+        id !== null &&
+        rec?.status === "completed" &&
+        rec.seq !== item.seq &&
+        (state.status !== "completed" || msg.reopens === true);
+      if (rerun) {
+        replaces = id;
+        id = null;
+      } else if (id === null && rec) {
+        // GitHub lists the newest first: that one is the lost create's, unless it is the run
+        // that create replaces (then the create never arrived).
+        const [newest] = await gh.checkRunsNamed(repo, sha, name, this.opts.appId);
+        if (newest && newest.id !== replaces) {
+          id = newest.id;
+          record({ id, via: "checks", status: newest.status });
+        }
       }
       if (id !== null) {
         await gh.updateCheckRun(repo, id, state);
+        record({ id, via: "checks", status: state.status });
         return;
       }
-      this.store.setCheckRun(fullName, sha, name, { id: null, via: "checks" }, this.now());
+      record({ id: null, via: "checks", status: rec?.status ?? null, replaces });
       const created = await gh.createCheckRun(repo, state);
-      this.store.setCheckRun(fullName, sha, name, { id: created.id, via: "checks" }, this.now());
+      record({ id: created.id, via: "checks", status: state.status });
     } catch (e) {
       // 403 that is not a rate limit: the installation may not write checks. Fall back to statuses.
       if (e instanceof GitHubError && e.status === 403 && !e.rateLimited) {
         this.statusOnly.add(fullName);
         this.opts.log?.warn({ repo: fullName }, "checks refused (403): sending commit statuses");
         await gh.createStatus(repo, sha, statusFromCheck(state));
-        this.store.setCheckRun(fullName, sha, name, { id: null, via: "status" }, this.now());
+        record({ id: null, via: "status", status: state.status });
         return;
       }
       throw e;

@@ -33,7 +33,10 @@ export interface OutboxTable {
   last_error: string | null;
 }
 
-/** The GitHub id of each check run Airlock created, so that it is updated in place. */
+/**
+ * The GitHub id of the current check run of each (repo, commit, name), so that it is updated in
+ * place until a completed one is run again.
+ */
 export interface CheckRunIdsTable {
   repo: string;
   head_sha: string;
@@ -42,5 +45,11 @@ export interface CheckRunIdsTable {
   check_run_id: number | null;
   /** "checks", or "status" once checks were refused and commit statuses are used instead. */
   via: string;
+  /** The status last sent ("queued", "in_progress", "completed"); null when not known. */
+  last_status: string | null;
+  /** While the create of a re-run's check run is in flight: the completed check run it replaces. */
+  replaces_id: number | null;
+  /** The outbox item that last wrote the row: its own retry does not count as a re-run. */
+  outbox_seq: number | null;
   updated_at: number;
 }

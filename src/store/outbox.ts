@@ -4,7 +4,7 @@
 // (for example the one that marks a webhook event processed).
 import type SQLite from "better-sqlite3";
 import type { Selectable } from "kysely";
-import type { OutboxState, OutboxTable } from "./outbox-schema.js";
+import type { CheckRunIdsTable, OutboxState, OutboxTable } from "./outbox-schema.js";
 
 export interface NewOutboxItem {
   kind: string;
@@ -20,6 +20,11 @@ export interface NewOutboxItem {
    * that were not sent yet are superseded, so only the newest state is sent.
    */
   supersedes?: boolean;
+  /**
+   * With `supersedes`: the payload to store, given the unsent payloads it supersedes (oldest
+   * first), for targets where a state that is never sent still matters.
+   */
+  fold?: (payload: unknown, superseded: unknown[]) => unknown;
 }
 
 export interface OutboxItem {
@@ -41,6 +46,12 @@ export interface CheckRunRecord {
   /** Null while a create was sent without a known answer. */
   id: number | null;
   via: "checks" | "status";
+  /** The status last sent; null when not known. */
+  status?: string | null;
+  /** With `id: null`: the completed check run that the create in flight replaces. */
+  replaces?: number | null;
+  /** The outbox item that wrote the record. */
+  seq?: number | null;
 }
 
 const toItem = (r: Selectable<OutboxTable>): OutboxItem => ({
@@ -61,12 +72,16 @@ export class OutboxStore {
   private readonly insertStmt: SQLite.Statement;
   private readonly supersedeStmt: SQLite.Statement;
   private readonly claimStmt: SQLite.Statement;
+  private readonly pendingStmt: SQLite.Statement;
 
   constructor(readonly sqlite: SQLite.Database) {
     this.insertStmt = sqlite.prepare(
       `INSERT INTO outbox (kind, idempotency_key, ordering_key, repo, installation_id, payload, state,
          attempts, created_at, next_attempt_at)
        VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
+    );
+    this.pendingStmt = sqlite.prepare(
+      `SELECT payload FROM outbox WHERE ordering_key = ? AND state = 'pending' ORDER BY seq`,
     );
     this.supersedeStmt = sqlite.prepare(
       `UPDATE outbox SET state = 'superseded', finished_at = ?
@@ -101,13 +116,21 @@ export class OutboxStore {
   ): "stored" | "duplicate" | "skipped" {
     const run = () => {
       if (onlyIf && !onlyIf()) return "skipped" as const;
+      let payload = item.payload;
+      if (item.supersedes && item.fold) {
+        const older = this.pendingStmt.all(item.orderingKey) as { payload: string }[];
+        payload = item.fold(
+          payload,
+          older.map((r) => JSON.parse(r.payload)),
+        );
+      }
       const info = this.insertStmt.run(
         item.kind,
         item.key,
         item.orderingKey,
         item.repo,
         item.installationId,
-        JSON.stringify(item.payload),
+        JSON.stringify(payload),
         now,
         now,
       );
@@ -194,10 +217,24 @@ export class OutboxStore {
   checkRun(repo: string, sha: string, name: string): CheckRunRecord | undefined {
     const r = this.sqlite
       .prepare(
-        `SELECT check_run_id, via FROM check_run_ids WHERE repo = ? AND head_sha = ? AND name = ?`,
+        `SELECT check_run_id, via, last_status, replaces_id, outbox_seq FROM check_run_ids
+         WHERE repo = ? AND head_sha = ? AND name = ?`,
       )
-      .get(repo, sha, name) as { check_run_id: number | null; via: string } | undefined;
-    return r ? { id: r.check_run_id, via: r.via === "status" ? "status" : "checks" } : undefined;
+      .get(repo, sha, name) as
+      | Pick<
+          Selectable<CheckRunIdsTable>,
+          "check_run_id" | "via" | "last_status" | "replaces_id" | "outbox_seq"
+        >
+      | undefined;
+    return r
+      ? {
+          id: r.check_run_id,
+          via: r.via === "status" ? "status" : "checks",
+          status: r.last_status,
+          replaces: r.replaces_id,
+          seq: r.outbox_seq,
+        }
+      : undefined;
   }
 
   /** Records the check run's id; `id: null` marks a create about to be sent. */
@@ -210,11 +247,24 @@ export class OutboxStore {
   ): void {
     this.sqlite
       .prepare(
-        `INSERT INTO check_run_ids (repo, head_sha, name, check_run_id, via, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO check_run_ids (repo, head_sha, name, check_run_id, via, last_status,
+           replaces_id, outbox_seq, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (repo, head_sha, name) DO UPDATE SET check_run_id = excluded.check_run_id,
-           via = excluded.via, updated_at = excluded.updated_at`,
+           via = excluded.via, last_status = excluded.last_status,
+           replaces_id = excluded.replaces_id, outbox_seq = excluded.outbox_seq,
+           updated_at = excluded.updated_at`,
       )
-      .run(repo, sha, name, rec.id, rec.via, now);
+      .run(
+        repo,
+        sha,
+        name,
+        rec.id,
+        rec.via,
+        rec.status ?? null,
+        rec.replaces ?? null,
+        rec.seq ?? null,
+        now,
+      );
   }
 }

@@ -766,7 +766,16 @@ export class GitHubDouble {
     this.on("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", (c) => {
       const repo = this.repoOf(c);
       const name = c.query.get("check_name");
-      const all = this.checkRuns(repo, c.params.ref).filter((r) => !name || r.name === name);
+      const appId = c.query.get("app_id");
+      // Newest first, as GitHub lists them; every run here was created by this double's app.
+      const newest = this.checkRuns(repo, c.params.ref)
+        .filter((r) => (!name || r.name === name) && (!appId || Number(appId) === this.appId))
+        .reverse();
+      // filter=latest (the default) keeps the most recent run of each name.
+      const all =
+        c.query.get("filter") === "all"
+          ? newest
+          : newest.filter((r, i) => newest.findIndex((n) => n.name === r.name) === i);
       const perPage = Number(c.query.get("per_page") ?? 30);
       const page = Number(c.query.get("page") ?? 1);
       const slice = all.slice((page - 1) * perPage, page * perPage);

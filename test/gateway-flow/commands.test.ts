@@ -5,8 +5,10 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
+import { EmbeddedStore } from "../../src/secrets/embedded.js";
 import { example } from "../gateway/helpers.js";
 import {
+  CLOUD_TOKEN,
   commentPayload,
   INSTALLATION,
   prPayload,
@@ -43,6 +45,7 @@ jobs:
       echo "token is $CLOUD_TOKEN"
       if [ "$(cat slow 2>/dev/null || true)" = "$provider" ]; then sleep ${SLEEP}; fi
       if [ "$(cat fail 2>/dev/null || true)" = "$provider" ]; then exit 1; fi
+      if [ "$CLOUD_TOKEN" = "expired" ]; then exit 1; fi
 `;
 
 let w: World;
@@ -144,6 +147,9 @@ function sleepers(): number {
 }
 
 const releases = async () => (await w.releases()).length;
+/** Every check run of one name on the commit, oldest first. */
+const runsNamed = (sha: string, name: string) =>
+  w.gh.checkRuns(REPO, sha).filter((c) => c.name === name);
 const lastReply = (pr: Pr) => w.gh.comments(REPO, pr.number).at(-1)?.body ?? "";
 
 test("a test label filters the run; the gate stays red naming what was left out until /test all", async () => {
@@ -219,7 +225,7 @@ test("a label or /test name that selects nothing is answered with a comment nami
   assert.equal(w.gh.comments(REPO, pr.number).length, 3);
 });
 
-test("/retest runs the failed job again, and updates its check run in place", async () => {
+test("/retest runs the failed job again on a new check run; the old one keeps its result", async () => {
   const pr = w.openPr({ author: TRUSTED, files: { fail: "scw" } });
   await opened(pr);
   assert.equal(w.checks(pr.headSha)["airlock/functional-scw"], "failure");
@@ -239,10 +245,11 @@ test("/retest runs the failed job again, and updates its check run in place", as
     ["functional-scw"],
   ]);
   assert.equal(await releases(), r0 + 1, "only the failed job got its secrets again");
-  const scw = w.gh.checkRuns(REPO, pr.headSha).filter((c) => c.name === "airlock/functional-scw");
-  assert.equal(scw.length, 1, "one check run per job, updated in place");
-  assert.ok(scw[0]!.history.length >= 4, "the rerun was reported on the same check run");
-  assert.equal(scw[0]!.conclusion, "failure");
+  const scw = runsNamed(pr.headSha, "airlock/functional-scw");
+  assert.equal(scw.length, 2, "the job that ran again has a new check run");
+  assert.equal(scw[0]!.history.at(-1)?.conclusion, "failure", "the old one was not reopened");
+  assert.equal(scw[1]!.conclusion, "failure");
+  assert.equal(runsNamed(pr.headSha, "airlock/functional-aws").length, 1, "aws did not run again");
   assert.equal(w.checks(pr.headSha)["airlock/all-tests"], "failure");
 });
 
@@ -263,6 +270,33 @@ test("a re-requested check runs that job's group again; from an untrusted sender
   // The gate's own check re-requested: reported afresh, nothing runs.
   await rerequest(pr, "airlock/all-tests");
   assert.equal(await releases(), r0 + 2);
+  assert.equal(w.checks(pr.headSha)["airlock/all-tests"], "success");
+});
+
+test("a failed job re-requested after its secret was fixed ends on a new check run; the old one keeps its failure", async () => {
+  const secrets = new EmbeddedStore({ dataDir: w.dataDir, sqlite: w.server.db.sqlite });
+  const pr = w.openPr({ author: TRUSTED });
+  await secrets.set("cloud", "CLOUD_TOKEN", "expired", { actor: "test" });
+  try {
+    await opened(pr);
+  } finally {
+    await secrets.set("cloud", "CLOUD_TOKEN", CLOUD_TOKEN, { actor: "test" });
+  }
+  const [old] = runsNamed(pr.headSha, "airlock/functional-scw");
+  assert.equal(old?.conclusion, "failure");
+  assert.equal(w.checks(pr.headSha)["airlock/all-tests"], "failure");
+  const oldHistory = structuredClone(old.history);
+
+  await rerequest(pr, "airlock/functional-scw");
+  const scw = runsNamed(pr.headSha, "airlock/functional-scw");
+  assert.equal(scw.length, 2, "one new check run for the re-run");
+  const [kept, rerun] = scw;
+  assert.equal(kept!.id, old.id);
+  assert.equal(kept!.conclusion, "failure", "the old check run keeps its conclusion");
+  assert.deepEqual(kept!.history, oldHistory, "nothing was sent to the old check run");
+  assert.notEqual(rerun!.id, old.id);
+  assert.equal(rerun!.conclusion, "success", "the new check run ends on the re-run's result");
+  assert.equal(w.checks(pr.headSha)["airlock/functional-scw"], "success");
   assert.equal(w.checks(pr.headSha)["airlock/all-tests"], "success");
 });
 

@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { isDeepStrictEqual } from "node:util";
 import SQLite from "better-sqlite3";
 import { commentPayload, prPayload, TRUSTED, UNTRUSTED, WEBHOOK_SECRET, World } from "./harness.js";
 
@@ -217,9 +218,11 @@ test("SIGKILL at random points loses nothing and repeats nothing", {
       ]) {
         assert.equal(names[name], "success", `${name} on PR ${pr.number}\n${trace()}`);
       }
-      // A job's check was last written by the newest request (a retry keeps its request's
-      // place) whose run has that job, whichever run ended last.
-      for (const ch of checks.filter((c) => c.external_id?.includes("/"))) {
+      // A job's check, as the PR shows it (the newest check run of its name), was last written by
+      // the newest request (a retry keeps its request's place) whose run has that job, whichever
+      // run ended last. Older check runs of the name hold earlier runs of the job.
+      const shown = [...new Map(checks.map((ch) => [ch.name, ch] as const)).values()];
+      for (const ch of shown.filter((c) => c.external_id?.includes("/"))) {
         const [runId, jobId] = ch.external_id!.split("/");
         const newest = db
           .prepare(
@@ -236,9 +239,18 @@ test("SIGKILL at random points loses nothing and repeats nothing", {
   } finally {
     db.close();
   }
-  // A check run is created once per commit and name, then updated in place.
+  // A check run is updated in place; another of the same commit and name is a job run again, never
+  // a create sent twice: it starts with a state none of the earlier ones was sent.
   const all = world.gh.checkRuns("acme/app");
-  assert.equal(new Set(all.map((c) => `${c.head_sha}:${c.name}`)).size, all.length);
+  for (const [i, ch] of all.entries()) {
+    const earlier = all.slice(0, i).filter((c) => c.head_sha === ch.head_sha && c.name === ch.name);
+    for (const e of earlier) {
+      assert.ok(
+        e.history.every((h) => !isDeepStrictEqual(h, ch.history[0])),
+        `${ch.name} on ${ch.head_sha.slice(0, 7)} was created twice`,
+      );
+    }
+  }
   world.gh.assertNoViolations();
   child.kill("SIGTERM");
   await new Promise((r) => child!.once("exit", r));

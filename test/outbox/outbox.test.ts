@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { after, afterEach, before, beforeEach, test } from "node:test";
+import SQLite from "better-sqlite3";
+import { Kysely, Migrator, SqliteDialect } from "kysely";
 import type { CheckRunState } from "../../src/forge/github/types.js";
 import { Outbox, statusFromCheck } from "../../src/gateway/outbox.js";
+import * as m005 from "../../src/store/migrations/005_outbox.js";
+import * as m009 from "../../src/store/migrations/009_check_run_status.js";
 import { OutboxStore } from "../../src/store/outbox.js";
 import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
 import { clientFor, openTestDb, removeDir, sha, type TestDb } from "./support.js";
@@ -75,6 +82,18 @@ async function drain(outbox: Outbox, limitMs = 5000) {
     await outbox.deliverDue();
     await sleep(10);
   }
+}
+
+/** Another process on the same database (fresh memory) delivers what was left, then stops. */
+async function restart() {
+  await tdb.close();
+  tdb = await openTestDb(tdb.dir);
+  const next = makeOutbox();
+  await next.outbox.start();
+  const until = Date.now() + 5000;
+  while (next.store.depth() > 0 && Date.now() < until) await sleep(20);
+  await next.outbox.stop();
+  return next;
 }
 
 const state = (name: string, s: Partial<CheckRunState> = {}): CheckRunState => ({
@@ -174,15 +193,7 @@ test("a restart mid-delivery finishes the check run without a duplicate", async 
     first.store.list().map((i) => i.state),
     ["delivering", "pending"],
   );
-  await tdb.close();
-
-  // Second process: same database, fresh memory.
-  tdb = await openTestDb(tdb.dir);
-  const second = makeOutbox();
-  await second.outbox.start();
-  const until = Date.now() + 5000;
-  while (second.store.depth() > 0 && Date.now() < until) await sleep(20);
-  await second.outbox.stop();
+  await restart();
   const runs = gh.checkRuns(FULL, HEAD).filter((c) => c.name === name);
   assert.equal(runs.length, 1);
   assert.equal(
@@ -194,6 +205,203 @@ test("a restart mid-delivery finishes the check run without a duplicate", async 
     runs[0]!.history.map((h) => h.status),
     ["in_progress", "in_progress", "completed"],
   );
+});
+
+// ---- a completed check run that runs again ---------------------------------------------------
+
+const runsNamed = (name: string) => gh.checkRuns(FULL, HEAD).filter((c) => c.name === name);
+const statuses = (run: { history: Record<string, unknown>[] }) =>
+  run.history.map((h) => h.status ?? (h.conclusion ? "completed" : undefined));
+
+/** A check run that failed; returns its id. */
+async function failedOnce(outbox: Outbox, name: string): Promise<number> {
+  await outbox.checkRun(FULL, 1, state(name));
+  await drain(outbox);
+  await outbox.checkRun(FULL, 1, done(name, "failure"));
+  await drain(outbox);
+  const [old] = runsNamed(name);
+  assert.equal(old?.conclusion, "failure");
+  return old.id;
+}
+
+test("a completed check run that runs again gets a new check run; the old one keeps its result", async () => {
+  const { outbox, store } = makeOutbox();
+  const name = uniqueName();
+  const oldId = await failedOnce(outbox, name);
+  await outbox.checkRun(FULL, 1, state(name));
+  await drain(outbox);
+  await outbox.checkRun(FULL, 1, state(name, { status: "in_progress" }));
+  await drain(outbox);
+  await outbox.checkRun(FULL, 1, done(name, "success"));
+  await drain(outbox);
+  const [old, rerun, ...more] = runsNamed(name);
+  assert.equal(more.length, 0);
+  assert.equal(old!.id, oldId);
+  assert.equal(old!.conclusion, "failure");
+  assert.deepEqual(statuses(old!), ["queued", "completed"], "the old run was left alone");
+  assert.notEqual(rerun!.id, oldId);
+  assert.equal(rerun!.conclusion, "success");
+  assert.deepEqual(statuses(rerun!), ["queued", "in_progress", "completed"]);
+  assert.equal(store.checkRun(FULL, HEAD, name)?.id, rerun!.id);
+  assert.equal(gh.checkRunConclusions(FULL, HEAD)[name], "success", "the PR shows the newest");
+});
+
+test("a re-run whose queued and running states were superseded by its result is still a new check run", async () => {
+  const { outbox } = makeOutbox();
+  const name = uniqueName();
+  const oldId = await failedOnce(outbox, name);
+  await outbox.checkRun(FULL, 1, state(name));
+  await outbox.checkRun(FULL, 1, state(name, { status: "in_progress" }));
+  await outbox.checkRun(FULL, 1, done(name, "success"));
+  await drain(outbox);
+  const runs = runsNamed(name);
+  assert.equal(runs.length, 2);
+  assert.equal(runs[0]!.id, oldId);
+  assert.equal(runs[0]!.conclusion, "failure");
+  assert.equal(runs[1]!.conclusion, "success");
+  assert.equal(runs[1]!.history.length, 1, "created with the result, the only state sent");
+});
+
+test("a completed check run given another result is updated in place", async () => {
+  const { outbox } = makeOutbox();
+  const name = uniqueName();
+  const oldId = await failedOnce(outbox, name);
+  await outbox.checkRun(FULL, 1, done(name, "success"));
+  await drain(outbox);
+  const runs = runsNamed(name);
+  assert.equal(runs.length, 1);
+  assert.equal(runs[0]!.id, oldId);
+  assert.equal(runs[0]!.conclusion, "success");
+});
+
+test("a re-run's create whose answer was lost is found by name, and the old run is not taken for it", async () => {
+  let creates = 0;
+  const lose = losingFetch((m, u) => isCreate(m, u) && ++creates === 2, "throw");
+  const { outbox, store } = makeOutbox({ fetch: lose.fetch });
+  const name = uniqueName();
+  const oldId = await failedOnce(outbox, name);
+  await outbox.checkRun(FULL, 1, state(name, { status: "in_progress" }));
+  await drain(outbox);
+  await outbox.checkRun(FULL, 1, done(name, "success"));
+  await drain(outbox);
+  const runs = runsNamed(name);
+  assert.equal(runs.length, 2, "one new check run despite the retried create");
+  assert.equal(runs[0]!.id, oldId);
+  assert.deepEqual(statuses(runs[0]!), ["queued", "completed"], "the old run was left alone");
+  assert.equal(runs[0]!.conclusion, "failure");
+  assert.deepEqual(statuses(runs[1]!), ["in_progress", "in_progress", "completed"]);
+  assert.equal(runs[1]!.conclusion, "success");
+  assert.equal(store.checkRun(FULL, HEAD, name)?.id, runs[1]!.id);
+  assert.ok(
+    lose.sent.some((r) => r.url.includes("/commits/") && r.url.includes("check-runs")),
+    "looked up by name before creating again",
+  );
+});
+
+test("a re-run's create that never arrived is sent again, not replaced by the old run", async () => {
+  const { outbox, warm } = makeOutbox();
+  await warm();
+  const name = uniqueName();
+  const oldId = await failedOnce(outbox, name);
+  await outbox.checkRun(FULL, 1, state(name, { status: "in_progress" }));
+  gh.failNext(1, "server-error"); // the create is answered 500 and creates nothing
+  await outbox.deliverDue();
+  assert.equal(runsNamed(name).length, 1);
+  await drain(outbox);
+  const runs = runsNamed(name);
+  assert.equal(runs.length, 2);
+  assert.equal(runs[0]!.id, oldId);
+  assert.equal(runs[0]!.conclusion, "failure", "the old run was not reopened");
+  assert.deepEqual(statuses(runs[1]!), ["in_progress"]);
+});
+
+test("a restart between a re-run's create and its answer finishes the new run without a duplicate", async () => {
+  // First process: the re-run's create reaches GitHub, then the process dies before its answer.
+  let creates = 0;
+  const lose = losingFetch((m, u) => isCreate(m, u) && ++creates === 2, "hang");
+  const first = makeOutbox({ fetch: lose.fetch });
+  const name = uniqueName();
+  const oldId = await failedOnce(first.outbox, name);
+  await first.outbox.checkRun(FULL, 1, state(name, { status: "in_progress" }));
+  void first.outbox.deliverDue(); // never finishes: the answer hangs
+  for (let i = 0; i < 200 && runsNamed(name).length < 2; i++) await sleep(10);
+  assert.equal(runsNamed(name).length, 2, "the create reached GitHub");
+  assert.equal(first.store.checkRun(FULL, HEAD, name)?.id, null, "its answer was not recorded");
+  await first.outbox.checkRun(FULL, 1, done(name, "success"));
+  const second = await restart();
+  const runs = runsNamed(name);
+  assert.equal(runs.length, 2);
+  assert.equal(runs[0]!.id, oldId);
+  assert.equal(runs[0]!.conclusion, "failure");
+  assert.deepEqual(statuses(runs[0]!), ["queued", "completed"]);
+  assert.equal(runs[1]!.conclusion, "success");
+  assert.deepEqual(statuses(runs[1]!), ["in_progress", "in_progress", "completed"]);
+  assert.equal(second.store.checkRun(FULL, HEAD, name)?.id, runs[1]!.id);
+});
+
+test("a re-run's result delivered twice (the process died before marking it sent) stays on one new run", async () => {
+  const { outbox, store } = makeOutbox();
+  const name = uniqueName();
+  await failedOnce(outbox, name);
+  await outbox.checkRun(FULL, 1, state(name));
+  await outbox.checkRun(FULL, 1, done(name, "success"));
+  const claimed = await store.claimNext();
+  await outbox.deliver(claimed!);
+  // As if the process died after the send and before `complete`: the same item comes again.
+  await outbox.deliver({ ...claimed!, attempts: claimed!.attempts + 1 });
+  const runs = runsNamed(name);
+  assert.equal(runs.length, 2);
+  assert.equal(runs[1]!.history.length, 2, "the second delivery updated the new run");
+  assert.equal(runs[1]!.conclusion, "success");
+});
+
+test("upgrading: each check run recorded before learns the status last delivered to it", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "airlock-gw-"));
+  const sqlite = new SQLite(path.join(dir, "airlock.db"));
+  const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: sqlite }) });
+  try {
+    const migrator = new Migrator({
+      db,
+      provider: {
+        getMigrations: async () => ({ "005_outbox": m005, "009_check_run_status": m009 }),
+      },
+    });
+    assert.equal((await migrator.migrateTo("005_outbox")).error, undefined);
+    // What the outbox left before the upgrade: "a" completed, "b" running with its result unsent.
+    const item = sqlite.prepare(
+      `INSERT INTO outbox (kind, idempotency_key, ordering_key, repo, installation_id, payload,
+         state, attempts, created_at, next_attempt_at)
+       VALUES ('check_run', ?, ?, ?, 1, ?, ?, 1, 0, 0)`,
+    );
+    const send = (name: string, st: Partial<CheckRunState>, itemState: string) =>
+      item.run(
+        `k-${Math.random()}`,
+        `check:${FULL}:${HEAD}:${name}`,
+        FULL,
+        JSON.stringify({ kind: "check_run", state: state(name, st) }),
+        itemState,
+      );
+    send("a", { status: "queued" }, "done");
+    send("a", { status: "completed", conclusion: "failure" }, "done");
+    send("b", { status: "in_progress" }, "done");
+    send("b", { status: "completed", conclusion: "success" }, "pending");
+    const rec = sqlite.prepare(
+      `INSERT INTO check_run_ids (repo, head_sha, name, check_run_id, via, updated_at)
+       VALUES (?, ?, ?, ?, 'checks', 0)`,
+    );
+    rec.run(FULL, HEAD, "a", 11);
+    rec.run(FULL, HEAD, "b", 12);
+    rec.run(FULL, HEAD, "c", 13);
+    assert.equal((await migrator.migrateToLatest()).error, undefined);
+    const store = new OutboxStore(sqlite);
+    assert.equal(store.checkRun(FULL, HEAD, "a")?.status, "completed");
+    assert.equal(store.checkRun(FULL, HEAD, "b")?.status, "in_progress");
+    assert.equal(store.checkRun(FULL, HEAD, "c")?.status, null, "nothing known: updated in place");
+    assert.equal(store.checkRun(FULL, HEAD, "a")?.id, 11);
+  } finally {
+    await db.destroy();
+    removeDir(dir);
+  }
 });
 
 test("updates of one check run are sent in order, one at a time", async () => {

@@ -10,6 +10,7 @@ import { GitHubClient } from "../../src/forge/github/client.js";
 import { GitHubHttp } from "../../src/forge/github/http.js";
 import * as m005 from "../../src/store/migrations/005_outbox.js";
 import * as m006 from "../../src/store/migrations/006_approvals.js";
+import * as m009 from "../../src/store/migrations/009_check_run_status.js";
 import type { GitHubDouble } from "../doubles/github.js";
 
 export interface TestDb {
@@ -23,7 +24,11 @@ export async function openTestDb(dir = mkdtempSync(path.join(os.tmpdir(), "airlo
   const sqlite = new SQLite(path.join(dir, "airlock.db"));
   sqlite.pragma("journal_mode = WAL");
   const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: sqlite }) });
-  const migrations: Record<string, Migration> = { "005_outbox": m005, "006_approvals": m006 };
+  const migrations: Record<string, Migration> = {
+    "005_outbox": m005,
+    "006_approvals": m006,
+    "009_check_run_status": m009,
+  };
   const { error } = await new Migrator({
     db,
     provider: { getMigrations: async () => migrations },

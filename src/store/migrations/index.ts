@@ -8,6 +8,7 @@ import * as m005 from "./005_outbox.js";
 import * as m006 from "./006_approvals.js";
 import * as m007 from "./007_sessions.js";
 import * as m008 from "./008_gateway_runs.js";
+import * as m009 from "./009_check_run_status.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   "006_approvals": m006,
   "007_sessions": m007,
   "008_gateway_runs": m008,
+  "009_check_run_status": m009,
 };
