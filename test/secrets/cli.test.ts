@@ -230,7 +230,7 @@ describe("airlock secrets / airlock audit", () => {
     );
     assert.deepEqual(actions, ["set", "set", "rollback", "reveal", "rekey", "reveal", "delete"]);
     const table = (await cli(["audit"])).out;
-    assert.match(table, /^TIME\s+ACTOR\s+ACTION/);
+    assert.match(table, /^SEQ\s+TIME\s+ACTOR\s+ACTION/);
     assert.ok(!table.includes("tok-value"));
   });
 });

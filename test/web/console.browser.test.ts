@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { appendFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type Browser, type BrowserContext, chromium } from "playwright-core";
-import { createConsoleLink } from "../../src/web/auth/console-link.js";
+import type { Browser, BrowserContext } from "playwright-core";
+import { launchChromium, signedInContext } from "./browser.js";
 import { type Console, type Env, makeEnv, SHA, seedRun, startConsole } from "./helpers.js";
 import { type OAuthDouble, startOAuthDouble } from "./oauth-double.js";
 
@@ -38,18 +38,7 @@ describe("console in a browser", () => {
         publicSummary: (run) => ({ enabled: run.repo === "acme/app" }),
       },
     });
-    browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
@@ -59,14 +48,7 @@ describe("console in a browser", () => {
     await env?.cleanup();
   });
 
-  async function trustedContext(): Promise<BrowserContext> {
-    const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-    const page = await ctx.newPage();
-    await page.goto(await createConsoleLink(env.sessions, c.url));
-    assert.equal(new URL(page.url()).pathname, "/runs");
-    await page.close();
-    return ctx;
-  }
+  const trustedContext = (): Promise<BrowserContext> => signedInContext(browser, env, c);
 
   it("a trusted member signs in with the one-time link and reads a restricted job's log", async () => {
     const ctx = await trustedContext();

@@ -184,6 +184,10 @@ describe("no secret reaches the console", () => {
       "/runs/leaky",
       "/api/runs/leaky",
       "/audit",
+      "/audit?kind=release&run=leaky&set=functional-tests",
+      "/api/audit",
+      "/audit.csv",
+      "/audit.jsonl",
       "/secrets",
       "/public/runs/leaky",
       "/api/public/runs/leaky",
@@ -249,8 +253,9 @@ describe("the console reads only redacted stores", () => {
     const dirs = ["src/web/console", "src/web/auth"];
     const allowed = [
       /^\.\.?\//, // its own modules and the auth/console siblings
-      /^\.\.\/\.\.\/store\/(runs|logs|console-queries|schema|sessions)\.js$/,
-      /^node:(fs|fs\/promises|crypto)$/,
+      // audit-query: the audit log's filter text and kinds, no database access.
+      /^\.\.\/\.\.\/store\/(runs|logs|console-queries|schema|sessions|audit-query)\.js$/,
+      /^node:(fs|fs\/promises|crypto|stream)$/,
       /^fastify$/,
       /^@fastify\/formbody$/,
     ];

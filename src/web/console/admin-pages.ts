@@ -1,9 +1,8 @@
-// The secrets inventory (metadata only: sets, keys, versions, rotation; never a value) and the
-// audit log.
+// The secrets inventory: metadata only (sets, keys, versions, rotation), never a value.
 import type { Principal } from "../auth/auth.js";
-import { html, page, pathOf, query, time } from "./html.js";
+import { html, page, time } from "./html.js";
 import { user } from "./run-pages.js";
-import type { AuditItem, SecretSetMeta } from "./types.js";
+import type { SecretSetMeta } from "./types.js";
 
 export function secretsPage(p: Principal, sets: SecretSetMeta[] | null): string {
   const body =
@@ -35,35 +34,5 @@ ${
     current: "secrets",
     user: user(p),
     body: html`<h1>Secrets</h1><p>Names, versions and rotation dates. Values are never shown here.</p>${body}`,
-  });
-}
-
-export function auditPage(
-  p: Principal,
-  items: AuditItem[],
-  filter: { action?: string; run?: string },
-): string {
-  const rows = [...items].reverse().map(
-    (a) => html`<tr><td>${time(a.at)}</td><td>${a.actor}</td><td>${a.action}</td>
-<td>${a.runId ? html`<a href="${pathOf("runs", a.runId)}">${a.runId}</a>` : "—"}${a.jobId ? html` / ${a.jobId}` : ""}</td>
-<td>${a.set ?? ""}${a.key ? html` / ${a.key}` : ""}</td>
-<td>${a.versions === null || a.versions === undefined ? "" : JSON.stringify(a.versions)}</td><td>${a.detail ?? ""}</td></tr>`,
-  );
-  return page({
-    title: "Audit",
-    current: "audit",
-    user: user(p),
-    body: html`<h1>Audit log</h1>
-<form class="filters" method="get" action="/audit" role="search" aria-label="Filter the audit log">
-<label>Action <input name="action" value="${filter.action ?? ""}" autocomplete="off"></label>
-<label>Run <input name="run" value="${filter.run ?? ""}" autocomplete="off"></label>
-<button type="submit">Filter</button> <a href="/audit${query({})}">Clear</a></form>
-${
-  items.length
-    ? html`<div class="scroll"><table><caption class="sr">Audit entries, newest first</caption>
-<thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">Run / job</th><th scope="col">Set / key</th><th scope="col">Versions</th><th scope="col">Detail</th></tr></thead>
-<tbody>${rows}</tbody></table></div>`
-    : html`<p>No entries.</p>`
-}`,
   });
 }

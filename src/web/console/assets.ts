@@ -130,5 +130,19 @@ th,td{text-align:left;padding:.4em .6em;border-bottom:1px solid var(--line);vert
 .b0{background:#484f58}.b1{background:#b62324}.b2{background:#196c2e}.b3{background:#7d4e00}.b4{background:#0d419d}.b5{background:#6e40c9}.b6{background:#1b7c83}.b7{background:#6e7681}
 .b8{background:#6e7681}.b9{background:#da3633}.b10{background:#2ea043}.b11{background:#bb8009}.b12{background:#1f6feb}.b13{background:#8957e5}.b14{background:#3192aa}.b15{background:#b1bac4}
 .bo{font-weight:700}.di{opacity:.7}.it{font-style:italic}.un{text-decoration:underline}
+.field{display:flex;flex-direction:column;font-size:.9rem;color:var(--muted)}
+.field.buttons{flex-direction:row;align-items:center;gap:.6em}
+.hint{flex-basis:100%;margin:0;font-size:.85rem;color:var(--muted)}
+.audit td{overflow-wrap:break-word}
+.audit-filters select{max-width:24rem}
+.audit td:first-child,.audit td:nth-child(2),.audit td a,.audit .nw{white-space:nowrap}
+@media (max-width:40rem){.audit-filters .field{flex:1 1 100%}.audit-filters input,.audit-filters select{width:100%}
+.cards thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+.cards,.cards tbody,.cards tr,.cards td{display:block;width:100%}
+.cards tr{border:1px solid var(--line);border-radius:6px;margin:0 0 .6em;padding:.3em .6em}
+.cards td{display:grid;grid-template-columns:6.5em 1fr;gap:.6em;border:0;padding:.15em 0;overflow-wrap:anywhere}
+.cards td::before{content:attr(data-label);color:var(--muted)}
+.cards td a,.cards .nw{white-space:normal}
+.cards td:empty{display:none}}
 @media (max-width:40rem){main{padding:.6em}.l .n{width:3em;padding-right:.5em}.facts{grid-template-columns:1fr}.facts dt{font-weight:600}}
 `;

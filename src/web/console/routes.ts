@@ -2,15 +2,25 @@
 // public run summary. Private routes sit behind Auth.guard; the public one reads only the
 // summary columns (DESIGN.md invariant 5).
 import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
 import formbody from "@fastify/formbody";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { AuditQueryError } from "../../store/audit-query.js";
 import type { RunFilter } from "../../store/console-queries.js";
 import type { JobRow, RunRow } from "../../store/runs.js";
 import type { RunStatus } from "../../store/schema.js";
 import { Auth, type Principal } from "../auth/auth.js";
-import { auditPage, secretsPage } from "./admin-pages.js";
+import { secretsPage } from "./admin-pages.js";
 import { stripAnsi } from "./ansi.js";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.js";
+import {
+  type AuditView,
+  auditPage,
+  exportLines,
+  exportRecord,
+  parseAuditParams,
+  rawFilters,
+} from "./audit-page.js";
 import { securityHeadersHook } from "./headers.js";
 import { ASSET_BASE, pathOf } from "./html.js";
 import { logPage } from "./log-page.js";
@@ -47,6 +57,12 @@ function filterOf(q: Record<string, string | undefined>): RunFilter {
   };
 }
 
+const cursorOf = (v: AuditView) => ({
+  limit: v.limit,
+  ...(v.before !== undefined ? { before: v.before } : {}),
+  ...(v.after !== undefined ? { after: v.after } : {}),
+});
+
 const runRef = (r: RunRow): RunRef => ({ id: r.id, repo: r.repo, pr: r.pr, sha: r.sha });
 
 /** Registers the console. `opts.auth` is what registerAuth answered. */
@@ -54,6 +70,7 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
   const { auth, runs, logs, queries } = opts;
   const pageLines = opts.pageLines ?? 1000;
   const pageRuns = opts.pageRuns ?? 50;
+  const pageAudit = opts.pageAudit ?? 50;
   const pollMs = opts.pollMs ?? 200;
 
   async function loadRun(id: string): Promise<RunRow | undefined> {
@@ -358,18 +375,58 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
       return sendHtml(reply, 200, secretsPage(Auth.of(req), sets));
     });
 
-    scope.get(
-      "/audit",
-      page,
-      async (req: FastifyRequest<{ Querystring: Record<string, string> }>, reply) => {
-        const filter = {
-          ...(req.query.action ? { action: req.query.action.slice(0, 100) } : {}),
-          ...(req.query.run ? { run: req.query.run.slice(0, 200) } : {}),
-        };
-        const items = await opts.audit.list({ ...filter, limit: 500 });
-        return sendHtml(reply, 200, auditPage(Auth.of(req), items, filter));
-      },
-    );
+    /** The audit view the query string asks for, or the message naming its bad parameter. */
+    const auditView = (q: Record<string, unknown>): AuditView | { error: string } => {
+      try {
+        return parseAuditParams(q, pageAudit);
+      } catch (e) {
+        if (e instanceof AuditQueryError) return { error: e.message };
+        throw e;
+      }
+    };
+    type AuditRequest = FastifyRequest<{ Querystring: Record<string, unknown> }>;
+
+    scope.get("/audit", page, async (req: AuditRequest, reply) => {
+      const view = auditView(req.query);
+      if ("error" in view) {
+        const body = auditPage(Auth.of(req), { error: view.error, raw: rawFilters(req.query) });
+        return sendHtml(reply, 400, body);
+      }
+      const result = await opts.audit.page(view.query, cursorOf(view));
+      return sendHtml(reply, 200, auditPage(Auth.of(req), { view, result }));
+    });
+
+    scope.get("/api/audit", api, async (req: AuditRequest, reply) => {
+      const view = auditView(req.query);
+      if ("error" in view) return reply.code(400).send({ error: view.error });
+      const result = await opts.audit.page(view.query, cursorOf(view));
+      return { ...result, items: result.items.map(exportRecord) };
+    });
+
+    // Downloads use the page guard: a signed-out reader following the link signs in first.
+    for (const format of ["csv", "jsonl"] as const) {
+      scope.get(`/audit.${format}`, page, async (req: AuditRequest, reply) => {
+        const view = auditView(req.query);
+        if ("error" in view) return reply.code(400).send({ error: view.error });
+        const cursor =
+          view.before !== undefined ? "before" : view.after !== undefined ? "after" : null;
+        if (cursor) {
+          return reply.code(400).send({
+            error: `${cursor}: a download holds every matching entry; it takes filters only`,
+          });
+        }
+        const stamp = new Date().toISOString().replace(/[-:]/g, "").slice(0, 15);
+        reply
+          .type(
+            format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
+          )
+          .header(
+            "content-disposition",
+            `attachment; filename="airlock-audit-${stamp}Z.${format}"`,
+          );
+        return reply.send(Readable.from(exportLines(opts.audit.scan(view.query), format)));
+      });
+    }
 
     // --- public summary (no sign-in) ----------------------------------------------------------
     async function publicData(id: string) {

@@ -188,7 +188,7 @@ ${
     ? html`<section aria-labelledby="hist"><h2 id="hist">History</h2><ul class="audit">${o.audit.map(
         (a) =>
           html`<li>${time(a.at)} — ${a.actor}: ${a.action}${a.jobId ? html` (${a.jobId})` : ""}${a.set ? html` ${a.set}` : ""}${a.detail ? html` — ${a.detail}` : ""}</li>`,
-      )}</ul></section>`
+      )}</ul><p><a href="/audit${query({ run: run.id })}">This run in the audit log</a></p></section>`
     : ""
 }
 <p><a href="${pathOf("public", "runs", run.id)}">Public summary</a> (shown only if the repository enabled it)</p>`,

@@ -1,6 +1,7 @@
 // What the console needs from the rest of Airlock. It reads only redacted stores (runs, jobs,
 // logs, audit) and secret *metadata*; it holds no secret backend and no way to read a value.
 // Actions on runs belong to the gateway and arrive as callbacks.
+import type { AuditQuery } from "../../store/audit-query.js";
 import type { ConsoleQueries } from "../../store/console-queries.js";
 import type { LogStore } from "../../store/logs.js";
 import type { RunRow, RunStore } from "../../store/runs.js";
@@ -65,9 +66,24 @@ export interface AuditItem {
   detail: string | null;
 }
 
+export interface AuditPageResult {
+  /** Newest first. */
+  items: AuditItem[];
+  /** Cursor for the next newer page (`after`), null on the newest. */
+  newerAfter: number | null;
+  /** Cursor for the next older page (`before`), null on the oldest. */
+  olderBefore: number | null;
+}
+
 /** `AuditLog` from src/store/audit.ts satisfies it. */
 export interface AuditReader {
   list(filter: { run?: string; action?: string; limit?: number }): Promise<AuditItem[]>;
+  page(
+    q: AuditQuery,
+    req: { limit: number; before?: number; after?: number },
+  ): Promise<AuditPageResult>;
+  /** Every matching entry, newest first. */
+  scan(q: AuditQuery): AsyncIterable<AuditItem>;
 }
 
 export interface PublicSummaryPolicy {
@@ -95,4 +111,6 @@ export interface ConsoleOptions {
   pageLines?: number;
   /** Runs per list page; 50 by default. */
   pageRuns?: number;
+  /** Audit entries per page; 50 by default. */
+  pageAudit?: number;
 }
