@@ -1,9 +1,11 @@
 // The current head of each pull request and the approvals pinned to exact SHAs. Recording a new
 // head voids every approval of the PR for another SHA in the same transaction, so no window exists
-// in which an old approval covers a new push (DESIGN.md invariant 1).
+// in which an old approval covers a new push (DESIGN.md invariant 1). Every approval and every
+// voiding is written to the audit log in the same transaction.
 import type SQLite from "better-sqlite3";
 import type { Selectable } from "kysely";
 import type { ApprovalsTable, PrHeadsTable } from "./approvals-schema.js";
+import { AuditLog } from "./audit.js";
 
 export interface PrHead {
   sha: string;
@@ -32,7 +34,37 @@ const toApproval = (r: Selectable<ApprovalsTable>): Approval => ({
 });
 
 export class ApprovalStore {
-  constructor(private readonly sqlite: SQLite.Database) {}
+  private readonly audit: AuditLog;
+
+  constructor(private readonly sqlite: SQLite.Database) {
+    this.audit = new AuditLog(sqlite);
+  }
+
+  /** Voids the standing approvals that `where` selects, each with an audit entry. */
+  private voidWhere(
+    where: string,
+    args: unknown[],
+    reason: string,
+    actor: string,
+    now: number,
+  ): number {
+    const standing = this.sqlite
+      .prepare(`SELECT id, pr, sha, repo FROM approvals WHERE voided_at IS NULL AND ${where}`)
+      .all(...args) as { id: number; pr: number; sha: string; repo: string }[];
+    const update = this.sqlite.prepare(
+      `UPDATE approvals SET voided_at = ?, void_reason = ? WHERE id = ?`,
+    );
+    for (const a of standing) {
+      update.run(now, reason, a.id);
+      this.audit.recordSync({
+        action: "approval-void",
+        actor,
+        detail: `${a.repo}#${a.pr} at ${a.sha}: ${reason}`,
+        at: now,
+      });
+    }
+    return standing.length;
+  }
 
   /** Waits until no async transaction of another module is open on the shared connection. */
   private async ready(): Promise<void> {
@@ -71,12 +103,13 @@ export class ApprovalStore {
            seen_at = excluded.seen_at`,
         )
         .run(repo, pr, sha, pushedBy, now);
-      const voided = this.sqlite
-        .prepare(
-          `UPDATE approvals SET voided_at = ?, void_reason = ?
-           WHERE repo = ? AND pr = ? AND sha != ? AND voided_at IS NULL`,
-        )
-        .run(now, `a new commit ${sha.slice(0, 12)} was pushed`, repo, pr, sha).changes;
+      const voided = this.voidWhere(
+        "repo = ? AND pr = ? AND sha != ?",
+        [repo, pr, sha],
+        `a new commit ${sha.slice(0, 12)} was pushed`,
+        pushedBy,
+        now,
+      );
       return { changed: true, previous: cur?.sha, voided };
     })();
   }
@@ -104,6 +137,12 @@ export class ApprovalStore {
           `INSERT INTO approvals (repo, pr, sha, approved_by, via, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
         )
         .run(repo, pr, sha, approvedBy, via, now);
+      this.audit.recordSync({
+        action: "approve",
+        actor: approvedBy,
+        detail: `${repo}#${pr} at ${sha} (by ${via === "label" ? "the ok-to-test label" : "/ok-to-test"})`,
+        at: now,
+      });
       return true;
     })();
   }
@@ -132,10 +171,8 @@ export class ApprovalStore {
   /** Voids every standing approval of a PR (closed, or its base changed). */
   async voidAll(repo: string, pr: number, reason: string, now = Date.now()): Promise<number> {
     await this.ready();
-    return this.sqlite
-      .prepare(
-        `UPDATE approvals SET voided_at = ?, void_reason = ? WHERE repo = ? AND pr = ? AND voided_at IS NULL`,
-      )
-      .run(now, reason, repo, pr).changes;
+    return this.sqlite.transaction(() =>
+      this.voidWhere("repo = ? AND pr = ?", [repo, pr], reason, "airlock", now),
+    )();
   }
 }

@@ -26,7 +26,11 @@ export interface AuditKind {
 export const AUDIT_KINDS: readonly AuditKind[] = [
   { value: "release", label: "Secret released to a job", actions: ["release"] },
   { value: "reveal", label: "Secret value revealed", actions: ["reveal"] },
-  { value: "approvals", label: "Approvals", actions: ["approve", "console-approve"] },
+  {
+    value: "approvals",
+    label: "Approvals",
+    actions: ["approve", "approval-void", "console-approve"],
+  },
   {
     value: "secret-changes",
     label: "Secret changes (set, rotate, rollback, delete, import, rekey)",

@@ -55,6 +55,7 @@ export type AuditAction =
   | "import"
   | "rekey"
   | "approve"
+  | "approval-void"
   | "token-create"
   | (string & {});
 

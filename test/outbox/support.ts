@@ -1,5 +1,5 @@
 // Shared set-up for the gateway tests: a real SQLite database in a fresh temp directory with the
-// outbox and approvals tables, and a GitHub client pointed at the GitHub test double.
+// outbox, approvals and audit tables, and a GitHub client pointed at the GitHub test double.
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -8,6 +8,7 @@ import { Kysely, type Migration, Migrator, SqliteDialect } from "kysely";
 import { AppAuth } from "../../src/forge/github/app-auth.js";
 import { GitHubClient } from "../../src/forge/github/client.js";
 import { GitHubHttp } from "../../src/forge/github/http.js";
+import * as m003 from "../../src/store/migrations/003_audit.js";
 import * as m005 from "../../src/store/migrations/005_outbox.js";
 import * as m006 from "../../src/store/migrations/006_approvals.js";
 import * as m009 from "../../src/store/migrations/009_check_run_status.js";
@@ -25,6 +26,7 @@ export async function openTestDb(dir = mkdtempSync(path.join(os.tmpdir(), "airlo
   sqlite.pragma("journal_mode = WAL");
   const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: sqlite }) });
   const migrations: Record<string, Migration> = {
+    "003_audit": m003,
     "005_outbox": m005,
     "006_approvals": m006,
     "009_check_run_status": m009,

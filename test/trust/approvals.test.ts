@@ -3,6 +3,7 @@ import { after, afterEach, before, beforeEach, test } from "node:test";
 import { TrustSchema } from "../../src/config/schema.js";
 import { parseComment } from "../../src/gateway/commands.js";
 import { ApprovalStore } from "../../src/store/approvals.js";
+import { AuditLog } from "../../src/store/audit.js";
 import { approveByComment, approveByLabel } from "../../src/trust/approvals.js";
 import { authorizeCommit } from "../../src/trust/authorize.js";
 import { TrustEvaluator } from "../../src/trust/rules.js";
@@ -113,6 +114,17 @@ test("an approval is voided by a new push, and does not cover the new head", asy
   // Force-pushing back to A does not revive the voided approval.
   await store.setHead(FULL, 7, A, "mallory");
   assert.equal((await authorize(A)).authorized, false);
+  // The audit log holds the approval and its voiding, by whom, and for which commit.
+  const entries = await new AuditLog(tdb.sqlite).list();
+  assert.deepEqual(
+    entries.map((e) => [e.action, e.actor]),
+    [
+      ["approve", "alice"],
+      ["approval-void", "mallory"],
+    ],
+  );
+  assert.match(entries[0]!.detail ?? "", new RegExp(`${FULL}#7 at ${A} \\(by /ok-to-test\\)`));
+  assert.match(entries[1]!.detail ?? "", /new commit bbbbbbbbbbbb was pushed/);
 });
 
 test("/ok-to-test <old sha> is rejected with the reason; the full head SHA is accepted", async () => {
@@ -198,6 +210,9 @@ test("closing voids every standing approval", async () => {
   assert.equal(await store.approve(FULL, 7, A, "alice", "comment"), true);
   assert.equal(await store.voidAll(FULL, 7, "the pull request was closed"), 1);
   assert.equal(await store.approvalFor(FULL, 7, A), undefined);
+  const voided = await new AuditLog(tdb.sqlite).list({ action: "approval-void" });
+  assert.equal(voided.length, 1);
+  assert.match(voided[0]!.detail ?? "", /the pull request was closed/);
 });
 
 test("approvals and heads survive reopening the database", async () => {
