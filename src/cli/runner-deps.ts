@@ -8,6 +8,7 @@ import { isRestricted } from "../pipeline/types.js";
 import { createRedactor } from "../redact/redactor.js";
 import { LocalExecutor } from "../sandbox/bwrap.js";
 import { checkSandbox } from "../sandbox/check.js";
+import { workspaceTempDir } from "../sandbox/workspace.js";
 import { SecretsService } from "../secrets/grants.js";
 import "../secrets/vault/register.js";
 import { AuditLog } from "../store/audit.js";
@@ -53,9 +54,7 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
       );
     }
   }
-  // Workspaces live under the OS temp directory unless AIRLOCK_WORKSPACES names another place
-  // (a tmpfs such as /dev/shm makes small checkouts much cheaper, at the price of RAM).
-  const tempDir = (opts.env ?? process.env).AIRLOCK_WORKSPACES || undefined;
+  const tempDir = workspaceTempDir(opts.env);
   const executor = new LocalExecutor({ sandbox: opts.sandbox, dataDir: opts.dataDir, tempDir });
   const secrets = new SecretsService({
     dataDir: opts.dataDir,

@@ -73,21 +73,7 @@ async function probe(bwrapPath?: string): Promise<SandboxCheck> {
       message: `${bwrap} does not run (${firstLine(version.stderr) || `exit ${version.code}`}): reinstall it with ${INSTALL_HINT}`,
     };
   }
-  const args = [
-    ...sandboxFlags({ network: false }),
-    ...systemLayout().args,
-    "--proc",
-    "/proc",
-    "--dev",
-    "/dev",
-    "--tmpfs",
-    "/tmp",
-    "--",
-    "/bin/sh",
-    "-c",
-    "exit 0",
-  ];
-  const smoke = await run(bwrap, args);
+  const smoke = await runInProbeSandbox(bwrap, "exit 0");
   const v = version.stdout.trim();
   if (smoke.code !== 0) {
     return {
@@ -100,14 +86,38 @@ async function probe(bwrapPath?: string): Promise<SandboxCheck> {
   return { ok: true, bwrap, version: v, message: `${v} works (${bwrap})` };
 }
 
-function firstLine(s: string): string {
+/**
+ * Runs a shell command in the minimal sandbox the check makes: the namespaces every job gets,
+ * without network, the system directories read-only, a fresh /proc, /dev and /tmp.
+ */
+export function runInProbeSandbox(bwrap: string, script: string): Promise<ProbeResult> {
+  return run(bwrap, [
+    ...sandboxFlags({ network: false }),
+    ...systemLayout().args,
+    "--proc",
+    "/proc",
+    "--dev",
+    "/dev",
+    "--tmpfs",
+    "/tmp",
+    "--",
+    "/bin/sh",
+    "-c",
+    script,
+  ]);
+}
+
+export interface ProbeResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function firstLine(s: string): string {
   return s.trim().split("\n")[0] ?? "";
 }
 
-function run(
-  file: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(file: string, args: string[]): Promise<ProbeResult> {
   return new Promise((resolve) => {
     execFile(
       file,

@@ -41,6 +41,14 @@ export interface WorkspacesOptions {
   exclude?: string[];
 }
 
+/**
+ * Where runs make their workspaces: AIRLOCK_WORKSPACES, else the OS temp directory ($TMPDIR).
+ * A tmpfs such as /dev/shm makes small checkouts much cheaper, at the price of RAM.
+ */
+export function workspaceTempDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.AIRLOCK_WORKSPACES || tmpdir();
+}
+
 const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /** Workspaces of one run. Commits are materialised once, then copied per job (no git per job). */

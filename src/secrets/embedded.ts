@@ -436,6 +436,20 @@ export class EmbeddedStore {
   }
 
   /**
+   * Proves that the master key at hand opens this store: unwraps the data keys and decrypts every
+   * stored value, keeping none of them. Throws WrongMasterKeyError or TamperedError (messages
+   * without key material or values); undefined when the store holds nothing yet. For `doctor`.
+   */
+  async verify(): Promise<{ source: MasterKey["source"]; values: number } | undefined> {
+    await this.rows.ready();
+    if (this.rows.keyring().length === 0) return undefined;
+    this.unlock(false);
+    const values = this.rows.allValues();
+    for (const v of values) this.openValue(v);
+    return { source: this.master!.source, values: values.length };
+  }
+
+  /**
    * Re-wraps the data key under a new master key (given, or generated when the key lives in
    * master.key). With `dataKey`, also replaces the data key and re-seals every value.
    */

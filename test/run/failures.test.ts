@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type CliResult, show } from "../support/cli.js";
+import { type CliResult, show, WITHOUT_BWRAP } from "../support/cli.js";
 import { Project } from "../support/project.js";
 
 const FAILING = `version: 1
@@ -175,17 +175,7 @@ describe("airlock run: --no-sandbox and a missing bubblewrap", () => {
     project.cli(args, {
       env: project.env(),
       cwd: project.repo,
-      wrap: [
-        "bwrap",
-        "--die-with-parent",
-        "--dev-bind",
-        "/",
-        "/",
-        "--ro-bind",
-        "/dev/null",
-        "/usr/bin/bwrap",
-        "--",
-      ],
+      wrap: WITHOUT_BWRAP,
     });
 
   test("without bubblewrap, a run with restricted jobs refuses and says how to install it", async () => {

@@ -25,6 +25,22 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
+/**
+ * A `wrap` that runs the CLI in a mount namespace where /usr/bin/bwrap is not executable, as if
+ * bubblewrap were not installed.
+ */
+export const WITHOUT_BWRAP = [
+  "bwrap",
+  "--die-with-parent",
+  "--dev-bind",
+  "/",
+  "/",
+  "--ro-bind",
+  "/dev/null",
+  "/usr/bin/bwrap",
+  "--",
+];
+
 /** Spawns `airlock ARGS`; the caller owns the process (for signals). */
 export function spawnCli(args: string[], opts: CliOptions): ChildProcess {
   // `--` as in bin/airlock.js: the arguments after it are Airlock's alone.

@@ -8,6 +8,7 @@ import { Command } from "commander";
 import { registerDoctor } from "../../src/cli/commands/doctor.js";
 import { type VaultSetInput, VaultSetSchema } from "../../src/config/vault-schema.js";
 import { checkVault, type DoctorCheck } from "../../src/secrets/vault/doctor.js";
+import { git } from "../support/project.js";
 import { assertNoLeak, assertNoViolations, deadAddress, type World, world } from "./helpers.js";
 
 let w: World;
@@ -152,6 +153,11 @@ describe("airlock doctor", () => {
           "",
         ].join("\n"),
       );
+      // A committed pipeline, so that the only problem left is the Vault set's.
+      git(dir, "init", "-q", "-b", "main");
+      git(dir, "add", ".airlock.yml");
+      git(dir, "commit", "-q", "-m", "pipeline");
+      process.env.AIRLOCK_HOME = join(dir, "data");
       process.env.VAULT_ADDR = w.vault.address;
       process.env.VAULT_TOKEN = w.airlockToken;
       const program = new Command("airlock").exitOverride();

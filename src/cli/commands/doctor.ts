@@ -1,48 +1,57 @@
-// `airlock doctor`: checks what the pipeline relies on and says, in plain words, what to fix.
-// For now: the Vault secret sets (address, seal, login, paths, policies, rotation).
+// `airlock doctor`: checks what Airlock relies on for a project and on this machine, one line per
+// finding, and says in plain words what to fix. The checks live in src/doctor/.
 import path from "node:path";
 import type { Command } from "commander";
-import { ConfigError, loadConfig } from "../../config/loader.js";
-import { checkVault, type DoctorCheck, vaultSets } from "../../secrets/vault/index.js";
-import { UserError } from "../errors.js";
+import { formatReport, runDoctor } from "../../doctor/index.js";
+import { dataDirOf, withDirOptions } from "./secrets.js";
 
-const MARK: Record<DoctorCheck["status"], string> = { ok: "ok  ", warn: "warn", fail: "FAIL" };
-
-export function formatChecks(checks: DoctorCheck[]): string {
-  return checks.map((c) => `${MARK[c.status]}  ${c.subject}: ${c.message}\n`).join("");
+interface DoctorOptions {
+  dir: string;
+  dataDir?: string;
+  serveConfig?: string;
+  json?: boolean;
 }
+
+const HELP = `
+Checks, each one line "ok|warn|FAIL  subject: message" (a warn or FAIL says how to fix it):
+  config          .airlock.yml loads (problems with file:line:col)
+  sandbox         bubblewrap is installed and makes a sandbox; which kernel setting stops it
+  network         a sandbox without network sees only lo
+  git             git is installed; the project is a repository with a HEAD commit
+  data directory  private (mode 0700, keys and database 0600); the master key opens the store
+  disk            free space for the data directory
+  workspaces      where job checkouts go (AIRLOCK_WORKSPACES or TMPDIR): writable, outside
+                  the data directory, tmpfs or disk, free space
+  set NAME        each secret set a job uses holds keys (names and versions, never values);
+                  Vault sets: address, seal, login, paths, policies, rotation
+  serve           the serve config (--serve-config, or <data dir>/github-app/serve.yml):
+                  App id, private key PEM, webhook secrets, https public URL
+
+Exits 1 when any check FAILs. Never prints a secret value or key material.
+`;
 
 export function registerDoctor(
   program: Command,
   out: (s: string) => void = (s) => process.stdout.write(s),
 ): void {
-  program
-    .command("doctor")
-    .description("Check Vault and the secret sets of .airlock.yml, and say what to fix")
-    .option("-C, --dir <dir>", "the project directory", ".")
-    .action(async (opts: { dir: string }) => {
-      const file = path.join(path.resolve(opts.dir), ".airlock.yml");
-      let config: ReturnType<typeof loadConfig>;
-      try {
-        config = loadConfig(file);
-      } catch (e) {
-        if (e instanceof ConfigError) throw new UserError(e.message);
-        throw e;
-      }
-      const sets = vaultSets(config.secrets);
-      if (Object.keys(sets).length === 0) {
-        out("ok    vault: no secret set uses Vault; nothing to check\n");
-        return;
-      }
-      const checks = await checkVault(sets, process.env);
-      out(formatChecks(checks));
-      const failed = checks.filter((c) => c.status === "fail").length;
-      const warned = checks.filter((c) => c.status === "warn").length;
-      out(
-        failed
-          ? `\n${failed} problem${failed === 1 ? "" : "s"} to fix${warned ? `, ${warned} warning${warned === 1 ? "" : "s"}` : ""}\n`
-          : `\nall good${warned ? ` (${warned} warning${warned === 1 ? "" : "s"})` : ""}\n`,
-      );
-      if (failed) process.exitCode = 1;
+  withDirOptions(
+    program
+      .command("doctor")
+      .description(
+        "Check everything Airlock relies on (pipeline, sandbox, git, data directory, master key, workspaces, secret sets, serve config), and say what to fix",
+      ),
+  )
+    .option("--serve-config <file>", "also check this `airlock serve` config file")
+    .option("--json", "print the findings as JSON")
+    .addHelpText("after", HELP)
+    .action(async (opts: DoctorOptions) => {
+      const report = await runDoctor({
+        projectDir: path.resolve(opts.dir),
+        dataDir: dataDirOf(opts, process.env),
+        env: process.env,
+        ...(opts.serveConfig ? { serveConfig: opts.serveConfig } : {}),
+      });
+      out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+      if (!report.ok) process.exitCode = 1;
     });
 }
