@@ -15,6 +15,7 @@ import {
   type Finding,
   finding,
   findings,
+  lowSpace,
   PIPELINE,
   PUBLIC_ONLY,
 } from "./helpers.js";
@@ -34,8 +35,9 @@ describe("airlock doctor: a healthy project", () => {
     const r = await doctor(p);
     assert.equal(r.code, 0, show(r));
     const all = findings(r.stdout);
+    // A machine short of disk space may warn about it; nothing else may be other than ok.
     assert.deepEqual(
-      all.filter((f) => f.status !== "ok"),
+      all.filter((f) => f.status !== "ok" && !lowSpace(f)),
       [],
       show(r),
     );
@@ -60,7 +62,7 @@ describe("airlock doctor: a healthy project", () => {
     finding(r, "ok", "store", /AIRLOCK_MASTER_KEY\) opens the store: 1 stored value decrypts/);
     finding(r, "ok", "set cloud", /1 key in the embedded store: TOKEN v1$/);
     finding(r, "ok", "workspaces", new RegExp(`${p.tmp} \\((on disk|tmpfs)`));
-    assert.match(r.stdout, /\nall good\n$/);
+    assert.match(r.stdout, /\nall good( \(\d+ warnings?\))?\n$/);
     assertNoSecrets(r, [VALUE, masterKeyOf(p)]);
   });
 
@@ -125,7 +127,11 @@ describe("airlock doctor: the pipeline", () => {
       const r = await doctor(p);
       assert.equal(r.code, 0, show(r));
       finding(r, "warn", "git", /differs from HEAD's.*commit your change \(or run with --dirty\)/);
-      assert.match(r.stdout, /all good \(1 warning\)/);
+      assert.match(r.stdout, /all good \(\d+ warnings?\)/);
+      assert.deepEqual(
+        findings(r.stdout).filter((f) => f.status !== "ok" && !lowSpace(f) && f.subject !== "git"),
+        [],
+      );
     } finally {
       p.cleanup();
     }

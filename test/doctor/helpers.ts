@@ -39,6 +39,12 @@ export function findings(stdout: string): Finding[] {
     .map((m) => ({ status: STATUS[m[1] as keyof typeof STATUS], subject: m[2]!, message: m[3]! }));
 }
 
+/** A warning that the machine is short of disk space: it depends on the machine, not the test. */
+export const lowSpace = (f: Finding): boolean =>
+  f.status === "warn" &&
+  (f.subject === "disk" || f.subject === "workspaces") &&
+  /free/.test(f.message);
+
 /** The one finding of `subject` with `status` whose message matches. */
 export function finding(r: CliResult, status: Finding["status"], subject: string, re: RegExp) {
   const f = findings(r.stdout).find(

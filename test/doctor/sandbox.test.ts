@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
-import { interfaces, userNamespaceLimits } from "../../src/doctor/sandbox.js";
+import { interfaces, userNamespaceLimits } from "../../src/cli/doctor/sandbox.js";
 
 function procSys(settings: Record<string, string>): string {
   const root = mkdtempSync(path.join(tmpdir(), "airlock-procsys-"));

@@ -1,8 +1,8 @@
 // `airlock doctor`: checks what Airlock relies on for a project and on this machine, one line per
-// finding, and says in plain words what to fix. The checks live in src/doctor/.
+// finding, and says in plain words what to fix. The checks live in ../doctor/.
 import path from "node:path";
 import type { Command } from "commander";
-import { formatReport, runDoctor } from "../../doctor/index.js";
+import { formatReport, runDoctor } from "../doctor/index.js";
 import { dataDirOf, withDirOptions } from "./secrets.js";
 
 interface DoctorOptions {

@@ -1,8 +1,8 @@
 // Does the project's .airlock.yml load? Each problem is one line with its file:line:col.
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, formatIssue, loadConfig } from "../config/loader.js";
-import type { Config } from "../config/schema.js";
+import { ConfigError, formatIssue, loadConfig } from "../../config/loader.js";
+import type { Config } from "../../config/schema.js";
 import { type DoctorCheck, fail, ok } from "./types.js";
 
 export const CONFIG_FILE = ".airlock.yml";

@@ -2,11 +2,11 @@
 // the store, and room to grow. Never prints a key or a value: only names, modes and counts.
 import { existsSync, lstatSync, statfsSync, statSync } from "node:fs";
 import path from "node:path";
-import { DISPATCH_KEY_FILE } from "../dispatch/keys.js";
-import { APP_DIR, FILES } from "../forge/github/manifest.js";
-import { EmbeddedStore } from "../secrets/embedded.js";
-import { SecretsError } from "../secrets/errors.js";
-import { loadMasterKey, MASTER_KEY_ENV, MASTER_KEY_FILE } from "../secrets/master-key.js";
+import { DISPATCH_KEY_FILE } from "../../dispatch/keys.js";
+import { APP_DIR, FILES } from "../../forge/github/manifest.js";
+import { EmbeddedStore } from "../../secrets/embedded.js";
+import { SecretsError } from "../../secrets/errors.js";
+import { loadMasterKey, MASTER_KEY_ENV, MASTER_KEY_FILE } from "../../secrets/master-key.js";
 import {
   bytes,
   type DoctorCheck,

@@ -4,8 +4,8 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { UserError } from "../cli/errors.js";
-import { inspectRepo, readAtCommit } from "../cli/local-repo.js";
+import { UserError } from "../errors.js";
+import { inspectRepo, readAtCommit } from "../local-repo.js";
 import { CONFIG_FILE } from "./config.js";
 import { type DoctorCheck, fail, ok, reason, warn } from "./types.js";
 

@@ -1,5 +1,5 @@
 // `airlock doctor`: every check, in the order a maintainer would fix things, as one list.
-import { inspectDb } from "../store/db.js";
+import { inspectDb } from "../../store/db.js";
 import { checkConfig } from "./config.js";
 import { checkDataDirModes, checkDisk, checkMasterKeyAndStore } from "./datadir.js";
 import { checkGit } from "./git.js";

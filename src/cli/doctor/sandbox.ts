@@ -3,8 +3,8 @@
 // sandbox, which kernel setting forbids the user namespaces it needs.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import type { Config } from "../config/schema.js";
-import { checkSandbox, firstLine, INSTALL_HINT, runInProbeSandbox } from "../sandbox/check.js";
+import type { Config } from "../../config/schema.js";
+import { checkSandbox, firstLine, INSTALL_HINT, runInProbeSandbox } from "../../sandbox/check.js";
 import { restrictedJobsRunHere } from "./config.js";
 import { type DoctorCheck, fail, ok, warn } from "./types.js";
 

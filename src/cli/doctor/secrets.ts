@@ -1,10 +1,10 @@
 // The secret sets the pipeline's jobs use: each in its backend, holding keys. Names and versions
 // only, never values; Vault sets get the Vault checks (address, seal, login, paths, rotation).
-import type { Config } from "../config/schema.js";
-import { EmbeddedStore } from "../secrets/embedded.js";
-import { EnvBackend } from "../secrets/env.js";
-import { SecretsError } from "../secrets/errors.js";
-import { checkVault, vaultSets } from "../secrets/vault/index.js";
+import type { Config } from "../../config/schema.js";
+import { EmbeddedStore } from "../../secrets/embedded.js";
+import { EnvBackend } from "../../secrets/env.js";
+import { SecretsError } from "../../secrets/errors.js";
+import { checkVault, vaultSets } from "../../secrets/vault/index.js";
 import { type DoctorCheck, type DoctorContext, fail, ok, warn } from "./types.js";
 
 /** Set name -> the jobs (and executor) that need it. */

@@ -3,8 +3,8 @@
 // gets wrong: no https public URL, a non-loopback listener, another data directory.
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { APP_DIR, FILES } from "../forge/github/manifest.js";
-import { loadServeConfig, ServeConfigError } from "../gateway/serve-config.js";
+import { APP_DIR, FILES } from "../../forge/github/manifest.js";
+import { loadServeConfig, ServeConfigError } from "../../gateway/serve-config.js";
 import { type DoctorCheck, type DoctorContext, fail, ok, warn } from "./types.js";
 
 const subject = "serve";

@@ -1,7 +1,7 @@
 // What every group of `airlock doctor` checks works with, and what it returns.
-import type { Config } from "../config/schema.js";
-import type { DoctorCheck } from "../secrets/vault/index.js";
-import type { InspectedDb } from "../store/db.js";
+import type { Config } from "../../config/schema.js";
+import type { DoctorCheck } from "../../secrets/vault/index.js";
+import type { InspectedDb } from "../../store/db.js";
 
 export type { DoctorCheck };
 
