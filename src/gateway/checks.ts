@@ -96,7 +96,6 @@ function parseTests(job: JobRow): TestResult[] {
   }
 }
 
-/** The check run of one job. */
 /** The companion suite a restricted job ran against (recorded in the run's notes). */
 function suiteLine(run: RunRow, job: JobRow): string {
   if (!job.restricted) return "";
@@ -109,6 +108,7 @@ function suiteLine(run: RunRow, job: JobRow): string {
   }
 }
 
+/** The check run of one job. */
 export function renderJobCheck(run: RunRow, job: JobRow, opts: RenderOptions = {}): CheckRunState {
   const redact = opts.redact ?? ((s: string) => s);
   const details = runPageUrl(opts.publicUrl, run.id, job.job_id);
