@@ -1,7 +1,10 @@
 // Where restricted jobs run when not in the local sandbox: `executor.gitlab` in .airlock.yml.
 import { z } from "zod";
+import { DURATION_RE, durationStringMs } from "./duration.js";
 
-const DURATION_RE = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+/** Bounds of `poll_interval`: faster would hammer GitLab's API, slower would report late. */
+export const POLL_INTERVAL_MIN_MS = 1_000;
+export const POLL_INTERVAL_MAX_MS = 5 * 60_000;
 
 export const GitLabExecutorSchema = z
   .object({
@@ -20,6 +23,15 @@ export const GitLabExecutorSchema = z
     timeout: z.string().regex(DURATION_RE).default("3h"),
     /** How long the dispatch token stays valid; must cover queueing before the first job. */
     dispatch_ttl: z.string().regex(DURATION_RE).default("6h"),
+    /** How often the pipeline is polled at first; the interval grows while nothing changes. */
+    poll_interval: z
+      .string()
+      .regex(DURATION_RE, "the poll interval must be a duration such as 5s or 1m")
+      .refine((d) => {
+        const ms = durationStringMs(d);
+        return ms >= POLL_INTERVAL_MIN_MS && ms <= POLL_INTERVAL_MAX_MS;
+      }, "the poll interval must be between 1s and 5m (for example 5s)")
+      .default("5s"),
   })
   .strict();
 

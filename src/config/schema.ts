@@ -1,6 +1,7 @@
 // The .airlock.yml schema. Everything else reads the parsed, typed result of this file.
 // Descriptions end up in the JSON Schema (`airlock schema`), where editors show them.
 import { z } from "zod";
+import { DURATION_RE, durationStringMs } from "./duration.js";
 import { ExecutorSchema } from "./executor-schema.js";
 import { MirrorSchema, SuiteSchema } from "./suite-schema.js";
 import { VaultSetSchema } from "./vault-schema.js";
@@ -23,7 +24,6 @@ export const EnvName = z
   );
 
 const DURATION_HINT = 'a duration looks like "90s", "30m", "2h", "1h30m" or a number of seconds';
-const DURATION_RE = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 
 /** "90s", "30m", "2h", "1h30m" or a number of seconds; never zero. */
 export const Duration = z.union(
@@ -39,10 +39,7 @@ export const Duration = z.union(
 );
 
 export function durationMs(d: z.infer<typeof Duration>): number {
-  if (typeof d === "number") return d * 1000;
-  const m = DURATION_RE.exec(d);
-  const [, h = "0", min = "0", s = "0"] = m ?? [];
-  return ((Number(h) * 60 + Number(min)) * 60 + Number(s)) * 1000;
+  return typeof d === "number" ? d * 1000 : durationStringMs(d);
 }
 
 const SCALAR_HINT = "expected a string, number or boolean";

@@ -9,6 +9,7 @@ import type { GitHubClient } from "../forge/github/client.js";
 import { type PullRequest, repoRef } from "../forge/github/types.js";
 import { executeRun, type RunnerDeps } from "../pipeline/runner.js";
 import { isRestricted, type Plan, type PlannedJob } from "../pipeline/types.js";
+import { isShutdown } from "../sandbox/abort.js";
 import type { GrantContext, SecretGrant } from "../secrets/types.js";
 import type { ApprovalStore } from "../store/approvals.js";
 import {
@@ -53,7 +54,7 @@ import type { Outbox } from "./outbox.js";
 import type { GatewayEvent } from "./parse-event.js";
 import { HeadMovedError, type PrSource } from "./pr-source.js";
 import { Reporter, superseded } from "./report.js";
-import { SHUTDOWN, Supervisor } from "./supervisor.js";
+import { Supervisor } from "./supervisor.js";
 
 type PrEvent = Extract<GatewayEvent, { kind: "pull_request" }>;
 type CommentEvent = Extract<GatewayEvent, { kind: "pr_comment" }>;
@@ -863,6 +864,7 @@ export class PrFlow {
       return;
     }
     const { plan, withheld } = decision;
+    if (isShutdown(signal)) return this.interruptedByShutdown(req);
     if (plan.jobs.length === 0 || signal.aborted) {
       await this.o.requests.finish(req.id, "cancelled", "nothing to run");
       await this.reportGateAfterRun(f, loaded);
@@ -947,23 +949,36 @@ export class PrFlow {
           report(first ? undefined : [id]);
           first = false;
         },
-        onJobEnd: (id) => report([id]),
+        // A job a shutdown stopped did not end: the check stays in progress for the next attempt.
+        onJobEnd: (id, o) => {
+          if (!(isShutdown(signal) && o.outcome === "cancelled")) report([id]);
+        },
       });
     } finally {
       await side.close();
       await built.close();
     }
     await reports;
-    // A shutdown leaves the request and its run running: the next start records the run as
-    // interrupted and takes the request up again (as after a crash), rather than taking the
-    // run's "cancelled" for a final result.
-    if (signal.aborted && signal.reason === SHUTDOWN) {
-      await this.o.runs.setStatus(req.id, "running");
-      return;
-    }
+    if (isShutdown(signal)) return this.interruptedByShutdown(req);
     await this.reporter.jobs(req.repo, req.installationId, req.id);
     await this.reportGateAfterRun(f, loaded);
     await this.o.requests.finish(req.id, "done");
+  }
+
+  /**
+   * A shutdown stopped the request: its run is recorded as interrupted (neither cancelled nor
+   * failed) and the request queued again, for the next start, without spending an attempt. A
+   * GitLab pipeline it started runs on, and that next attempt adopts it.
+   */
+  private async interruptedByShutdown(req: RunRequestRow): Promise<void> {
+    if (await this.o.runs.get(req.id)) await this.o.runs.setStatus(req.id, "interrupted");
+    await this.o.requests.requeue(
+      req,
+      newRequestId(),
+      Date.now(),
+      "interrupted by a shutdown of Airlock",
+      "shutdown",
+    );
   }
 
   /**
@@ -1122,7 +1137,7 @@ export class PrFlow {
     const finished = run && FINAL_RUN.has(run.status) && !this.interrupted.has(run.id);
     const head = await this.o.approvals.head(req.repo, req.pr);
     const current = head?.sha === req.headSha;
-    if (finished || !current || req.attempt >= (this.o.maxAttempts ?? 3)) {
+    if (finished || !current || this.o.requests.attemptsSpent(req) >= (this.o.maxAttempts ?? 3)) {
       if (run) await this.reporter.jobs(req.repo, req.installationId, run.id);
       await this.o.requests.finish(req.id, "done", finished ? undefined : "interrupted");
     } else {

@@ -2,10 +2,8 @@
 // push, `/cancel` or a closed PR can stop them, and on start-up hands requests a dead process left
 // running to `recover`. A request whose execution throws is settled here (taken up again after a
 // pause, up to maxAttempts, then ended), so that it does not stay "running" until a restart.
+import { isShutdown, ShutdownAbort } from "../sandbox/abort.js";
 import { newRequestId, type RunRequestRow, type RunRequestStore } from "../store/run-requests.js";
-
-/** The abort reason of a shutdown: the run is taken up again after the restart. */
-export const SHUTDOWN = "airlock is shutting down";
 
 export interface SupervisorOptions {
   requests: RunRequestStore;
@@ -17,7 +15,7 @@ export interface SupervisorOptions {
   maxRuns?: number;
   pollMs?: number;
   onError?(message: string, req: RunRequestRow): void;
-  /** Attempts in all for a request whose execution throws (default 3). */
+  /** Attempts in all for a request whose execution throws (default 3); shutdowns do not count. */
   maxAttempts?: number;
   /** The pause before a failed request is taken up again, doubled at each attempt. */
   retryDelayMs?: number;
@@ -63,11 +61,14 @@ export class Supervisor {
     this.schedule(0);
   }
 
-  /** Aborts the runs in flight (they are taken up again after a restart) and stops starting more. */
+  /**
+   * Aborts the runs in flight with a ShutdownAbort (they are taken up again after a restart, and
+   * what runs outside Airlock is left running) and stops starting more.
+   */
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
-    for (const f of this.inFlight.values()) f.ctrl.abort(SHUTDOWN);
+    for (const f of this.inFlight.values()) f.ctrl.abort(new ShutdownAbort());
     await this.pumping;
     await Promise.all([...this.inFlight.values()].map((f) => f.done));
   }
@@ -148,7 +149,7 @@ export class Supervisor {
   private async settleFailed(req: RunRequestRow, e: unknown, signal: AbortSignal): Promise<void> {
     const message = e instanceof Error ? e.message : String(e);
     this.opts.onError?.(message, req);
-    const retry = req.attempt < this.maxAttempts;
+    const retry = this.opts.requests.attemptsSpent(req) < this.maxAttempts;
     if (retry && !signal.aborted) {
       const ms = this.retryDelayMs * 2 ** (req.attempt - 1);
       await new Promise<void>((resolve) => {
@@ -160,7 +161,7 @@ export class Supervisor {
         signal.addEventListener("abort", stop, { once: true });
       });
     }
-    if (signal.aborted && signal.reason === SHUTDOWN) return;
+    if (isShutdown(signal)) return;
     // execute may have settled the request itself before it threw.
     if (this.opts.requests.get(req.id)?.state !== "running") return;
     const why = `failed: ${message}`.slice(0, 500);

@@ -176,13 +176,15 @@ export class RunRequestStore {
 
   /**
    * Ends an interrupted request and queues a copy under a new id, with one more attempt. The copy
-   * keeps the request's time: it continues that request, and is no newer than later ones.
+   * keeps the request's time: it continues that request, and is no newer than later ones. A
+   * request interrupted by a shutdown is marked so: that attempt does not count as spent.
    */
   async requeue(
     req: RunRequestRow,
     newId: string,
     now = Date.now(),
     why = "interrupted",
+    by: "shutdown" | null = null,
   ): Promise<void> {
     await this.ready();
     this.sqlite.transaction(() => {
@@ -191,9 +193,27 @@ export class RunRequestStore {
         now,
       );
       this.sqlite
-        .prepare(`UPDATE run_requests SET state = 'done', finished_at = ?, note = ? WHERE id = ?`)
-        .run(now, `${why}; taken up again as ${newId}`, req.id);
+        .prepare(
+          `UPDATE run_requests SET state = 'done', finished_at = ?, note = ?, interrupted_by = ?
+           WHERE id = ?`,
+        )
+        .run(now, `${why}; taken up again as ${newId}`, by, req.id);
     })();
+  }
+
+  /**
+   * The attempts a request has used up: its attempt number, less the earlier attempts a shutdown
+   * interrupted (a deploy or restart is no failure of the run, however often it happens).
+   */
+  attemptsSpent(req: RunRequestRow): number {
+    const r = this.sqlite
+      .prepare(
+        `SELECT count(*) AS n FROM run_requests
+          WHERE repo = ? AND pr = ? AND head_sha = ? AND kind = ? AND created_at = ? AND attempt < ?
+            AND interrupted_by = 'shutdown'`,
+      )
+      .get(req.repo, req.pr, req.headSha, req.kind, req.createdAt, req.attempt) as { n: number };
+    return req.attempt - r.n;
   }
 
   /** Ids of a request's earlier attempts, oldest first (`requeue` keeps `createdAt`). */

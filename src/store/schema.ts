@@ -10,7 +10,15 @@ import type {
   SecretValuesTable,
 } from "./secrets-schema.js";
 
-export type RunStatus = "queued" | "running" | "passed" | "failed" | "cancelled" | "error";
+/** interrupted: a shutdown of Airlock stopped it; a new attempt of its request continues it. */
+export type RunStatus =
+  | "queued"
+  | "running"
+  | "passed"
+  | "failed"
+  | "cancelled"
+  | "error"
+  | "interrupted";
 export type JobState =
   | "pending"
   | "running"

@@ -2,16 +2,14 @@
 // the restarts every stored delivery is processed exactly once, every run reaches a final state
 // and every check run its final conclusion on GitHub's side.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { after, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import SQLite from "better-sqlite3";
+import { startChild } from "./child.js";
 import { commentPayload, prPayload, TRUSTED, UNTRUSTED, WEBHOOK_SECRET, World } from "./harness.js";
 
-const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "flow-child.ts");
 let w: World | undefined;
 let child: ChildProcess | undefined;
 
@@ -19,31 +17,6 @@ after(async () => {
   child?.kill("SIGKILL");
   await w?.close();
 });
-
-async function startChild(world: World): Promise<{ proc: ChildProcess; url: string }> {
-  const tmp = path.join(world.root, "tmp");
-  mkdirSync(tmp, { recursive: true });
-  const arg = JSON.stringify({
-    dataDir: world.dataDir,
-    cloneBase: world.repo.cloneBase,
-    gh: { appId: world.gh.appId, privateKey: world.gh.privateKey, url: world.gh.url },
-  });
-  const proc = spawn(process.execPath, ["--import", "tsx", CHILD, arg], {
-    stdio: ["ignore", "pipe", "inherit"],
-    // Workspaces of killed runs stay inside the test's directory.
-    env: { ...process.env, TMPDIR: tmp },
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    proc.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const line = out.split("\n")[0];
-      if (out.includes("\n") && line) resolve(line.trim());
-    });
-    proc.on("exit", (code) => reject(new Error(`gateway exited early (${code})`)));
-  });
-  return { proc, url };
-}
 
 test("SIGKILL at random points loses nothing and repeats nothing", {
   timeout: 90_000,

@@ -6,9 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import { loadOrCreateDispatchKey, verifyDispatch } from "../../src/dispatch/index.js";
-import { EmbeddedStore } from "../../src/secrets/embedded.js";
-import { openDb } from "../../src/store/db.js";
-import { GitLabDouble, type ScriptedJob } from "../gitlab/double.js";
+import type { GitLabDouble, ScriptedJob } from "../gitlab/double.js";
+import { gitlabWorld } from "./gitlab-world.js";
 import {
   commentPayload,
   prPayload,
@@ -16,7 +15,7 @@ import {
   startFlowServer,
   TRUSTED,
   UNTRUSTED,
-  World,
+  type World,
 } from "./harness.js";
 
 const TRIGGER = "glptt-flow-7c6b5a4d3e2f1a0b";
@@ -24,44 +23,11 @@ const API = "glpat-flow-Qq9Ww8Ee7Rr6Tt5";
 /** Planted in what GitLab says about jobs: it must never reach GitHub. */
 const GITLAB_TEXT = "gl-job-text-Xy7Pq2Lm9Zr4";
 
-const PIPELINE = (gitlabUrl: string) => `version: 1
-secrets:
-  cloud:
-    backend: embedded
-  gitlab:
-    backend: embedded
-trust:
-  orgs: [acme]
-executor:
-  gitlab:
-    url: ${gitlabUrl}
-    project: team/functional-tests
-    ref: main
-    secrets: gitlab
-jobs:
-  unit:
-    run: echo "unit ok, gitlab token \${GITLAB_API_TOKEN:-unset}"
-  functional:
-    needs: [unit]
-    matrix:
-      provider: [aws, scw]
-    name: \${provider}
-    tags: ["\${provider}"]
-    secrets: [cloud]
-    run: echo "never runs here"
-`;
-
 let gl: GitLabDouble;
 let w: World;
 
 before(async () => {
-  gl = await new GitLabDouble(TRIGGER, API).start();
-  w = await World.create(PIPELINE(gl.url), { server: false });
-  const db = await openDb(w.dataDir);
-  const store = new EmbeddedStore({ dataDir: w.dataDir, sqlite: db.sqlite });
-  await store.set("gitlab", "GITLAB_TRIGGER_TOKEN", TRIGGER, { actor: "test" });
-  await store.set("gitlab", "GITLAB_API_TOKEN", API, { actor: "test" });
-  await db.close();
+  ({ gl, w } = await gitlabWorld(TRIGGER, API));
   w.server = await startFlowServer({ dataDir: w.dataDir, gh: w.gh, cloneBase: w.repo.cloneBase });
 });
 after(async () => {

@@ -84,7 +84,13 @@ const TRIGGER_FIELDS = new Set(["token", "ref", "variables", "inputs"]);
 export class GitLabDouble {
   url = "";
   readonly violations: string[] = [];
-  readonly requests: { method: string; path: string; headers: http.IncomingHttpHeaders }[] = [];
+  readonly requests: {
+    method: string;
+    path: string;
+    headers: http.IncomingHttpHeaders;
+    /** When the request arrived (ms since the epoch). */
+    at: number;
+  }[] = [];
   readonly triggers: Trigger[] = [];
   readonly cancels: number[] = [];
   /** Status sequence for the next triggered pipeline; each GET moves one step, the last repeats. */
@@ -142,6 +148,16 @@ export class GitLabDouble {
     return this.#pipelines.get(id);
   }
 
+  /** From now on pipeline `id` answers `step`, as a pipeline whose jobs ended does. */
+  finish(id: number, step: ScriptStep): void {
+    const p = this.#pipelines.get(id);
+    if (!p) throw new Error(`the double has no pipeline ${id}`);
+    p.steps = [{ ...step }];
+    p.index = 0;
+    p.jobs = step.jobs ?? p.jobs;
+    p.updatedAt = Date.now();
+  }
+
   #violation(res: http.ServerResponse, why: string, status = 404): Sent {
     this.violations.push(why);
     return json(res, status, status === 404 ? { message: "404 Not Found" } : { error: why });
@@ -153,7 +169,7 @@ export class GitLabDouble {
     const path = q < 0 ? raw : raw.slice(0, q);
     const query = new URLSearchParams(q < 0 ? "" : raw.slice(q + 1));
     const method = req.method ?? "GET";
-    this.requests.push({ method, path, headers: req.headers });
+    this.requests.push({ method, path, headers: req.headers, at: Date.now() });
 
     // Raw path segments: an unencoded "/" in a project path would add segments.
     const m =

@@ -1,7 +1,9 @@
 // Runs the restricted part of a run as one GitLab pipeline: trigger it with the selection and
 // a signed dispatch token, follow it with backoff until a final status, cancel it when the run
-// is aborted, superseded or times out, and turn each GitLab job into an Airlock job result.
+// is cancelled, superseded or times out (but not when Airlock shuts down: the pipeline runs on,
+// and the run's next attempt adopts it), and turn each GitLab job into an Airlock job result.
 import type { DispatchClaims } from "../../dispatch/index.js";
+import { isShutdown } from "../abort.js";
 import type { JobResult, JobStatus } from "../types.js";
 import {
   abortableSleep,
@@ -64,7 +66,10 @@ export interface RestrictedRunRequest {
   earlierRunIds?: string[];
   /** When the run (its first attempt) was requested: no older pipeline can be one of its own. */
   requestedAt?: number;
-  /** Abort to cancel the pipeline (run cancelled or superseded by a newer push). */
+  /**
+   * Abort to cancel the pipeline (run cancelled or superseded by a newer push). Aborted with a
+   * ShutdownAbort, the pipeline is left running instead: Airlock only stops following it.
+   */
   signal: AbortSignal;
   /** Called whenever a poll saw a change: pipeline status and the jobs so far. */
   onUpdate?: (update: { pipeline: GitLabPipeline; jobs: PipelineJobResult[] }) => void;
@@ -81,6 +86,8 @@ export interface RestrictedRunResult {
   gitlabJobs: PipelineJobResult[];
   /** Built by Airlock, never from job output; still passes the redactor like any executor error. */
   error?: string;
+  /** Airlock shut down while the pipeline ran: it was left running, not cancelled. */
+  detached?: boolean;
   durationMs: number;
 }
 
@@ -197,6 +204,7 @@ export class GitLabPipelineExecutor implements PipelineExecutor {
     let lastSeen = "";
     for (;;) {
       if (req.signal.aborted) {
+        if (isShutdown(req.signal)) return done(this.#detach(req, pipeline));
         return done(
           await this.#stop(
             req,
@@ -364,6 +372,25 @@ export class GitLabPipelineExecutor implements PipelineExecutor {
         : status !== outcome.status
           ? { error: "the pipeline passed but not every selected test passed" }
           : {}),
+    };
+  }
+
+  /**
+   * Airlock is shutting down: the pipeline runs elsewhere and holds no Airlock process, so it is
+   * left running (cancelling it would throw away a secret-bearing run that a restart can adopt).
+   */
+  #detach(
+    req: RestrictedRunRequest,
+    pipeline: GitLabPipeline,
+  ): Omit<RestrictedRunResult, "durationMs"> {
+    const error = `Airlock shut down while GitLab pipeline ${pipeline.id} was ${pipeline.status}: the pipeline was left running, and the run's next attempt follows it`;
+    return {
+      pipeline: { id: pipeline.id, webUrl: pipeline.webUrl, status: pipeline.status },
+      status: "cancelled",
+      jobs: mapToSelectedJobs(req.tests, [], { status: "cancelled", error }),
+      gitlabJobs: [],
+      error,
+      detached: true,
     };
   }
 

@@ -44,6 +44,7 @@ export async function setUpGitLabRun(s: GitLabRunSetup): Promise<GitLabRun> {
       sign: (claims) => signDispatch(claims, key.privateKey),
       timeoutMs: durationMs(s.config.timeout),
       dispatchTtlMs: durationMs(s.config.dispatch_ttl),
+      poll: pollOf(s.config.poll_interval),
     });
     const redactor = s.createRedactor(grant.mask);
     return {
@@ -54,4 +55,10 @@ export async function setUpGitLabRun(s: GitLabRunSetup): Promise<GitLabRun> {
     await grant.release();
     throw e;
   }
+}
+
+/** The first poll interval, growing while nothing changes up to a minute (or to itself, if longer). */
+function pollOf(interval: string): { initialMs: number; maxMs: number } {
+  const initialMs = durationMs(interval);
+  return { initialMs, maxMs: Math.max(60_000, initialMs) };
 }

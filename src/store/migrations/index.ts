@@ -9,6 +9,7 @@ import * as m006 from "./006_approvals.js";
 import * as m007 from "./007_sessions.js";
 import * as m008 from "./008_gateway_runs.js";
 import * as m009 from "./009_check_run_status.js";
+import * as m010 from "./010_request_interruptions.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   "007_sessions": m007,
   "008_gateway_runs": m008,
   "009_check_run_status": m009,
+  "010_request_interruptions": m010,
 };

@@ -93,7 +93,7 @@ th,td{text-align:left;padding:.4em .6em;border-bottom:1px solid var(--line);vert
 .s-passed{background:#dafbe1;color:#116329}
 .s-failed,.s-error,.s-timed_out{background:#ffebe9;color:#a40e26}
 .s-running,.s-queued,.s-pending{background:#fff8c5;color:#6c4400}
-.s-cancelled,.s-skipped{background:#eaeef2;color:#57606a}
+.s-cancelled,.s-skipped,.s-interrupted{background:#eaeef2;color:#57606a}
 .tag{font-size:.8rem;border:1px solid #8250df;color:#8250df;border-radius:4px;padding:0 .4em}
 .facts{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:.5em 0}
 .facts dt{color:var(--muted)}

@@ -23,6 +23,7 @@ export const RUN_STATUSES = [
   "failed",
   "cancelled",
   "error",
+  "interrupted",
 ] as const;
 
 export const user = (p: Principal) => ({ actor: p.actor, csrf: p.csrf });

@@ -1,0 +1,35 @@
+// The gateway as a child process (fixtures/flow-child.ts) on a world's data directory, for the
+// tests that stop it with a signal and start it again.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { World } from "./harness.js";
+
+const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "flow-child.ts");
+
+/** Starts the gateway; resolves once it listens, with its URL. */
+export async function startChild(world: World): Promise<{ proc: ChildProcess; url: string }> {
+  const tmp = path.join(world.root, "tmp");
+  mkdirSync(tmp, { recursive: true });
+  const arg = JSON.stringify({
+    dataDir: world.dataDir,
+    cloneBase: world.repo.cloneBase,
+    gh: { appId: world.gh.appId, privateKey: world.gh.privateKey, url: world.gh.url },
+  });
+  const proc = spawn(process.execPath, ["--import", "tsx", CHILD, arg], {
+    stdio: ["ignore", "pipe", "inherit"],
+    // Workspaces of killed runs stay inside the test's directory.
+    env: { ...process.env, TMPDIR: tmp },
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    proc.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const line = out.split("\n")[0];
+      if (out.includes("\n") && line) resolve(line.trim());
+    });
+    proc.on("exit", (code) => reject(new Error(`gateway exited early (${code})`)));
+  });
+  return { proc, url };
+}

@@ -1,0 +1,279 @@
+// A shutdown of Airlock is not a cancel: the GitLab executor stops following the pipeline and
+// leaves it running, and a later attempt of the run adopts it; any other abort cancels it. A
+// shutdown spends none of a request's attempts. `poll_interval` sets how often GitLab is asked.
+import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { parseConfig } from "../../src/config/loader.js";
+import { signDispatch } from "../../src/dispatch/index.js";
+import { createRedactor } from "../../src/redact/redactor.js";
+import { ShutdownAbort } from "../../src/sandbox/abort.js";
+import {
+  GitLabClient,
+  GitLabPipelineExecutor,
+  type RestrictedRunRequest,
+} from "../../src/sandbox/gitlab/index.js";
+import { setUpGitLabRun } from "../../src/sandbox/gitlab/setup.js";
+import { openDb } from "../../src/store/db.js";
+import { RunRequestStore } from "../../src/store/run-requests.js";
+import { GitLabDouble, type ScriptStep } from "./double.js";
+
+const TRIGGER = "glptt-shutdown-9a8b7c";
+const API = "glpat-shutdown-6d5e4f";
+const SHA = "7ab1e5c0ffee4c8300dd08aeb37f8e728b8dad01";
+const key = generateKeyPairSync("ed25519");
+const RUNNING: ScriptStep = {
+  status: "running",
+  jobs: [
+    { name: "aws-infra", status: "running" },
+    { name: "do-managed", status: "running" },
+  ],
+};
+const DONE: ScriptStep = {
+  status: "success",
+  jobs: [
+    { name: "aws-infra", status: "success", duration: 3 },
+    { name: "do-managed", status: "success", duration: 2 },
+  ],
+};
+let gl: GitLabDouble;
+let seq = 0;
+
+before(async () => {
+  gl = await new GitLabDouble(TRIGGER, API).start();
+});
+after(() => gl.close());
+beforeEach(() => {
+  gl.reset();
+  gl.script = [RUNNING];
+});
+
+const executor = () =>
+  new GitLabPipelineExecutor({
+    client: new GitLabClient({
+      baseUrl: gl.url,
+      project: "team/functional-tests",
+      apiToken: API,
+      retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
+    }),
+    triggerToken: TRIGGER,
+    ref: "main",
+    sign: (c) => signDispatch(c, key.privateKey),
+    poll: { initialMs: 5, maxMs: 20 },
+    lookupDelayMs: 1,
+  });
+
+function request(signal: AbortSignal, over: Partial<RestrictedRunRequest> = {}) {
+  return {
+    runId: `run-shutdown-${++seq}`,
+    repo: "example-org/engine",
+    branch: "feature/dns",
+    sha: SHA,
+    approver: "alice",
+    tests: ["aws-infra", "do-managed"],
+    labels: [],
+    signal,
+    ...over,
+  };
+}
+
+/** Runs the executor until the pipeline was seen running, then aborts with `reason`. */
+async function abortWhileRunning(reason: unknown, over: Partial<RestrictedRunRequest> = {}) {
+  const ctrl = new AbortController();
+  const req = request(ctrl.signal, over);
+  const result = executor().runRestricted({
+    ...req,
+    onUpdate: ({ pipeline }) => {
+      if (pipeline.status === "running") ctrl.abort(reason);
+    },
+  });
+  return { req, result: await result };
+}
+
+const pipelineGets = (id: number) =>
+  gl.requests.filter((r) => r.method === "GET" && r.path.endsWith(`/pipelines/${id}`));
+
+describe("a shutdown while the GitLab pipeline runs", () => {
+  it("leaves the pipeline running and says so; a later attempt adopts it and gets its result", async () => {
+    const { req, result } = await abortWhileRunning(new ShutdownAbort());
+    const id = gl.triggers[0]!.pipelineId;
+    assert.equal(result.detached, true);
+    assert.equal(result.pipeline?.id, id);
+    assert.deepEqual(gl.cancels, [], "no cancel was sent");
+    assert.equal(gl.pipeline(id)!.cancelled, false);
+    assert.equal(result.status, "cancelled", "the run's own part ended here");
+    assert.match(result.error ?? "", /left running/);
+    assert.match(result.jobs["aws-infra"]?.error ?? "", /left running/);
+
+    // The next attempt (a new run id) finds it by the earlier run's id, and follows it to its end.
+    gl.finish(id, DONE);
+    const again = await executor().runRestricted(
+      request(new AbortController().signal, { earlierRunIds: [req.runId] }),
+    );
+    assert.equal(gl.triggers.length, 1, "no second pipeline");
+    assert.equal(again.pipeline?.id, id);
+    assert.equal(again.status, "passed", again.error);
+    assert.equal(again.jobs["do-managed"]?.status, "passed");
+    assert.deepEqual(gl.cancels, []);
+    assert.deepEqual(gl.violations, []);
+  });
+
+  it("any other abort cancels the pipeline and names its reason", async () => {
+    const { result } = await abortWhileRunning("cancelled by alice");
+    const id = gl.triggers[0]!.pipelineId;
+    assert.deepEqual(gl.cancels, [id]);
+    assert.equal(result.detached, undefined);
+    assert.equal(result.status, "cancelled");
+    assert.match(result.error ?? "", /was cancelled \(cancelled by alice\)/);
+  });
+
+  it("a plain abort (Ctrl-C on airlock run) cancels it too", async () => {
+    const { result } = await abortWhileRunning(undefined);
+    assert.deepEqual(gl.cancels, [gl.triggers[0]!.pipelineId]);
+    assert.equal(result.detached, undefined);
+  });
+});
+
+describe("attempts of a run request", () => {
+  it("a shutdown spends none; a crash or a failure spends one", async () => {
+    const data = mkdtempSync(path.join(os.tmpdir(), "airlock-gitlab-spent-"));
+    const db = await openDb(data);
+    try {
+      const store = new RunRequestStore(db.sqlite);
+      await store.ready();
+      store.insertSync({
+        id: "a1",
+        repo: "acme/app",
+        pr: 5,
+        installationId: 1,
+        headSha: SHA,
+        baseSha: "b".repeat(40),
+        headRef: "feature",
+        author: "alice",
+        kind: "full",
+        selection: null,
+        requestedBy: "alice",
+      });
+      assert.equal(store.attemptsSpent(store.get("a1")!), 1);
+      await store.requeue(
+        store.get("a1")!,
+        "a2",
+        Date.now(),
+        "interrupted by a shutdown",
+        "shutdown",
+      );
+      await store.requeue(
+        store.get("a2")!,
+        "a3",
+        Date.now(),
+        "interrupted by a shutdown",
+        "shutdown",
+      );
+      assert.equal(store.get("a3")!.attempt, 3);
+      assert.equal(store.attemptsSpent(store.get("a3")!), 1, "two shutdowns spent nothing");
+      await store.requeue(store.get("a3")!, "a4");
+      assert.equal(store.attemptsSpent(store.get("a4")!), 2, "a crash spends an attempt");
+      assert.deepEqual(store.earlierAttempts(store.get("a4")!), ["a1", "a2", "a3"]);
+    } finally {
+      await db.close();
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+});
+
+const CONFIG = (gitlab: string) => `version: 1
+secrets:
+  gitlab-ci: {}
+executor:
+  gitlab:
+    url: https://gitlab.example.com
+    project: team/functional-tests
+    secrets: gitlab-ci
+${gitlab}jobs:
+  t:
+    run: "true"
+`;
+
+describe("executor.gitlab.poll_interval", () => {
+  it("defaults to 5s and takes durations from 1s to 5m", () => {
+    assert.equal(parseConfig(CONFIG(""), "a.yml").executor?.gitlab?.poll_interval, "5s");
+    for (const d of ["1s", "30s", "2m", "5m"]) {
+      const c = parseConfig(CONFIG(`    poll_interval: ${d}\n`), "a.yml");
+      assert.equal(c.executor?.gitlab?.poll_interval, d);
+    }
+  });
+
+  it("refuses an interval out of bounds or not a duration, naming the field and the bounds", () => {
+    for (const d of ["0s", "5m1s", "1h", "500ms", "soon", '""']) {
+      assert.throws(
+        () => parseConfig(CONFIG(`    poll_interval: ${d}\n`), "a.yml"),
+        (e: Error) =>
+          /poll_interval/.test(e.message) &&
+          /poll interval must be (between 1s and 5m|a duration such as 5s)/.test(e.message),
+        d,
+      );
+    }
+  });
+
+  it("sets how often the pipeline is polled", async () => {
+    const data = mkdtempSync(path.join(os.tmpdir(), "airlock-gitlab-poll-"));
+    gl.script = [RUNNING, RUNNING, DONE];
+    const config = parseConfig(CONFIG(`    poll_interval: 1s\n`), "a.yml").executor!.gitlab!;
+    const run = await setUpGitLabRun({
+      config: { ...config, url: gl.url },
+      dataDir: data,
+      grantSet: async (set) => ({
+        set,
+        env: { GITLAB_TRIGGER_TOKEN: TRIGGER, GITLAB_API_TOKEN: API },
+        files: [],
+        mask: [],
+        versions: {},
+        notes: [],
+        release: async () => {},
+      }),
+      createRedactor: (values) => createRedactor({ secrets: values }),
+      request: { ...request(new AbortController().signal) },
+      signal: new AbortController().signal,
+    });
+    try {
+      const output = new PassThrough();
+      output.resume();
+      const result = await run.executor.run({
+        runId: "run-poll",
+        job: {
+          id: "aws-infra",
+          template: "aws-infra",
+          matrix: {},
+          run: "",
+          needs: [],
+          tags: [],
+          secrets: ["cloud"],
+          env: {},
+          timeoutMs: 60_000,
+          network: false,
+          reports: [],
+        },
+        checkout: { kind: "dirty", dir: data },
+        env: {},
+        secretEnv: {},
+        secretFiles: [],
+        mounts: [],
+        output,
+        signal: new AbortController().signal,
+      });
+      assert.equal(result.status, "passed", result.error);
+      const gets = pipelineGets(gl.triggers[0]!.pipelineId).map((r) => r.at);
+      assert.equal(gets.length, 3);
+      // Running, then 1s later running again (the default would wait 5s), then the end.
+      const gap = gets[1]! - gets[0]!;
+      assert.ok(gap >= 950 && gap < 4_000, `polled again after ${gap} ms`);
+    } finally {
+      await run.release();
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+});
