@@ -131,6 +131,7 @@ export default async function schedulerBench(): Promise<BenchResult> {
       ],
       notes: [
         `target: overhead ≤ 10 ms per job over bare bwrap (measured ${overhead.toFixed(1)} ms)`,
+        "workspaces on disk depend on the filesystem: ext4 without a journal skips inodes freed in the last 30 s when it makes new ones, so right after heavy file churn (npm test) on-disk figures are worse; tmpfs is not affected",
         `speed-up with 2 jobs at once: ${(seq / parMs).toFixed(2)}× (bare bwrap itself: ${(bwrap.perRunMs / bwrap2.perRunMs).toFixed(2)}×); cores busy ${pct(par.busy)} of the time`,
       ],
     };
