@@ -183,6 +183,8 @@ export interface LoadOptions {
   projectDir?: string;
   /** `--data-dir`: wins over everything else. */
   dataDir?: string;
+  /** `--listen`: wins over everything else. */
+  listen?: string;
 }
 
 /**
@@ -310,8 +312,8 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
   }
 
   const listen = parseListen(
-    env.AIRLOCK_LISTEN || fc.listen || "127.0.0.1:8080",
-    env.AIRLOCK_LISTEN ? "AIRLOCK_LISTEN" : where,
+    opts.listen || env.AIRLOCK_LISTEN || fc.listen || "127.0.0.1:8080",
+    opts.listen ? "--listen" : env.AIRLOCK_LISTEN ? "AIRLOCK_LISTEN" : where,
   );
   const projectDir = path.resolve(cwd, opts.projectDir ?? ".");
   const dataDir = path.resolve(

@@ -150,7 +150,7 @@ test("a bad serve config is one line on stderr and exit 2", async () => {
   const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
     [["serve"], { ...env, AIRLOCK_GITHUB_APP_ID: "abc" }, /App id must be a positive integer/],
     [["serve", "-c", "serve.yml"], env, /public URL .* is not an http\(s\) URL/],
-    [["serve", "--listen", "nowhere"], env, /listen must be HOST:PORT/],
+    [["serve", "--listen", "nowhere"], env, /--listen: listen must be HOST:PORT/],
   ];
   for (const [args, e, re] of cases) {
     const r = await runCli(args, { cwd: dir, env: e });

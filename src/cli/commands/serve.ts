@@ -167,12 +167,11 @@ function loadConfig(opts: ServeOptions): ServeConfig {
   // The same directory `airlock run` resolves (git gives it with symlinks resolved).
   projectDir = realpathSync(projectDir);
   try {
-    const env = opts.listen ? { ...process.env, AIRLOCK_LISTEN: opts.listen } : process.env;
     return loadServeConfig({
       ...(opts.config ? { file: opts.config } : {}),
-      env,
       projectDir,
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+      ...(opts.listen ? { listen: opts.listen } : {}),
     });
   } catch (e) {
     if (e instanceof ServeConfigError) throw new UserError(e.message);
