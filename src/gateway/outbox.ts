@@ -94,6 +94,8 @@ export class Outbox {
   private running = false;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
+  /** Senders of items that are not writes to GitHub (see `handle`). */
+  private readonly handlers = new Map<string, (item: OutboxItem) => Promise<void>>();
 
   constructor(
     readonly store: OutboxStore,
@@ -187,6 +189,15 @@ export class Outbox {
       installationId,
       payload: { kind: "remove_label", issue, label } satisfies OutboxMessage,
     });
+  }
+
+  /**
+   * Delivers items of `kind` with `send` (for durable work that is not a write to GitHub): they
+   * are stored, claimed, retried with backoff and taken up after a restart like any other item.
+   * `send` throws to be retried; it returns once the item needs nothing more.
+   */
+  handle(kind: string, send: (item: OutboxItem) => Promise<void>): void {
+    this.handlers.set(kind, send);
   }
 
   // ---- delivery loop ----------------------------------------------------------------------
@@ -296,6 +307,8 @@ export class Outbox {
   // ---- sending ----------------------------------------------------------------------------
 
   private async send(item: OutboxItem): Promise<void> {
+    const handler = this.handlers.get(item.kind);
+    if (handler) return handler(item);
     const gh = this.opts.clientFor(item.installationId);
     const repo = repoRef(item.repo);
     const msg = item.payload as OutboxMessage;

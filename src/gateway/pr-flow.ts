@@ -39,6 +39,7 @@ import {
 import { APPROVE_LABEL, approveByComment, approveByLabel } from "../trust/approvals.js";
 import { authorizeCommit, type CommitAuthorization } from "../trust/authorize.js";
 import { type Actor, TrustEvaluator } from "../trust/rules.js";
+import { AbandonedPipelines } from "./abandoned-pipelines.js";
 import { type ApprovalView, block, code, GATE_CHECK, renderGateCheck } from "./checks.js";
 import { type Command, parseComment } from "./commands.js";
 import {
@@ -177,6 +178,22 @@ export class PrFlow {
       recover: (req) => this.recover(req),
       onError: (message, req) => o.log?.error({ run: req.id, message }, "run failed to start"),
     });
+    const abandoned = new AbandonedPipelines({
+      outbox: o.outbox,
+      requests: o.requests,
+      runs: o.runs,
+      baseConfig: (r) => this.baseConfig(r.repo, r.installationId, r.baseSha),
+      withSecretSet: (config, set, runId, fn) =>
+        this.withSecretSet(config, set, { runId, jobId: "gitlab-cancel" }, (g) => fn(g.env)),
+      ...(o.log ? { log: o.log } : {}),
+    });
+    // A request that ends after an earlier attempt of it (or, after a crash, it) may have started
+    // a GitLab pipeline leaves none running: see abandoned-pipelines.ts.
+    o.requests.onSettled = (r) => {
+      if (r.kind !== "public" && (r.attempt > 1 || this.interrupted.has(r.id))) {
+        abandoned.enqueueSync(r);
+      }
+    };
   }
 
   /** The handler for the processing loop. */
@@ -1110,14 +1127,26 @@ export class PrFlow {
   ): Promise<T> {
     const set = config.mirror?.credentials;
     if (!set) return fn([]);
+    return this.withSecretSet(config, set, { runId, jobId: "mirror-push" }, (grant) =>
+      fn([authFromSecretEnv(mirrorRemote(config), grant.env)]),
+    );
+  }
+
+  /** Runs `fn` with one secret set of `config`, granted outside any job and then released. */
+  private async withSecretSet<T>(
+    config: Config,
+    set: string,
+    job: { runId: string; jobId: string },
+    fn: (grant: SecretGrant) => Promise<T>,
+  ): Promise<T> {
     const built = await this.o.runnerFor(config, []);
     try {
-      const ctx = { runId, jobId: "mirror-push", timeoutMs: 10 * 60_000 };
+      const ctx = { ...job, timeoutMs: 10 * 60_000 };
       const grant = built.grantSet
         ? await built.grantSet(set, ctx)
         : await grantSetVia(built.runner.grant)(set, ctx);
       try {
-        return await fn([authFromSecretEnv(mirrorRemote(config), grant.env)]);
+        return await fn(grant);
       } finally {
         await grant.release();
       }

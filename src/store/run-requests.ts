@@ -100,6 +100,12 @@ export const newRequestId = (now = Date.now()) =>
  * so an old request's retry never counts as newer than a request made after it.
  */
 export class RunRequestStore {
+  /**
+   * Called for each request that ends (done or cancelled, not taken up again), inside the
+   * transaction that ends it, so that work it must set off is stored with the end or not at all.
+   */
+  onSettled: ((req: RunRequestRow) => void) | undefined;
+
   constructor(readonly sqlite: SQLite.Database) {}
 
   /** Waits until no async transaction of another module is open on the shared connection. */
@@ -144,12 +150,18 @@ export class RunRequestStore {
 
   /** Cancels queued requests of a PR (all, or those for other commits than `keepSha`). */
   cancelQueuedSync(repo: string, pr: number, note: string, keepSha?: string, now = Date.now()) {
-    return this.sqlite
-      .prepare(
-        `UPDATE run_requests SET state = 'cancelled', finished_at = ?, note = ?
-         WHERE repo = ? AND pr = ? AND state = 'queued' AND head_sha != ?`,
-      )
-      .run(now, note, repo, pr, keepSha ?? "").changes;
+    const run = () => {
+      const rows = this.sqlite
+        .prepare(
+          `UPDATE run_requests SET state = 'cancelled', finished_at = ?, note = ?
+           WHERE repo = ? AND pr = ? AND state = 'queued' AND head_sha != ?
+           RETURNING *`,
+        )
+        .all(now, note, repo, pr, keepSha ?? "") as Row[];
+      for (const r of rows) this.onSettled?.(toRequest(r));
+      return rows.length;
+    };
+    return this.sqlite.inTransaction ? run() : this.sqlite.transaction(run)();
   }
 
   /** Claims the oldest queued request, or returns undefined. */
@@ -167,11 +179,15 @@ export class RunRequestStore {
 
   async finish(id: string, state: "done" | "cancelled", note?: string, now = Date.now()) {
     await this.ready();
-    this.sqlite
-      .prepare(
-        `UPDATE run_requests SET state = ?, finished_at = ?, note = coalesce(?, note) WHERE id = ?`,
-      )
-      .run(state, now, note ?? null, id);
+    this.sqlite.transaction(() => {
+      const r = this.sqlite
+        .prepare(
+          `UPDATE run_requests SET state = ?, finished_at = ?, note = coalesce(?, note) WHERE id = ?
+           RETURNING *`,
+        )
+        .get(state, now, note ?? null, id) as Row | undefined;
+      if (r) this.onSettled?.(toRequest(r));
+    })();
   }
 
   /**
@@ -214,6 +230,18 @@ export class RunRequestStore {
       )
       .get(req.repo, req.pr, req.headSha, req.kind, req.createdAt, req.attempt) as { n: number };
     return req.attempt - r.n;
+  }
+
+  /** Whether an attempt of the request (itself included) is still queued or running. */
+  attemptPending(req: RunRequestRow): boolean {
+    const r = this.sqlite
+      .prepare(
+        `SELECT count(*) AS n FROM run_requests
+          WHERE repo = ? AND pr = ? AND head_sha = ? AND kind = ? AND created_at = ?
+            AND state IN ('queued', 'running')`,
+      )
+      .get(req.repo, req.pr, req.headSha, req.kind, req.createdAt) as { n: number };
+    return r.n > 0;
   }
 
   /** Ids of a request's earlier attempts, oldest first (`requeue` keeps `createdAt`). */

@@ -301,3 +301,130 @@ test("/cancel still cancels the pipeline, also one adopted after a graceful rest
   assert.equal(reqs.at(-1)!.status, "cancelled", "a user's cancel is recorded as cancelled");
   assert.equal((await stop("SIGTERM")).code, 0);
 });
+
+// A run cancelled or superseded while no attempt follows its pipeline: the GitLab double refuses
+// the retry's lookup (every attempt of its client) so that the retry cannot adopt the pipeline,
+// and the event arrives while it tries. The pipeline must not run on with the secrets.
+
+/** The client's attempts at one request: enough 503s make the retry's lookup fail for good. */
+const CLIENT_ATTEMPTS = 5;
+
+/**
+ * SIGTERM mid-pipeline (`whileStopped` then acts on GitLab's side), then a restart whose retry
+ * cannot adopt the pipeline; resolves while it tries.
+ */
+async function restartedWithoutAdopting(whileStopped?: (id: number) => void) {
+  await start();
+  const running = await pipelineRunning();
+  assert.equal((await stop("SIGTERM")).code, 0);
+  whileStopped?.(running.id);
+  gl.fail("list", 503, CLIENT_ATTEMPTS);
+  const since = Date.now();
+  await start();
+  await waitFor("the retry to look for the pipeline", () =>
+    gl.requests.some((r) => r.at >= since && r.method === "GET" && /\/pipelines$/.test(r.path)),
+  );
+  return running;
+}
+
+interface AbandonedNote {
+  pipelines?: { id: number; outcome: string; status: string }[];
+  error?: string;
+}
+/** What the newest run of the PR recorded about pipelines no attempt followed. */
+const abandonedNote = (pr: number): AbandonedNote | undefined => {
+  const [row] = query<{ notes: string }>(
+    `SELECT r.notes FROM runs r JOIN run_requests q ON q.id = r.id WHERE q.pr = ?
+     ORDER BY q.attempt DESC LIMIT 1`,
+    pr,
+  );
+  return row
+    ? (JSON.parse(row.notes) as { abandonedPipelines?: AbandonedNote }).abandonedPipelines
+    : undefined;
+};
+const cancelsOf = (id: number) => gl.cancels.filter((c) => c === id).length;
+
+test("/cancel after a graceful restart, before the retry adopted the pipeline, cancels it", {
+  timeout: 120_000,
+}, async () => {
+  const { pr, id } = await restartedWithoutAdopting();
+  await deliver("issue_comment", commentPayload(pr.number, "/cancel", TRUSTED));
+  await waitFor("the pipeline to be cancelled", () => gl.pipeline(id)!.cancelled);
+  await waitFor("the gateway to settle", settled(pr.number));
+
+  assert.equal(triggersFor(pr.headSha).length, 1, "exactly one pipeline was ever triggered");
+  assert.equal(cancelsOf(id), 1, "the pipeline was cancelled once");
+  const reqs = requestsOf(pr.number);
+  assert.equal(reqs.at(-1)!.status, "cancelled", "the run is recorded as cancelled");
+  assert.deepEqual(
+    abandonedNote(pr.number)?.pipelines?.map((p) => [p.id, p.outcome]),
+    [[id, "cancelled"]],
+    "the run records that its pipeline was cancelled",
+  );
+  assert.equal((await stop("SIGTERM")).code, 0);
+});
+
+test("a push after a graceful restart cancels the old head's pipeline; the new head gets its own", {
+  timeout: 120_000,
+}, async () => {
+  const { pr, id } = await restartedWithoutAdopting();
+  const oldSha = pr.headSha;
+  const newSha = w.push(pr);
+  await deliver("pull_request", prPayload("synchronize", pr, { baseSha: w.baseSha }));
+  await waitFor("the old pipeline to be cancelled", () => gl.pipeline(id)!.cancelled);
+  const next = await waitFor("the new head's pipeline", () => triggersFor(newSha)[0]?.pipelineId);
+  gl.finish(next, GREEN);
+  await waitFor("the gateway to settle", settled(pr.number));
+
+  assert.equal(triggersFor(oldSha).length, 1, "the old head's pipeline was never triggered again");
+  assert.equal(triggersFor(newSha).length, 1, "the new head got exactly one pipeline");
+  assert.equal(cancelsOf(id), 1);
+  assert.equal(cancelsOf(next), 0, "the new head's pipeline was not cancelled");
+  assertGreen(newSha);
+  assert.equal((await stop("SIGTERM")).code, 0);
+});
+
+test("a crash between the run's cancel and the pipeline's cancel: the next start cancels it", {
+  timeout: 120_000,
+}, async () => {
+  gl.holdCancels = true;
+  try {
+    const { pr, id } = await restartedWithoutAdopting();
+    await deliver("issue_comment", commentPayload(pr.number, "/cancel", TRUSTED));
+    // The run is cancelled in the store and the pipeline's cancel is on its way: kill Airlock.
+    await waitFor("the pipeline's cancel to be sent", () => gl.heldCancels.includes(id));
+    await stop("SIGKILL");
+    gl.releaseCancels();
+    assert.equal(gl.pipeline(id)!.cancelled, false, "the held cancel was not carried out");
+    assert.equal(requestsOf(pr.number).at(-1)!.status, "cancelled");
+
+    await start();
+    await waitFor(
+      "the pipeline to be cancelled after the restart",
+      () => gl.pipeline(id)!.cancelled,
+    );
+    await waitFor("the gateway to settle", settled(pr.number));
+    assert.equal(triggersFor(pr.headSha).length, 1, "exactly one pipeline was ever triggered");
+    assert.equal(cancelsOf(id), 1);
+    assert.equal((await stop("SIGTERM")).code, 0);
+  } finally {
+    gl.releaseCancels();
+  }
+});
+
+test("a pipeline that finished while Airlock was stopped is not cancelled", {
+  timeout: 120_000,
+}, async () => {
+  const { pr, id } = await restartedWithoutAdopting((id) => gl.finish(id, GREEN));
+  await deliver("issue_comment", commentPayload(pr.number, "/cancel", TRUSTED));
+  await waitFor("the gateway to settle", settled(pr.number));
+
+  assert.equal(cancelsOf(id), 0, "a finished pipeline is left alone");
+  assert.equal(triggersFor(pr.headSha).length, 1);
+  assert.deepEqual(
+    abandonedNote(pr.number)?.pipelines?.map((p) => [p.id, p.outcome, p.status]),
+    [[id, "ended", "success"]],
+    "the run records that the pipeline had ended",
+  );
+  assert.equal((await stop("SIGTERM")).code, 0);
+});

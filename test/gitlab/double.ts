@@ -99,6 +99,13 @@ export class GitLabDouble {
   defaultPerPage = 20;
   /** Answer 403 to pipeline variables, as GitLab does for a token that may not read them. */
   variablesForbidden = false;
+  /**
+   * Cancels are received but neither carried out nor answered until `releaseCancels`, so that a
+   * test can stop Airlock while one is in flight. Held cancels are recorded here.
+   */
+  holdCancels = false;
+  readonly heldCancels: number[] = [];
+  readonly #held: http.IncomingMessage[] = [];
   readonly #faults: { route: Route; kind: FaultKind; times: number }[] = [];
   readonly #pipelines = new Map<number, PipelineState>();
   #nextPipeline = 1000;
@@ -137,6 +144,14 @@ export class GitLabDouble {
     }
     this.#faults.length = 0;
     this.variablesForbidden = false;
+    this.releaseCancels();
+    this.heldCancels.length = 0;
+  }
+
+  /** Stops holding cancels; those held are dropped unanswered (their connection is reset). */
+  releaseCancels(): void {
+    this.holdCancels = false;
+    for (const req of this.#held.splice(0)) req.socket.destroy();
   }
 
   /** The next `times` requests to `route` fail with `kind`. */
@@ -264,6 +279,11 @@ export class GitLabDouble {
         p.updatedAt = Date.now();
       }
       return json(res, 200, this.#pipelineJson(p, step.status));
+    }
+    if (route === "cancel" && this.holdCancels) {
+      this.heldCancels.push(p.id);
+      this.#held.push(req);
+      return undefined;
     }
     if (route === "cancel") {
       this.cancels.push(p.id);

@@ -259,6 +259,26 @@ describe("GitLab pipeline executor", () => {
     assertClean();
   });
 
+  it("backs off between retries unless GitLab says how long to wait", async () => {
+    const id = (await executor().runRestricted(request())).pipeline!.id;
+    const waits: number[] = [];
+    const client = new GitLabClient({
+      baseUrl: gl.url,
+      project: "team/functional-tests",
+      apiToken: API,
+      retry: { attempts: 3, baseDelayMs: 400, maxDelayMs: 1000 },
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+    });
+    gl.fail("pipeline", 503, 1); // no Retry-After: the backoff applies
+    gl.fail("pipeline", 429, 1); // Retry-After: 0
+    await client.getPipeline(id);
+    assert.equal(waits.length, 2);
+    assert.ok(waits[0]! >= 300, `waited ${waits[0]} ms after a 503 without Retry-After`);
+    assert.equal(waits[1], 0, "a Retry-After of 0 is obeyed");
+  });
+
   it("gives up after the bounded retries, says so, and still tries to cancel", async () => {
     gl.script = [{ status: "running" }];
     gl.fail("pipeline", 503, 2 + 3); // first poll passes after 2, the next poll exhausts 3 attempts

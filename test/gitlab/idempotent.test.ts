@@ -3,36 +3,18 @@
 // the run's pipeline by its variables (documented list and variables endpoints, checked by the
 // double) and adopts it; a trigger GitLab refused is not repeated.
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { after, before, beforeEach, describe, it } from "node:test";
-import { signDispatch } from "../../src/dispatch/index.js";
-import {
-  GitLabClient,
-  GitLabPipelineExecutor,
-  GitLabUncertainError,
-  type RestrictedRunRequest,
-} from "../../src/sandbox/gitlab/index.js";
-import { openDb } from "../../src/store/db.js";
-import { RunRequestStore } from "../../src/store/run-requests.js";
-import { GitLabDouble } from "./double.js";
+import { describe, it } from "node:test";
+import { GitLabUncertainError } from "../../src/sandbox/gitlab/index.js";
+import { runRequest, useGitLabDouble, withRequestStore } from "./fixture.js";
 
 const TRIGGER = "glptt-idem-4d3c2b1a";
 const API = "glpat-idem-8h7g6f";
 const SHA = "5c0ffee5dba79e4c8300dd08aeb37f8e728b8dad";
-const key = generateKeyPairSync("ed25519");
-let gl: GitLabDouble;
-let seq = 0;
-
-before(async () => {
-  gl = await new GitLabDouble(TRIGGER, API).start();
-});
-after(() => gl.close());
-beforeEach(() => {
-  gl.reset();
-  gl.script = [
+const f = useGitLabDouble({
+  trigger: TRIGGER,
+  api: API,
+  sha: SHA,
+  script: () => [
     {
       status: "success",
       jobs: [
@@ -40,44 +22,13 @@ beforeEach(() => {
         { name: "do-managed", status: "failed", duration: 2 },
       ],
     },
-  ];
+  ],
 });
+const { client, executor, request } = f;
+let seq = 0;
 
-const client = () =>
-  new GitLabClient({
-    baseUrl: gl.url,
-    project: "team/functional-tests",
-    apiToken: API,
-    retry: { attempts: 4, baseDelayMs: 1, maxDelayMs: 5 },
-  });
-
-const executor = () =>
-  new GitLabPipelineExecutor({
-    client: client(),
-    triggerToken: TRIGGER,
-    ref: "main",
-    sign: (c) => signDispatch(c, key.privateKey),
-    poll: { initialMs: 1, maxMs: 4 },
-    lookupDelayMs: 1,
-  });
-
-/** A fresh run id per call: run ids are unique, and the double keeps every pipeline. */
-function request(over: Partial<RestrictedRunRequest> = {}): RestrictedRunRequest {
-  return {
-    runId: `run-idem-${++seq}`,
-    repo: "example-org/engine",
-    branch: "feature/dns",
-    sha: SHA,
-    approver: "alice",
-    tests: ["aws-infra", "do-managed"],
-    labels: [],
-    signal: new AbortController().signal,
-    ...over,
-  };
-}
-
-const posts = () => gl.requests.filter((r) => r.path.endsWith("/trigger/pipeline")).length;
-const lookups = () => gl.requests.filter((r) => /\/pipelines$/.test(r.path)).length;
+const posts = () => f.gl.requests.filter((r) => r.path.endsWith("/trigger/pipeline")).length;
+const lookups = () => f.gl.requests.filter((r) => /\/pipelines$/.test(r.path)).length;
 
 /** What a process that died right after its trigger left behind: a pipeline nobody follows. */
 async function orphan(runId: string, sha = SHA): Promise<number> {
@@ -94,36 +45,36 @@ describe("an idempotent trigger", () => {
   it("adopts the pipeline whose answer was lost: one pipeline, and its result is used", async () => {
     // Pipelines of other runs on the same ref and commit must not be taken for this one.
     await orphan("someone-else");
-    gl.triggers.length = 0;
-    gl.requests.length = 0;
-    gl.fail("trigger", "lost");
+    f.gl.triggers.length = 0;
+    f.gl.requests.length = 0;
+    f.gl.fail("trigger", "lost");
     const req = request();
     const r = await executor().runRestricted(req);
-    assert.equal(gl.triggers.length, 1, "exactly one pipeline was triggered");
+    assert.equal(f.gl.triggers.length, 1, "exactly one pipeline was triggered");
     assert.equal(posts(), 1, "the trigger was not sent again");
-    assert.equal(r.pipeline?.id, gl.triggers[0]!.pipelineId, "the lost pipeline was adopted");
-    assert.equal(gl.triggers[0]!.variables.AIRLOCK_RUN_ID, req.runId);
+    assert.equal(r.pipeline?.id, f.gl.triggers[0]!.pipelineId, "the lost pipeline was adopted");
+    assert.equal(f.gl.triggers[0]!.variables.AIRLOCK_RUN_ID, req.runId);
     assert.equal(r.status, "failed");
     assert.equal(r.jobs["aws-infra"]?.status, "passed");
     assert.equal(r.jobs["do-managed"]?.status, "failed");
     assert.equal(lookups(), 1);
-    const list = gl.requests.find((q) => /\/pipelines$/.test(q.path))!;
+    const list = f.gl.requests.find((q) => /\/pipelines$/.test(q.path))!;
     assert.equal(list.headers["private-token"], API, "the listing uses the API token");
-    assert.deepEqual(gl.violations, []);
+    assert.deepEqual(f.gl.violations, []);
   });
 
   it("triggers again only after finding no pipeline of the run", async () => {
-    gl.fail("trigger", 503);
+    f.gl.fail("trigger", 503);
     const r = await executor().runRestricted(request());
     assert.equal(r.status, "failed", r.error);
     assert.equal(posts(), 2);
-    assert.equal(gl.triggers.length, 1);
+    assert.equal(f.gl.triggers.length, 1);
     assert.equal(lookups(), 1);
-    assert.deepEqual(gl.violations, []);
+    assert.deepEqual(f.gl.violations, []);
   });
 
   it("never repeats a trigger GitLab refused", async () => {
-    gl.fail("trigger", 400);
+    f.gl.fail("trigger", 400);
     const r = await executor().runRestricted(request());
     assert.equal(r.status, "error");
     assert.equal(r.pipeline, null);
@@ -133,13 +84,13 @@ describe("an idempotent trigger", () => {
     );
     assert.equal(posts(), 1);
     assert.equal(lookups(), 0, "a refusal is certain: nothing to look for");
-    assert.equal(gl.triggers.length, 0);
+    assert.equal(f.gl.triggers.length, 0);
   });
 
   it("does not trigger blind when it cannot look, and says what to fix", async () => {
-    gl.variablesForbidden = true;
+    f.gl.variablesForbidden = true;
     await orphan("someone-else");
-    gl.fail("trigger", "lost");
+    f.gl.fail("trigger", "lost");
     const r = await executor().runRestricted(request());
     assert.equal(r.status, "error");
     assert.equal(posts(), 2, "the orphan's and the lost one; no third");
@@ -151,11 +102,11 @@ describe("an idempotent trigger", () => {
   });
 
   it("gives up after the bounded attempts when GitLab keeps losing answers and has no pipeline", async () => {
-    gl.fail("trigger", 502, 3);
+    f.gl.fail("trigger", 502, 3);
     const r = await executor().runRestricted(request());
     assert.equal(r.status, "error");
     assert.equal(posts(), 3);
-    assert.equal(gl.triggers.length, 0);
+    assert.equal(f.gl.triggers.length, 0);
     assert.match(r.error!, /started no pipeline for this run in 3 attempts/);
   });
 
@@ -163,40 +114,40 @@ describe("an idempotent trigger", () => {
     const earlier = `run-idem-earlier-${++seq}`;
     const id = await orphan(earlier);
     await orphan(earlier, "f".repeat(40)); // same run id, another commit: not this run's
-    const before = gl.triggers.length;
+    const before = f.gl.triggers.length;
     const r = await executor().runRestricted(
       request({ earlierRunIds: [earlier], requestedAt: Date.now() - 60_000 }),
     );
-    assert.equal(gl.triggers.length, before, "no second pipeline");
+    assert.equal(f.gl.triggers.length, before, "no second pipeline");
     assert.equal(r.pipeline?.id, id);
     assert.equal(r.status, "failed");
 
     // A pipeline the earlier attempt cancelled (a graceful shutdown) is no result: a new one runs.
     const stopped = `run-idem-stopped-${++seq}`;
-    gl.script = [{ status: "running" }];
+    f.gl.script = [{ status: "running" }];
     const stoppedId = await orphan(stopped);
     await client().cancelPipeline(stoppedId);
     await client().getPipeline(stoppedId); // the double settles on "canceled"
-    gl.script = [{ status: "success", jobs: [] }];
+    f.gl.script = [{ status: "success", jobs: [] }];
     const again = await executor().runRestricted(request({ earlierRunIds: [stopped] }));
     assert.notEqual(again.pipeline?.id, stoppedId);
-    assert.equal(gl.triggers.length, before + 2);
+    assert.equal(f.gl.triggers.length, before + 2);
 
     // No earlier pipeline: the run triggers its own, once.
     const fresh = await executor().runRestricted(request({ earlierRunIds: ["run-never-started"] }));
-    assert.equal(gl.triggers.length, before + 3);
-    assert.equal(fresh.pipeline?.id, gl.triggers.at(-1)!.pipelineId);
-    assert.deepEqual(gl.violations, []);
+    assert.equal(f.gl.triggers.length, before + 3);
+    assert.equal(fresh.pipeline?.id, f.gl.triggers.at(-1)!.pipelineId);
+    assert.deepEqual(f.gl.violations, []);
   });
 
   it("the trigger's lost answer surfaces from the client as uncertain, never as a retry", async () => {
-    gl.fail("trigger", "lost");
+    f.gl.fail("trigger", "lost");
     await assert.rejects(
       client().triggerPipeline(TRIGGER, "main", { AIRLOCK_RUN_ID: "x" }),
       (e: unknown) => e instanceof GitLabUncertainError && /answer was lost/.test(e.message),
     );
     assert.equal(posts(), 1);
-    assert.equal(gl.triggers.length, 1);
+    assert.equal(f.gl.triggers.length, 1);
   });
 });
 
@@ -204,7 +155,7 @@ describe("the GitLab double's pipeline list", () => {
   it("answers the documented filters and refuses anything else", async () => {
     await orphan("list-check");
     const get = (q: string) =>
-      fetch(`${gl.url}/api/v4/projects/team%2Ffunctional-tests/pipelines?${q}`, {
+      fetch(`${f.gl.url}/api/v4/projects/team%2Ffunctional-tests/pipelines?${q}`, {
         headers: { "PRIVATE-TOKEN": API },
       });
     const ok = await get(
@@ -222,40 +173,22 @@ describe("the GitLab double's pipeline list", () => {
     assert.equal((await get("run_id=1")).status, 400);
     assert.equal((await get("updated_after=yesterday")).status, 400);
     assert.equal((await get("per_page=500")).status, 400);
-    assert.equal(gl.violations.length, 3);
-    const noAuth = await fetch(`${gl.url}/api/v4/projects/4242/pipelines`);
+    assert.equal(f.gl.violations.length, 3);
+    const noAuth = await fetch(`${f.gl.url}/api/v4/projects/4242/pipelines`);
     assert.equal(noAuth.status, 401);
   });
 });
 
 describe("the gateway's earlier attempts of a run", () => {
   it("are the requests a restart took up again, not other runs of the PR", async () => {
-    const data = mkdtempSync(path.join(os.tmpdir(), "airlock-gitlab-attempts-"));
-    const db = await openDb(data);
-    try {
-      const store = new RunRequestStore(db.sqlite);
-      await store.ready();
-      const base = {
-        repo: "acme/app",
-        pr: 3,
-        installationId: 1,
-        headSha: SHA,
-        baseSha: "b".repeat(40),
-        headRef: "feature",
-        author: "alice",
-        kind: "full" as const,
-        selection: null,
-        requestedBy: "alice",
-      };
+    await withRequestStore(async (store) => {
+      const base = runRequest(3, SHA);
       store.insertSync({ ...base, id: "first" });
       store.insertSync({ ...base, id: "unrelated" });
       await store.requeue(store.get("first")!, "second");
       await store.requeue(store.get("second")!, "third");
       assert.deepEqual(store.earlierAttempts(store.get("third")!), ["first", "second"]);
       assert.deepEqual(store.earlierAttempts(store.get("unrelated")!), []);
-    } finally {
-      await db.close();
-      rmSync(data, { recursive: true, force: true });
-    }
+    });
   });
 });

@@ -2,30 +2,22 @@
 // leaves it running, and a later attempt of the run adopts it; any other abort cancels it. A
 // shutdown spends none of a request's attempts. `poll_interval` sets how often GitLab is asked.
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
-import { after, before, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { parseConfig } from "../../src/config/loader.js";
-import { signDispatch } from "../../src/dispatch/index.js";
 import { createRedactor } from "../../src/redact/redactor.js";
 import { ShutdownAbort } from "../../src/sandbox/abort.js";
-import {
-  GitLabClient,
-  GitLabPipelineExecutor,
-  type RestrictedRunRequest,
-} from "../../src/sandbox/gitlab/index.js";
+import type { RestrictedRunRequest } from "../../src/sandbox/gitlab/index.js";
 import { setUpGitLabRun } from "../../src/sandbox/gitlab/setup.js";
-import { openDb } from "../../src/store/db.js";
-import { RunRequestStore } from "../../src/store/run-requests.js";
-import { GitLabDouble, type ScriptStep } from "./double.js";
+import type { ScriptStep } from "./double.js";
+import { runRequest, useGitLabDouble, withRequestStore } from "./fixture.js";
 
 const TRIGGER = "glptt-shutdown-9a8b7c";
 const API = "glpat-shutdown-6d5e4f";
 const SHA = "7ab1e5c0ffee4c8300dd08aeb37f8e728b8dad01";
-const key = generateKeyPairSync("ed25519");
 const RUNNING: ScriptStep = {
   status: "running",
   jobs: [
@@ -40,46 +32,10 @@ const DONE: ScriptStep = {
     { name: "do-managed", status: "success", duration: 2 },
   ],
 };
-let gl: GitLabDouble;
-let seq = 0;
-
-before(async () => {
-  gl = await new GitLabDouble(TRIGGER, API).start();
-});
-after(() => gl.close());
-beforeEach(() => {
-  gl.reset();
-  gl.script = [RUNNING];
-});
-
-const executor = () =>
-  new GitLabPipelineExecutor({
-    client: new GitLabClient({
-      baseUrl: gl.url,
-      project: "team/functional-tests",
-      apiToken: API,
-      retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
-    }),
-    triggerToken: TRIGGER,
-    ref: "main",
-    sign: (c) => signDispatch(c, key.privateKey),
-    poll: { initialMs: 5, maxMs: 20 },
-    lookupDelayMs: 1,
-  });
-
-function request(signal: AbortSignal, over: Partial<RestrictedRunRequest> = {}) {
-  return {
-    runId: `run-shutdown-${++seq}`,
-    repo: "example-org/engine",
-    branch: "feature/dns",
-    sha: SHA,
-    approver: "alice",
-    tests: ["aws-infra", "do-managed"],
-    labels: [],
-    signal,
-    ...over,
-  };
-}
+const f = useGitLabDouble({ trigger: TRIGGER, api: API, sha: SHA, script: () => [RUNNING] });
+const executor = () => f.executor({ attempts: 2, poll: { initialMs: 5, maxMs: 20 } });
+const request = (signal: AbortSignal, over: Partial<RestrictedRunRequest> = {}) =>
+  f.request({ signal, ...over });
 
 /** Runs the executor until the pipeline was seen running, then aborts with `reason`. */
 async function abortWhileRunning(reason: unknown, over: Partial<RestrictedRunRequest> = {}) {
@@ -95,37 +51,37 @@ async function abortWhileRunning(reason: unknown, over: Partial<RestrictedRunReq
 }
 
 const pipelineGets = (id: number) =>
-  gl.requests.filter((r) => r.method === "GET" && r.path.endsWith(`/pipelines/${id}`));
+  f.gl.requests.filter((r) => r.method === "GET" && r.path.endsWith(`/pipelines/${id}`));
 
 describe("a shutdown while the GitLab pipeline runs", () => {
   it("leaves the pipeline running and says so; a later attempt adopts it and gets its result", async () => {
     const { req, result } = await abortWhileRunning(new ShutdownAbort());
-    const id = gl.triggers[0]!.pipelineId;
+    const id = f.gl.triggers[0]!.pipelineId;
     assert.equal(result.detached, true);
     assert.equal(result.pipeline?.id, id);
-    assert.deepEqual(gl.cancels, [], "no cancel was sent");
-    assert.equal(gl.pipeline(id)!.cancelled, false);
+    assert.deepEqual(f.gl.cancels, [], "no cancel was sent");
+    assert.equal(f.gl.pipeline(id)!.cancelled, false);
     assert.equal(result.status, "cancelled", "the run's own part ended here");
     assert.match(result.error ?? "", /left running/);
     assert.match(result.jobs["aws-infra"]?.error ?? "", /left running/);
 
     // The next attempt (a new run id) finds it by the earlier run's id, and follows it to its end.
-    gl.finish(id, DONE);
+    f.gl.finish(id, DONE);
     const again = await executor().runRestricted(
       request(new AbortController().signal, { earlierRunIds: [req.runId] }),
     );
-    assert.equal(gl.triggers.length, 1, "no second pipeline");
+    assert.equal(f.gl.triggers.length, 1, "no second pipeline");
     assert.equal(again.pipeline?.id, id);
     assert.equal(again.status, "passed", again.error);
     assert.equal(again.jobs["do-managed"]?.status, "passed");
-    assert.deepEqual(gl.cancels, []);
-    assert.deepEqual(gl.violations, []);
+    assert.deepEqual(f.gl.cancels, []);
+    assert.deepEqual(f.gl.violations, []);
   });
 
   it("any other abort cancels the pipeline and names its reason", async () => {
     const { result } = await abortWhileRunning("cancelled by alice");
-    const id = gl.triggers[0]!.pipelineId;
-    assert.deepEqual(gl.cancels, [id]);
+    const id = f.gl.triggers[0]!.pipelineId;
+    assert.deepEqual(f.gl.cancels, [id]);
     assert.equal(result.detached, undefined);
     assert.equal(result.status, "cancelled");
     assert.match(result.error ?? "", /was cancelled \(cancelled by alice\)/);
@@ -133,55 +89,25 @@ describe("a shutdown while the GitLab pipeline runs", () => {
 
   it("a plain abort (Ctrl-C on airlock run) cancels it too", async () => {
     const { result } = await abortWhileRunning(undefined);
-    assert.deepEqual(gl.cancels, [gl.triggers[0]!.pipelineId]);
+    assert.deepEqual(f.gl.cancels, [f.gl.triggers[0]!.pipelineId]);
     assert.equal(result.detached, undefined);
   });
 });
 
 describe("attempts of a run request", () => {
   it("a shutdown spends none; a crash or a failure spends one", async () => {
-    const data = mkdtempSync(path.join(os.tmpdir(), "airlock-gitlab-spent-"));
-    const db = await openDb(data);
-    try {
-      const store = new RunRequestStore(db.sqlite);
-      await store.ready();
-      store.insertSync({
-        id: "a1",
-        repo: "acme/app",
-        pr: 5,
-        installationId: 1,
-        headSha: SHA,
-        baseSha: "b".repeat(40),
-        headRef: "feature",
-        author: "alice",
-        kind: "full",
-        selection: null,
-        requestedBy: "alice",
-      });
+    await withRequestStore(async (store) => {
+      store.insertSync({ ...runRequest(5, SHA), id: "a1" });
       assert.equal(store.attemptsSpent(store.get("a1")!), 1);
-      await store.requeue(
-        store.get("a1")!,
-        "a2",
-        Date.now(),
-        "interrupted by a shutdown",
-        "shutdown",
-      );
-      await store.requeue(
-        store.get("a2")!,
-        "a3",
-        Date.now(),
-        "interrupted by a shutdown",
-        "shutdown",
-      );
+      const why = "interrupted by a shutdown";
+      await store.requeue(store.get("a1")!, "a2", Date.now(), why, "shutdown");
+      await store.requeue(store.get("a2")!, "a3", Date.now(), why, "shutdown");
       assert.equal(store.get("a3")!.attempt, 3);
       assert.equal(store.attemptsSpent(store.get("a3")!), 1, "two shutdowns spent nothing");
       await store.requeue(store.get("a3")!, "a4");
       assert.equal(store.attemptsSpent(store.get("a4")!), 2, "a crash spends an attempt");
       assert.deepEqual(store.earlierAttempts(store.get("a4")!), ["a1", "a2", "a3"]);
-    } finally {
-      await db.close();
-      rmSync(data, { recursive: true, force: true });
-    }
+    });
   });
 });
 
@@ -221,10 +147,10 @@ describe("executor.gitlab.poll_interval", () => {
 
   it("sets how often the pipeline is polled", async () => {
     const data = mkdtempSync(path.join(os.tmpdir(), "airlock-gitlab-poll-"));
-    gl.script = [RUNNING, RUNNING, DONE];
+    f.gl.script = [RUNNING, RUNNING, DONE];
     const config = parseConfig(CONFIG(`    poll_interval: 1s\n`), "a.yml").executor!.gitlab!;
     const run = await setUpGitLabRun({
-      config: { ...config, url: gl.url },
+      config: { ...config, url: f.gl.url },
       dataDir: data,
       grantSet: async (set) => ({
         set,
@@ -266,7 +192,7 @@ describe("executor.gitlab.poll_interval", () => {
         signal: new AbortController().signal,
       });
       assert.equal(result.status, "passed", result.error);
-      const gets = pipelineGets(gl.triggers[0]!.pipelineId).map((r) => r.at);
+      const gets = pipelineGets(f.gl.triggers[0]!.pipelineId).map((r) => r.at);
       assert.equal(gets.length, 3);
       // Running, then 1s later running again (the default would wait 5s), then the end.
       const gap = gets[1]! - gets[0]!;

@@ -249,7 +249,8 @@ export class GitLabClient {
         }
         if (res.status >= 500 || res.status === 429) {
           lastProblem = `HTTP ${res.status}`;
-          const ra = Number(res.headers.get("retry-after"));
+          // Number(null) is 0: without the header, the backoff applies.
+          const ra = Number(res.headers.get("retry-after") ?? Number.NaN);
           if (Number.isFinite(ra) && ra >= 0) retryAfterMs = ra * 1000;
         } else {
           throw new GitLabApiError(

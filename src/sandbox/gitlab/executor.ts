@@ -23,7 +23,7 @@ import {
 import { GITLAB_VARIABLES as V } from "./variables.js";
 
 /** How far GitLab's clock may be behind ours when looking for a run's pipeline. */
-const CLOCK_SKEW_MS = 5 * 60_000;
+export const CLOCK_SKEW_MS = 5 * 60_000;
 /** Pipelines whose variables are read when looking for a run's pipeline (newest first). */
 const MAX_CANDIDATES = 20;
 const LOOKUP_HINT =
@@ -320,22 +320,20 @@ export class GitLabPipelineExecutor implements PipelineExecutor {
     since: number,
     runIds: string[],
   ): Promise<GitLabPipeline | null> {
-    const c = this.#o.client;
-    const candidates = await c.listPipelines({
+    // A pipeline Airlock cancelled (the earlier attempt's shutdown) is no result to adopt.
+    const stopped = (p: GitLabPipeline) => p.status === "canceled" || p.status === "canceling";
+    for await (const { pipeline, variables: v } of triggeredPipelines(
+      this.#o.client,
       ref,
-      source: "trigger",
-      updatedAfter: new Date(since),
-    });
-    for (const p of candidates.slice(0, MAX_CANDIDATES)) {
-      // A pipeline Airlock cancelled (the earlier attempt's shutdown) is no result to adopt.
-      if (p.status === "canceled" || p.status === "canceling") continue;
-      const v = await c.pipelineVariables(p.id);
+      since,
+      stopped,
+    )) {
       if (
         runIds.includes(v[V.runId] ?? "") &&
         v[V.sha] === req.sha &&
         v[V.tests] === req.tests.join(",")
       ) {
-        return p;
+        return pipeline;
       }
     }
     return null;
@@ -435,6 +433,27 @@ export class GitLabPipelineExecutor implements PipelineExecutor {
       gitlabJobs,
       error: error + note,
     };
+  }
+}
+
+/**
+ * The pipelines triggered on `ref` and updated after `since`, newest first, with their variables
+ * (read for at most MAX_CANDIDATES of them, leaving out those `skip` rules out): how Airlock finds
+ * the pipelines of its runs, since GitLab keeps no other link between a trigger and its run.
+ */
+export async function* triggeredPipelines(
+  client: GitLabClient,
+  ref: string,
+  since: number,
+  skip: (p: GitLabPipeline) => boolean = () => false,
+): AsyncGenerator<{ pipeline: GitLabPipeline; variables: Record<string, string> }> {
+  const candidates = await client.listPipelines({
+    ref,
+    source: "trigger",
+    updatedAfter: new Date(since),
+  });
+  for (const pipeline of candidates.filter((p) => !skip(p)).slice(0, MAX_CANDIDATES)) {
+    yield { pipeline, variables: await client.pipelineVariables(pipeline.id) };
   }
 }
 

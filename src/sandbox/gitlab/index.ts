@@ -1,5 +1,10 @@
 // The GitLab pipeline executor: the restricted part of a run as one private GitLab pipeline.
 export {
+  type AbandonedPipeline,
+  cancelAbandonedPipelines,
+  PipelineCancelError,
+} from "./abandoned.js";
+export {
   GitLabApiError,
   GitLabClient,
   type GitLabClientOptions,
