@@ -116,9 +116,28 @@ function multiLineForms(value: string, minLength: number): Encoding[] {
   return out;
 }
 
+/** Line widths of the common base64 tools: coreutils `base64` (76) and `openssl base64` (64). */
+const BASE64_WRAPS = [76, 64];
+
+/**
+ * A long value base64-encoded on its own (`base64 key.json`, `echo "$TOKEN" | base64`) comes out
+ * in lines; its stable run starts the stream, so the line breaks fall at fixed places in it. Only
+ * these whole-value forms are known: a value inside a larger input breaks at unknown places.
+ */
+function wrappedBase64(value: string): Encoding[] {
+  const inner = base64Inner(Buffer.from(value, "utf8"), 0);
+  return BASE64_WRAPS.filter((w) => inner.length > w).flatMap((w) => {
+    const lines = inner.match(new RegExp(`.{1,${w}}`, "g")) ?? [];
+    return [
+      { kind: `base64-wrapped-${w}`, text: lines.join("\n") },
+      { kind: `base64-wrapped-${w}-crlf`, text: lines.join("\r\n") },
+    ];
+  });
+}
+
 /** All encodings of a value, labelled (duplicates kept: tests check each kind). */
 export function encodingsOf(value: string, minLength = 6): Encoding[] {
-  const out = wholeValueEncodings(value);
+  const out = [...wholeValueEncodings(value), ...wrappedBase64(value)];
   for (const form of multiLineForms(value, minLength)) {
     out.push(form);
     // A multi-line value echoed on one line is often also JSON- or base64-encoded that way.

@@ -125,6 +125,12 @@ export const LEAK_CASES: LeakCase[] = [
     masked: /AWS_SECRET_ACCESS_KEY/,
   },
   {
+    // A key file put through base64 on its own wraps at 76 columns (64 for openssl's).
+    name: "base64-wrapped",
+    run: "printf '%s\n' \"$SSH_KEY\" | base64; printf '%s' \"$SSH_KEY\" | base64 -w 64",
+    masked: /SSH_KEY/,
+  },
+  {
     name: "base64-offset-1",
     run: "printf 'x%s' \"$API_TOKEN\" | base64 -w0; echo",
     masked: /API_TOKEN/,

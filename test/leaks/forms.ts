@@ -113,6 +113,13 @@ export function independentForms(value: string): Form[] {
     { kind: "xml", text: xmlEscape(value) },
     ...bashQuoted(value),
   );
+  // A long value put through `base64` alone comes out in lines (76 or 64 columns): none may show.
+  const stable = base64Stable(bytes, 0);
+  for (const width of [76, 64]) {
+    for (let at = 0; at + width <= stable.length; at += width) {
+      forms.push({ kind: `b64-line-${width}`, text: stable.slice(at, at + width) });
+    }
+  }
   if (/\n/.test(value)) {
     for (const line of value.split("\n")) {
       if (line.trim().length >= 6) forms.push({ kind: "line", text: line });

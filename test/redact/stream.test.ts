@@ -2,6 +2,7 @@
 // values, and how promptly output flows.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { describe, it } from "node:test";
 import fc from "fast-check";
@@ -218,4 +219,49 @@ describe("stream redactor", () => {
     const out = await through(r.stream(), oneByteChunks(bytes));
     assert.ok(out.equals(bytes));
   });
+});
+
+describe("base64 of a long value, in lines", () => {
+  // A service-account key or a PEM file put through `base64` comes out wrapped: 76 columns for
+  // coreutils, 64 for `openssl base64` (here `base64 -w 64`, the same lines), CRLF through a pty.
+  const value = JSON.stringify({
+    type: "service_account",
+    private_key_id: randomBytes(20).toString("hex"),
+    private_key: randomBytes(180).toString("base64"),
+  });
+  const tools: [string, string[]][] = [
+    ["base64", []],
+    ["base64", ["-w", "64"]],
+  ];
+  /** Every line of the tool's output that carries the value's bits alone, 16 characters or more. */
+  const linesOf = (out: string) =>
+    out
+      .split(/\r?\n/)
+      .map((l) => l.replace(/=+$/, ""))
+      .filter((l) => l.length >= 16);
+
+  for (const [tool, args] of tools) {
+    for (const input of [value, `${value}\n`]) {
+      for (const eol of ["\n", "\r\n"]) {
+        const name = `${tool} ${args.join(" ")} of the value${input === value ? "" : " and a newline"}, ${eol === "\n" ? "LF" : "CRLF"}`;
+        it(`${name}: no line survives, at any split`, async () => {
+          const encoded = execFileSync(tool, args, { input }).toString().replace(/\n/g, eol);
+          const text = Buffer.from(`before\n${encoded}after\n`);
+          const lines = linesOf(encoded).slice(0, -1); // the last mixes in what follows the value
+          assert.ok(lines.length >= 4, "the value spans several lines");
+          const r = plain([{ name: "SA_KEY", value }]);
+          const cuts = [1, 7, 64, 77, 100, 151, 230, text.length - 3];
+          for (const chunks of [
+            oneByteChunks(text),
+            ...cuts.map((c) => [text.subarray(0, c), text.subarray(c)]),
+          ]) {
+            const out = (await through(r.stream(), chunks)).toString();
+            assert.match(out, /^before\n\[redacted:SA_KEY\]/);
+            for (const line of lines) assert.ok(!out.includes(line), `a line leaked: ${out}`);
+            assert.ok(out.endsWith("after\n"));
+          }
+        });
+      }
+    }
+  }
 });
