@@ -116,6 +116,9 @@ describe("audit log in a browser", () => {
       const url = new URL(page.url());
       assert.equal(url.searchParams.get("set"), "dns-provider");
       assert.equal(url.searchParams.get("actor"), "alice");
+      // The fields left empty (the run) are not in the link.
+      assert.equal(url.searchParams.has("run"), false, url.search);
+      assert.ok(![...url.searchParams.values()].includes(""), url.search);
 
       const want = (await env.audit.list())
         .filter(
