@@ -30,7 +30,11 @@ export class SandboxInit {
   /** Feeds the status text read so far (bwrap writes `{ "child-pid": …, "pid-namespace": … }`). */
   learn(status: string): void {
     if (this.#init) return;
-    const line = status.slice(0, status.indexOf("\n"));
+    // bwrap writes the line in pieces ("{ \"child-pid\": 771", then each namespace): a read
+    // may end mid-number, so only a whole line is trusted.
+    const end = status.indexOf("\n");
+    if (end < 0) return;
+    const line = status.slice(0, end);
     const pid = /"child-pid"\s*:\s*(\d+)/.exec(line)?.[1];
     if (!pid) return;
     const ino = /"pid-namespace"\s*:\s*(\d+)/.exec(line)?.[1];
