@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Airlock and its tests use: bubblewrap (the job sandbox),
 # git (checkouts), and chromium (the console's browser tests). Safe to run again.
+# prlimit (which turns core dumps off for every job) comes from util-linux, which is essential
+# on Debian and so always present.
 set -euo pipefail
 packages=(bubblewrap git ca-certificates chromium)
 missing=()

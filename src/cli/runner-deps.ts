@@ -8,6 +8,7 @@ import { isRestricted } from "../pipeline/types.js";
 import { createRedactor } from "../redact/redactor.js";
 import { LocalExecutor } from "../sandbox/bwrap.js";
 import { checkSandbox } from "../sandbox/check.js";
+import { checkPrlimit } from "../sandbox/rlimits.js";
 import { workspaceTempDir } from "../sandbox/workspace.js";
 import { SecretsService } from "../secrets/grants.js";
 import "../secrets/vault/register.js";
@@ -54,6 +55,9 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
       );
     }
   }
+  // Every job, sandboxed or not, runs under prlimit (core dumps off).
+  const limits = await checkPrlimit();
+  if (!limits.ok) throw new UserError(limits.message);
   const tempDir = workspaceTempDir(opts.env);
   const executor = new LocalExecutor({ sandbox: opts.sandbox, dataDir: opts.dataDir, tempDir });
   const secrets = new SecretsService({

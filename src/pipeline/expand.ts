@@ -1,7 +1,7 @@
 // Matrix expansion: every `jobs:` entry becomes one or more planned jobs, in declaration order.
 import { expansionsOf } from "../config/matrix.js";
-import { type Config, durationMs } from "../config/schema.js";
-import type { PlannedJob } from "./types.js";
+import { type Config, durationMs, type LimitsConfig, sizeBytes } from "../config/schema.js";
+import type { JobLimits, PlannedJob } from "./types.js";
 
 /**
  * All jobs of the configuration, expanded. `needs: [x]` where x is a matrix job means every
@@ -28,6 +28,7 @@ export function expandJobs(config: Config): PlannedJob[] {
         timeoutMs: durationMs(job.timeout),
         network: job.network,
         reports: [...job.reports],
+        ...(job.limits ? { limits: limitsOf(job.limits) } : {}),
       });
       needsOf.set(e.id, job.needs);
     }
@@ -47,4 +48,12 @@ export function expandJobs(config: Config): PlannedJob[] {
     }
     return { ...j, needs };
   });
+}
+
+function limitsOf(l: LimitsConfig): JobLimits {
+  return {
+    ...(l.tmp !== undefined ? { tmpBytes: sizeBytes(l.tmp) } : {}),
+    ...(l.open_files !== undefined ? { openFiles: l.open_files } : {}),
+    ...(l.file_size !== undefined ? { fileSizeBytes: sizeBytes(l.file_size) } : {}),
+  };
 }

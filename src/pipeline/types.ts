@@ -17,6 +17,15 @@ export interface PlannedJob {
   timeoutMs: number;
   network: boolean;
   reports: string[];
+  /** Resource limits beyond the defaults (absent: none). */
+  limits?: JobLimits;
+}
+
+/** Per-job resource limits, in bytes and counts. Core dumps are always off, whatever these say. */
+export interface JobLimits {
+  tmpBytes?: number;
+  openFiles?: number;
+  fileSizeBytes?: number;
 }
 
 export interface Plan {

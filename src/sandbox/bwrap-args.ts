@@ -50,6 +50,8 @@ export interface JobSandbox {
   mounts: { source: string; target: string }[];
   /** Sandbox paths covered by an empty tmpfs (private host paths inside exposed directories). */
   masks: string[];
+  /** Size of the private /tmp in bytes (absent: tmpfs's default). */
+  tmpBytes?: number;
   scriptFd: number;
   secretFiles: { name: string; fd: number }[];
   statusFd: number;
@@ -60,7 +62,9 @@ export function jobArgs(s: JobSandbox): string[] {
   a.push("--ro-bind", s.etc.dir, "/etc", ...s.etc.args);
   if (s.network) a.push("--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf");
   // HOME and /tmp are private and in memory; the checkout is the only thing on disk.
-  a.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", SANDBOX.home);
+  a.push("--proc", "/proc", "--dev", "/dev");
+  if (s.tmpBytes !== undefined) a.push("--size", String(s.tmpBytes));
+  a.push("--tmpfs", "/tmp", "--tmpfs", SANDBOX.home);
   a.push("--bind", s.workspace, SANDBOX.workspace, ...s.layout.extraArgs);
   for (const m of s.mounts) a.push("--ro-bind", m.source, m.target);
   for (const m of s.masks) a.push("--tmpfs", m);

@@ -11,6 +11,7 @@ import { isInside, realish, safeRelative } from "./paths.js";
 import { SandboxInit } from "./pidns.js";
 import { type ExtraFd, type Finished, supervise } from "./process.js";
 import { readReports } from "./reports.js";
+import { checkPrlimit, prlimitArgs } from "./rlimits.js";
 import type { Executor, JobRequest, JobResult } from "./types.js";
 import { type Workspace, Workspaces } from "./workspace.js";
 
@@ -27,6 +28,8 @@ export interface LocalExecutorOptions {
   readOnlyPaths?: string[];
   /** The bwrap binary (default: found on PATH). */
   bwrapPath?: string;
+  /** util-linux's prlimit, which sets every job's resource limits (default: found on PATH). */
+  prlimitPath?: string;
 }
 
 const SECRET_FILE = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
@@ -95,6 +98,10 @@ export class LocalExecutor implements Executor {
       }
       bwrap = check.bwrap;
     }
+    // No job runs without its limits (core dumps off above all), sandboxed or not.
+    const limits = await checkPrlimit(this.#opts.prlimitPath);
+    if (!limits.ok || !limits.prlimit) return fail(limits.message);
+    const prlimit = limits.prlimit;
     if (req.signal.aborted) return cancelled();
 
     let ws: Workspace;
@@ -105,7 +112,7 @@ export class LocalExecutor implements Executor {
     }
     let result: JobResult;
     try {
-      result = req.signal.aborted ? cancelled() : done(await this.#runIn(ws, req, bwrap));
+      result = req.signal.aborted ? cancelled() : done(await this.#runIn(ws, req, bwrap, prlimit));
     } catch (e) {
       result = fail(e instanceof JobSetupError ? e.message : `the executor failed: ${message(e)}`);
     }
@@ -123,6 +130,7 @@ export class LocalExecutor implements Executor {
     ws: Workspace,
     req: JobRequest,
     bwrap: string | null,
+    prlimit: string,
   ): Promise<Omit<JobResult, "durationMs">> {
     const { job } = req;
     const workdir = safeRelative(req.workdir ?? "");
@@ -141,6 +149,7 @@ export class LocalExecutor implements Executor {
     }
     const script = Buffer.from(job.run, "utf8");
     const sup = { output: req.output, signal: req.signal, timeoutMs: job.timeoutMs };
+    const limited = prlimitArgs(job.limits);
     let finished: Finished;
     let started: boolean;
     if (bwrap) {
@@ -169,6 +178,7 @@ export class LocalExecutor implements Executor {
         cwd: path.posix.join(SANDBOX.workspace, workdir),
         mounts: this.#checkMounts(req.mounts, await this.#workspaces.root()),
         masks: this.#masks(),
+        tmpBytes: job.limits?.tmpBytes,
         statusFd: 3,
         scriptFd: 4,
         secretFiles: secretFds,
@@ -180,7 +190,7 @@ export class LocalExecutor implements Executor {
         { AIRLOCK_WORKSPACE: SANDBOX.workspace, AIRLOCK_SECRETS_DIR: SANDBOX.secrets },
       );
       finished = await supervise(
-        { file: bwrap, args, env, fds },
+        { file: prlimit, args: [...limited, bwrap, ...args], env, fds },
         { ...sup, beforeKill: () => init.kill() },
       );
       init.learn(finished.reads[0] ?? "");
@@ -206,7 +216,7 @@ export class LocalExecutor implements Executor {
       await writeFile(ws.script!, script, { mode: 0o400 });
       const [shell, ...rest] = JOB_COMMAND as [string, ...string[]];
       finished = await supervise(
-        { file: shell, args: [...rest, ws.script!], env, cwd: start, fds: [] },
+        { file: prlimit, args: [...limited, shell, ...rest, ws.script!], env, cwd: start, fds: [] },
         { ...sup, closeGraceMs: 500 },
       );
       started = finished.end !== "spawn_failed";

@@ -44,11 +44,16 @@ export async function requireSandbox(bwrapPath?: string): Promise<string> {
 }
 
 export function findBwrap(envPath = process.env.PATH ?? ""): string | null {
-  const dirs = [...envPath.split(path.delimiter).filter(Boolean), "/usr/bin", "/usr/local/bin"];
-  return dirs.map((d) => path.resolve(d, "bwrap")).find(isExecutable) ?? null;
+  return findExecutable("bwrap", envPath);
 }
 
-function isExecutable(p: string): boolean {
+/** `name` on PATH, or in /usr/bin or /usr/local/bin. */
+export function findExecutable(name: string, envPath = process.env.PATH ?? ""): string | null {
+  const dirs = [...envPath.split(path.delimiter).filter(Boolean), "/usr/bin", "/usr/local/bin"];
+  return dirs.map((d) => path.resolve(d, name)).find(isExecutable) ?? null;
+}
+
+export function isExecutable(p: string): boolean {
   try {
     accessSync(p, constants.X_OK);
     return true;
@@ -117,7 +122,8 @@ export function firstLine(s: string): string {
   return s.trim().split("\n")[0] ?? "";
 }
 
-function run(file: string, args: string[]): Promise<ProbeResult> {
+/** Runs a short check command with a minimal environment. */
+export function run(file: string, args: string[]): Promise<ProbeResult> {
   return new Promise((resolve) => {
     execFile(
       file,
