@@ -41,7 +41,8 @@ export class SandboxInit {
     // bwrap older than 0.5 does not name the namespace: read it now, while bwrap still holds
     // its child (the pid cannot have been reused before bwrap reaps it).
     const ns = ino ? `pid:[${ino}]` : nsOf(Number(pid));
-    if (!ns) return;
+    // Never take Airlock's own namespace for the sandbox's: its members would be host processes.
+    if (!ns || ns === OWN_NS) return;
     this.#init = { pid: Number(pid), ns };
     if (this.#doomed) this.#signal();
   }
@@ -84,13 +85,16 @@ export class SandboxInit {
 
 /** SIGKILLs `pid` if it is still a process of namespace `ns` (never a reused pid). */
 function signalIn(pid: number, ns: string): void {
-  if (nsOf(pid) !== ns) return;
+  if (ns === OWN_NS || nsOf(pid) !== ns) return;
   try {
     process.kill(pid, "SIGKILL");
   } catch {
     // Gone between the check and the kill: nothing left to do.
   }
 }
+
+/** The PID namespace Airlock itself runs in (a sandbox's is always a new one). */
+const OWN_NS = nsOf(process.pid);
 
 function nsOf(pid: number): string | null {
   try {

@@ -102,6 +102,19 @@ describe("SandboxInit", () => {
     killQuietly(init);
   });
 
+  it("never takes Airlock's own namespace for a sandbox's, so no host process is signalled", async () => {
+    const mark = newMark();
+    const host = spawn("sleep", [`303.${mark}`], { stdio: "ignore" });
+    spawned.push(host);
+    // A status naming a host process and the host's namespace (a misread, or a bwrap that did
+    // not unshare) must not become the init. Checked without kill(): were it taken, a kill here
+    // would signal the host's processes; waitGone only reads /proc and reports them.
+    const s = new SandboxInit();
+    s.learn(status(host.pid!, readlinkSync("/proc/self/ns/pid")));
+    assert.deepEqual(await s.waitGone(200), []);
+    assert.equal(processesWith(`sleep\x00303.${mark}`).length, 1, "a host process was killed");
+  });
+
   it("reports what is still running when the namespace does not empty in time", async () => {
     const mark = newMark();
     const { init, ns } = await namespace(mark);
