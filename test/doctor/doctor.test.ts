@@ -43,6 +43,7 @@ describe("airlock doctor: a healthy project", () => {
     );
     for (const subject of [
       "config",
+      "core dumps",
       "sandbox",
       "network",
       "git",
@@ -59,6 +60,7 @@ describe("airlock doctor: a healthy project", () => {
       );
     }
     finding(r, "ok", "network", /sees only lo/);
+    finding(r, "ok", "core dumps", /off for every job \(.*prlimit works\)/);
     finding(r, "ok", "store", /AIRLOCK_MASTER_KEY\) opens the store: 1 stored value decrypts/);
     finding(r, "ok", "set cloud", /1 key in the embedded store: TOKEN v1$/);
     finding(r, "ok", "workspaces", new RegExp(`${p.tmp} \\((on disk|tmpfs)`));

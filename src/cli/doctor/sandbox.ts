@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Config } from "../../config/schema.js";
 import { checkSandbox, firstLine, INSTALL_HINT, runInProbeSandbox } from "../../sandbox/check.js";
+import { checkPrlimit } from "../../sandbox/rlimits.js";
 import { restrictedJobsRunHere } from "./config.js";
 import { type DoctorCheck, fail, ok, warn } from "./types.js";
 
@@ -59,6 +60,15 @@ export async function checkSandboxGroup(
   config: Config | undefined,
   procSys?: string,
 ): Promise<DoctorCheck[]> {
+  // Every job, public or not, runs under prlimit with core dumps off; without it none runs.
+  const p = await checkPrlimit();
+  const core = p.ok
+    ? ok("core dumps", `off for every job (${p.message})`)
+    : fail("core dumps", `${p.message}; no job will run until it is`);
+  return [core, ...(await checkBwrap(config, procSys))];
+}
+
+async function checkBwrap(config: Config | undefined, procSys?: string): Promise<DoctorCheck[]> {
   const c = await checkSandbox();
   if (!c.ok || !c.bwrap) {
     const limits = userNamespaceLimits(procSys);
