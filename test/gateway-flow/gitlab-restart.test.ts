@@ -6,12 +6,11 @@
 // GitHub double and the GitLab double.
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, test } from "node:test";
-import { sign } from "@octokit/webhooks-methods";
 import SQLite from "better-sqlite3";
 import { RunRequestStore } from "../../src/store/run-requests.js";
+import { deliver as deliverSigned } from "../gateway/helpers.js";
 import type { GitLabDouble, ScriptedJob } from "../gitlab/double.js";
 import { startChild } from "./child.js";
 import { gitlabWorld } from "./gitlab-world.js";
@@ -100,17 +99,7 @@ async function stop(signal: "SIGTERM" | "SIGKILL") {
 }
 
 async function deliver(event: string, payload: unknown): Promise<void> {
-  const body = JSON.stringify(payload);
-  const res = await fetch(`${url}/webhooks/github`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": event,
-      "x-github-delivery": randomUUID(),
-      "x-hub-signature-256": await sign(WEBHOOK_SECRET, body),
-    },
-    body,
-  });
+  const res = await deliverSigned(url, { event, payload, secret: WEBHOOK_SECRET });
   assert.equal(res.status, 202, `${event} accepted`);
 }
 

@@ -3,11 +3,10 @@
 // approval waiting); a trusted member approves the exact SHA from the console, and the
 // restricted jobs run and report; an untrusted member gets 403. No secret leaves in any check.
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
-import { sign } from "@octokit/webhooks-methods";
 import { openDb } from "../../src/store/db.js";
 import { SessionStore } from "../../src/store/sessions.js";
+import { deliver as deliverSigned } from "../gateway/helpers.js";
 import {
   BASE_PIPELINE,
   CLOUD_TOKEN,
@@ -54,18 +53,7 @@ after(async () => {
 });
 
 async function deliver(event: string, payload: unknown): Promise<number> {
-  const body = JSON.stringify(payload);
-  const res = await fetch(`${served.url}/webhooks/github`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": event,
-      "x-github-delivery": randomUUID(),
-      "x-hub-signature-256": await sign(WEBHOOK_SECRET, body),
-    },
-    body,
-  });
-  return res.status;
+  return (await deliverSigned(served.url, { event, payload, secret: WEBHOOK_SECRET })).status;
 }
 
 /** Waits until the double's check runs on `sha` satisfy `done`. */
