@@ -1,37 +1,18 @@
 // `airlock audit` in-process: the console's filters, --limit and --before pages that reach every
 // entry once, messages that name the bad option, and a --help that documents them.
 import assert from "node:assert/strict";
-import { PassThrough, Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { Command } from "commander";
 import { registerAudit } from "../../src/cli/commands/audit.js";
 import { AuditLog } from "../../src/store/audit.js";
-import { openTestDb, type TempDir, tempDataDir } from "../secrets/helpers.js";
+import { openTestDb, runInProcess, type TempDir, tempDataDir } from "../secrets/helpers.js";
 
 const T0 = Date.UTC(2025, 0, 31, 10, 0, 0);
 
 describe("airlock audit", () => {
   let tmp: TempDir;
 
-  async function cli(args: string[]): Promise<{ out: string; err: string }> {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = "";
-    let err = "";
-    stdout.on("data", (c) => (out += c));
-    stderr.on("data", (c) => (err += c));
-    const program = new Command("airlock").exitOverride();
-    program.configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
-    registerAudit(program, {
-      stdin: Readable.from([]),
-      stdout,
-      stderr,
-      env: {},
-      openDb: openTestDb,
-    });
-    await program.parseAsync(["node", "airlock", ...args, "--data-dir", tmp.dir]);
-    return { out, err };
-  }
+  const cli = (args: string[]) => runInProcess([registerAudit], args, { dataDir: tmp.dir });
   const json = async (args: string[]) =>
     JSON.parse((await cli([...args, "--json"])).out) as { seq: number; action: string }[];
 

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { PassThrough, Readable, Writable } from "node:stream";
+import { PassThrough, Writable } from "node:stream";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { Command } from "commander";
 import { registerAudit } from "../../src/cli/commands/audit.js";
 import { registerSecrets } from "../../src/cli/commands/secrets.js";
 import { UserError } from "../../src/cli/errors.js";
 import { readSecretValue } from "../../src/secrets/input.js";
-import { hexKey, openTestDb, type TempDir, tempDataDir } from "./helpers.js";
+import { hexKey, runInProcess, type TempDir, tempDataDir } from "./helpers.js";
 
 interface Result {
   out: string;
@@ -28,27 +27,8 @@ describe("airlock secrets / airlock audit", () => {
   let env: NodeJS.ProcessEnv;
 
   /** Runs the CLI in-process with `input` on stdin (a pipe, not a terminal). */
-  async function cli(args: string[], input = ""): Promise<Result> {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = "";
-    let err = "";
-    stdout.on("data", (c) => (out += c));
-    stderr.on("data", (c) => (err += c));
-    const io = {
-      stdin: Readable.from([Buffer.from(input)]),
-      stdout,
-      stderr,
-      env,
-      openDb: openTestDb,
-    };
-    const program = new Command("airlock").version("0.1.0").exitOverride();
-    program.configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
-    registerSecrets(program, io);
-    registerAudit(program, io);
-    await program.parseAsync(["node", "airlock", ...args, "--data-dir", tmp.dir]);
-    return { out, err };
-  }
+  const cli = (args: string[], input = ""): Promise<Result> =>
+    runInProcess([registerSecrets, registerAudit], args, { dataDir: tmp.dir, env, input });
 
   beforeEach(() => {
     tmp = tempDataDir();

@@ -2,8 +2,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { PassThrough, Readable } from "node:stream";
 import SQLite from "better-sqlite3";
+import { Command } from "commander";
 import { Kysely, type Migration, Migrator, SqliteDialect } from "kysely";
+import type { CliIo } from "../../src/cli/commands/secrets.js";
 import type { OpenedDb } from "../../src/store/db.js";
 import * as m002 from "../../src/store/migrations/002_secrets.js";
 import * as m003 from "../../src/store/migrations/003_audit.js";
@@ -42,3 +45,32 @@ export function tempDataDir(): TempDir {
 
 /** A hex master key for AIRLOCK_MASTER_KEY. */
 export const hexKey = (byte: number): string => Buffer.alloc(32, byte).toString("hex");
+
+/**
+ * Runs CLI commands in-process against `dataDir`: `register` adds them to a fresh program,
+ * `input` is stdin (a pipe, not a terminal). Returns what they wrote.
+ */
+export async function runInProcess(
+  register: ((program: Command, io: Partial<CliIo>) => void)[],
+  args: string[],
+  o: { dataDir: string; env?: NodeJS.ProcessEnv; input?: string },
+): Promise<{ out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (c) => (out += c));
+  stderr.on("data", (c) => (err += c));
+  const io = {
+    stdin: Readable.from([Buffer.from(o.input ?? "")]),
+    stdout,
+    stderr,
+    env: o.env ?? {},
+    openDb: openTestDb,
+  };
+  const program = new Command("airlock").version("0.1.0").exitOverride();
+  program.configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
+  for (const r of register) r(program, io);
+  await program.parseAsync(["node", "airlock", ...args, "--data-dir", o.dataDir]);
+  return { out, err };
+}
