@@ -47,13 +47,14 @@ export function tempDataDir(): TempDir {
 export const hexKey = (byte: number): string => Buffer.alloc(32, byte).toString("hex");
 
 /**
- * Runs CLI commands in-process against `dataDir`: `register` adds them to a fresh program,
- * `input` is stdin (a pipe, not a terminal). Returns what they wrote.
+ * Runs CLI commands in-process against `dataDir` (and the project `-C project`): `register` adds
+ * them to a fresh program, `input` is stdin (a pipe, not a terminal). Returns what they wrote; a
+ * thrown error carries what was written before it.
  */
 export async function runInProcess(
   register: ((program: Command, io: Partial<CliIo>) => void)[],
   args: string[],
-  o: { dataDir: string; env?: NodeJS.ProcessEnv; input?: string },
+  o: { dataDir: string; env?: NodeJS.ProcessEnv; input?: string; project?: string },
 ): Promise<{ out: string; err: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -71,6 +72,13 @@ export async function runInProcess(
   const program = new Command("airlock").version("0.1.0").exitOverride();
   program.configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
   for (const r of register) r(program, io);
-  await program.parseAsync(["node", "airlock", ...args, "--data-dir", o.dataDir]);
+  const project = o.project ? ["-C", o.project] : [];
+  try {
+    await program.parseAsync(["node", "airlock", ...args, ...project, "--data-dir", o.dataDir]);
+  } catch (e) {
+    // What was printed before the error, for the tests that check partial output.
+    if (e instanceof Error) Object.assign(e, { out, err });
+    throw e;
+  }
   return { out, err };
 }

@@ -13,13 +13,11 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { PassThrough, Readable } from "node:stream";
 import { afterEach, before, beforeEach, describe, it } from "node:test";
-import { Command } from "commander";
 import { registerAudit } from "../../src/cli/commands/audit.js";
 import { registerSecrets } from "../../src/cli/commands/secrets.js";
 import { UserError } from "../../src/cli/errors.js";
-import { hexKey, openTestDb } from "../secrets/helpers.js";
+import { hexKey, runInProcess } from "../secrets/helpers.js";
 import {
   assertNoLeak,
   assertNoViolations,
@@ -92,33 +90,8 @@ describe("airlock secrets with Vault sets", () => {
   let env: NodeJS.ProcessEnv;
   let w: World;
 
-  async function cli(args: string[], input = "", dir = project): Promise<Result> {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = "";
-    let err = "";
-    stdout.on("data", (c) => (out += c));
-    stderr.on("data", (c) => (err += c));
-    const io = {
-      stdin: Readable.from([Buffer.from(input)]),
-      stdout,
-      stderr,
-      env,
-      openDb: openTestDb,
-    };
-    const program = new Command("airlock").version("0.1.0").exitOverride();
-    program.configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
-    registerSecrets(program, io);
-    registerAudit(program, io);
-    try {
-      await program.parseAsync(["node", "airlock", ...args, "-C", dir, "--data-dir", dataDir]);
-    } catch (e) {
-      // What was printed before the error, for the tests that check partial output.
-      if (e instanceof Error) Object.assign(e, { out, err });
-      throw e;
-    }
-    return { out, err };
-  }
+  const cli = (args: string[], input = "", dir = project): Promise<Result> =>
+    runInProcess([registerSecrets, registerAudit], args, { dataDir, env, input, project: dir });
 
   /** Expects a one-line user error; checks it leaks nothing and returns its text. */
   async function fails(args: string[], input = "", dir = project): Promise<string> {
