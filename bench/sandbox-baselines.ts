@@ -4,9 +4,9 @@
 import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { sandboxFlags } from "../src/sandbox/bwrap-args.js";
-import { findBwrap } from "../src/sandbox/check.js";
-import { systemLayout } from "../src/sandbox/layout.js";
+import { sandboxFlags } from "../src/executors/local/bwrap-args.js";
+import { findBwrap } from "../src/executors/local/check.js";
+import { systemLayout } from "../src/executors/local/layout.js";
 
 export interface Timing {
   runs: number;

@@ -2,14 +2,14 @@
 // secrets service over the configured backends, the redactor and the JUnit parser.
 import type SQLite from "better-sqlite3";
 import type { Config } from "../config/schema.js";
+import { LocalExecutor } from "../executors/local/bwrap.js";
+import { checkSandbox } from "../executors/local/check.js";
+import { checkPrlimit } from "../executors/local/rlimits.js";
+import { workspaceTempDir } from "../executors/local/workspace.js";
 import { parseJUnitReport } from "../pipeline/junit.js";
 import type { RunnerDeps } from "../pipeline/runner.js";
 import { isRestricted } from "../pipeline/types.js";
 import { createRedactor } from "../redact/redactor.js";
-import { LocalExecutor } from "../sandbox/bwrap.js";
-import { checkSandbox } from "../sandbox/check.js";
-import { checkPrlimit } from "../sandbox/rlimits.js";
-import { workspaceTempDir } from "../sandbox/workspace.js";
 import { SecretsService } from "../secrets/grants.js";
 import "../secrets/vault/register.js";
 import { AuditLog } from "../store/audit.js";

@@ -14,7 +14,7 @@ import {
   GitLabClient,
   gitlabTokensFromSecretEnv,
   PipelineCancelError,
-} from "../sandbox/gitlab/index.js";
+} from "../executors/gitlab/index.js";
 import type { OutboxItem } from "../store/outbox.js";
 import type { RunRequestRow, RunRequestStore } from "../store/run-requests.js";
 import type { RunStore } from "../store/runs.js";

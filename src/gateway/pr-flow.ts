@@ -5,11 +5,11 @@
 // that transaction makes the event run again.
 import { ConfigError, parseConfig } from "../config/loader.js";
 import type { Config } from "../config/schema.js";
+import { isShutdown } from "../executors/abort.js";
 import type { GitHubClient } from "../forge/github/client.js";
 import { type PullRequest, repoRef } from "../forge/github/types.js";
 import { executeRun, type RunnerDeps } from "../pipeline/runner.js";
 import { isRestricted, type Plan, type PlannedJob } from "../pipeline/types.js";
-import { isShutdown } from "../sandbox/abort.js";
 import type { GrantContext, SecretGrant } from "../secrets/types.js";
 import type { ApprovalStore } from "../store/approvals.js";
 import {

@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
-import type { CheckoutSource } from "../sandbox/types.js";
+import type { CheckoutSource } from "../executors/types.js";
 
 const REPO_PART = /^[A-Za-z0-9_.-]{1,100}$/;
 const SHA = /^[0-9a-f]{40}$/;

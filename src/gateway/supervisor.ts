@@ -2,7 +2,7 @@
 // push, `/cancel` or a closed PR can stop them, and on start-up hands requests a dead process left
 // running to `recover`. A request whose execution throws is settled here (taken up again after a
 // pause, up to maxAttempts, then ended), so that it does not stay "running" until a restart.
-import { isShutdown, ShutdownAbort } from "../sandbox/abort.js";
+import { isShutdown, ShutdownAbort } from "../executors/abort.js";
 import { newRequestId, type RunRequestRow, type RunRequestStore } from "../store/run-requests.js";
 
 export interface SupervisorOptions {

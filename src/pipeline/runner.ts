@@ -2,8 +2,8 @@
 // secret grants, and sends every byte of output through the redactor into the log store.
 import { PassThrough } from "node:stream";
 import { finished } from "node:stream/promises";
+import type { CheckoutSource, Executor, JobResult } from "../executors/types.js";
 import type { Redactor, RegisteredSecret } from "../redact/types.js";
-import type { CheckoutSource, Executor, JobResult } from "../sandbox/types.js";
 import type { GrantContext, SecretGrant } from "../secrets/types.js";
 import type { LogStore } from "../store/logs.js";
 import type { RunStore, TestResult } from "../store/runs.js";

@@ -2,10 +2,10 @@
 // read-only, AIRLOCK_SUITE_*), and, when `executor.gitlab` is configured, the GitLab pipeline
 // that runs them instead of the local sandbox. `airlock run` and the gateway both build it here.
 import type { Config } from "../config/schema.js";
+import { setUpGitLabRun } from "../executors/gitlab/setup.js";
+import type { Executor } from "../executors/types.js";
 import type { RunnerDeps } from "../pipeline/runner.js";
 import { isRestricted, type Plan } from "../pipeline/types.js";
-import { setUpGitLabRun } from "../sandbox/gitlab/setup.js";
-import type { Executor } from "../sandbox/types.js";
 import type { GrantContext, SecretGrant } from "../secrets/types.js";
 import { displayUrl } from "./git.js";
 import { prepareSuite, resolveSuiteFor } from "./prepare.js";

@@ -2,7 +2,7 @@
 // pipeline sends its restricted jobs to it, with the GitLab tokens in the embedded store.
 import { EmbeddedStore } from "../../src/secrets/embedded.js";
 import { openDb } from "../../src/store/db.js";
-import { GitLabDouble } from "../gitlab/double.js";
+import { GitLabDouble } from "../executors/gitlab/double.js";
 import { World } from "./harness.js";
 
 /** A public job, and a restricted matrix job that runs as one GitLab pipeline. */

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import { loadOrCreateDispatchKey, verifyDispatch } from "../../src/dispatch/index.js";
-import type { GitLabDouble, ScriptedJob } from "../gitlab/double.js";
+import type { GitLabDouble, ScriptedJob } from "../executors/gitlab/double.js";
 import { gitlabWorld } from "./gitlab-world.js";
 import {
   commentPayload,

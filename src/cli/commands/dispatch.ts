@@ -8,7 +8,7 @@ import {
   parsePublicKey,
   verifyDispatch,
 } from "../../dispatch/index.js";
-import { GITLAB_VARIABLES } from "../../sandbox/gitlab/variables.js";
+import { GITLAB_VARIABLES } from "../../executors/gitlab/variables.js";
 import { resolveDataDir } from "../../store/datadir.js";
 import { UserError } from "../errors.js";
 

@@ -4,8 +4,13 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Config } from "../../config/schema.js";
-import { checkSandbox, firstLine, INSTALL_HINT, runInProbeSandbox } from "../../sandbox/check.js";
-import { checkPrlimit } from "../../sandbox/rlimits.js";
+import {
+  checkSandbox,
+  firstLine,
+  INSTALL_HINT,
+  runInProbeSandbox,
+} from "../../executors/local/check.js";
+import { checkPrlimit } from "../../executors/local/rlimits.js";
 import { restrictedJobsRunHere } from "./config.js";
 import { type DoctorCheck, fail, ok, warn } from "./types.js";
 

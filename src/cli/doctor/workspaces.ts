@@ -1,7 +1,7 @@
 // Where job workspaces are made: there, writable, outside the data directory, and with room.
 import { accessSync, constants, existsSync } from "node:fs";
-import { realish } from "../../sandbox/paths.js";
-import { WorkspaceError, Workspaces, workspaceTempDir } from "../../sandbox/workspace.js";
+import { realish } from "../../executors/local/paths.js";
+import { WorkspaceError, Workspaces, workspaceTempDir } from "../../executors/local/workspace.js";
 import { filesystemOf } from "./datadir.js";
 import { bytes, type DoctorCheck, type DoctorContext, fail, LOW_SPACE, ok, warn } from "./types.js";
 

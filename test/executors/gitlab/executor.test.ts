@@ -3,14 +3,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { loadOrCreateDispatchKey, signDispatch, verifyDispatch } from "../../src/dispatch/index.js";
+import {
+  loadOrCreateDispatchKey,
+  signDispatch,
+  verifyDispatch,
+} from "../../../src/dispatch/index.js";
 import {
   EmptySelectionError,
   GITLAB_STATUSES,
   GitLabClient,
   GitLabPipelineExecutor,
   type RestrictedRunRequest,
-} from "../../src/sandbox/gitlab/index.js";
+} from "../../../src/executors/gitlab/index.js";
 import { GitLabDouble, type ScriptedJob } from "./double.js";
 
 const TRIGGER = "glptt-trigger-0a1b2c3d";

@@ -2,7 +2,7 @@
 // then execs the command (bwrap, or the shell under --no-sandbox): they hold from the first
 // instruction of the job, hard and soft, so nothing inside can raise them. Only numbers go on
 // its command line.
-import type { JobLimits } from "../pipeline/types.js";
+import type { JobLimits } from "../types.js";
 import { findExecutable, firstLine, isExecutable, run } from "./check.js";
 
 export const PRLIMIT_HINT = "apt-get install -y util-linux";

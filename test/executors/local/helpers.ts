@@ -5,8 +5,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
-import type { PlannedJob } from "../../src/pipeline/types.js";
-import type { CheckoutSource, JobRequest } from "../../src/sandbox/types.js";
+import type { CheckoutSource, JobRequest } from "../../../src/executors/types.js";
+import type { PlannedJob } from "../../../src/pipeline/types.js";
 
 export function tempDir(prefix = "airlock-sbx-test-"): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));

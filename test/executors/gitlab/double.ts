@@ -10,7 +10,7 @@
 // answered 404 and recorded as a violation; so is a request that breaks the documented shape.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { GITLAB_STATUSES } from "../../src/sandbox/gitlab/status.js";
+import { GITLAB_STATUSES } from "../../../src/executors/gitlab/status.js";
 
 export interface ScriptedJob {
   name: string;

@@ -6,15 +6,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, beforeEach } from "node:test";
-import { signDispatch } from "../../src/dispatch/index.js";
+import { signDispatch } from "../../../src/dispatch/index.js";
 import {
   GitLabClient,
   type GitLabExecutorOptions,
   GitLabPipelineExecutor,
   type RestrictedRunRequest,
-} from "../../src/sandbox/gitlab/index.js";
-import { openDb } from "../../src/store/db.js";
-import { type NewRunRequest, RunRequestStore } from "../../src/store/run-requests.js";
+} from "../../../src/executors/gitlab/index.js";
+import { openDb } from "../../../src/store/db.js";
+import { type NewRunRequest, RunRequestStore } from "../../../src/store/run-requests.js";
 import { GitLabDouble, type ScriptStep } from "./double.js";
 
 const key = generateKeyPairSync("ed25519");

@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { fileUrl, makeBareRepo } from "../suite/repos.js";
-import { collect, show } from "../support/cli.js";
-import { filesUnder, git, Project } from "../support/project.js";
+import { fileUrl, makeBareRepo } from "../../suite/repos.js";
+import { collect, show } from "../../support/cli.js";
+import { filesUnder, git, Project } from "../../support/project.js";
 import { GitLabDouble } from "./double.js";
 
 const TRIGGER = "glptt-run-5f4e3d2c1b0a9988";

@@ -18,8 +18,8 @@ import {
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { CheckoutSource } from "../types.js";
 import { dirSafe, isInside, realish } from "./paths.js";
-import type { CheckoutSource } from "./types.js";
 
 export class WorkspaceError extends Error {}
 

@@ -14,7 +14,7 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { WorkspaceError, Workspaces } from "../../src/sandbox/workspace.js";
+import { WorkspaceError, Workspaces } from "../../../src/executors/local/workspace.js";
 import { git, makeRepo, tempDir } from "./helpers.js";
 
 const t = tempDir();

@@ -4,11 +4,11 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
-import { LocalExecutor } from "../../src/sandbox/bwrap.js";
-import { badMountTarget } from "../../src/sandbox/bwrap-args.js";
-import { checkSandbox, findBwrap, INSTALL_HINT } from "../../src/sandbox/check.js";
-import { buildEnv } from "../../src/sandbox/env.js";
-import { safeRelative } from "../../src/sandbox/paths.js";
+import { LocalExecutor } from "../../../src/executors/local/bwrap.js";
+import { badMountTarget } from "../../../src/executors/local/bwrap-args.js";
+import { checkSandbox, findBwrap, INSTALL_HINT } from "../../../src/executors/local/check.js";
+import { buildEnv } from "../../../src/executors/local/env.js";
+import { safeRelative } from "../../../src/executors/local/paths.js";
 import { job, makeRepo, processesWith, request, tempDir } from "./helpers.js";
 
 const t = tempDir();

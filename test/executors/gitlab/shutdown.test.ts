@@ -7,11 +7,11 @@ import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
-import { parseConfig } from "../../src/config/loader.js";
-import { createRedactor } from "../../src/redact/redactor.js";
-import { ShutdownAbort } from "../../src/sandbox/abort.js";
-import type { RestrictedRunRequest } from "../../src/sandbox/gitlab/index.js";
-import { setUpGitLabRun } from "../../src/sandbox/gitlab/setup.js";
+import { parseConfig } from "../../../src/config/loader.js";
+import { ShutdownAbort } from "../../../src/executors/abort.js";
+import type { RestrictedRunRequest } from "../../../src/executors/gitlab/index.js";
+import { setUpGitLabRun } from "../../../src/executors/gitlab/setup.js";
+import { createRedactor } from "../../../src/redact/redactor.js";
 import type { ScriptStep } from "./double.js";
 import { runRequest, useGitLabDouble, withRequestStore } from "./fixture.js";
 
@@ -172,13 +172,8 @@ describe("executor.gitlab.poll_interval", () => {
         runId: "run-poll",
         job: {
           id: "aws-infra",
-          template: "aws-infra",
-          matrix: {},
           run: "",
-          needs: [],
-          tags: [],
           secrets: ["cloud"],
-          env: {},
           timeoutMs: 60_000,
           network: false,
           reports: [],

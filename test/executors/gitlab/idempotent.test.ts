@@ -4,7 +4,7 @@
 // double) and adopts it; a trigger GitLab refused is not repeated.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { GitLabUncertainError } from "../../src/sandbox/gitlab/index.js";
+import { GitLabUncertainError } from "../../../src/executors/gitlab/index.js";
 import { runRequest, useGitLabDouble, withRequestStore } from "./fixture.js";
 
 const TRIGGER = "glptt-idem-4d3c2b1a";

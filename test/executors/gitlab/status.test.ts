@@ -7,7 +7,7 @@ import {
   mapToSelectedJobs,
   pipelineOutcome,
   pipelinePhase,
-} from "../../src/sandbox/gitlab/index.js";
+} from "../../../src/executors/gitlab/index.js";
 
 const job = (status: string, over: Partial<GitLabJob> = {}): GitLabJob => ({
   id: 1,

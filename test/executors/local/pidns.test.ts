@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, readlinkSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
-import { SandboxInit } from "../../src/sandbox/pidns.js";
+import { SandboxInit } from "../../../src/executors/local/pidns.js";
 import { processesWith } from "./helpers.js";
 
 const spawned: ChildProcess[] = [];

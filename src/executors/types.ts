@@ -1,6 +1,29 @@
 // The seam between the scheduler and whatever runs a job (bubblewrap here; GitLab, agents later).
 import type { Writable } from "node:stream";
-import type { PlannedJob } from "../pipeline/types.js";
+
+/** Per-job resource limits, in bytes and counts. Core dumps are always off, whatever these say. */
+export interface JobLimits {
+  tmpBytes?: number;
+  openFiles?: number;
+  fileSizeBytes?: number;
+}
+
+/** What an executor reads of a planned job (the pipeline's PlannedJob has all of it). */
+export interface JobSpec {
+  /** Unique id after matrix expansion, e.g. "functional-aws-infra". */
+  id: string;
+  run: string;
+  /** Secret set names. A job with any is restricted. */
+  secrets: string[];
+  timeoutMs: number;
+  network: boolean;
+  /** Report file patterns (JUnit XML), relative to where the job starts. */
+  reports: string[];
+  /** Resource limits beyond the defaults (absent: none). */
+  limits?: JobLimits;
+}
+
+export const isRestricted = (job: Pick<JobSpec, "secrets">): boolean => job.secrets.length > 0;
 
 /** Where the job's workspace comes from. */
 export type CheckoutSource =
@@ -17,7 +40,7 @@ export interface SecretFile {
 
 export interface JobRequest {
   runId: string;
-  job: PlannedJob;
+  job: JobSpec;
   checkout: CheckoutSource;
   /** Directory inside the checkout where the job starts ("" for its root): the project's place in a monorepo. */
   workdir?: string;

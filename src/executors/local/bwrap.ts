@@ -2,7 +2,8 @@
 // afterwards whatever happened. With `sandbox: false` it runs public jobs as a plain process.
 import { realpath, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { isRestricted } from "../pipeline/types.js";
+import type { Executor, JobRequest, JobResult } from "../types.js";
+import { isRestricted } from "../types.js";
 import { badMountTarget, JOB_COMMAND, jobArgs } from "./bwrap-args.js";
 import { checkSandbox } from "./check.js";
 import { baseEnv, buildEnv, SANDBOX } from "./env.js";
@@ -12,7 +13,6 @@ import { SandboxInit } from "./pidns.js";
 import { type ExtraFd, type Finished, supervise } from "./process.js";
 import { readReports } from "./reports.js";
 import { checkPrlimit, prlimitArgs } from "./rlimits.js";
-import type { Executor, JobRequest, JobResult } from "./types.js";
 import { type Workspace, Workspaces } from "./workspace.js";
 
 export interface LocalExecutorOptions {
