@@ -7,16 +7,9 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from "node:crypto";
-import {
-  chmodSync,
-  closeSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { chmodSync, closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import path from "node:path";
+import { ensureDataDir } from "../store/datadir.js";
 
 export const DISPATCH_KEY_FILE = "dispatch-ed25519.pem";
 
@@ -50,7 +43,7 @@ function fromPrivate(privateKey: KeyObject): DispatchKeyPair {
 
 /** Loads the dispatch key from `dataDir`, creating it (0600, exclusively) when absent. */
 export function loadOrCreateDispatchKey(dataDir: string): DispatchKeyPair {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  ensureDataDir(dataDir);
   const file = path.join(dataDir, DISPATCH_KEY_FILE);
   try {
     return loadDispatchKey(file);

@@ -2,6 +2,7 @@
 import { inspectDb } from "../../store/db.js";
 import { checkConfig } from "./config.js";
 import { checkDataDirModes, checkDisk, checkMasterKeyAndStore } from "./datadir.js";
+import { checkDataDirIgnored } from "./datadir-git.js";
 import { checkGit } from "./git.js";
 import { checkSandboxGroup } from "./sandbox.js";
 import { checkSecretSets } from "./secrets.js";
@@ -30,7 +31,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const { checks, config } = checkConfig(o.projectDir);
   checks.push(...(await checkSandboxGroup(config)));
   checks.push(...(await checkGit(o.projectDir, config !== undefined)));
-  checks.push(...checkDataDirModes(o.dataDir));
+  checks.push(...checkDataDirModes(o.dataDir), ...(await checkDataDirIgnored(o.dataDir)));
   let db: DoctorContext["db"];
   try {
     db = await inspectDb(o.dataDir);
