@@ -6,6 +6,7 @@ import { ExecutorSchema } from "./executor-schema.js";
 import { sizeStringBytes } from "./size.js";
 import { MirrorSchema, SuiteSchema } from "./suite-schema.js";
 import { VaultSetSchema } from "./vault-schema.js";
+import { workspaceGlob } from "./workspace-path.js";
 
 const identifier = (what: string) =>
   z
@@ -128,7 +129,7 @@ export const JobSchema = z
       .default(false)
       .describe("Whether the job may use the network (off by default)."),
     reports: z
-      .array(z.string().min(1))
+      .array(workspaceGlob("report", "reports/*.xml"))
       .default([])
       .describe("Glob patterns of JUnit XML reports in the workspace, read into per-test results."),
     limits: LimitsSchema.optional().describe(

@@ -341,6 +341,19 @@ describe("parseConfig reports each mistake at its line and column", () => {
     ]);
   });
 
+  it("25. report paths that leave the workspace", () => {
+    assert.deepEqual(
+      errors(
+        "version: 1\njobs:\n  a:\n    run: x\n    reports:\n      - ../x.xml\n      - /etc/passwd\n      - out/../../y.xml\n      - reports/*.xml\n",
+      ),
+      [
+        '.airlock.yml:6:9: jobs.a.reports[0]: report paths must stay inside the workspace: "../x.xml" climbs out with ".."; write it relative to the job\'s directory, e.g. reports/*.xml',
+        '.airlock.yml:7:9: jobs.a.reports[1]: report paths must stay inside the workspace: "/etc/passwd" is absolute; write it relative to the job\'s directory, e.g. reports/*.xml',
+        '.airlock.yml:8:9: jobs.a.reports[2]: report paths must stay inside the workspace: "out/../../y.xml" climbs out with ".."; write it relative to the job\'s directory, e.g. reports/*.xml',
+      ],
+    );
+  });
+
   it("reports every problem of a file at once, in file order", () => {
     const lines = errors(
       "version: 1\njobs:\n  b: { run: x, needs: [nope] }\n  a: { run: x, secrets: [missing] }\n",
