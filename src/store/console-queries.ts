@@ -57,3 +57,24 @@ export class ConsoleQueries {
     return out;
   }
 }
+
+const STATE_ORDER = [
+  "passed",
+  "failed",
+  "timed_out",
+  "error",
+  "cancelled",
+  "skipped",
+  "running",
+  "pending",
+];
+
+/** "2 passed, 1 timed out": a run's jobs counted by state, as jobStates gives them. */
+export function jobStatesText(states: Record<string, number> | undefined): string {
+  if (!states) return "no jobs";
+  const rank = (s: string) => STATE_ORDER.indexOf(s) + 1 || 99;
+  return Object.entries(states)
+    .sort(([a], [b]) => rank(a) - rank(b))
+    .map(([s, n]) => `${n} ${s.replace("_", " ")}`)
+    .join(", ");
+}

@@ -8,6 +8,7 @@ import { registerLogs } from "./logs.js";
 import { registerMask } from "./mask.js";
 import { registerMirror } from "./mirror.js";
 import { registerRun } from "./run.js";
+import { registerRuns } from "./runs.js";
 import { registerSchema } from "./schema.js";
 import { registerSecrets } from "./secrets.js";
 import { registerServe } from "./serve.js";
@@ -16,6 +17,7 @@ import { registerToken } from "./token.js";
 /** Every command of the CLI, in the order `airlock --help` lists them. */
 export function registerCommands(program: Command): void {
   registerRun(program);
+  registerRuns(program);
   registerLogs(program);
   registerServe(program);
   registerApp(program);

@@ -1,5 +1,5 @@
 // The runs list and the run page. Every value goes through `html`, which escapes it.
-import type { RunFilter } from "../../store/console-queries.js";
+import { jobStatesText, type RunFilter } from "../../store/console-queries.js";
 import type { JobRow, RunRow } from "../../store/runs.js";
 import type { Principal } from "../auth/auth.js";
 import { duration, html, page, pathOf, query, type SafeHtml, time } from "./html.js";
@@ -34,13 +34,6 @@ export function badge(state: string): SafeHtml {
 
 const shortSha = (sha: string) => sha.slice(0, 12);
 
-function jobsSummary(states: Record<string, number> | undefined): string {
-  if (!states) return "no jobs";
-  return Object.entries(states)
-    .map(([s, n]) => `${n} ${s.replace("_", " ")}`)
-    .join(", ");
-}
-
 export function runsListPage(o: {
   principal: Principal;
   filter: RunFilter;
@@ -62,7 +55,7 @@ export function runsListPage(o: {
 <td>${r.authorized_by ?? "—"}</td>
 <td>${selectionText(selectionOf(r))}</td>
 <td>${badge(r.status)}</td>
-<td>${jobsSummary(o.states.get(r.id))}</td>
+<td>${jobStatesText(o.states.get(r.id))}</td>
 <td>${time(r.created_at)}</td>
 <td>${duration(runDuration(r))}</td></tr>`,
   );
