@@ -15,8 +15,7 @@ import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { ConfigError, loadConfig, parseConfig } from "../config/loader.js";
 import type { Config } from "../config/schema.js";
-import type { GitHubClient } from "../forge/github/client.js";
-import { repoRef } from "../forge/github/types.js";
+import { type Forge, repoRef } from "../forge/types.js";
 import { CONFIG_FILE } from "../gateway/definitions.js";
 import { SecretsService } from "../secrets/grants.js";
 import "../secrets/vault/register.js";
@@ -54,7 +53,7 @@ export interface ServeConsoleOptions {
   /** The project whose `.airlock.yml` the secrets inventory describes. */
   projectDir: string;
   /** The gateway's API clients; absent in embedded mode (no GitHub App). */
-  github?: { clientFor(installationId: number): GitHubClient };
+  github?: { forgeFor(installationId: number): Forge };
   oauth?: { clientId: string; clientSecret: string };
   apiUrl: string;
   webUrl: string;
@@ -177,7 +176,7 @@ function memberCheck(o: ServeConsoleOptions): (login: string) => Promise<boolean
     if (!GITHUB_LOGIN.test(login)) return false;
     for (const r of repos.all() as { repo: string; inst: number; base: string }[]) {
       try {
-        const client = github.clientFor(r.inst);
+        const client = github.forgeFor(r.inst);
         const key = `${r.repo}@${r.base}`;
         let config = configs.get(key);
         if (config === undefined) {

@@ -2,7 +2,7 @@
 // `airlock/all-tests`. Public output only: status, conclusion, duration, test counts, and test
 // names with their redacted failure messages from JUnit reports. Never log lines (DESIGN.md
 // invariant 5); the full record is on the private run page that details_url points to.
-import type { CheckConclusion, CheckRunState } from "../forge/github/types.js";
+import type { CheckConclusion, CheckRunState } from "../forge/types.js";
 import type { JobRow, RunRow, TestResult } from "../store/runs.js";
 import type { GateDecision } from "./gate.js";
 

@@ -3,14 +3,14 @@
 // are created once and then updated in place, and created anew when a completed one runs again;
 // where checks are refused, commit statuses stand in.
 import { createHash, randomUUID } from "node:crypto";
-import type { GitHubClient } from "../forge/github/client.js";
-import { GitHubError } from "../forge/github/errors.js";
 import {
   type CheckRunState,
   type CommitStatus,
+  type Forge,
+  ForgeError,
   repoRef,
   type StatusState,
-} from "../forge/github/types.js";
+} from "../forge/types.js";
 import type { CheckRunRecord, OutboxItem, OutboxStore } from "../store/outbox.js";
 
 export type OutboxMessage =
@@ -30,8 +30,8 @@ export interface OutboxLogger {
 }
 
 export interface OutboxOptions {
-  /** The client of an installation. */
-  clientFor: (installationId: number) => GitHubClient;
+  /** The forge as one installation sees it. */
+  forgeFor: (installationId: number) => Forge;
   /** The app's id, to find its own check runs when a create's answer was lost. */
   appId?: number;
   baseDelayMs?: number;
@@ -271,7 +271,7 @@ export class Outbox {
   private async onFailure(item: OutboxItem, e: unknown): Promise<void> {
     const now = this.now();
     const message = e instanceof Error ? e.message : String(e);
-    const gh = e instanceof GitHubError ? e : undefined;
+    const gh = e instanceof ForgeError ? e : undefined;
     const retryable = gh ? gh.transient || gh.status === 401 : true;
     if (!retryable) {
       this.opts.log?.error({ seq: item.seq, kind: item.kind, repo: item.repo }, message);
@@ -309,7 +309,7 @@ export class Outbox {
   private async send(item: OutboxItem): Promise<void> {
     const handler = this.handlers.get(item.kind);
     if (handler) return handler(item);
-    const gh = this.opts.clientFor(item.installationId);
+    const gh = this.opts.forgeFor(item.installationId);
     const repo = repoRef(item.repo);
     const msg = item.payload as OutboxMessage;
     switch (msg.kind) {
@@ -346,7 +346,7 @@ export class Outbox {
    * flight, so that a lookup after a lost answer cannot take the old run for the new one.
    */
   private async sendCheckRun(
-    gh: GitHubClient,
+    gh: Forge,
     item: OutboxItem,
     msg: Extract<OutboxMessage, { kind: "check_run" }>,
   ) {
@@ -393,7 +393,7 @@ export class Outbox {
       record({ id: created.id, via: "checks", status: state.status });
     } catch (e) {
       // 403 that is not a rate limit: the installation may not write checks. Fall back to statuses.
-      if (e instanceof GitHubError && e.status === 403 && !e.rateLimited) {
+      if (e instanceof ForgeError && e.status === 403 && !e.rateLimited) {
         this.statusOnly.add(fullName);
         this.opts.log?.warn({ repo: fullName }, "checks refused (403): sending commit statuses");
         await gh.createStatus(repo, sha, statusFromCheck(state));

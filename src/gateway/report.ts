@@ -1,6 +1,6 @@
 // Turns stored runs into what the pull request shows, through the outbox (stored before sent,
 // retried until delivered): one check run per job, `airlock/approval`, and the gate.
-import type { CheckRunState } from "../forge/github/types.js";
+import type { CheckRunState } from "../forge/types.js";
 import { type RunRequestRow, RunRequestStore } from "../store/run-requests.js";
 import type { RunRow, RunStore } from "../store/runs.js";
 import {

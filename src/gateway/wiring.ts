@@ -1,16 +1,15 @@
 // Assembles the decide → run → report flow over one open database: GitHub App clients per
 // installation, the outbox, the PR code mirror and the event handler. `airlock serve` builds one
 // of these and hands `handler` to the processing loop.
-import { AppAuth } from "../forge/github/app-auth.js";
-import { GitHubClient } from "../forge/github/client.js";
-import { GitHubHttp } from "../forge/github/http.js";
+import { githubApp } from "../forge/github/app.js";
+import type { Forge } from "../forge/types.js";
 import { ApprovalStore } from "../store/approvals.js";
 import type { OpenedDb } from "../store/db.js";
 import { OutboxStore } from "../store/outbox.js";
 import { RunRequestStore } from "../store/run-requests.js";
 import { RunStore } from "../store/runs.js";
+import { type FlowLogger, type FlowOptions, PrFlow } from "./flow/index.js";
 import { Outbox, type OutboxOptions } from "./outbox.js";
-import { type FlowLogger, PrFlow, type PrFlowOptions } from "./pr-flow.js";
 import { PrSource } from "./pr-source.js";
 
 export interface FlowWiringOptions {
@@ -25,22 +24,22 @@ export interface FlowWiringOptions {
   cloneBaseUrl: string;
   /** Airlock's public base URL, for links to the private run pages. */
   publicUrl?: string;
-  runnerFor: PrFlowOptions["runnerFor"];
+  runnerFor: FlowOptions["runnerFor"];
   concurrency?: number;
   maxRuns?: number;
   /** Attempts of a run interrupted by a restart or failing to execute (default 3). */
   maxAttempts?: number;
   log?: FlowLogger;
   /** Outbox tuning (tests shorten the backoff). */
-  outbox?: Partial<Omit<OutboxOptions, "clientFor" | "appId" | "log">>;
+  outbox?: Partial<Omit<OutboxOptions, "forgeFor" | "appId" | "log">>;
 }
 
 export interface WiredFlow {
   flow: PrFlow;
   outbox: Outbox;
   handler: PrFlow["handler"];
-  /** The API client of one installation (shared with the flow, so its token cache is too). */
-  clientFor(installationId: number): GitHubClient;
+  /** The forge as one installation sees it (shared with the flow, so its token cache is too). */
+  forgeFor(installationId: number): Forge;
   /** Starts delivering the outbox and taking up interrupted runs. */
   start(): Promise<void>;
   /** Stops runs (taken up again at the next start) and the outbox. */
@@ -48,19 +47,10 @@ export interface WiredFlow {
 }
 
 export function wireFlow(o: FlowWiringOptions): WiredFlow {
-  const http = new GitHubHttp({ baseUrl: o.apiUrl });
-  const auth = new AppAuth(http, o.appId, o.privateKey);
-  const clients = new Map<number, GitHubClient>();
-  const clientFor = (id: number) => {
-    let c = clients.get(id);
-    if (!c) {
-      c = new GitHubClient(http, auth.installation(id));
-      clients.set(id, c);
-    }
-    return c;
-  };
+  const github = githubApp({ apiUrl: o.apiUrl, appId: o.appId, privateKey: o.privateKey });
+  const forgeFor = github.forgeFor;
   const outbox = new Outbox(new OutboxStore(o.db.sqlite), {
-    clientFor,
+    forgeFor,
     appId: o.appId,
     ...(o.log ? { log: o.log } : {}),
     ...o.outbox,
@@ -68,7 +58,7 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
   const source = new PrSource({
     dataDir: o.dataDir,
     cloneBaseUrl: o.cloneBaseUrl,
-    token: async (id) => (await auth.installation(id).authorization()).replace(/^token /, ""),
+    token: github.token,
   });
   const flow = new PrFlow({
     dataDir: o.dataDir,
@@ -77,7 +67,7 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
     requests: new RunRequestStore(o.db.sqlite),
     outbox,
     source,
-    clientFor,
+    forgeFor,
     runnerFor: o.runnerFor,
     ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
@@ -89,7 +79,7 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
     flow,
     outbox,
     handler: flow.handler,
-    clientFor,
+    forgeFor,
     async start() {
       await outbox.start();
       await flow.start();

@@ -100,13 +100,24 @@ export const newRequestId = (now = Date.now()) =>
  * so an old request's retry never counts as newer than a request made after it.
  */
 export class RunRequestStore {
-  /**
-   * Called for each request that ends (done or cancelled, not taken up again), inside the
-   * transaction that ends it, so that work it must set off is stored with the end or not at all.
-   */
-  onSettled: ((req: RunRequestRow) => void) | undefined;
+  private readonly settledListeners = new Set<(req: RunRequestRow) => void>();
 
   constructor(readonly sqlite: SQLite.Database) {}
+
+  /**
+   * Calls `listener` for each request that ends (done or cancelled, not taken up again), inside
+   * the transaction that ends it, so that work it must set off is stored with the end or not at
+   * all. Returns a function that removes it.
+   */
+  onSettled(listener: (req: RunRequestRow) => void): () => void {
+    this.settledListeners.add(listener);
+    return () => this.settledListeners.delete(listener);
+  }
+
+  private settled(r: Row): void {
+    const req = toRequest(r);
+    for (const l of this.settledListeners) l(req);
+  }
 
   /** Waits until no async transaction of another module is open on the shared connection. */
   async ready(): Promise<void> {
@@ -158,7 +169,7 @@ export class RunRequestStore {
            RETURNING *`,
         )
         .all(now, note, repo, pr, keepSha ?? "") as Row[];
-      for (const r of rows) this.onSettled?.(toRequest(r));
+      for (const r of rows) this.settled(r);
       return rows.length;
     };
     return this.sqlite.inTransaction ? run() : this.sqlite.transaction(run)();
@@ -186,7 +197,7 @@ export class RunRequestStore {
            RETURNING *`,
         )
         .get(state, now, note ?? null, id) as Row | undefined;
-      if (r) this.onSettled?.(toRequest(r));
+      if (r) this.settled(r);
     })();
   }
 

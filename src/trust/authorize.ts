@@ -1,7 +1,7 @@
 // Whether secrets may be released for one commit of a pull request (DESIGN.md invariant 1): the
 // commit must be the PR's current head, and either its author and its pusher are both trusted, or
 // a trusted member approved exactly that SHA.
-import type { RepoRef } from "../forge/github/types.js";
+import type { RepoRef } from "../forge/types.js";
 import type { ApprovalStore } from "../store/approvals.js";
 import type { Actor, TrustEvaluator, TrustRules } from "./rules.js";
 

@@ -2,7 +2,7 @@
 // trusted only by name in the allowlist; a person by name, organisation membership, team
 // membership, or a repository role at least as high as the configured one.
 import type { Config } from "../config/schema.js";
-import type { Permission, RepoRef } from "../forge/github/types.js";
+import type { Permission, RepoRef } from "../forge/types.js";
 import { TtlCache } from "./cache.js";
 
 export type TrustRules = Config["trust"];

@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, afterEach, before, beforeEach, test } from "node:test";
 import SQLite from "better-sqlite3";
 import { Kysely, Migrator, SqliteDialect } from "kysely";
-import type { CheckRunState } from "../../src/forge/github/types.js";
+import type { CheckRunState } from "../../src/forge/types.js";
 import { Outbox, statusFromCheck } from "../../src/gateway/outbox.js";
 import * as m005 from "../../src/store/migrations/005_outbox.js";
 import * as m009 from "../../src/store/migrations/009_check_run_status.js";
@@ -43,7 +43,7 @@ function makeOutbox(opts: { fetch?: typeof fetch; baseDelayMs?: number } = {}) {
   const { client } = clientFor(gh, 1, { fetch: opts.fetch });
   const store = new OutboxStore(tdb.sqlite);
   const outbox = new Outbox(store, {
-    clientFor: () => client,
+    forgeFor: () => client,
     baseDelayMs: opts.baseDelayMs ?? 20,
     random: () => 0.5,
   });
@@ -515,7 +515,7 @@ test("backoff grows exponentially with jitter and is capped", () => {
   const store = new OutboxStore(tdb.sqlite);
   let r = 0;
   const o = new Outbox(store, {
-    clientFor: () => {
+    forgeFor: () => {
       throw new Error("unused");
     },
     baseDelayMs: 1000,

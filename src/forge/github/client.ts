@@ -1,18 +1,19 @@
 // Typed GitHub operations for one installation. Reads retry briefly in memory; writes are sent
 // once and retried by the outbox, which stores them first (DESIGN.md invariant 6).
-import type { TokenSource } from "./app-auth.js";
-import { GitHubError } from "./errors.js";
-import type { GitHubHttp } from "./http.js";
-import { api, filePath, query } from "./path.js";
 import type {
   CheckRun,
   CheckRunState,
   CommitStatus,
+  Forge,
   IssueComment,
   Permission,
   PullRequest,
   RepoRef,
-} from "./types.js";
+} from "../types.js";
+import type { TokenSource } from "./app-auth.js";
+import { GitHubError } from "./errors.js";
+import type { GitHubHttp } from "./http.js";
+import { api, filePath, query } from "./path.js";
 
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 const READ_RETRIES = 2;
@@ -20,7 +21,7 @@ const READ_RETRIES = 2;
 const isStatus = (e: unknown, ...codes: number[]) =>
   e instanceof GitHubError && codes.includes(e.status);
 
-export class GitHubClient {
+export class GitHubClient implements Forge {
   constructor(
     readonly http: GitHubHttp,
     private readonly auth: TokenSource,

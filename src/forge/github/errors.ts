@@ -1,23 +1,19 @@
 // An unsuccessful answer from the GitHub API, with what a caller needs to decide on a retry.
+import { ForgeError } from "../types.js";
 
-export class GitHubError extends Error {
+export class GitHubError extends ForgeError {
   constructor(
-    readonly status: number,
+    status: number,
     /** "POST /repos/{owner}/{repo}/check-runs": the route, never the token or the body. */
     readonly route: string,
     message: string,
     /** From `Retry-After`, or the wait until `x-ratelimit-reset` when the quota is spent. */
-    readonly retryAfterMs: number | undefined,
+    retryAfterMs: number | undefined,
     /** True for a primary or secondary rate limit (429, or 403 with the rate-limit signals). */
-    readonly rateLimited: boolean,
+    rateLimited: boolean,
   ) {
-    super(`GitHub answered ${status} to ${route}: ${message}`);
+    super(status, `GitHub answered ${status} to ${route}: ${message}`, retryAfterMs, rateLimited);
     this.name = "GitHubError";
-  }
-
-  /** Worth trying again later: rate limits, server errors, and network failures (status 0). */
-  get transient(): boolean {
-    return this.rateLimited || this.status === 0 || this.status >= 500 || this.status === 408;
   }
 }
 

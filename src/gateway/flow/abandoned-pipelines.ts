@@ -7,19 +7,19 @@
 // cancels those still active; a pipeline that ended is left alone. A request that followed its
 // pipeline to the end only finds it ended. Failures are retried with the outbox's backoff, then
 // reported on the run and in the log, naming the pipeline and what to do.
-import { ConfigError } from "../config/loader.js";
-import type { Config } from "../config/schema.js";
+import { ConfigError } from "../../config/loader.js";
+import type { Config } from "../../config/schema.js";
 import {
   cancelAbandonedPipelines,
   GitLabClient,
   gitlabTokensFromSecretEnv,
   PipelineCancelError,
-} from "../executors/gitlab/index.js";
-import type { OutboxItem } from "../store/outbox.js";
-import type { RunRequestRow, RunRequestStore } from "../store/run-requests.js";
-import type { RunStore } from "../store/runs.js";
-import type { Outbox } from "./outbox.js";
-import type { FlowLogger } from "./pr-flow.js";
+} from "../../executors/gitlab/index.js";
+import type { OutboxItem } from "../../store/outbox.js";
+import type { RunRequestRow, RunRequestStore } from "../../store/run-requests.js";
+import type { RunStore } from "../../store/runs.js";
+import type { Outbox } from "../outbox.js";
+import type { FlowLogger } from "./types.js";
 
 const KIND = "gitlab_cancel";
 

@@ -1,0 +1,38 @@
+// The automatic decision for a PR's head: public jobs once for everyone, restricted jobs once the
+// commit is authorized; the approval and gate checks say where things stand.
+import type { HandlerContext } from "../events.js";
+import { authorize } from "./authorize.js";
+import { checkSelection, liveRequests, request } from "./requests.js";
+import { reportApproval, reportGate } from "./status.js";
+import type { Flow, Loaded, PrFacts } from "./types.js";
+
+export async function decideHead(
+  flow: Flow,
+  f: PrFacts,
+  loaded: Loaded,
+  ctx: HandlerContext,
+  o: { voidedSha?: string | undefined; trustedLabels: string[] },
+): Promise<void> {
+  const auth = await authorize(flow, f, loaded);
+  const existing = await liveRequests(flow, f);
+  const publicDone = existing.some((r) => r.kind === "public" || r.kind === "full");
+  const restrictedDone = existing.some((r) => r.kind === "full" || r.kind === "restricted");
+  const hasRestricted = loaded.restricted.length > 0;
+  const selection = o.trustedLabels.length > 0 ? { labels: o.trustedLabels } : null;
+
+  let queued: string | undefined;
+  if (hasRestricted && auth.authorized && !restrictedDone) {
+    if (checkSelection(flow, f, loaded, selection, ctx)) {
+      queued = request(flow, f, ctx, publicDone ? "restricted" : "full", selection, auth.by ?? "");
+    } else if (!publicDone) {
+      queued = request(flow, f, ctx, "public", null, f.author.login);
+    }
+  } else if (!publicDone) {
+    queued = request(flow, f, ctx, hasRestricted ? "public" : "full", null, f.author.login);
+  }
+  await reportApproval(flow, f, loaded, auth, {
+    runId: queued ?? existing.at(-1)?.id,
+    voidedSha: o.voidedSha,
+  });
+  await reportGate(flow, f, loaded);
+}

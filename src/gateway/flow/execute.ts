@@ -1,0 +1,213 @@
+// Runs one claimed request: re-checks that its commit is still the open PR's head and what it may
+// run, then runs it and reports each job, the run and the gate. Secrets are released only while
+// the exact commit stays authorized.
+import type { Config } from "../../config/schema.js";
+import { isShutdown } from "../../executors/abort.js";
+import { executeRun, type RunnerDeps } from "../../pipeline/runner.js";
+import { isRestricted, type Plan } from "../../pipeline/types.js";
+import type { GrantContext, SecretGrant } from "../../secrets/types.js";
+import { newRequestId, type RunRequestRow } from "../../store/run-requests.js";
+import { branchNameProblem } from "../../suite/index.js";
+import {
+  grantSetVia,
+  prepareRestrictedSide,
+  type RestrictedSide,
+  unavailableSide,
+} from "../../suite/restricted-side.js";
+import { planRequest, SelectionError } from "../decide.js";
+import { CONFIG_FILE } from "../definitions.js";
+import { HeadMovedError, type PrSource } from "../pr-source.js";
+import { authorize } from "./authorize.js";
+import { facts, factsOfRequest } from "./facts.js";
+import { load } from "./load.js";
+import { reportGateAfterRun } from "./status.js";
+import type { Flow } from "./types.js";
+
+export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSignal): Promise<void> {
+  const { o } = flow;
+  const head = await o.approvals.head(req.repo, req.pr);
+  if (!head || head.sha !== req.headSha) {
+    await o.requests.finish(req.id, "cancelled", "the pull request moved on");
+    return;
+  }
+  // Where the PR is now: a closed PR runs nothing, a draft no restricted job.
+  const now = await facts(flow, req.repo, req.installationId, req.pr);
+  if (!now.open || now.headSha !== req.headSha) {
+    await o.requests.finish(req.id, "cancelled", "the pull request was closed or moved on");
+    return;
+  }
+  const f = { ...factsOfRequest(req), draft: now.draft };
+  const loaded = await load(flow, f);
+  if (!loaded) {
+    await o.requests.finish(req.id, "cancelled", `no usable ${CONFIG_FILE} on the base`);
+    return;
+  }
+  const auth = req.kind === "public" ? null : await authorize(flow, f, loaded);
+  let decision: ReturnType<typeof planRequest>;
+  try {
+    decision = planRequest(loaded.defs.config, req.kind, req.selection, auth?.authorized ?? false);
+  } catch (e) {
+    if (!(e instanceof SelectionError)) throw e;
+    await o.requests.finish(req.id, "cancelled", "the selection selects nothing");
+    return;
+  }
+  const { plan, withheld } = decision;
+  if (isShutdown(signal)) return interruptedByShutdown(flow, req);
+  if (plan.jobs.length === 0 || signal.aborted) {
+    await o.requests.finish(req.id, "cancelled", "nothing to run");
+    await reportGateAfterRun(flow, f, loaded);
+    return;
+  }
+  let checkout: Awaited<ReturnType<PrSource["fetch"]>>;
+  try {
+    checkout = await o.source.fetch({
+      repo: req.repo,
+      pr: req.pr,
+      sha: req.headSha,
+      installationId: req.installationId,
+    });
+  } catch (e) {
+    if (!(e instanceof HeadMovedError)) throw e;
+    await o.requests.finish(req.id, "cancelled", e.message);
+    return;
+  }
+
+  const built = await o.runnerFor(loaded.defs.config, plan.jobs);
+  // Secrets are released only while this exact commit is still authorized (invariant 1): the
+  // check is repeated at each grant, so a push or a voided approval mid-run stops the release.
+  const authorized = async () => {
+    const now = await authorize(flow, f, loaded);
+    if (!now.authorized) throw new Error(`secrets withheld: ${now.reason}`);
+  };
+  const grantSet = async (set: string, gctx: GrantContext) => {
+    await authorized();
+    return built.grantSet ? built.grantSet(set, gctx) : grantSetVia(built.runner.grant)(set, gctx);
+  };
+  const side = await restrictedSide(flow, req, loaded.defs.config, plan, {
+    grantSet,
+    createRedactor: built.runner.createRedactor,
+    approver: auth?.by ?? req.requestedBy,
+    signal,
+  });
+  const sided = side.runner(built.runner);
+  const runner: RunnerDeps = {
+    ...sided,
+    grant: async (job, gctx) => {
+      await authorized();
+      return sided.grant(job, gctx);
+    },
+  };
+  const restrictedRun = plan.jobs.some(isRestricted);
+  let reports: Promise<void> = Promise.resolve();
+  const report = (only?: string[]) => {
+    reports = reports
+      .then(() => flow.reporter.jobs(req.repo, req.installationId, req.id, only))
+      .catch((e) => o.log?.warn({ run: req.id, message: String(e) }, "report failed"));
+  };
+  let first = true;
+  try {
+    await executeRun(runner, {
+      runId: req.id,
+      source: "github",
+      repo: req.repo,
+      ref: req.headRef,
+      sha: req.headSha,
+      pr: req.pr,
+      authorizedBy: restrictedRun && auth?.authorized ? auth.by : null,
+      // null marks an unfiltered run, the only kind the gate trusts.
+      selection:
+        req.kind === "public" && loaded.restricted.length > 0 ? { public: true } : req.selection,
+      notes: {
+        kind: req.kind,
+        requestedBy: req.requestedBy,
+        ...(loaded.defs.notes.length ? { definitions: loaded.defs.notes } : {}),
+        ...(withheld.length ? { withheld } : {}),
+        ...(req.attempt > 1 ? { attempt: req.attempt } : {}),
+        ...side.notes,
+      },
+      checkout,
+      restrictedMounts: side.mounts,
+      restrictedEnv: side.env,
+      plan,
+      concurrency: o.concurrency ?? 2,
+      signal,
+      onJobStart: (id) => {
+        report(first ? undefined : [id]);
+        first = false;
+      },
+      // A job a shutdown stopped did not end: the check stays in progress for the next attempt.
+      onJobEnd: (id, r) => {
+        if (!(isShutdown(signal) && r.outcome === "cancelled")) report([id]);
+      },
+    });
+  } finally {
+    await side.close();
+    await built.close();
+  }
+  await reports;
+  if (isShutdown(signal)) return interruptedByShutdown(flow, req);
+  await flow.reporter.jobs(req.repo, req.installationId, req.id);
+  await reportGateAfterRun(flow, f, loaded);
+  await o.requests.finish(req.id, "done");
+}
+
+/**
+ * A shutdown stopped the request: its run is recorded as interrupted (neither cancelled nor
+ * failed) and the request queued again, for the next start, without spending an attempt. A
+ * GitLab pipeline it started runs on, and that next attempt adopts it.
+ */
+async function interruptedByShutdown(flow: Flow, req: RunRequestRow): Promise<void> {
+  if (await flow.o.runs.get(req.id)) await flow.o.runs.setStatus(req.id, "interrupted");
+  await flow.o.requests.requeue(
+    req,
+    newRequestId(),
+    Date.now(),
+    "interrupted by a shutdown of Airlock",
+    "shutdown",
+  );
+}
+
+/**
+ * The suite checkout and the GitLab pipeline of a run's restricted jobs. The PR's head branch
+ * picks the suite branch only when it is a valid branch name (it is the PR author's text). A
+ * suite or pipeline that cannot be prepared fails the restricted jobs, not the whole run, so
+ * that the run still ends and reports.
+ */
+async function restrictedSide(
+  flow: Flow,
+  req: RunRequestRow,
+  config: Config,
+  plan: Plan,
+  o: {
+    grantSet(set: string, ctx: GrantContext): Promise<SecretGrant>;
+    createRedactor: RunnerDeps["createRedactor"];
+    approver: string;
+    signal: AbortSignal;
+  },
+): Promise<RestrictedSide> {
+  const labels = req.selection?.labels ?? [];
+  try {
+    return await prepareRestrictedSide({
+      config,
+      plan,
+      grantSet: o.grantSet,
+      ...(flow.o.dataDir ? { dataDir: flow.o.dataDir } : {}),
+      runId: req.id,
+      repo: req.repo,
+      repoUrl: flow.o.source.cloneUrl(req.repo),
+      branch: branchNameProblem(req.headRef) === null ? req.headRef : null,
+      sha: req.headSha,
+      approver: o.approver,
+      labels,
+      // A crash may have left a pipeline of an earlier attempt running: it is adopted.
+      earlierRunIds: req.attempt > 1 ? flow.o.requests.earlierAttempts(req) : [],
+      requestedAt: req.createdAt,
+      signal: o.signal,
+      createRedactor: o.createRedactor,
+    });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    flow.o.log?.warn({ run: req.id, message }, "restricted jobs cannot run");
+    return unavailableSide(message);
+  }
+}

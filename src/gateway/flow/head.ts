@@ -1,0 +1,62 @@
+// A PR was opened, reopened, pushed to or made ready for review (and, after their own steps, made
+// a draft or given a new base): Airlock records its head, voiding approvals of any other commit,
+// and decides what runs on it.
+import { APPROVE_LABEL } from "../../trust/approvals.js";
+import { testLabels } from "../decide.js";
+import { superseded } from "../report.js";
+import { senderTrust } from "./authorize.js";
+import { decideHead } from "./decide-head.js";
+import { facts } from "./facts.js";
+import { load } from "./load.js";
+import { cancelPr, currentTrustedLabels } from "./requests.js";
+import { type PrEvent, short, type UseCase } from "./types.js";
+
+export const onHead: UseCase<PrEvent> = async (flow, ev, ctx) => {
+  const repo = ev.repo.fullName;
+  const inst = ev.installationId!;
+  const n = ev.pr.number;
+  const f = await facts(flow, repo, inst, n);
+  // The event may be old: the API says where the PR is now, and only that head is acted on.
+  if (!f.open || f.headSha !== ev.pr.headSha) {
+    flow.o.log?.info({ delivery: ctx.deliveryId, repo, pr: n }, "stale pull_request event");
+    return;
+  }
+  // GitHub's time of the change, on the clock of comments' created_at (bare /ok-to-test).
+  const at = ev.pr.updatedAt ? Date.parse(ev.pr.updatedAt) : Number.NaN;
+  const moved = await flow.o.approvals.setHead(
+    repo,
+    n,
+    f.headSha,
+    ev.sender.login,
+    Number.isFinite(at) ? at : undefined,
+  );
+  if (moved.changed && moved.previous) {
+    cancelPr(flow, repo, n, ctx, `superseded by ${short(f.headSha)}`, f.headSha);
+    await flow.reporter.gateEnded(repo, inst, moved.previous, superseded(f.headSha));
+    if (f.labels.includes(APPROVE_LABEL)) {
+      // The label approved the old head; a trusted member adds it again for this one.
+      await flow.o.outbox.removeLabel(repo, inst, n, APPROVE_LABEL, `${ctx.deliveryId}:label`);
+    }
+  }
+  const loaded = await load(flow, f);
+  if (!loaded) return;
+  if (ev.action === "opened") {
+    // Labels given at creation were set by whoever opened the PR.
+    const senderTrusted = (await senderTrust(flow, f, loaded, ev.sender)).trusted;
+    const labels = testLabels(loaded.base, f.labels);
+    if (senderTrusted && labels.length > 0) {
+      ctx.atCompletion(() => {
+        for (const l of labels) flow.o.requests.addLabelSync(repo, n, l, ev.sender.login);
+      });
+    }
+  }
+  await decideHead(flow, f, loaded, ctx, {
+    voidedSha: moved.voided > 0 ? moved.previous : undefined,
+    trustedLabels: currentTrustedLabels(
+      flow,
+      f,
+      loaded.base,
+      ev.action === "opened" ? f.labels : [],
+    ),
+  });
+};

@@ -1,0 +1,96 @@
+// The gateway's PR flow: pull request, comment and check events become decisions (who is trusted,
+// which commit is authorized, what is selected), durable run requests, and reports. Each use case
+// is a module of this folder, routed by `name.action` (router.ts); this class builds the services
+// they share and runs the requests they queue.
+//
+// Runs are requested in the transaction that marks the event done, so each delivery requests its
+// runs exactly once; everything else a use case does is idempotent per delivery, since a crash
+// before that transaction makes the event run again.
+import { TrustEvaluator } from "../../trust/rules.js";
+import type { EventHandler } from "../events.js";
+import { Reporter } from "../report.js";
+import { Supervisor } from "../supervisor.js";
+import { AbandonedPipelines } from "./abandoned-pipelines.js";
+import { execute } from "./execute.js";
+import { BaseConfigs } from "./load.js";
+import { recover } from "./recover.js";
+import { route } from "./router.js";
+import { withSecretSet } from "./secret-set.js";
+import type { Flow, FlowOptions } from "./types.js";
+
+export type { FlowLogger, FlowOptions, RunnerForRun } from "./types.js";
+
+export class PrFlow {
+  readonly supervisor: Supervisor;
+  readonly reporter: Reporter;
+  private readonly flow: Flow;
+  private readonly interrupted = new Set<string>();
+
+  constructor(o: FlowOptions) {
+    this.reporter = new Reporter({
+      outbox: o.outbox,
+      requests: o.requests,
+      runs: o.runs,
+      ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
+      onEnqueued: () => o.outbox.poke(),
+    });
+    this.supervisor = new Supervisor({
+      requests: o.requests,
+      maxRuns: o.maxRuns ?? 2,
+      maxAttempts: o.maxAttempts ?? 3,
+      execute: (req, signal) => execute(this.flow, req, signal),
+      recover: (req) => recover(this.flow, req),
+      onError: (message, req) => o.log?.error({ run: req.id, message }, "run failed to start"),
+    });
+    const trust = new Map<number, TrustEvaluator>();
+    const baseConfigs = new BaseConfigs(o.forgeFor);
+    this.flow = {
+      o,
+      reporter: this.reporter,
+      supervisor: this.supervisor,
+      forge: o.forgeFor,
+      trustOf: (installationId) => {
+        let t = trust.get(installationId);
+        if (!t) {
+          t = new TrustEvaluator(o.forgeFor(installationId), {
+            ...(o.trustTtlMs !== undefined ? { ttlMs: o.trustTtlMs } : {}),
+          });
+          trust.set(installationId, t);
+        }
+        return t;
+      },
+      baseConfig: (repo, inst, sha) => baseConfigs.get(repo, inst, sha),
+      interrupted: this.interrupted,
+    };
+    const abandoned = new AbandonedPipelines({
+      outbox: o.outbox,
+      requests: o.requests,
+      runs: o.runs,
+      baseConfig: (r) => baseConfigs.get(r.repo, r.installationId, r.baseSha),
+      withSecretSet: (config, set, runId, fn) =>
+        withSecretSet(this.flow, config, set, { runId, jobId: "gitlab-cancel" }, (g) => fn(g.env)),
+      ...(o.log ? { log: o.log } : {}),
+    });
+    // A request that ends after an earlier attempt of it (or, after a crash, it) may have started
+    // a GitLab pipeline leaves none running: see abandoned-pipelines.ts.
+    o.requests.onSettled((r) => {
+      if (r.kind !== "public" && (r.attempt > 1 || this.interrupted.has(r.id))) {
+        abandoned.enqueueSync(r);
+      }
+    });
+  }
+
+  /** The handler for the processing loop. */
+  readonly handler: EventHandler = (event, ctx) => route(this.flow, event, ctx);
+
+  /** Runs left unfinished by a dead process are recorded as errors, then taken up again. */
+  async start(): Promise<void> {
+    this.interrupted.clear();
+    for (const id of await this.flow.o.runs.markInterrupted("github")) this.interrupted.add(id);
+    await this.supervisor.start();
+  }
+
+  stop(): Promise<void> {
+    return this.supervisor.stop();
+  }
+}

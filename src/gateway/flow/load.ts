@@ -1,0 +1,73 @@
+// The definitions a PR runs under: restricted jobs and secrets from the trusted base commit (read
+// through the forge at the base SHA), public jobs from the head commit (read from the fetched code).
+import { ConfigError, parseConfig } from "../../config/loader.js";
+import type { Config } from "../../config/schema.js";
+import { type Forge, repoRef } from "../../forge/types.js";
+import { block, code, renderGateCheck } from "../checks.js";
+import { restrictedJobIds } from "../decide.js";
+import { CONFIG_FILE, combineDefinitions } from "../definitions.js";
+import { type Flow, type Loaded, type PrFacts, short } from "./types.js";
+
+/** Parsed base definitions by repo@sha: a commit's file never changes. */
+export class BaseConfigs {
+  private readonly parsed = new Map<string, Config | null>();
+
+  constructor(private readonly forge: (installationId: number) => Forge) {}
+
+  /** The base commit's definition (null: it has none); throws ConfigError when it is invalid. */
+  async get(repo: string, installationId: number, baseSha: string): Promise<Config | null> {
+    const key = `${repo}@${baseSha}`;
+    let base = this.parsed.get(key);
+    if (base === undefined) {
+      const text = await this.forge(installationId).fileAt(repoRef(repo), CONFIG_FILE, baseSha);
+      base = text === undefined ? null : parseConfig(text, `${CONFIG_FILE} at ${short(baseSha)}`);
+      this.parsed.set(key, base);
+    }
+    return base;
+  }
+}
+
+/**
+ * The trusted base definition (contents API at the base SHA) combined with the head's public
+ * jobs (read from the fetched head commit). Undefined when the base has no `.airlock.yml`.
+ */
+export async function load(flow: Flow, f: PrFacts): Promise<Loaded | undefined> {
+  let base: Config | null;
+  try {
+    base = await flow.baseConfig(f.repo, f.installationId, f.baseSha);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    await flow.o.outbox.checkRun(
+      f.repo,
+      f.installationId,
+      renderGateCheck(f.headSha, {
+        state: "failure",
+        title: `The base branch's ${CONFIG_FILE} is invalid`,
+        summary: `Airlock reads restricted jobs from the base commit ${f.baseSha}, whose ${CONFIG_FILE} has problems:\n\n${block(e.message)}`,
+      }),
+    );
+    flow.o.outbox.poke();
+    return undefined;
+  }
+  if (base === null) {
+    flow.o.log?.info({ repo: f.repo, pr: f.number }, `no ${CONFIG_FILE} on the base commit`);
+    return undefined;
+  }
+  let head: Config | string | null;
+  try {
+    await flow.o.source.fetch({
+      repo: f.repo,
+      pr: f.number,
+      sha: f.headSha,
+      installationId: f.installationId,
+    });
+    const text = await flow.o.source.fileAt(f.repo, f.headSha, CONFIG_FILE);
+    head = text === undefined ? null : parseConfig(text, CONFIG_FILE);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    // The PR's own text: shown as code, first problem only.
+    head = code((e.message.split("\n")[0] ?? "").slice(0, 300));
+  }
+  const defs = combineDefinitions(base, head);
+  return { base, defs, restricted: restrictedJobIds(defs.config) };
+}

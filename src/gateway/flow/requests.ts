@@ -1,0 +1,119 @@
+// Run requests of a PR: queued in the transaction that marks the event done (so each delivery
+// requests its runs exactly once), cancelled with the PR's runs, and looked up to decide what is
+// still to do.
+import type { Config } from "../../config/schema.js";
+import {
+  type NewRunRequest,
+  newRequestId,
+  type RequestSelection,
+  type RunKind,
+  type RunRequestRow,
+} from "../../store/run-requests.js";
+import { block } from "../checks.js";
+import { planRequest, SelectionError, testLabels } from "../decide.js";
+import type { HandlerContext } from "../events.js";
+import { type Flow, type Loaded, type PrFacts, short } from "./types.js";
+
+/** Queues a run request; it is stored when the event is marked done. Returns its id. */
+export function request(
+  flow: Flow,
+  f: PrFacts,
+  ctx: HandlerContext,
+  kind: RunKind,
+  selection: RequestSelection | null,
+  requestedBy: string,
+): string {
+  const req: NewRunRequest = {
+    id: newRequestId(),
+    repo: f.repo,
+    pr: f.number,
+    installationId: f.installationId,
+    headSha: f.headSha,
+    baseSha: f.baseSha,
+    headRef: f.headRef,
+    author: f.author.login,
+    kind,
+    selection,
+    requestedBy,
+  };
+  ctx.atCompletion(() => {
+    flow.o.requests.insertSync(req);
+    // After the transaction commits.
+    process.nextTick(() => flow.supervisor.poke());
+  });
+  return req.id;
+}
+
+/** Stops the PR's runs (all, or those not on `keepSha`) and drops its queued requests. */
+export function cancelPr(
+  flow: Flow,
+  repo: string,
+  pr: number,
+  ctx: HandlerContext,
+  why: string,
+  keepSha?: string,
+): void {
+  flow.supervisor.cancel(
+    (r) => r.repo === repo && r.pr === pr && (keepSha === undefined || r.headSha !== keepSha),
+    why,
+  );
+  ctx.atCompletion(() => {
+    flow.o.requests.cancelQueuedSync(repo, pr, why, keepSha);
+  });
+}
+
+/**
+ * The requests on the PR's head that did or will do their work: decided against the current
+ * base (a new base brings new trusted definitions), and neither cancelled nor stopped midway.
+ */
+export async function liveRequests(flow: Flow, f: PrFacts): Promise<RunRequestRow[]> {
+  const stopped = new Set(
+    (await flow.o.runs.list({ repo: f.repo, pr: f.number, limit: 500 }))
+      .filter((r) => r.sha === f.headSha && r.status === "cancelled")
+      .map((r) => r.id),
+  );
+  return flow.o.requests
+    .forPr(f.repo, f.number, f.headSha)
+    .filter((r) => r.state !== "cancelled" && r.baseSha === f.baseSha && !stopped.has(r.id));
+}
+
+/** Whether the public jobs ran, or will, on the PR's head. */
+export async function publicDone(flow: Flow, f: PrFacts): Promise<boolean> {
+  return (await liveRequests(flow, f)).some((r) => r.kind === "public" || r.kind === "full");
+}
+
+/** Test labels on the PR that a trusted sender set (plus `extra`, being recorded now). */
+export function currentTrustedLabels(
+  flow: Flow,
+  f: PrFacts,
+  base: Config,
+  extra: string[] = [],
+): string[] {
+  const trusted = new Set([...flow.o.requests.trustedLabels(f.repo, f.number), ...extra]);
+  return testLabels(base, f.labels).filter((l) => trusted.has(l));
+}
+
+/** False (and a comment naming the problem) when a selection selects nothing. */
+export function checkSelection(
+  flow: Flow,
+  f: PrFacts,
+  loaded: Loaded,
+  selection: RequestSelection | null,
+  ctx: HandlerContext,
+  key = "selection",
+): boolean {
+  try {
+    planRequest(loaded.defs.config, "restricted", selection, true);
+    return true;
+  } catch (e) {
+    if (!(e instanceof SelectionError)) throw e;
+    void flow.reporter.comment(
+      f.repo,
+      f.installationId,
+      f.number,
+      `Airlock cannot run the selected tests on ${short(f.headSha)}; nothing with secrets was started:\n\n${block(e.problems.join("\n"))}`,
+      `${ctx.deliveryId}:${key}`,
+    );
+    return false;
+  }
+}

@@ -1,0 +1,82 @@
+// What the PR shows of the flow's decisions: the approval check, the gate, and replies.
+import type { CommitAuthorization } from "../../trust/authorize.js";
+import type { ApprovalView } from "../checks.js";
+import type { HandlerContext } from "../events.js";
+import { type GateEnd, superseded } from "../report.js";
+import { facts } from "./facts.js";
+import type { Flow, Loaded, PrFacts } from "./types.js";
+
+export const CLOSED: GateEnd = {
+  title: "The pull request was closed",
+  summary:
+    "Its runs were cancelled and its approvals voided; reopening it asks for a new approval.",
+};
+
+/** The approval check of the PR's head: trusted, approved, waiting, or nothing to approve. */
+export async function reportApproval(
+  flow: Flow,
+  f: PrFacts,
+  loaded: Loaded,
+  auth: CommitAuthorization,
+  o: { runId?: string | undefined; voidedSha?: string | undefined },
+): Promise<void> {
+  let view: ApprovalView;
+  if (loaded.restricted.length === 0) view = { kind: "none" };
+  else if (auth.authorized && auth.by?.toLowerCase() === f.author.login.toLowerCase()) {
+    view = { kind: "trusted", by: auth.by, reason: auth.reason };
+  } else if (auth.authorized) view = { kind: "approved", by: auth.by ?? "" };
+  else {
+    view = {
+      kind: "waiting",
+      restrictedJobs: loaded.restricted,
+      reason: auth.reason,
+      ...(o.voidedSha ? { voidedSha: o.voidedSha } : {}),
+    };
+  }
+  await flow.reporter.approval(f.repo, f.installationId, f.headSha, view, {
+    ...(o.runId ? { runId: o.runId } : {}),
+    notes: loaded.defs.notes,
+  });
+}
+
+/** The gate of the PR's head, from the runs decided against its current base. */
+export async function reportGate(flow: Flow, f: PrFacts, loaded: Loaded): Promise<void> {
+  const head = await flow.o.approvals.head(f.repo, f.number);
+  if (head && head.sha !== f.headSha) {
+    return flow.reporter.gateEnded(f.repo, f.installationId, f.headSha, superseded(head.sha));
+  }
+  const onBase = flow.o.requests
+    .forPr(f.repo, f.number, f.headSha)
+    .filter((r) => r.baseSha === f.baseSha);
+  return flow.reporter.gate({
+    repo: f.repo,
+    installationId: f.installationId,
+    pr: f.number,
+    headSha: f.headSha,
+    restricted: loaded.restricted,
+    labelPrefix: loaded.base.selection.label_prefix,
+    notes: loaded.defs.notes,
+    draft: f.draft,
+    runIds: new Set(onBase.map((r) => r.id)),
+  });
+}
+
+/** The gate after a run, from where the PR is now (it may have been closed or made a draft). */
+export async function reportGateAfterRun(flow: Flow, f: PrFacts, loaded: Loaded): Promise<void> {
+  const now = await facts(flow, f.repo, f.installationId, f.number).catch(() => undefined);
+  if (now && !now.open) {
+    return flow.reporter.gateEnded(f.repo, f.installationId, f.headSha, CLOSED);
+  }
+  return reportGate(flow, { ...f, draft: now?.draft ?? f.draft }, loaded);
+}
+
+/** A comment on the PR, posted once per delivery and key. */
+export async function reply(
+  flow: Flow,
+  f: PrFacts,
+  ctx: HandlerContext,
+  text: string,
+  key = "reply",
+): Promise<void> {
+  await flow.reporter.comment(f.repo, f.installationId, f.number, text, `${ctx.deliveryId}:${key}`);
+}

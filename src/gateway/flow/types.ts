@@ -1,0 +1,109 @@
+// What the use cases of the PR flow share: their options, the services they call, the facts about
+// a PR every decision starts from, and the loaded definitions. Use cases import this module and
+// each other's helpers; nothing here imports a use case.
+import type { Config } from "../../config/schema.js";
+import type { Forge } from "../../forge/types.js";
+import type { RunnerDeps } from "../../pipeline/runner.js";
+import type { PlannedJob } from "../../pipeline/types.js";
+import type { GrantContext, SecretGrant } from "../../secrets/types.js";
+import type { ApprovalStore } from "../../store/approvals.js";
+import type { RunRequestStore } from "../../store/run-requests.js";
+import type { RunStore } from "../../store/runs.js";
+import type { Actor, TrustEvaluator } from "../../trust/rules.js";
+import type { Definitions } from "../definitions.js";
+import type { HandlerContext } from "../events.js";
+import type { Outbox } from "../outbox.js";
+import type { GatewayEvent } from "../parse-event.js";
+import type { PrSource } from "../pr-source.js";
+import type { Reporter } from "../report.js";
+import type { Supervisor } from "../supervisor.js";
+
+export interface FlowLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+/** A runner for one run; `close` removes its workspaces. */
+export interface RunnerForRun {
+  runner: RunnerDeps;
+  close(): Promise<void>;
+  /**
+   * Grants one secret set (suite, GitLab and mirror credentials). Without it, the set is granted
+   * through `runner.grant` as a job that declares only that set.
+   */
+  grantSet?(set: string, ctx: GrantContext): Promise<SecretGrant>;
+}
+
+export interface FlowOptions {
+  runs: RunStore;
+  approvals: ApprovalStore;
+  requests: RunRequestStore;
+  outbox: Outbox;
+  source: PrSource;
+  forgeFor(installationId: number): Forge;
+  /**
+   * Builds the executor, secrets service and redactor of one run. `config` is the combined
+   * definition, whose secret sets come from the base commit only.
+   */
+  runnerFor(config: Config, jobs: PlannedJob[]): Promise<RunnerForRun>;
+  publicUrl?: string;
+  /** The data directory, whose dispatch key signs `executor.gitlab` dispatches. */
+  dataDir?: string;
+  /** Jobs at once within a run. */
+  concurrency?: number;
+  /** Runs at once. */
+  maxRuns?: number;
+  /** Interrupted runs are started again up to this many attempts in all. */
+  maxAttempts?: number;
+  /** How long a trust answer is reused. */
+  trustTtlMs?: number;
+  log?: FlowLogger;
+}
+
+/** The services every use case calls: the options, plus what the flow builds once. */
+export interface Flow {
+  o: FlowOptions;
+  reporter: Reporter;
+  supervisor: Supervisor;
+  forge(installationId: number): Forge;
+  trustOf(installationId: number): TrustEvaluator;
+  /** The base commit's definition (null: it has none); throws ConfigError when it is invalid. */
+  baseConfig(repo: string, installationId: number, baseSha: string): Promise<Config | null>;
+  /** Request ids of runs a dead process left unfinished (found at start). */
+  interrupted: ReadonlySet<string>;
+}
+
+/** The facts about a PR every decision starts from, read from the API (not the event). */
+export interface PrFacts {
+  repo: string;
+  installationId: number;
+  number: number;
+  headSha: string;
+  baseSha: string;
+  headRef: string;
+  author: Actor;
+  draft: boolean;
+  open: boolean;
+  labels: string[];
+}
+
+/** The PR's trusted base definition, combined with its head's public jobs. */
+export interface Loaded {
+  base: Config;
+  defs: Definitions;
+  restricted: string[];
+}
+
+export type PrEvent = Extract<GatewayEvent, { kind: "pull_request" }>;
+export type CommentEvent = Extract<GatewayEvent, { kind: "pr_comment" }>;
+export type RerequestEvent = Extract<GatewayEvent, { kind: "check_run_rerequested" }>;
+
+/** One use case: what the flow does with one kind of event. */
+export type UseCase<E extends GatewayEvent> = (
+  flow: Flow,
+  event: E,
+  ctx: HandlerContext,
+) => Promise<void>;
+
+export const short = (sha: string) => sha.slice(0, 12);
