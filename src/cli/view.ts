@@ -1,6 +1,6 @@
 // What `airlock run` shows while it works: a live table on a terminal, one line per event
 // otherwise, and the final summary. Everything it prints about jobs is already redacted.
-import type { JobRow, RunRow } from "../store/runs.js";
+import { type JobRow, jobNotes, type RunRow } from "../store/runs.js";
 
 export type ViewState = "pending" | "running" | string;
 
@@ -103,7 +103,9 @@ export function summaryTable(jobs: JobRow[]): string {
     j.tests_passed + j.tests_failed + j.tests_skipped > 0
       ? `${j.tests_passed} passed, ${j.tests_failed} failed${j.tests_skipped ? `, ${j.tests_skipped} skipped` : ""}`
       : "",
-    j.state === "skipped" || j.state === "cancelled" ? j.reason : (j.error ?? ""),
+    [j.state === "skipped" || j.state === "cancelled" ? j.reason : (j.error ?? ""), ...jobNotes(j)]
+      .filter(Boolean)
+      .join("; "),
   ]);
   const head = ["JOB", "RESULT", "DURATION", "TESTS", "NOTE"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -134,6 +136,7 @@ export function resultJson(run: RunRow, jobs: JobRow[]) {
       secrets: JSON.parse(j.grants),
       tests: { passed: j.tests_passed, failed: j.tests_failed, skipped: j.tests_skipped },
       error: j.error,
+      notes: jobNotes(j),
     })),
   };
 }

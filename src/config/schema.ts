@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { DURATION_RE, durationStringMs } from "./duration.js";
 import { ExecutorSchema } from "./executor-schema.js";
-import { sizeStringBytes } from "./size.js";
+import { LimitsSchema } from "./limits-schema.js";
 import { MirrorSchema, SuiteSchema } from "./suite-schema.js";
 import { VaultSetSchema } from "./vault-schema.js";
 import { workspaceGlob } from "./workspace-path.js";
@@ -43,44 +43,6 @@ export const Duration = z.union(
 export function durationMs(d: z.infer<typeof Duration>): number {
   return typeof d === "number" ? d * 1000 : durationStringMs(d);
 }
-
-const SIZE_HINT =
-  'a size looks like "512MB", "2GB", "64KiB" (units B, KB, MB, GB, KiB, MiB, GiB) or a number of bytes';
-
-/** "512MB", "2GiB" or a number of bytes; never zero. */
-export const Size = z.union(
-  [
-    z.number({ error: SIZE_HINT }).int(SIZE_HINT).positive("a size must be above zero"),
-    z
-      .string()
-      .refine((s) => sizeStringBytes(s) !== null, SIZE_HINT)
-      .refine((s) => (sizeStringBytes(s) ?? 1) > 0, "a size must be above zero")
-      .refine((s) => Number.isSafeInteger(sizeStringBytes(s) ?? 0), "that size is too large"),
-  ],
-  { error: SIZE_HINT },
-);
-
-export function sizeBytes(s: z.infer<typeof Size>): number {
-  return typeof s === "number" ? s : (sizeStringBytes(s) ?? 0);
-}
-
-export const LimitsSchema = z
-  .object({
-    tmp: Size.optional().describe(
-      "Size of the job's private /tmp (in memory), e.g. \"512MB\". Default: the kernel's tmpfs default.",
-    ),
-    open_files: z
-      .number({ error: "open_files must be a whole number" })
-      .int("open_files must be a whole number")
-      .min(16, "open_files must be at least 16")
-      .max(1_048_576, "open_files must be at most 1048576")
-      .optional()
-      .describe("Most files a process of the job may have open (RLIMIT_NOFILE)."),
-    file_size: Size.optional().describe(
-      'Largest file a process of the job may write, e.g. "2GB" (RLIMIT_FSIZE).',
-    ),
-  })
-  .strict();
 
 const SCALAR_HINT = "expected a string, number or boolean";
 const Scalar = z
@@ -133,7 +95,7 @@ export const JobSchema = z
       .default([])
       .describe("Glob patterns of JUnit XML reports in the workspace, read into per-test results."),
     limits: LimitsSchema.optional().describe(
-      "Resource limits for the job's sandbox: tmp, open_files, file_size. Core dumps are always off.",
+      "Resource limits for the job: memory, processes, cpus, tmp, home, disk, log, open_files, file_size. A server's maximums win; core dumps are always off.",
     ),
   })
   .strict();
@@ -249,5 +211,4 @@ export const ConfigSchema = z
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type JobConfig = z.infer<typeof JobSchema>;
-export type LimitsConfig = z.infer<typeof LimitsSchema>;
 export type SecretSetConfig = z.infer<typeof SecretSetSchema>;

@@ -1,9 +1,19 @@
 // The seam between the scheduler and whatever runs a job (bubblewrap here; GitLab, agents later).
 import type { Writable } from "node:stream";
 
-/** Per-job resource limits, in bytes and counts. Core dumps are always off, whatever these say. */
+/**
+ * Per-job resource limits, in bytes, counts and cores. Core dumps are always off, whatever these
+ * say. A planned job carries what its `.airlock.yml` asked for; the runner fills in the rest
+ * (see pipeline/limits.ts) before an executor sees it.
+ */
 export interface JobLimits {
+  memoryBytes?: number;
+  processes?: number;
+  cpus?: number;
   tmpBytes?: number;
+  homeBytes?: number;
+  diskBytes?: number;
+  logBytes?: number;
   openFiles?: number;
   fileSizeBytes?: number;
 }
@@ -19,7 +29,7 @@ export interface JobSpec {
   network: boolean;
   /** Report file patterns (JUnit XML), relative to where the job starts. */
   reports: string[];
-  /** Resource limits beyond the defaults (absent: none). */
+  /** Resource limits: asked for by `.airlock.yml`, then completed and capped by the runner. */
   limits?: JobLimits;
 }
 
@@ -67,6 +77,11 @@ export interface JobResult {
   reports: { path: string; content: string }[];
   /** Executor-side failure (not the job's own output). Passes the redactor before it is stored. */
   error?: string;
+  /**
+   * Airlock's own closing lines about the job, fixed texts only: a limit that ended it ("killed:
+   * out of memory (limit 2 GiB)"), processes it left behind. The runner ends the log with them.
+   */
+  notes?: string[];
 }
 
 export interface Executor {

@@ -3,7 +3,7 @@
 // names with their redacted failure messages from JUnit reports. Never log lines (DESIGN.md
 // invariant 5); the full record is on the private run page that details_url points to.
 import type { CheckConclusion, CheckRunState } from "../forge/types.js";
-import type { JobRow, RunRow, TestResult } from "../store/runs.js";
+import { type JobRow, jobNotes, type RunRow, type TestResult } from "../store/runs.js";
 import type { GateDecision } from "./gate.js";
 
 export const APPROVAL_CHECK = "airlock/approval";
@@ -108,6 +108,11 @@ function suiteLine(run: RunRow, job: JobRow): string {
   }
 }
 
+/** Airlock's closing notes (fixed texts: a limit that ended the job, a truncated log). */
+function notesBlock(notes: string[]): string {
+  return notes.length ? `**Airlock:**\n${notes.map((n) => `- ${clip(n, 300)}`).join("\n")}` : "";
+}
+
 /** The check run of one job. */
 export function renderJobCheck(run: RunRow, job: JobRow, opts: RenderOptions = {}): CheckRunState {
   const redact = opts.redact ?? ((s: string) => s);
@@ -160,6 +165,7 @@ export function renderJobCheck(run: RunRow, job: JobRow, opts: RenderOptions = {
     duration ? `**Duration:** ${duration}` : "",
     tests.length ? `**Tests:** ${counts}` : "**Tests:** no JUnit report",
     job.state === "error" ? "Airlock could not run this job to the end." : "",
+    notesBlock(jobNotes(job).map(redact)),
     more,
   ]
     .filter(Boolean)

@@ -1,7 +1,8 @@
 // Matrix expansion: every `jobs:` entry becomes one or more planned jobs, in declaration order.
 import { expansionsOf } from "../config/matrix.js";
-import { type Config, durationMs, type LimitsConfig, sizeBytes } from "../config/schema.js";
-import type { JobLimits, PlannedJob } from "./types.js";
+import { type Config, durationMs } from "../config/schema.js";
+import { limitsOf } from "./limits.js";
+import type { PlannedJob } from "./types.js";
 
 /**
  * All jobs of the configuration, expanded. `needs: [x]` where x is a matrix job means every
@@ -48,12 +49,4 @@ export function expandJobs(config: Config): PlannedJob[] {
     }
     return { ...j, needs };
   });
-}
-
-function limitsOf(l: LimitsConfig): JobLimits {
-  return {
-    ...(l.tmp !== undefined ? { tmpBytes: sizeBytes(l.tmp) } : {}),
-    ...(l.open_files !== undefined ? { openFiles: l.open_files } : {}),
-    ...(l.file_size !== undefined ? { fileSizeBytes: sizeBytes(l.file_size) } : {}),
-  };
 }

@@ -8,6 +8,8 @@ import type { GrantContext, SecretGrant } from "../secrets/types.js";
 import type { LogStore } from "../store/logs.js";
 import type { RunStore, TestResult } from "../store/runs.js";
 import type { JobState, RunStatus } from "../store/schema.js";
+import { type LimitPolicy, LOCAL_POLICY, resolveLimits } from "./limits.js";
+import { NetworkFailureSpotter, noNetworkHint } from "./no-network.js";
 import { type JobOutcome, type Outcome, runDag } from "./scheduler.js";
 import { isRestricted, type Plan, type PlannedJob } from "./types.js";
 
@@ -21,6 +23,8 @@ export interface RunnerDeps {
   createRedactor(secrets: RegisteredSecret[]): Redactor;
   /** Parses one (redacted) JUnit report; a broken report becomes a failed entry, not an error. */
   parseReport(xml: string, file: string): TestResult[];
+  /** Default and maximum limits of jobs (default: the built-in defaults, no maximum). */
+  limits?: LimitPolicy;
 }
 
 export interface RunRequest {
@@ -94,6 +98,7 @@ export async function executeRun(deps: RunnerDeps, req: RunRequest): Promise<Run
       tests: r.tests,
       grants: r.grants,
       error: r.error ?? null,
+      notes: r.notes,
     });
     return r.status;
   };
@@ -136,6 +141,8 @@ interface JobRecord {
   tests: TestResult[];
   grants: Record<string, unknown>;
   error?: string;
+  /** Airlock's closing lines, as the log ends with them. */
+  notes: string[];
 }
 
 async function runJob(
@@ -148,8 +155,17 @@ async function runJob(
   const grants: SecretGrant[] = [];
   // The redactor exists before anything can fail, so that even early errors pass through it.
   let redactor = deps.createRedactor([]);
-  const log = deps.logs.writer(req.runId, job.id);
-  const record: JobRecord = { status: "error", exitCode: null, tests: [], grants: {} };
+  const { limits, notes: capped } = resolveLimits(job, deps.limits ?? LOCAL_POLICY);
+  const spotter = new NetworkFailureSpotter();
+  let result: JobResult | undefined;
+  // The log's last lines say why the job ended; they are kept whatever the output's size.
+  const closing = (): string[] => {
+    if (!result) return [];
+    const hint = noNetworkHint(job, result.status, spotter);
+    return [...(result.notes ?? []), ...(hint ? [hint] : [])].map((l) => redactor.redact(l));
+  };
+  const log = deps.logs.writer(req.runId, job.id, { budget: limits.logBytes, closing });
+  const record: JobRecord = { status: "error", exitCode: null, tests: [], grants: {}, notes: [] };
   try {
     if (restricted) {
       grants.push(
@@ -163,15 +179,18 @@ async function runJob(
     redactor = deps.createRedactor(grants.flatMap((g) => g.mask));
     const output = redactor.stream();
     const tap = new PassThrough();
-    tap.on("data", (chunk: Buffer) => req.onOutput?.(job.id, chunk));
+    tap.on("data", (chunk: Buffer) => {
+      spotter.feed(chunk);
+      req.onOutput?.(job.id, chunk);
+    });
     output.pipe(tap);
     output.pipe(log);
+    for (const n of capped) output.write(`airlock: ${n}\n`);
     const executor = deps.executorFor(job);
-    let result: JobResult;
     try {
       result = await executor.run({
         runId: req.runId,
-        job,
+        job: { ...job, limits },
         checkout: req.checkout,
         workdir: req.workdir ?? "",
         env: {
@@ -196,6 +215,7 @@ async function runJob(
     }
     record.status = result.status;
     record.exitCode = result.exitCode;
+    record.notes = closing();
     if (result.error) record.error = redactor.redact(result.error);
     for (const report of result.reports) {
       // The path is job-chosen text too: a file named after a secret must not carry it out.
@@ -207,10 +227,11 @@ async function runJob(
     record.status = signal.aborted ? "cancelled" : "error";
     record.error = redactor.redact(e instanceof Error ? e.message : String(e));
     if (!log.closed) {
-      log.end(`airlock: ${record.error}\n`);
+      log.endWith([record.error]);
       await finished(log).catch(() => {});
     }
   } finally {
+    if (log.truncation) record.notes.push(log.truncation);
     for (const g of grants) {
       try {
         await g.release();

@@ -45,6 +45,18 @@ export interface JobUpdate {
   tests?: TestResult[];
   grants?: Record<string, unknown>;
   error?: string | null;
+  /** Airlock's closing lines about the job: fixed texts, safe to show publicly. */
+  notes?: string[];
+}
+
+/** A job's closing notes (see JobsTable.notes). */
+export function jobNotes(j: Pick<JobRow, "notes">): string[] {
+  try {
+    const n = JSON.parse(j.notes) as unknown;
+    return Array.isArray(n) ? n.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
 }
 
 export class RunStore {
@@ -135,6 +147,7 @@ export class RunStore {
         ...(u.finishedAt !== undefined ? { finished_at: u.finishedAt } : {}),
         ...(u.grants !== undefined ? { grants: JSON.stringify(u.grants) } : {}),
         ...(u.error !== undefined ? { error: u.error } : {}),
+        ...(u.notes !== undefined ? { notes: JSON.stringify(u.notes) } : {}),
         ...(tests
           ? {
               tests: JSON.stringify(tests),

@@ -70,6 +70,8 @@ export interface JobsTable {
   grants: string;
   /** Redacted executor error, if any. */
   error: string | null;
+  /** JSON array of Airlock's closing lines about the job ("killed: out of memory (limit 2 GiB)"). */
+  notes: Generated<string>;
   seq: Generated<number>;
 }
 

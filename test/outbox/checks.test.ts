@@ -56,6 +56,7 @@ function job(over: Partial<JobRow> = {}): JobRow {
     ]),
     grants: "{}",
     error: "sandbox said: line with AKIA-looking log text",
+    notes: "[]",
     seq: 1,
     ...over,
   };
@@ -94,6 +95,19 @@ test("never log lines: the executor error is not shown", () => {
   const all = `${c.output?.title}${c.output?.summary}${c.output?.text}`;
   assert.doesNotMatch(all, /sandbox said|AKIA/);
   assert.match(c.output!.summary, /could not run this job/);
+});
+
+test("Airlock's closing notes (a limit that ended the job, a truncated log) are in the summary", () => {
+  const notes = [
+    "killed: out of memory (limit 2 GiB)",
+    "log truncated at 100 MiB: 12 bytes not kept",
+  ];
+  const c = renderJobCheck(run, job({ notes: JSON.stringify(notes) }));
+  assert.match(
+    c.output!.summary,
+    /\*\*Airlock:\*\*\n- killed: out of memory \(limit 2 GiB\)\n- log truncated at 100 MiB: 12 bytes not kept/,
+  );
+  assert.doesNotMatch(renderJobCheck(run, job()).output!.summary, /Airlock:/);
 });
 
 test("untrusted test names and messages cannot render markdown, links or mentions", () => {

@@ -46,6 +46,7 @@ function runOf(
       tests: "[]",
       grants: "{}",
       error: null,
+      notes: "[]",
       seq: ++seq,
     }),
   );

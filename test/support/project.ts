@@ -29,6 +29,7 @@ export interface JobRow {
   tests: string;
   grants: string;
   error: string | null;
+  notes: string;
 }
 
 /** Git with a fixed identity and no user or system configuration. */

@@ -1,5 +1,7 @@
 // `airlock logs [RUN] [JOB]`: the stored, redacted logs of a run.
 import path from "node:path";
+import type { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { resolveDataDir } from "../../store/datadir.js";
 import { openDb } from "../../store/db.js";
@@ -38,13 +40,27 @@ export function registerLogs(program: Command): void {
           );
         }
         const store = new LogStore(dataDir);
-        for (const j of chosen) {
-          if (!jobArg) process.stdout.write(`==> ${j.job_id} (${j.state}) <==\n`);
-          process.stdout.write(await store.read(run.id, j.job_id));
-          if (!jobArg) process.stdout.write("\n");
+        const out = process.stdout;
+        try {
+          for (const j of chosen) {
+            if (!jobArg) await write(out, `==> ${j.job_id} (${j.state}) <==\n`);
+            // Streamed: a log of any size passes through in small chunks.
+            const log = await store.stream(run.id, j.job_id);
+            if (log) await pipeline(log, out, { end: false });
+            if (!jobArg) await write(out, "\n");
+          }
+        } catch (e) {
+          // A reader that went away (`airlock logs | head`) is not an error.
+          if ((e as NodeJS.ErrnoException).code !== "EPIPE") throw e;
         }
       } finally {
         await close();
       }
     });
+}
+
+function write(out: Writable, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    out.write(text, (e) => (e ? reject(e) : resolve()));
+  });
 }

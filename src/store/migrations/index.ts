@@ -10,6 +10,7 @@ import * as m007 from "./007_sessions.js";
 import * as m008 from "./008_gateway_runs.js";
 import * as m009 from "./009_check_run_status.js";
 import * as m010 from "./010_request_interruptions.js";
+import * as m011 from "./011_job_notes.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   "008_gateway_runs": m008,
   "009_check_run_status": m009,
   "010_request_interruptions": m010,
+  "011_job_notes": m011,
 };

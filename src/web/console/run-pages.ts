@@ -1,6 +1,6 @@
 // The runs list and the run page. Every value goes through `html`, which escapes it.
 import { jobStatesText, type RunFilter } from "../../store/console-queries.js";
-import type { JobRow, RunRow } from "../../store/runs.js";
+import { type JobRow, jobNotes, type RunRow } from "../../store/runs.js";
 import type { Principal } from "../auth/auth.js";
 import { duration, html, page, pathOf, query, type SafeHtml, time } from "./html.js";
 import {
@@ -109,6 +109,7 @@ ${
 ${tests ? html`<dt>Tests</dt><dd>${j.tests_passed} passed, ${j.tests_failed} failed, ${j.tests_skipped} skipped</dd>` : ""}
 ${j.exit_code !== null ? html`<dt>Exit code</dt><dd>${j.exit_code}</dd>` : ""}
 ${j.error ? html`<dt>Error</dt><dd class="err">${j.error}</dd>` : ""}
+${jobNotes(j).map((n) => html`<dt>Note</dt><dd>${n}</dd>`)}
 </dl></li>`;
 }
 

@@ -1,0 +1,34 @@
+// A job without `network: true` that fails after network errors was most likely cut off by its
+// sandbox: say so plainly, since the job's own messages rarely do (npm retries in silence).
+
+const FAILURES =
+  /ENOTFOUND|EAI_AGAIN|getaddrinfo|Could not resolve host|ECONNREFUSED|[Nn]etwork is unreachable/;
+/** The longest pattern, less one: what a chunk boundary may split. */
+const CARRY = 24;
+
+/** Watches a job's output for DNS and connection failures. */
+export class NetworkFailureSpotter {
+  #seen = false;
+  #carry = "";
+
+  get seen(): boolean {
+    return this.#seen;
+  }
+
+  feed(chunk: Buffer): void {
+    if (this.#seen) return;
+    const text = this.#carry + chunk.toString("latin1");
+    this.#seen = FAILURES.test(text);
+    this.#carry = text.slice(-CARRY);
+  }
+}
+
+/** The hint for a job that failed or timed out after network errors, with no network to use. */
+export function noNetworkHint(
+  job: { template: string; network: boolean },
+  status: string,
+  spotter: NetworkFailureSpotter,
+): string | null {
+  if (job.network || !spotter.seen || (status !== "failed" && status !== "timed_out")) return null;
+  return `this job has no network: add \`network: true\` to jobs.${job.template}`;
+}

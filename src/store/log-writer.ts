@@ -1,0 +1,137 @@
+// One job's log file under a budget. Output past the budget is counted and dropped (the job's
+// output is still read to its end, so the job never blocks on a full pipe); at the end, Airlock's
+// closing lines (why the job ended, that the log was truncated) are added, and the file is cut so
+// that, closing lines included, it never exceeds the budget.
+import { createWriteStream, statSync, type WriteStream } from "node:fs";
+import { truncate } from "node:fs/promises";
+import { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
+import { formatBytes } from "../config/size.js";
+
+export interface LogWriterOptions {
+  /** Most bytes the file may hold (default: no limit). */
+  budget?: number;
+  /** Lines Airlock adds at the end (without "airlock: "), asked for once the output has ended. */
+  closing?: () => string[];
+}
+
+/** Closing lines together never take more than this (budgets are at least 64 KiB). */
+const CLOSING_MAX = 8191;
+const LINE_MAX = 2000;
+
+export class LogWriter extends Writable {
+  readonly #file: string;
+  readonly #out: WriteStream;
+  readonly #budget: number;
+  readonly #closing: () => string[];
+  readonly #extra: string[] = [];
+  #written: number;
+  #dropped = 0;
+  #endsWithNewline = true;
+  #truncation: string | null = null;
+
+  constructor(file: string, opts: LogWriterOptions = {}) {
+    super();
+    this.#file = file;
+    this.#budget = opts.budget ?? Number.POSITIVE_INFINITY;
+    this.#closing = opts.closing ?? (() => []);
+    this.#written = sizeOf(file);
+    this.#out = createWriteStream(file, { flags: "a", mode: 0o600 });
+    this.#out.on("error", (e) => this.destroy(e));
+  }
+
+  /** Bytes of output not kept so far. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Once ended: "log truncated at 100 MiB: N bytes not kept", or null when all was kept. */
+  get truncation(): string | null {
+    return this.#truncation;
+  }
+
+  /** Ends the log with `lines` among its closing lines. */
+  endWith(lines: string[]): void {
+    this.#extra.push(...lines);
+    this.end();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null) => void): void {
+    const room = Math.max(0, this.#budget - this.#written);
+    const keep = chunk.length <= room ? chunk : chunk.subarray(0, room);
+    this.#dropped += chunk.length - keep.length;
+    if (keep.length === 0) {
+      done();
+      return;
+    }
+    this.#written += keep.length;
+    this.#endsWithNewline = keep[keep.length - 1] === 0x0a;
+    this.#out.write(keep, (e) => done(e));
+  }
+
+  override _final(done: (e?: Error | null) => void): void {
+    this.#finish().then(() => done(), done);
+  }
+
+  override _destroy(e: Error | null, done: (e?: Error | null) => void): void {
+    this.#out.destroy();
+    done(e);
+  }
+
+  async #finish(): Promise<void> {
+    this.#out.end();
+    await finished(this.#out);
+    const lines = [...this.#closing(), ...this.#extra].map(
+      (l) => `airlock: ${clip(l, LINE_MAX)}\n`,
+    );
+    let text = clip(lines.join(""), CLOSING_MAX);
+    if (text && !text.endsWith("\n")) text += "\n";
+    // Closing lines start a line of their own.
+    const sep = text && this.#written > 0 && !this.#endsWithNewline ? "\n" : "";
+    if (this.#dropped > 0 || Buffer.byteLength(sep + text) > this.#budget - this.#written) {
+      // Room for the closing lines comes off the kept output, and the notice counts those bytes
+      // too: its length depends on the number it states, so try each digit count in turn.
+      const notice = (n: number) =>
+        `airlock: log truncated at ${formatBytes(this.#budget)}: ${n} bytes not kept\n`;
+      text = `\n${text}`;
+      for (let digits = 1; ; digits++) {
+        const keep = Math.min(
+          this.#written,
+          this.#budget - Buffer.byteLength(text) - Buffer.byteLength(notice(0)) - (digits - 1),
+        );
+        const n = this.#dropped + this.#written - keep;
+        if (String(n).length > digits) continue;
+        if (keep < this.#written) await truncate(this.#file, keep);
+        this.#written = keep;
+        this.#dropped = n;
+        this.#truncation = notice(n).slice("airlock: ".length, -1);
+        text += notice(n);
+        break;
+      }
+    } else {
+      text = sep + text;
+    }
+    if (!text) return;
+    const out = createWriteStream(this.#file, { flags: "a", mode: 0o600 });
+    out.end(text);
+    await finished(out);
+    this.#written += Buffer.byteLength(text);
+  }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** `s` cut to at most `max` bytes (on a character boundary), marked with "…" when cut. */
+function clip(s: string, max: number): string {
+  if (Buffer.byteLength(s) <= max) return s;
+  const cut = Buffer.from(s)
+    .subarray(0, max - 4)
+    .toString("utf8");
+  return `${cut.replace(/\uFFFD$/, "")}…`;
+}

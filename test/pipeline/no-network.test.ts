@@ -1,0 +1,43 @@
+// The no-network hint: network failures in the output of a job that has no network and failed.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { NetworkFailureSpotter, noNetworkHint } from "../../src/pipeline/no-network.js";
+
+const spot = (...chunks: string[]) => {
+  const s = new NetworkFailureSpotter();
+  for (const c of chunks) s.feed(Buffer.from(c));
+  return s;
+};
+const job = { template: "install", network: false };
+
+describe("no-network hint", () => {
+  for (const line of [
+    "npm error getaddrinfo EAI_AGAIN registry.npmjs.org",
+    "Error: getaddrinfo ENOTFOUND github.com",
+    "curl: (6) Could not resolve host: example.com",
+    "connect ECONNREFUSED 127.0.0.1:5432",
+    "bash: connect: Network is unreachable",
+    "ping: connect: network is unreachable",
+  ]) {
+    it(`spots: ${line}`, () => {
+      assert.equal(
+        noNetworkHint(job, "failed", spot(`building\n${line}\n`)),
+        "this job has no network: add `network: true` to jobs.install",
+      );
+    });
+  }
+
+  it("spots a failure split across chunks", () => {
+    assert.ok(spot("error: getaddrinfo EAI_", "AGAIN registry").seen);
+    assert.ok(spot("Could not res", "olve host").seen);
+  });
+
+  it("says nothing for a job that passed, has network, or printed no network failure", () => {
+    const seen = spot("getaddrinfo ENOTFOUND x\n");
+    assert.equal(noNetworkHint(job, "passed", seen), null);
+    assert.equal(noNetworkHint(job, "cancelled", seen), null);
+    assert.equal(noNetworkHint({ ...job, network: true }, "failed", seen), null);
+    assert.equal(noNetworkHint(job, "failed", spot("assertion failed\n")), null);
+    assert.ok(noNetworkHint(job, "timed_out", seen));
+  });
+});
