@@ -1,7 +1,7 @@
 // Table types for kysely. Each feature adds its tables here and a migration beside it.
 import type { Generated } from "kysely";
 import type { ApprovalsTable, PrHeadsTable } from "./approvals-schema.js";
-import type { EventsTable } from "./events-schema.js";
+import type { EventPayloadsTable, EventsTable } from "./events-schema.js";
 import type { CheckRunIdsTable, OutboxTable } from "./outbox-schema.js";
 import type {
   AuditTable,
@@ -9,6 +9,7 @@ import type {
   SecretKeysTable,
   SecretValuesTable,
 } from "./secrets-schema.js";
+import type { AdminTokensTable, ConsoleSessionsTable, LoginLinksTable } from "./sessions-schema.js";
 
 /** interrupted: a shutdown of Airlock stopped it; a new attempt of its request continues it. */
 export type RunStatus =
@@ -75,6 +76,39 @@ export interface JobsTable {
   seq: Generated<number>;
 }
 
+/** The gateway's run queue (see RunRequestQueue in types.ts). */
+export interface RunRequestsTable {
+  id: string;
+  repo: string;
+  pr: number;
+  installation_id: number;
+  head_sha: string;
+  base_sha: string;
+  head_ref: string;
+  author: string;
+  kind: string;
+  /** JSON: { labels?, jobs? }, or null for every job of its kind. */
+  selection: string | null;
+  requested_by: string;
+  state: string;
+  attempt: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  note: string | null;
+  /** "shutdown" when a graceful stop interrupted it (that attempt is not spent). */
+  interrupted_by: string | null;
+}
+
+/** Test labels of a PR that a trusted sender set. */
+export interface PrLabelsTable {
+  repo: string;
+  pr: number;
+  label: string;
+  added_by: string;
+  added_at: number;
+}
+
 export interface Database {
   runs: RunsTable;
   jobs: JobsTable;
@@ -83,8 +117,14 @@ export interface Database {
   secret_values: SecretValuesTable;
   audit: AuditTable;
   events: EventsTable;
+  event_payloads: EventPayloadsTable;
   outbox: OutboxTable;
   check_run_ids: CheckRunIdsTable;
   pr_heads: PrHeadsTable;
   approvals: ApprovalsTable;
+  run_requests: RunRequestsTable;
+  pr_labels: PrLabelsTable;
+  console_sessions: ConsoleSessionsTable;
+  admin_tokens: AdminTokensTable;
+  login_links: LoginLinksTable;
 }

@@ -1,5 +1,6 @@
 // Table types for console sign-in: browser sessions, admin API tokens and one-time sign-in links.
 // Every credential is stored only as its SHA-256: the database never holds one that works.
+import type { Generated } from "kysely";
 
 export interface ConsoleSessionsTable {
   /** SHA-256 (hex) of the session id in the cookie. */
@@ -15,7 +16,7 @@ export interface ConsoleSessionsTable {
 }
 
 export interface AdminTokensTable {
-  id: number;
+  id: Generated<number>;
   name: string;
   /** SHA-256 (hex) of the token. */
   hash: string;

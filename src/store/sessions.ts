@@ -3,7 +3,10 @@
 // The credentials are 256-bit random strings, which is why a plain (unsalted, fast) hash suffices.
 import { createHash, randomBytes } from "node:crypto";
 import type SQLite from "better-sqlite3";
-import type { AdminTokensTable, ConsoleSessionsTable } from "./sessions-schema.js";
+import type { Selectable } from "kysely";
+import type { ConsoleSessionsTable, AdminTokensTable as Table } from "./sessions-schema.js";
+
+type AdminTokensTable = Selectable<Table>;
 
 export const TOKEN_PREFIX = "airlock_";
 

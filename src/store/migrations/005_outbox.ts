@@ -1,20 +1,22 @@
 import type { Kysely } from "kysely";
+import { columnTypes } from "./dialect.js";
 
 export async function up(db: Kysely<unknown>): Promise<void> {
+  const T = columnTypes(db);
   await db.schema
     .createTable("outbox")
-    .addColumn("seq", "integer", (c) => c.primaryKey().autoIncrement())
+    .addColumn("seq", T.int, T.serial)
     .addColumn("kind", "text", (c) => c.notNull())
     .addColumn("idempotency_key", "text", (c) => c.notNull().unique())
     .addColumn("ordering_key", "text", (c) => c.notNull())
     .addColumn("repo", "text", (c) => c.notNull())
-    .addColumn("installation_id", "integer", (c) => c.notNull())
+    .addColumn("installation_id", T.int, (c) => c.notNull())
     .addColumn("payload", "text", (c) => c.notNull())
     .addColumn("state", "text", (c) => c.notNull())
-    .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
-    .addColumn("created_at", "integer", (c) => c.notNull())
-    .addColumn("next_attempt_at", "integer", (c) => c.notNull())
-    .addColumn("finished_at", "integer")
+    .addColumn("attempts", T.int, (c) => c.notNull().defaultTo(0))
+    .addColumn("created_at", T.int, (c) => c.notNull())
+    .addColumn("next_attempt_at", T.int, (c) => c.notNull())
+    .addColumn("finished_at", T.int)
     .addColumn("last_error", "text")
     .execute();
   await db.schema
@@ -32,9 +34,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("repo", "text", (c) => c.notNull())
     .addColumn("head_sha", "text", (c) => c.notNull())
     .addColumn("name", "text", (c) => c.notNull())
-    .addColumn("check_run_id", "integer")
+    .addColumn("check_run_id", T.int)
     .addColumn("via", "text", (c) => c.notNull().defaultTo("checks"))
-    .addColumn("updated_at", "integer", (c) => c.notNull())
+    .addColumn("updated_at", T.int, (c) => c.notNull())
     .addPrimaryKeyConstraint("check_run_ids_pk", ["repo", "head_sha", "name"])
     .execute();
 }

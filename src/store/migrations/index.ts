@@ -1,4 +1,5 @@
-// Migrations in order. Add a file per change; never edit one that has shipped.
+// Migrations in order, for both engines. Add a file per change; never change what one that has
+// shipped does on SQLite (test/store/migrations.test.ts compares the schema it makes).
 import type { Migration } from "kysely";
 import * as m001 from "./001_runs.js";
 import * as m002 from "./002_secrets.js";

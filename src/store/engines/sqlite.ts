@@ -1,0 +1,76 @@
+// The embedded engine: one better-sqlite3 connection in WAL mode. Kysely's SQLite driver puts
+// every statement and transaction of the process through one mutex, so a transaction never
+// interleaves with another statement; transactions begin IMMEDIATE, so that a writer in another
+// process (the CLI beside `airlock serve`) waits for the write lock instead of failing midway.
+import { closeSync, existsSync, openSync } from "node:fs";
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+  sql,
+} from "kysely";
+import { ensureDataDir } from "../datadir.js";
+import type { Database } from "../schema.js";
+
+export const SQLITE_FILE = "airlock.db";
+
+class ImmediateDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+  }
+}
+
+class ImmediateDialect extends SqliteDialect {
+  constructor(private readonly config: SqliteDialectConfig) {
+    super(config);
+  }
+  override createDriver(): Driver {
+    return new ImmediateDriver(this.config);
+  }
+}
+
+export interface SqliteHandle {
+  db: Kysely<Database>;
+  file: string;
+  version(): Promise<string>;
+  /** Copies what the WAL holds into the database file and empties the WAL. */
+  checkpoint(): Promise<void>;
+}
+
+/** The database file of a data directory. */
+export const sqliteFileOf = (dataDir: string) => path.join(dataDir, SQLITE_FILE);
+
+/**
+ * Opens (creating when `create`) a SQLite database file. Its mode is 0600 from the start whatever
+ * the umask; SQLite gives -wal and -shm the same mode.
+ */
+export function openSqlite(file: string, o: { create: boolean }): SqliteHandle {
+  if (o.create) {
+    ensureDataDir(path.dirname(file));
+    closeSync(openSync(file, "a", 0o600));
+  } else if (!existsSync(file)) {
+    throw new Error(`no SQLite database at ${file}`);
+  }
+  const sqlite = new SQLite(file, { fileMustExist: true });
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("synchronous = NORMAL");
+  sqlite.pragma("foreign_keys = ON");
+  sqlite.pragma("busy_timeout = 5000");
+  // Deleted rows (old secret versions, replaced data keys) are zeroed, not left in free pages.
+  sqlite.pragma("secure_delete = ON");
+  const db = new Kysely<Database>({ dialect: new ImmediateDialect({ database: sqlite }) });
+  return {
+    db,
+    file,
+    // Through kysely, so that neither runs inside another caller's transaction.
+    version: async () =>
+      `SQLite ${(await sql<{ v: string }>`SELECT sqlite_version() AS v`.execute(db)).rows[0]?.v}`,
+    checkpoint: async () => void (await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db)),
+  };
+}

@@ -1,0 +1,218 @@
+// The outbox: writes to the forge stored before they are sent (DESIGN.md invariant 6), and the
+// forge's ids of the check runs they created.
+import type { Selectable } from "kysely";
+import type { OutboxTable } from "../outbox-schema.js";
+import type {
+  CheckRunRecord,
+  CheckRunRepo,
+  NewOutboxItem,
+  OutboxItem,
+  OutboxQueue,
+  OutboxState,
+  Store,
+} from "../types.js";
+import { type Ctx, changed } from "./context.js";
+
+const toItem = (r: Selectable<OutboxTable>): OutboxItem => ({
+  seq: r.seq,
+  kind: r.kind,
+  key: r.idempotency_key,
+  orderingKey: r.ordering_key,
+  repo: r.repo,
+  installationId: r.installation_id,
+  payload: JSON.parse(r.payload),
+  state: r.state,
+  attempts: r.attempts,
+  createdAt: r.created_at,
+  lastError: r.last_error,
+});
+
+export class OutboxQueueImpl implements OutboxQueue {
+  constructor(private readonly c: Ctx) {}
+
+  enqueue(
+    item: NewOutboxItem,
+    now = Date.now(),
+    onlyIf?: (tx: Store) => Promise<boolean>,
+  ): Promise<"stored" | "duplicate" | "skipped"> {
+    return this.c.atomic(async (db, tx) => {
+      if (onlyIf && !(await onlyIf(tx))) return "skipped";
+      let payload = item.payload;
+      if (item.supersedes && item.fold) {
+        const older = await db
+          .selectFrom("outbox")
+          .select("payload")
+          .where("ordering_key", "=", item.orderingKey)
+          .where("state", "=", "pending")
+          .orderBy("seq")
+          .execute();
+        payload = item.fold(
+          payload,
+          older.map((r) => JSON.parse(r.payload)),
+        );
+      }
+      const row = await db
+        .insertInto("outbox")
+        .values({
+          kind: item.kind,
+          idempotency_key: item.key,
+          ordering_key: item.orderingKey,
+          repo: item.repo,
+          installation_id: item.installationId,
+          payload: JSON.stringify(payload),
+          state: "pending",
+          attempts: 0,
+          created_at: now,
+          next_attempt_at: now,
+        })
+        .onConflict((oc) => oc.column("idempotency_key").doNothing())
+        .returning("seq")
+        .executeTakeFirst();
+      if (!row) return "duplicate";
+      if (item.supersedes) {
+        await db
+          .updateTable("outbox")
+          .set({ state: "superseded", finished_at: now })
+          .where("ordering_key", "=", item.orderingKey)
+          .where("state", "=", "pending")
+          .where("seq", "<", row.seq)
+          .execute();
+      }
+      return "stored";
+    });
+  }
+
+  async resetInterrupted(): Promise<number> {
+    const r = await this.c.db
+      .updateTable("outbox")
+      .set({ state: "pending" })
+      .where("state", "=", "delivering")
+      .executeTakeFirst();
+    return changed(r);
+  }
+
+  /** The oldest due item whose ordering key has no older item waiting or in flight. */
+  async claimNext(now = Date.now()): Promise<OutboxItem | undefined> {
+    const { db } = this.c;
+    let next = db
+      .selectFrom("outbox as o")
+      .select("o.seq")
+      .where("o.state", "=", "pending")
+      .where("o.next_attempt_at", "<=", now)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom("outbox as p")
+              .select("p.seq")
+              .whereRef("p.ordering_key", "=", "o.ordering_key")
+              .whereRef("p.seq", "<", "o.seq")
+              .where("p.state", "in", ["pending", "delivering"]),
+          ),
+        ),
+      )
+      .orderBy("o.seq")
+      .limit(1);
+    if (this.c.engine === "postgres") next = next.forUpdate().skipLocked();
+    const row = await db
+      .updateTable("outbox")
+      .set((eb) => ({ state: "delivering", attempts: eb("attempts", "+", 1) }))
+      .where("seq", "=", next)
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toItem(row) : undefined;
+  }
+
+  async complete(seq: number, now = Date.now()): Promise<void> {
+    await this.c.db
+      .updateTable("outbox")
+      .set({ state: "done", finished_at: now, last_error: null })
+      .where("seq", "=", seq)
+      .execute();
+  }
+
+  async retryLater(seq: number, at: number, error: string): Promise<void> {
+    await this.c.db
+      .updateTable("outbox")
+      .set({ state: "pending", next_attempt_at: at, last_error: error })
+      .where("seq", "=", seq)
+      .where("state", "=", "delivering")
+      .execute();
+  }
+
+  async fail(seq: number, error: string, now = Date.now()): Promise<void> {
+    await this.c.db
+      .updateTable("outbox")
+      .set({ state: "failed", last_error: error, finished_at: now })
+      .where("seq", "=", seq)
+      .execute();
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    const r = await this.c.db
+      .selectFrom("outbox")
+      .select((eb) => eb.fn.min("next_attempt_at").as("at"))
+      .where("state", "=", "pending")
+      .executeTakeFirst();
+    return r?.at ?? undefined;
+  }
+
+  async depth(): Promise<number> {
+    const r = await this.c.db
+      .selectFrom("outbox")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("state", "in", ["pending", "delivering"])
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async list(state?: OutboxState): Promise<OutboxItem[]> {
+    let q = this.c.db.selectFrom("outbox").selectAll();
+    if (state) q = q.where("state", "=", state);
+    return (await q.orderBy("seq").execute()).map(toItem);
+  }
+}
+
+export class CheckRunRepoImpl implements CheckRunRepo {
+  constructor(private readonly c: Ctx) {}
+
+  async get(repo: string, sha: string, name: string): Promise<CheckRunRecord | undefined> {
+    const r = await this.c.db
+      .selectFrom("check_run_ids")
+      .select(["check_run_id", "via", "last_status", "replaces_id", "outbox_seq"])
+      .where("repo", "=", repo)
+      .where("head_sha", "=", sha)
+      .where("name", "=", name)
+      .executeTakeFirst();
+    return r
+      ? {
+          id: r.check_run_id,
+          via: r.via === "status" ? "status" : "checks",
+          status: r.last_status,
+          replaces: r.replaces_id,
+          seq: r.outbox_seq,
+        }
+      : undefined;
+  }
+
+  async set(
+    repo: string,
+    sha: string,
+    name: string,
+    rec: CheckRunRecord,
+    now = Date.now(),
+  ): Promise<void> {
+    const row = {
+      check_run_id: rec.id,
+      via: rec.via,
+      last_status: rec.status ?? null,
+      replaces_id: rec.replaces ?? null,
+      outbox_seq: rec.seq ?? null,
+      updated_at: now,
+    };
+    await this.c.db
+      .insertInto("check_run_ids")
+      .values({ repo, head_sha: sha, name, ...row })
+      .onConflict((oc) => oc.columns(["repo", "head_sha", "name"]).doUpdateSet(row))
+      .execute();
+  }
+}

@@ -1,0 +1,69 @@
+// One Store over kysely, for SQLite and PostgreSQL alike. A transaction is the same Store built
+// over kysely's transaction handle; a repository that needs several statements to be atomic
+// opens one, or joins the caller's.
+import type { Kysely } from "kysely";
+import type { Database } from "../schema.js";
+import type { Engine, Store } from "../types.js";
+import { ApprovalRepoImpl } from "./approvals.js";
+import { AuditRepoImpl } from "./audit.js";
+import type { Ctx, Shared } from "./context.js";
+import { EventBatcher, EventQueueImpl } from "./events.js";
+import { CheckRunRepoImpl, OutboxQueueImpl } from "./outbox.js";
+import { PrLabelRepoImpl, RunRequestQueueImpl } from "./run-requests.js";
+import { RunRepoImpl } from "./runs.js";
+import { SecretRepoImpl } from "./secrets.js";
+import { SessionRepoImpl } from "./sessions.js";
+
+export interface EngineHooks {
+  /** What `secrets.purgeDeleted` does on this engine. */
+  purgeDeleted(): Promise<void>;
+}
+
+export class KyselyStore implements Store {
+  readonly runs: RunRepoImpl;
+  readonly events: EventQueueImpl;
+  readonly outbox: OutboxQueueImpl;
+  readonly checkRuns: CheckRunRepoImpl;
+  readonly requests: RunRequestQueueImpl;
+  readonly labels: PrLabelRepoImpl;
+  readonly approvals: ApprovalRepoImpl;
+  readonly sessions: SessionRepoImpl;
+  readonly secrets: SecretRepoImpl;
+  readonly audit: AuditRepoImpl;
+
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly engine: Engine,
+    private readonly shared: Shared,
+    private readonly hooks: EngineHooks,
+    batcher?: EventBatcher,
+  ) {
+    const c: Ctx = {
+      db,
+      engine,
+      shared,
+      atomic: (fn) => this.transaction((tx) => fn((tx as KyselyStore).db, tx)),
+    };
+    this.runs = new RunRepoImpl(c);
+    // Deliveries are batched on the root binding only: inside a transaction they join it.
+    this.events = new EventQueueImpl(
+      c,
+      db.isTransaction ? undefined : (batcher ?? new EventBatcher(db)),
+    );
+    this.outbox = new OutboxQueueImpl(c);
+    this.checkRuns = new CheckRunRepoImpl(c);
+    this.requests = new RunRequestQueueImpl(c);
+    this.labels = new PrLabelRepoImpl(c);
+    this.audit = new AuditRepoImpl(c);
+    this.approvals = new ApprovalRepoImpl(c);
+    this.sessions = new SessionRepoImpl(c);
+    this.secrets = new SecretRepoImpl(c, hooks.purgeDeleted);
+  }
+
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return fn(this);
+    return this.db
+      .transaction()
+      .execute((trx) => fn(new KyselyStore(trx, this.engine, this.shared, this.hooks)));
+  }
+}

@@ -1,0 +1,112 @@
+// Opens the database Airlock's state lives in: the data directory's SQLite file by default, a
+// `sqlite:PATH` file, or PostgreSQL at a postgres:// URL. The schema is brought up to date unless
+// the caller only looks (`airlock doctor`).
+import path from "node:path";
+import { sql } from "kysely";
+import {
+  DatabaseUrlError,
+  isPostgresUrl,
+  openPostgres,
+  type PostgresOptions,
+} from "./engines/postgres.js";
+import { openSqlite, sqliteFileOf } from "./engines/sqlite.js";
+import { KyselyStore } from "./kysely/store.js";
+import { migrate, SchemaError, type SchemaState, schemaState } from "./migrate.js";
+import type { Engine, OpenStore } from "./types.js";
+
+export { DatabaseUrlError } from "./engines/postgres.js";
+export { SchemaError } from "./migrate.js";
+
+export interface DatabaseOptions extends Omit<PostgresOptions, "url"> {
+  /** postgres://USER@HOST:PORT/DATABASE, or sqlite:PATH; none: the data directory's SQLite file. */
+  url?: string | undefined;
+}
+
+export interface OpenOptions {
+  dataDir: string;
+  database?: DatabaseOptions | undefined;
+  /** false: only look; neither create the SQLite file nor migrate (default true). */
+  migrate?: boolean;
+}
+
+/** A store with what only `airlock db` and `airlock doctor` need. */
+export class OpenedStore extends KyselyStore implements OpenStore {
+  constructor(
+    opened: ConstructorParameters<typeof KyselyStore>[0],
+    engine: Engine,
+    readonly location: string,
+    private readonly versionOf: () => Promise<string>,
+    purgeDeleted: () => Promise<void>,
+  ) {
+    super(opened, engine, { onSettled: undefined }, { purgeDeleted });
+  }
+
+  async ping(): Promise<void> {
+    await sql`SELECT 1`.execute(this.db);
+  }
+
+  version(): Promise<string> {
+    return this.versionOf();
+  }
+
+  schema(): Promise<SchemaState> {
+    return schemaState(this.db);
+  }
+
+  migrate(): Promise<string[]> {
+    return migrate(this.db, this.location);
+  }
+
+  close(): Promise<void> {
+    return this.db.destroy();
+  }
+}
+
+/** Why a database could not be opened, in words that name the fix; never a credential. */
+export class DatabaseOpenError extends Error {}
+
+function explain(e: unknown, where: string): Error {
+  if (e instanceof DatabaseUrlError || e instanceof DatabaseOpenError || e instanceof SchemaError) {
+    return e;
+  }
+  const err = e as { code?: string; message?: string };
+  const code = err.code ?? "";
+  const why =
+    code === "ECONNREFUSED"
+      ? "nothing listens there"
+      : code === "ENOTFOUND" || code === "EAI_AGAIN"
+        ? "the host name does not resolve"
+        : code === "28P01" || code === "28000"
+          ? "the server refused the user or password (AIRLOCK_DATABASE_PASSWORD, database.password_file)"
+          : code === "3D000"
+            ? "the database does not exist: create it first (createdb, or CREATE DATABASE)"
+            : (err.message ?? String(e));
+  return new DatabaseOpenError(`cannot open the database at ${where}: ${why}`);
+}
+
+export async function openStore(o: OpenOptions): Promise<OpenedStore> {
+  const url = o.database?.url;
+  const look = o.migrate === false;
+  let store: OpenedStore;
+  if (url && isPostgresUrl(url)) {
+    const pg = openPostgres({ ...o.database, url });
+    store = new OpenedStore(pg.db, "postgres", pg.display, pg.version, async () => {});
+  } else {
+    if (url && !url.startsWith("sqlite:")) {
+      throw new DatabaseUrlError(
+        `the database URL must start with postgres:// or sqlite:, not ${url.split(":")[0]}:`,
+      );
+    }
+    const file = url ? path.resolve(url.slice("sqlite:".length)) : sqliteFileOf(o.dataDir);
+    const lite = openSqlite(file, { create: !look });
+    store = new OpenedStore(lite.db, "sqlite", `sqlite:${file}`, lite.version, lite.checkpoint);
+  }
+  try {
+    if (look) await store.ping();
+    else await store.migrate();
+  } catch (e) {
+    await store.close().catch(() => {});
+    throw explain(e, store.location);
+  }
+  return store;
+}

@@ -1,0 +1,546 @@
+// The Store: every durable record of Airlock behind one interface, with SQLite (embedded default)
+// and PostgreSQL behind it (src/store/kysely/, one set of queries over both). Nothing outside
+// src/store/ sees a driver, a dialect or a synchronous transaction: callers get a Store, and
+// `transaction(fn)` hands `fn` the same Store bound to one transaction.
+//
+// Queues (webhook events, the outbox, run requests) are claimed with one statement that moves a
+// row to its in-flight state; on PostgreSQL the row is chosen with FOR UPDATE SKIP LOCKED, so
+// several processes sharing one database never claim the same row. Claims are released by
+// `resetInterrupted` when the single gateway starts; with several replicas a claim becomes a
+// lease (who holds it, until when) and only expired leases are released.
+import type { AuditQuery } from "./audit-query.js";
+import type { EventState } from "./events-schema.js";
+import type { OutboxState } from "./outbox-schema.js";
+import type { JobState, JobsTable, RunStatus, RunsTable } from "./schema.js";
+import type { SecretKeyringTable, SecretKeysTable, SecretValuesTable } from "./secrets-schema.js";
+
+export type { AuditQuery } from "./audit-query.js";
+export type { EventState } from "./events-schema.js";
+export type { OutboxState } from "./outbox-schema.js";
+export type { JobState, RunStatus } from "./schema.js";
+
+export type Engine = "sqlite" | "postgres";
+
+/** Every record store, alone or bound to one transaction. */
+export interface Store {
+  readonly runs: RunRepo;
+  readonly events: EventQueue;
+  readonly outbox: OutboxQueue;
+  readonly checkRuns: CheckRunRepo;
+  readonly requests: RunRequestQueue;
+  readonly labels: PrLabelRepo;
+  readonly approvals: ApprovalRepo;
+  readonly sessions: SessionRepo;
+  readonly secrets: SecretRepo;
+  readonly audit: AuditRepo;
+  /**
+   * Runs `fn` in one transaction: everything it does through `tx` commits together or not at all.
+   * Called on a Store that is already a transaction, `fn` joins it. Using the outer Store inside
+   * `fn` is a bug (it would wait for the transaction to end): it throws.
+   */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+}
+
+/** An open database: the Store and what concerns the connection itself. */
+export interface OpenStore extends Store {
+  readonly engine: Engine;
+  /** Where the data lives, without credentials ("sqlite:/var/lib/airlock/airlock.db", "postgres://db:5432/airlock"). */
+  readonly location: string;
+  /** A round trip to the database (health checks). */
+  ping(): Promise<void>;
+  /** The server's version ("SQLite 3.53.0", "PostgreSQL 15.14"). */
+  version(): Promise<string>;
+  close(): Promise<void>;
+}
+
+// ---- runs and jobs ------------------------------------------------------------------------------
+
+export type RunRow = RunsTable;
+export type JobRow = Omit<JobsTable, "seq"> & { seq: number };
+
+export interface NewRun {
+  id: string;
+  source: string;
+  repo: string;
+  ref: string | null;
+  sha: string;
+  pr?: number | null;
+  selection?: unknown;
+  authorizedBy?: string | null;
+  notes?: Record<string, unknown>;
+}
+
+export interface NewJob {
+  jobId: string;
+  template: string;
+  needs: string[];
+  secrets: string[];
+  state: JobState;
+  reason: string;
+}
+
+export interface TestResult {
+  suite: string;
+  name: string;
+  status: "passed" | "failed" | "skipped";
+  durationMs: number;
+  /** Redacted failure message. */
+  message?: string;
+}
+
+export interface JobUpdate {
+  state?: JobState;
+  reason?: string;
+  exitCode?: number | null;
+  startedAt?: number | null;
+  finishedAt?: number | null;
+  tests?: TestResult[];
+  grants?: Record<string, unknown>;
+  error?: string | null;
+}
+
+export interface RunFilter {
+  repo?: string;
+  pr?: number;
+  status?: RunStatus;
+  /** A job id or a job template (matrix key) the run has. */
+  job?: string;
+}
+
+export interface RunRepo {
+  create(run: NewRun, jobs: NewJob[]): Promise<void>;
+  setStatus(runId: string, status: RunStatus): Promise<void>;
+  addNotes(runId: string, notes: Record<string, unknown>): Promise<void>;
+  updateJob(runId: string, jobId: string, u: JobUpdate): Promise<void>;
+  get(runId: string): Promise<RunRow | undefined>;
+  /** The newest run, optionally of one source. */
+  latest(source?: string): Promise<RunRow | undefined>;
+  jobs(runId: string): Promise<JobRow[]>;
+  /** Runs newest first; `more` says whether a page follows. */
+  list(
+    f: RunFilter,
+    page: { limit: number; offset: number },
+  ): Promise<{ rows: RunRow[]; more: boolean }>;
+  /** Job counts by state per run. */
+  jobStates(runIds: string[]): Promise<Map<string, Record<string, number>>>;
+  /** Runs left queued or running by a process that died: recorded as errors; their ids. */
+  markInterrupted(source: string): Promise<string[]>;
+}
+
+// ---- queues -------------------------------------------------------------------------------------
+
+/** What the event queue and the outbox share: claim the oldest due row, then settle it. */
+export interface Queue<T> {
+  /** Claims the oldest row that is due, or undefined. */
+  claimNext(now?: number): Promise<T | undefined>;
+  /** Puts a claimed row back for an attempt at `at`. */
+  retryLater(seq: number, at: number, error: string): Promise<void>;
+  /** On start-up: rows claimed by a process that died go back to the queue. */
+  resetInterrupted(): Promise<number>;
+  /** When the next pending row becomes due; undefined when none is pending. */
+  nextDueAt(): Promise<number | undefined>;
+  /** Rows waiting or in flight. */
+  depth(): Promise<number>;
+}
+
+export interface StoredEvent {
+  seq: number;
+  deliveryId: string;
+  name: string;
+  action: string | null;
+  /** Empty in `list`; `get` and `claimNext` carry it. */
+  payload: string;
+  state: EventState;
+  /** Attempts made so far, including the one just claimed. */
+  attempts: number;
+  receivedAt: number;
+  error: string | null;
+}
+
+export interface NewEvent {
+  deliveryId: string;
+  name: string;
+  action: string | null;
+  payload: string;
+  /** "rejected" stores a delivery that will never be processed, with `error` saying why. */
+  state?: "pending" | "rejected";
+  error?: string;
+}
+
+/** A write that commits in the transaction that marks an event done: it happens exactly once. */
+export type CompletionWrite = (tx: Store) => Promise<unknown>;
+
+export interface EventQueue extends Queue<StoredEvent> {
+  /**
+   * Stores a delivery once; a second one with the same id is a duplicate. Resolves after the
+   * commit. Deliveries arriving together share one transaction (group commit).
+   */
+  insert(event: NewEvent, now?: number): Promise<"stored" | "duplicate">;
+  /** Marks a claimed event done, with `writes` in the same transaction. */
+  complete(seq: number, writes?: CompletionWrite[], now?: number): Promise<void>;
+  /** Gives up on an event, or rejects one whose payload cannot be processed. */
+  finish(seq: number, state: "failed" | "rejected", error: string, now?: number): Promise<void>;
+  get(deliveryId: string): Promise<StoredEvent | undefined>;
+  /** Events without their payloads, oldest first. */
+  list(state?: EventState): Promise<StoredEvent[]>;
+}
+
+export interface NewOutboxItem {
+  kind: string;
+  /** Enqueuing a key that is already stored does nothing. */
+  key: string;
+  /** Items with the same ordering key are sent one at a time, oldest first. */
+  orderingKey: string;
+  repo: string;
+  installationId: number;
+  payload: unknown;
+  /**
+   * The payload is the full desired state of its target: older items of the same ordering key
+   * that were not sent yet are superseded, so only the newest state is sent.
+   */
+  supersedes?: boolean;
+  /**
+   * With `supersedes`: the payload to store, given the unsent payloads it supersedes (oldest
+   * first), for targets where a state that is never sent still matters.
+   */
+  fold?: (payload: unknown, superseded: unknown[]) => unknown;
+}
+
+export interface OutboxItem {
+  seq: number;
+  kind: string;
+  key: string;
+  orderingKey: string;
+  repo: string;
+  installationId: number;
+  payload: unknown;
+  state: OutboxState;
+  /** Attempts so far, including the one just claimed. */
+  attempts: number;
+  createdAt: number;
+  lastError: string | null;
+}
+
+export interface OutboxQueue extends Queue<OutboxItem> {
+  /**
+   * Stores an item. `onlyIf` is asked in the same transaction, so what it checks cannot change
+   * before the item is stored ("skipped": it said no).
+   */
+  enqueue(
+    item: NewOutboxItem,
+    now?: number,
+    onlyIf?: (tx: Store) => Promise<boolean>,
+  ): Promise<"stored" | "duplicate" | "skipped">;
+  complete(seq: number, now?: number): Promise<void>;
+  fail(seq: number, error: string, now?: number): Promise<void>;
+  list(state?: OutboxState): Promise<OutboxItem[]>;
+}
+
+export interface CheckRunRecord {
+  /** Null while a create was sent without a known answer. */
+  id: number | null;
+  via: "checks" | "status";
+  /** The status last sent; null when not known. */
+  status?: string | null;
+  /** With `id: null`: the completed check run that the create in flight replaces. */
+  replaces?: number | null;
+  /** The outbox item that wrote the record. */
+  seq?: number | null;
+}
+
+/** The forge's id of the current check run of each (repo, commit, name). */
+export interface CheckRunRepo {
+  get(repo: string, sha: string, name: string): Promise<CheckRunRecord | undefined>;
+  /** Records the check run's id; `id: null` marks a create about to be sent. */
+  set(repo: string, sha: string, name: string, rec: CheckRunRecord, now?: number): Promise<void>;
+}
+
+// ---- run requests -------------------------------------------------------------------------------
+
+/**
+ * public: the public jobs only. full: public jobs and the selected restricted jobs.
+ * restricted: the selected restricted jobs and what they need (public jobs already ran).
+ * rerun: named jobs (/retest, a re-requested check) and what they need.
+ */
+export type RunKind = "public" | "full" | "restricted" | "rerun";
+export type RequestState = "queued" | "running" | "done" | "cancelled";
+
+export interface RequestSelection {
+  labels?: string[];
+  jobs?: string[];
+}
+
+export interface RunRequestRow {
+  id: string;
+  repo: string;
+  pr: number;
+  installationId: number;
+  headSha: string;
+  baseSha: string;
+  headRef: string;
+  /** Login of the PR's author (authorization is re-checked when the run starts). */
+  author: string;
+  kind: RunKind;
+  /** null: every job of its kind (an unfiltered run, what the gate needs). */
+  selection: RequestSelection | null;
+  requestedBy: string;
+  state: RequestState;
+  attempt: number;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  note: string | null;
+}
+
+export type NewRunRequest = Omit<
+  RunRequestRow,
+  "state" | "attempt" | "createdAt" | "startedAt" | "finishedAt" | "note"
+> & {
+  attempt?: number;
+  note?: string | null;
+  /** A request taken up again keeps the time, and so the place, of the one it continues. */
+  createdAt?: number;
+};
+
+/** Called inside the transaction that ends a request, with that transaction. */
+export type SettledHook = (req: RunRequestRow, tx: Store) => Promise<void>;
+
+/**
+ * The gateway's run queue. Requests are ordered by `createdAt`, then `attempt`: every new request
+ * gets a time of its own (later than all before it), and a request taken up again keeps the time
+ * of the one it continues, so an old request's retry never counts as newer than a later request.
+ */
+export interface RunRequestQueue {
+  insert(req: NewRunRequest, now?: number): Promise<void>;
+  /** Cancels queued requests of a PR (all, or those for other commits than `keepSha`). */
+  cancelQueued(
+    repo: string,
+    pr: number,
+    note: string,
+    keepSha?: string,
+    now?: number,
+  ): Promise<number>;
+  claimNext(now?: number): Promise<RunRequestRow | undefined>;
+  finish(id: string, state: "done" | "cancelled", note?: string, now?: number): Promise<void>;
+  /**
+   * Ends an interrupted request and queues a copy under `newId` with one more attempt, keeping
+   * its time. `by: "shutdown"` marks an attempt that does not count as spent.
+   */
+  requeue(
+    req: RunRequestRow,
+    newId: string,
+    now?: number,
+    why?: string,
+    by?: "shutdown" | null,
+  ): Promise<void>;
+  /** Its attempt number, less earlier attempts that a shutdown interrupted. */
+  attemptsSpent(req: RunRequestRow): Promise<number>;
+  /** Whether an attempt of the request (itself included) is still queued or running. */
+  attemptPending(req: RunRequestRow): Promise<boolean>;
+  /** Ids of a request's earlier attempts, oldest first. */
+  earlierAttempts(req: RunRequestRow): Promise<string[]>;
+  get(id: string): Promise<RunRequestRow | undefined>;
+  /** Requests in one state, oldest first. */
+  inState(state: RequestState): Promise<RunRequestRow[]>;
+  /** The newest request on a commit whose run has job `jobId`. */
+  jobOwner(repo: string, pr: number, sha: string, jobId: string): Promise<string | undefined>;
+  /** Requests of a PR, optionally of one commit, oldest first. */
+  forPr(repo: string, pr: number, sha?: string): Promise<RunRequestRow[]>;
+  /** The newest request of each repository (up to `limit`, newest first). */
+  newestPerRepo(limit: number): Promise<RunRequestRow[]>;
+  /**
+   * Sets the hook called for each request that ends (done or cancelled, not taken up again),
+   * inside the transaction that ends it, so that work it sets off is stored with the end or not
+   * at all. One hook per open store.
+   */
+  onSettled(hook: SettledHook | undefined): void;
+}
+
+/** Test labels of each PR that a trusted sender set. */
+export interface PrLabelRepo {
+  add(repo: string, pr: number, label: string, by: string, now?: number): Promise<void>;
+  remove(repo: string, pr: number, label: string): Promise<void>;
+  trusted(repo: string, pr: number): Promise<string[]>;
+}
+
+// ---- approvals ----------------------------------------------------------------------------------
+
+export interface PrHead {
+  sha: string;
+  pushedBy: string;
+  seenAt: number;
+}
+
+export interface Approval {
+  id: number;
+  sha: string;
+  approvedBy: string;
+  via: "comment" | "label";
+  createdAt: number;
+  voidedAt: number | null;
+  voidReason: string | null;
+}
+
+/**
+ * The head of each PR and approvals pinned to exact SHAs. Recording a new head voids approvals of
+ * other SHAs in the same transaction; every approval and voiding is audited in it too.
+ */
+export interface ApprovalRepo {
+  head(repo: string, pr: number): Promise<PrHead | undefined>;
+  setHead(
+    repo: string,
+    pr: number,
+    sha: string,
+    pushedBy: string,
+    now?: number,
+  ): Promise<{ changed: boolean; previous: string | undefined; voided: number }>;
+  /** Stores an approval of `sha` only while it is still the PR's head. */
+  approve(
+    repo: string,
+    pr: number,
+    sha: string,
+    approvedBy: string,
+    via: "comment" | "label",
+    now?: number,
+  ): Promise<boolean>;
+  approvalFor(repo: string, pr: number, sha: string): Promise<Approval | undefined>;
+  /** Every approval of the PR, voided ones included, oldest first. */
+  history(repo: string, pr: number): Promise<Approval[]>;
+  voidAll(repo: string, pr: number, reason: string, now?: number): Promise<number>;
+}
+
+// ---- console sign-in ----------------------------------------------------------------------------
+
+export interface Session {
+  login: string;
+  via: "github" | "token" | "link";
+  tokenId: number | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface AdminToken {
+  id: number;
+  name: string;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+}
+
+/** Callers hand in and get back raw credentials; only their SHA-256 is stored. */
+export interface SessionRepo {
+  createSession(
+    s: { login: string; via: Session["via"]; tokenId?: number | null; ttlMs: number },
+    now?: number,
+  ): Promise<string>;
+  session(rawId: string, now?: number): Promise<Session | undefined>;
+  endSession(rawId: string): Promise<void>;
+  /** Forgets expired sessions and used or expired links. */
+  prune(now?: number): Promise<number>;
+  createToken(
+    t: { name: string; createdBy: string; expiresAt: number | null },
+    now?: number,
+  ): Promise<{ token: string; info: AdminToken }>;
+  tokenNameTaken(name: string): Promise<boolean>;
+  verifyToken(raw: string, now?: number): Promise<AdminToken | undefined>;
+  listTokens(): Promise<AdminToken[]>;
+  revokeToken(name: string, now?: number): Promise<boolean>;
+  createLink(ttlMs: number, now?: number): Promise<string>;
+  /** Marks the link used and answers true, once, while it has not expired. */
+  consumeLink(raw: string, now?: number): Promise<boolean>;
+}
+
+// ---- secrets and audit --------------------------------------------------------------------------
+
+export type KeyringRow = SecretKeyringTable;
+export type KeyRow = SecretKeysTable;
+export type ValueRow = SecretValuesTable;
+
+/** Rows of the embedded secret store: sealed values and metadata only, never a value in clear. */
+export interface SecretRepo {
+  keyring(): Promise<KeyringRow[]>;
+  insertKeyring(r: KeyringRow): Promise<void>;
+  rewrapKeyring(id: string, masterId: string, nonce: Buffer, wrapped: Buffer): Promise<void>;
+  deleteKeyring(id: string): Promise<void>;
+  setActiveKeyring(id: string): Promise<void>;
+  sets(): Promise<string[]>;
+  keys(set: string): Promise<KeyRow[]>;
+  key(set: string, key: string): Promise<KeyRow | undefined>;
+  upsertKey(r: KeyRow): Promise<void>;
+  deleteKey(set: string, key?: string): Promise<number>;
+  /** Kept versions of a key, newest first. */
+  values(set: string, key: string): Promise<ValueRow[]>;
+  value(set: string, key: string, version: number): Promise<ValueRow | undefined>;
+  allValues(): Promise<ValueRow[]>;
+  insertValue(r: ValueRow): Promise<void>;
+  replaceSealed(
+    r: Pick<ValueRow, "set_name" | "key" | "version" | "key_id" | "nonce" | "ciphertext">,
+  ): Promise<void>;
+  deleteValue(set: string, key: string, version: number): Promise<void>;
+  /** After replacing key material: pushes what was deleted out of files the engine keeps. */
+  purgeDeleted(): Promise<void>;
+}
+
+export interface AuditEntry {
+  action: string;
+  actor: string;
+  runId?: string | null;
+  jobId?: string | null;
+  set?: string | null;
+  key?: string | null;
+  /** key -> version(s), or a list of versions. Never values. */
+  versions?: unknown;
+  detail?: string | null;
+  at?: number;
+}
+
+export interface AuditRecord {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  runId: string | null;
+  jobId: string | null;
+  set: string | null;
+  key: string | null;
+  versions: unknown;
+  detail: string | null;
+}
+
+export interface AuditFilter {
+  set?: string;
+  run?: string;
+  action?: string;
+  /** The newest `limit` entries (still listed oldest first). */
+  limit?: number;
+}
+
+export interface AuditPageRequest {
+  limit: number;
+  /** Entries older than this one (its seq). */
+  before?: number;
+  /** Entries newer than this one; wins over `before`. */
+  after?: number;
+}
+
+export interface AuditPage {
+  /** Newest first. */
+  items: AuditRecord[];
+  /** The cursor (`after`) for the next newer page; null when this page holds the newest. */
+  newerAfter: number | null;
+  /** The cursor (`before`) for the next older page; null when this page holds the oldest. */
+  olderBefore: number | null;
+}
+
+/** The audit log: append-only (the database refuses UPDATE and DELETE); never values. */
+export interface AuditRepo {
+  record(e: AuditEntry): Promise<void>;
+  /** Oldest first. */
+  list(filter?: AuditFilter): Promise<AuditRecord[]>;
+  /** One keyset page, newest first. */
+  page(q: AuditQuery, req: AuditPageRequest): Promise<AuditPage>;
+  /** Every matching entry, newest first, read in batches so memory stays flat. */
+  scan(q: AuditQuery, from?: { before?: number }, batch?: number): AsyncGenerator<AuditRecord>;
+}

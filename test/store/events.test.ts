@@ -1,0 +1,141 @@
+// The webhook event queue on every engine: stored once before the acknowledgement, in group
+// commits; claimed oldest first and never twice; completed with its writes atomically.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Store } from "../../src/store/types.js";
+import { engines, type OpenedTestStore } from "../support/engines.js";
+
+const ev = (id: string, extra: Record<string, unknown> = {}) => ({
+  deliveryId: id,
+  name: "pull_request",
+  action: "opened",
+  payload: JSON.stringify({ id, ...extra }),
+});
+
+for (const engine of await engines()) {
+  describe(`event queue on ${engine.name}`, () => {
+    let t: OpenedTestStore;
+    before(async () => {
+      t = await engine.open();
+    });
+    after(() => t.close());
+
+    it("stores a delivery once; concurrent copies of one id, even in one batch, store one", async () => {
+      const { events } = t.store;
+      const answers = await Promise.all([
+        events.insert(ev("d-1")),
+        events.insert(ev("d-1")),
+        events.insert(ev("d-2")),
+      ]);
+      assert.deepEqual(answers, ["stored", "duplicate", "stored"]);
+      assert.equal(await events.insert(ev("d-1")), "duplicate");
+      const stored = await events.get("d-1");
+      assert.equal(stored?.payload, JSON.stringify({ id: "d-1" }));
+      assert.equal(stored?.state, "pending");
+    });
+
+    it("a burst of deliveries is stored whole, in arrival order", async () => {
+      const ids = Array.from({ length: 450 }, (_, i) => `burst-${i}`);
+      const answers = await Promise.all(ids.map((id) => t.store.events.insert(ev(id))));
+      assert.ok(answers.every((a) => a === "stored"));
+      const listed = (await t.store.events.list()).filter((e) => e.deliveryId.startsWith("burst-"));
+      assert.deepEqual(
+        listed.map((e) => e.deliveryId),
+        ids,
+      );
+      assert.ok(
+        listed.every((e) => e.payload === ""),
+        "list leaves payloads out",
+      );
+    });
+  });
+
+  describe(`event processing on ${engine.name}`, () => {
+    let t: OpenedTestStore;
+    before(async () => {
+      t = await engine.open();
+    });
+    after(() => t.close());
+
+    it("claims the oldest due event with its payload, once", async () => {
+      const { events } = t.store;
+      await events.insert(ev("a"), 1000);
+      await events.insert(ev("b"), 1000);
+      await events.insert({ ...ev("r"), state: "rejected", error: "no repository" }, 1000);
+      assert.equal(await events.depth(), 2);
+      const first = await events.claimNext(2000);
+      assert.equal(first?.deliveryId, "a");
+      assert.equal(first?.payload, JSON.stringify({ id: "a" }));
+      assert.equal(first?.attempts, 1);
+      const second = await events.claimNext(2000);
+      assert.equal(second?.deliveryId, "b");
+      assert.equal(await events.claimNext(2000), undefined, "nothing else is pending");
+
+      // A retry is due only at its time; a process that died gives its claims back.
+      await events.retryLater(first!.seq, 5000, "GitHub said 502");
+      assert.equal(await events.nextDueAt(), 5000);
+      assert.equal(await events.claimNext(4999), undefined);
+      const again = await events.claimNext(5000);
+      assert.equal(again?.attempts, 2);
+      assert.equal(await events.resetInterrupted(), 2);
+      assert.equal((await events.list("pending")).length, 2);
+
+      // Completing needs a claim; finishing records why.
+      const claimed = await events.claimNext(9000);
+      await events.complete(claimed!.seq, [], 9000);
+      await assert.rejects(events.complete(claimed!.seq), /was not claimed/);
+      const other = await events.claimNext(9000);
+      await events.finish(other!.seq, "failed", "after 5 attempts: boom", 9000);
+      const failed = await events.get(other!.deliveryId);
+      assert.equal(failed?.state, "failed");
+      assert.equal(failed?.error, "after 5 attempts: boom");
+      assert.equal((await events.get("r"))?.state, "rejected");
+    });
+
+    it("completion writes commit with 'done', and roll back with a completion that fails", async () => {
+      const { events } = t.store;
+      await events.insert(ev("w1"));
+      const e = await events.claimNext();
+      const label = (l: string) => async (tx: Store) =>
+        tx.labels.add("o/r", 1, l, "alice");
+      await events.complete(e!.seq, [label("test-aws")]);
+      assert.deepEqual(await t.store.labels.trusted("o/r", 1), ["test-aws"]);
+
+      await events.insert(ev("w2"));
+      const f = await events.claimNext();
+      await assert.rejects(
+        events.complete(f!.seq, [
+          label("test-gcp"),
+          async () => {
+            throw new Error("handler write failed");
+          },
+        ]),
+        /handler write failed/,
+      );
+      assert.deepEqual(await t.store.labels.trusted("o/r", 1), ["test-aws"], "rolled back");
+      assert.equal((await events.get("w2"))?.state, "processing", "still claimed, not done");
+    });
+
+    it("two connections claiming at once never get the same event", async () => {
+      const other = await t.reopen();
+      try {
+        const ids = Array.from({ length: 40 }, (_, i) => `race-${i}`);
+        await Promise.all(ids.map((id) => t.store.events.insert(ev(id))));
+        const seen: string[] = [];
+        const drain = async (s: Store) => {
+          for (;;) {
+            const e = await s.events.claimNext();
+            if (!e) return;
+            seen.push(e.deliveryId);
+          }
+        };
+        await Promise.all([drain(t.store), drain(other), drain(t.store), drain(other)]);
+        const raced = seen.filter((id) => id.startsWith("race-"));
+        assert.equal(raced.length, ids.length);
+        assert.equal(new Set(raced).size, ids.length);
+      } finally {
+        await other.close();
+      }
+    });
+  });
+}
