@@ -96,8 +96,7 @@ for (const engine of await engines()) {
       const { events } = t.store;
       await events.insert(ev("w1"));
       const e = await events.claimNext();
-      const label = (l: string) => async (tx: Store) =>
-        tx.labels.add("o/r", 1, l, "alice");
+      const label = (l: string) => async (tx: Store) => tx.labels.add("o/r", 1, l, "alice");
       await events.complete(e!.seq, [label("test-aws")]);
       assert.deepEqual(await t.store.labels.trusted("o/r", 1), ["test-aws"]);
 

@@ -150,7 +150,7 @@ export function openPostgres(o: PostgresOptions): PostgresHandle {
     db,
     display: url.display,
     version: async () => {
-      const r = await sql<{ v: string }>`SHOW server_version`.execute(db);
+      const r = await sql<{ v: string }>`SELECT current_setting('server_version') AS v`.execute(db);
       return `PostgreSQL ${r.rows[0]?.v.split(" ")[0] ?? "?"}`;
     },
   };
