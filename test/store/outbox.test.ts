@@ -106,7 +106,9 @@ for (const engine of await engines()) {
       await outbox.complete(retried!.seq, 1000);
       assert.equal((await outbox.claimNext(1000))?.key, "a2");
       assert.equal(await outbox.resetInterrupted(), 2, "a2 and b1 were in flight");
+      assert.equal((await outbox.claimNext(1000))?.key, "a2");
       const b = await outbox.claimNext(1000);
+      assert.equal(b?.key, "b1");
       await outbox.fail(b!.seq, "422: refused for good", 1000);
       assert.deepEqual(
         (await outbox.list("failed")).map((i) => i.key),
