@@ -38,7 +38,7 @@ export class OpenedStore extends KyselyStore implements OpenStore {
     private readonly versionOf: () => Promise<string>,
     purgeDeleted: () => Promise<void>,
   ) {
-    super(opened, engine, { onSettled: undefined }, { purgeDeleted });
+    super(opened, engine, { settled: new Set() }, { purgeDeleted });
   }
 
   async ping(): Promise<void> {

@@ -303,7 +303,7 @@ export type NewRunRequest = Omit<
 };
 
 /** Called inside the transaction that ends a request, with that transaction. */
-export type SettledHook = (req: RunRequestRow, tx: Store) => Promise<void>;
+export type SettledListener = (req: RunRequestRow, tx: Store) => Promise<void>;
 
 /**
  * The gateway's run queue. Requests are ordered by `createdAt`, then `attempt`: every new request
@@ -349,11 +349,12 @@ export interface RunRequestQueue {
   /** The newest request of each repository (up to `limit`, newest first). */
   newestPerRepo(limit: number): Promise<RunRequestRow[]>;
   /**
-   * Sets the hook called for each request that ends (done or cancelled, not taken up again),
-   * inside the transaction that ends it, so that work it sets off is stored with the end or not
-   * at all. One hook per open store.
+   * Calls `listener` for each request that ends (done or cancelled, not taken up again), inside
+   * the transaction that ends it, so that work it sets off is stored with the end or not at all.
+   * Listeners belong to the open store (its transactions included). Returns a function that
+   * removes it.
    */
-  onSettled(hook: SettledHook | undefined): void;
+  onSettled(listener: SettledListener): () => void;
 }
 
 /** Test labels of each PR that a trusted sender set. */

@@ -210,7 +210,7 @@ for (const engine of await engines())
         const spied = new KyselyStore(
           db,
           "sqlite",
-          { onSettled: undefined },
+          { settled: new Set() },
           {
             purgeDeleted: async () => {},
           },

@@ -27,10 +27,7 @@ for (const engine of await engines()) {
     before(async () => {
       t = await engine.open();
     });
-    after(async () => {
-      t.store.requests.onSettled(undefined);
-      await t.close();
-    });
+    after(() => t.close());
 
     it("orders requests by their own times, claims the oldest, and requeues in place", async () => {
       const { requests } = t.store;
@@ -67,7 +64,7 @@ for (const engine of await engines()) {
     it("the settled hook runs inside the transaction that ends a request", async () => {
       const { requests } = t.store;
       const settled: string[] = [];
-      requests.onSettled(async (r: RunRequestRow, tx) => {
+      const stop = requests.onSettled(async (r: RunRequestRow, tx) => {
         settled.push(r.id);
         await tx.outbox.enqueue({
           kind: "cancel_pipeline",
@@ -98,7 +95,7 @@ for (const engine of await engines()) {
       assert.equal((await requests.get("c2"))?.state, "queued");
       const keys = (await t.store.outbox.list()).map((i) => i.key);
       assert.deepEqual(keys, ["cancel:c1"]);
-      requests.onSettled(undefined);
+      stop();
     });
 
     it("finds the request that owns a job's check, and the newest request per repository", async () => {

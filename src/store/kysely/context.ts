@@ -2,11 +2,11 @@
 // transaction), the engine for the few statements that differ, and what all bindings share.
 import type { Kysely } from "kysely";
 import type { Database } from "../schema.js";
-import type { Engine, SettledHook, Store } from "../types.js";
+import type { Engine, SettledListener, Store } from "../types.js";
 
 /** State of one open store, shared by the root binding and every transaction's. */
 export interface Shared {
-  onSettled: SettledHook | undefined;
+  settled: Set<SettledListener>;
 }
 
 export interface Ctx {

@@ -12,7 +12,7 @@ import type {
   RunKind,
   RunRequestQueue,
   RunRequestRow,
-  SettledHook,
+  SettledListener,
   Store,
 } from "../types.js";
 import type { Ctx } from "./context.js";
@@ -56,13 +56,15 @@ const attemptsOf = (db: Kysely<Database>, req: RunRequestRow) =>
 export class RunRequestQueueImpl implements RunRequestQueue {
   constructor(private readonly c: Ctx) {}
 
-  onSettled(hook: SettledHook | undefined): void {
-    this.c.shared.onSettled = hook;
+  onSettled(listener: SettledListener): () => void {
+    this.c.shared.settled.add(listener);
+    return () => this.c.shared.settled.delete(listener);
   }
 
   private async settled(rows: Row[], tx: Store): Promise<void> {
-    const hook = this.c.shared.onSettled;
-    if (hook) for (const r of rows) await hook(toRequest(r), tx);
+    for (const r of rows) {
+      for (const l of this.c.shared.settled) await l(toRequest(r), tx);
+    }
   }
 
   insert(req: NewRunRequest, now = Date.now()): Promise<void> {
