@@ -98,7 +98,12 @@ export async function openStore(o: OpenOptions): Promise<OpenedStore> {
       );
     }
     const file = url ? path.resolve(url.slice("sqlite:".length)) : sqliteFileOf(o.dataDir);
-    const lite = openSqlite(file, { create: !look });
+    let lite: ReturnType<typeof openSqlite>;
+    try {
+      lite = openSqlite(file, { create: !look });
+    } catch (e) {
+      throw explain(e, `sqlite:${file}`);
+    }
     store = new OpenedStore(lite.db, "sqlite", `sqlite:${file}`, lite.version, lite.checkpoint);
   }
   try {
