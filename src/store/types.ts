@@ -8,6 +8,7 @@
 // several processes sharing one database never claim the same row. Claims are released by
 // `resetInterrupted` when the single gateway starts; with several replicas a claim becomes a
 // lease (who holds it, until when) and only expired leases are released.
+import type { Selectable } from "kysely";
 import type { AuditQuery } from "./audit-query.js";
 import type { EventState } from "./events-schema.js";
 import type { OutboxState } from "./outbox-schema.js";
@@ -56,7 +57,7 @@ export interface OpenStore extends Store {
 // ---- runs and jobs ------------------------------------------------------------------------------
 
 export type RunRow = RunsTable;
-export type JobRow = Omit<JobsTable, "seq"> & { seq: number };
+export type JobRow = Selectable<JobsTable>;
 
 export interface NewRun {
   id: string;
