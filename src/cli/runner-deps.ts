@@ -8,9 +8,13 @@ import { checkPrlimit } from "../executors/local/rlimits.js";
 import { workspaceTempDir } from "../executors/local/workspace.js";
 import { parseJUnitReport } from "../pipeline/junit.js";
 import type { RunnerDeps } from "../pipeline/runner.js";
-import { isRestricted } from "../pipeline/types.js";
+import { isRestricted, type PlannedJob } from "../pipeline/types.js";
 import { createRedactor } from "../redact/redactor.js";
-import { SecretsService } from "../secrets/grants.js";
+import { EmbeddedStore } from "../secrets/embedded.js";
+import { NO_ISSUER, SecretsService } from "../secrets/grants.js";
+import { parseIssuer } from "../secrets/oidc/discovery.js";
+import { IdTokenIssuer } from "../secrets/oidc/issuer.js";
+import { OidcKeyStore } from "../secrets/oidc/keys.js";
 import "../secrets/vault/register.js";
 import { AuditLog } from "../store/audit.js";
 import type { LogStore } from "../store/logs.js";
@@ -26,12 +30,14 @@ export interface RunnerDepsOptions {
   runs: RunStore;
   logs: LogStore;
   /** Jobs that will run, to refuse early when restricted ones cannot. */
-  jobs: { secrets: string[] }[];
+  jobs: Pick<PlannedJob, "id" | "secrets" | "idTokens">[];
   env?: NodeJS.ProcessEnv;
   /** Recorded as the actor of secret releases (default "airlock run"). */
   actor?: string;
   /** Where redactor warnings go (default: stderr). */
   warn?: (message: string) => void;
+  /** The OIDC issuer URL (`airlock serve`'s public URL); default: AIRLOCK_PUBLIC_URL. */
+  issuer?: string;
 }
 
 export interface BuiltRunnerDeps {
@@ -58,15 +64,22 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
   // Every job, sandboxed or not, runs under prlimit (core dumps off).
   const limits = await checkPrlimit();
   if (!limits.ok) throw new UserError(limits.message);
+  const tokenJob = opts.jobs.find((j) => Object.keys(j.idTokens ?? {}).length > 0);
+  if (tokenJob && !(opts.issuer ?? (opts.env ?? process.env).AIRLOCK_PUBLIC_URL)) {
+    throw new UserError(`job ${tokenJob.id} declares id_tokens: ${NO_ISSUER}`);
+  }
   const tempDir = workspaceTempDir(opts.env);
   const executor = new LocalExecutor({ sandbox: opts.sandbox, dataDir: opts.dataDir, tempDir });
+  const env = opts.env ?? process.env;
+  const audit = new AuditLog(opts.sqlite);
   const secrets = new SecretsService({
     dataDir: opts.dataDir,
     sqlite: opts.sqlite,
     sets: opts.config.secrets,
-    env: opts.env ?? process.env,
-    audit: new AuditLog(opts.sqlite),
+    env,
+    audit,
     actor: opts.actor ?? "airlock run",
+    ...idTokenSettings(opts, env, audit),
   });
   const warned = new Set<string>();
   const runner: RunnerDeps = {
@@ -89,5 +102,29 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
     runner,
     secrets,
     close: () => executor.close(),
+  };
+}
+
+/** The issuer for ID tokens, when its URL is known. */
+function idTokenSettings(
+  opts: RunnerDepsOptions,
+  env: NodeJS.ProcessEnv,
+  audit: AuditLog,
+): { idTokens?: { issuer: IdTokenIssuer; sub: string } } {
+  const raw = opts.issuer ?? env.AIRLOCK_PUBLIC_URL;
+  if (!raw) return {};
+  let url: string;
+  try {
+    url = parseIssuer(raw, opts.issuer ? "the public URL" : "AIRLOCK_PUBLIC_URL");
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  const store = new EmbeddedStore({ dataDir: opts.dataDir, sqlite: opts.sqlite, env });
+  const keys = new OidcKeyStore({ sqlite: opts.sqlite, store, audit });
+  return {
+    idTokens: {
+      issuer: new IdTokenIssuer({ issuer: url, keys, audit }),
+      sub: opts.config.oidc.sub,
+    },
   };
 }

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { DURATION_RE, durationStringMs } from "./duration.js";
 import { ExecutorSchema } from "./executor-schema.js";
 import { LimitsSchema } from "./limits-schema.js";
+import { DEFAULT_SUB, subTemplateProblem } from "./oidc-schema.js";
 import { MirrorSchema, SuiteSchema } from "./suite-schema.js";
 import { VaultSetSchema } from "./vault-schema.js";
 import { workspaceGlob } from "./workspace-path.js";
@@ -44,6 +45,43 @@ export function durationMs(d: z.infer<typeof Duration>): number {
   return typeof d === "number" ? d * 1000 : durationStringMs(d);
 }
 
+export const IdTokenSchema = z
+  .object({
+    aud: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
+        error: "aud is the audience: a string such as sts.amazonaws.com, or a list of them",
+      })
+      .describe("The token's audience: a string, or a list (e.g. sts.amazonaws.com, vault)."),
+    file: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Deliver the token as a file on the job's private tmpfs; the variable holds its path (AWS_WEB_IDENTITY_TOKEN_FILE).",
+      ),
+    lifetime: Duration.optional().describe(
+      "How long the token is valid (default: oidc.lifetime); never past the job's timeout.",
+    ),
+  })
+  .strict();
+
+export const OidcSchema = z
+  .object({
+    sub: z
+      .string()
+      .default(DEFAULT_SUB)
+      .superRefine((s, ctx) => {
+        const p = subTemplateProblem(s);
+        if (p) ctx.addIssue({ code: "custom", message: p });
+      })
+      .describe(
+        "The `sub` claim's template: {repo}, {owner}, {pr}, {job}, {template}, {sha}, {base_ref}, {authorization}, {source}.",
+      ),
+    lifetime: Duration.default("10m").describe(
+      "How long an ID token is valid by default; never past the job's timeout.",
+    ),
+  })
+  .strict();
+
 const SCALAR_HINT = "expected a string, number or boolean";
 const Scalar = z
   .union([z.string(), z.number(), z.boolean()], { error: SCALAR_HINT })
@@ -81,6 +119,12 @@ export const JobSchema = z
       .default([])
       .describe(
         "Secret sets the job receives. A job with any is restricted: it runs only when authorized.",
+      ),
+    id_tokens: z
+      .record(EnvName, IdTokenSchema)
+      .default({})
+      .describe(
+        "OIDC ID tokens the job receives, by variable name: { AWS_ID_TOKEN: { aud: sts.amazonaws.com } }. A job with any is restricted.",
       ),
     env: z.record(EnvName, Scalar).default({}).describe("Environment variables for the job."),
     timeout: Duration.default("30m").describe(
@@ -198,6 +242,9 @@ export const ConfigSchema = z
     public_summary: PublicSummarySchema.default(PublicSummarySchema.parse({})).describe(
       "A public summary page per run, so contributors are not blind. Off by default.",
     ),
+    oidc: OidcSchema.default(OidcSchema.parse({})).describe(
+      "The ID tokens Airlock issues to jobs: the `sub` template and the default lifetime.",
+    ),
     suite: SuiteSchema.optional().describe("A companion repository holding the test suite."),
     mirror: MirrorSchema.optional().describe(
       "Push each tested pull-request head to an internal branch, for teams that need one.",
@@ -212,3 +259,9 @@ export const ConfigSchema = z
 export type Config = z.infer<typeof ConfigSchema>;
 export type JobConfig = z.infer<typeof JobSchema>;
 export type SecretSetConfig = z.infer<typeof SecretSetSchema>;
+export type IdTokenConfig = z.infer<typeof IdTokenSchema>;
+export type OidcConfig = z.infer<typeof OidcSchema>;
+
+/** A job that holds credentials (secret sets or ID tokens) runs only when authorized. */
+export const holdsCredentials = (job: Pick<JobConfig, "secrets" | "id_tokens">): boolean =>
+  job.secrets.length > 0 || Object.keys(job.id_tokens).length > 0;

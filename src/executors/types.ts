@@ -25,6 +25,8 @@ export interface JobSpec {
   run: string;
   /** Secret set names. A job with any is restricted. */
   secrets: string[];
+  /** OIDC ID tokens the job receives, by variable name. A job with any is restricted too. */
+  idTokens?: Record<string, IdTokenSpec>;
   timeoutMs: number;
   network: boolean;
   /** Report file patterns (JUnit XML), relative to where the job starts. */
@@ -33,7 +35,17 @@ export interface JobSpec {
   limits?: JobLimits;
 }
 
-export const isRestricted = (job: Pick<JobSpec, "secrets">): boolean => job.secrets.length > 0;
+/** An ID token a job receives (issued by src/secrets/oidc). */
+export interface IdTokenSpec {
+  aud: string[];
+  /** Delivered as a file; the variable holds its path. */
+  file: boolean;
+  lifetimeMs: number;
+}
+
+/** A job holding credentials (secret sets or ID tokens) runs only when authorized. */
+export const isRestricted = (job: Pick<JobSpec, "secrets" | "idTokens">): boolean =>
+  job.secrets.length > 0 || Object.keys(job.idTokens ?? {}).length > 0;
 
 /** Where the job's workspace comes from. */
 export type CheckoutSource =
@@ -46,6 +58,8 @@ export interface SecretFile {
   /** File name under the job's private secrets directory (exposed as $AIRLOCK_SECRETS_DIR/<name>). */
   name: string;
   value: string;
+  /** Also export the file's path in this environment variable (AWS_WEB_IDENTITY_TOKEN_FILE). */
+  pathEnv?: string;
 }
 
 export interface JobRequest {
@@ -60,6 +74,11 @@ export interface JobRequest {
   secretEnv: Record<string, string>;
   /** Granted secrets as files on a private tmpfs. */
   secretFiles: SecretFile[];
+  /**
+   * Host path of the job's API socket (fresh ID tokens), bound into the sandbox; its path there
+   * is exported as AIRLOCK_JOB_API_SOCKET.
+   */
+  apiSocket?: string;
   /** Read-only directories mounted into the sandbox, e.g. a companion suite checkout. */
   mounts: { source: string; target: string }[];
   /** Raw job output (stdout and stderr interleaved) goes here; the caller puts the redactor in front of the log. */

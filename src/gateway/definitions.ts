@@ -1,10 +1,10 @@
 // Which definition each job of a pull request's pipeline comes from (DESIGN.md invariant 2):
-// restricted jobs (those declaring secrets), the secret sets, trust and selection come from the
+// restricted jobs (those declaring secrets or ID tokens), the secret sets, trust and selection come from the
 // base commit's `.airlock.yml`, read through the API at the base SHA; public jobs come from the
-// PR head's own file. A head job that declares secrets, or that takes the name of a restricted
+// PR head's own file. A head job that declares secrets or ID tokens, or that takes the name of a restricted
 // job, is dropped: it never runs with anything from the head.
 import { checkConfig } from "../config/checks.js";
-import type { Config, JobConfig } from "../config/schema.js";
+import { type Config, holdsCredentials, type JobConfig } from "../config/schema.js";
 
 export const CONFIG_FILE = ".airlock.yml";
 
@@ -17,7 +17,7 @@ export interface Definitions {
 
 const restrictedNames = (c: Config) =>
   Object.entries(c.jobs)
-    .filter(([, j]) => j.secrets.length > 0)
+    .filter(([, j]) => holdsCredentials(j))
     .map(([n]) => n);
 
 /** Template names a job's `needs` refer to (an expansion id counts as its template). */
@@ -56,7 +56,7 @@ export function combineDefinitions(base: Config, head: Config | string | null): 
 
   const dropped: string[] = [];
   for (const [name, job] of Object.entries(head.jobs)) {
-    if (job.secrets.length > 0 || restricted.includes(name)) {
+    if (holdsCredentials(job) || restricted.includes(name)) {
       if (JSON.stringify(job) !== JSON.stringify(base.jobs[name])) dropped.push(name);
       continue;
     }

@@ -1,8 +1,8 @@
 // Matrix expansion: every `jobs:` entry becomes one or more planned jobs, in declaration order.
 import { expansionsOf } from "../config/matrix.js";
-import { type Config, durationMs } from "../config/schema.js";
+import { type Config, durationMs, type IdTokenConfig } from "../config/schema.js";
 import { limitsOf } from "./limits.js";
-import type { PlannedJob } from "./types.js";
+import type { PlannedIdToken, PlannedJob } from "./types.js";
 
 /**
  * All jobs of the configuration, expanded. `needs: [x]` where x is a matrix job means every
@@ -25,6 +25,9 @@ export function expandJobs(config: Config): PlannedJob[] {
         run: job.run,
         tags: e.tags,
         secrets: [...job.secrets],
+        ...(Object.keys(job.id_tokens).length > 0
+          ? { idTokens: idTokensOf(job.id_tokens, durationMs(config.oidc.lifetime)) }
+          : {}),
         env: { ...job.env, ...e.matrix },
         timeoutMs: durationMs(job.timeout),
         network: job.network,
@@ -49,4 +52,20 @@ export function expandJobs(config: Config): PlannedJob[] {
     }
     return { ...j, needs };
   });
+}
+
+function idTokensOf(
+  tokens: Record<string, IdTokenConfig>,
+  defaultLifetimeMs: number,
+): Record<string, PlannedIdToken> {
+  return Object.fromEntries(
+    Object.entries(tokens).map(([name, t]) => [
+      name,
+      {
+        aud: typeof t.aud === "string" ? [t.aud] : [...t.aud],
+        file: t.file,
+        lifetimeMs: t.lifetime !== undefined ? durationMs(t.lifetime) : defaultLifetimeMs,
+      },
+    ]),
+  );
 }

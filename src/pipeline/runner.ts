@@ -4,6 +4,7 @@ import { PassThrough } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { CheckoutSource, Executor, JobResult } from "../executors/types.js";
 import type { Redactor, RegisteredSecret } from "../redact/types.js";
+import type { RunIdentity } from "../secrets/oidc/claims.js";
 import type { GrantContext, SecretGrant } from "../secrets/types.js";
 import type { LogStore } from "../store/logs.js";
 import type { RunStore, TestResult } from "../store/runs.js";
@@ -50,6 +51,10 @@ export interface RunRequest {
   env?: Record<string, string>;
   /** Extra environment for restricted jobs only (AIRLOCK_SUITE_*). */
   restrictedEnv?: Record<string, string>;
+  /** What ID tokens say about this run; without it, a job declaring `id_tokens` gets none. */
+  identity?: RunIdentity;
+  /** Re-checks the run's authorization before each grant and ID token; throws when void. */
+  authorize?: () => Promise<void>;
   /** Live view hooks. Output given here is already redacted. */
   onJobStart?(jobId: string): void;
   onJobEnd?(jobId: string, outcome: JobOutcome): void;
@@ -81,6 +86,7 @@ export async function executeRun(deps: RunnerDeps, req: RunRequest): Promise<Run
       template: j.template,
       needs: j.needs,
       secrets: j.secrets,
+      restricted: isRestricted(j),
       state: "pending",
       reason: req.plan.reasons[j.id] ?? "",
     })),
@@ -169,7 +175,13 @@ async function runJob(
   try {
     if (restricted) {
       grants.push(
-        ...(await deps.grant(job, { runId: req.runId, jobId: job.id, timeoutMs: job.timeoutMs })),
+        ...(await deps.grant(job, {
+          runId: req.runId,
+          jobId: job.id,
+          timeoutMs: job.timeoutMs,
+          ...(req.identity ? { identity: req.identity } : {}),
+          ...(req.authorize ? { authorize: req.authorize } : {}),
+        })),
       );
       record.grants = Object.fromEntries(grants.map((g) => [g.set, g.versions]));
       const notes = grants.flatMap((g) => g.notes);
@@ -177,6 +189,8 @@ async function runJob(
     }
     // Registered values are masked only in the output of a job that holds them (no oracle).
     redactor = deps.createRedactor(grants.flatMap((g) => g.mask));
+    const live = redactor;
+    for (const g of grants) g.watch?.((values) => live.register(values));
     const output = redactor.stream();
     const tap = new PassThrough();
     tap.on("data", (chunk: Buffer) => {
@@ -205,6 +219,7 @@ async function runJob(
         },
         secretEnv: Object.assign({}, ...grants.map((g) => g.env)),
         secretFiles: grants.flatMap((g) => g.files),
+        ...apiSocketOf(grants),
         mounts: restricted ? (req.restrictedMounts ?? []) : [],
         output,
         signal,
@@ -242,4 +257,10 @@ async function runJob(
     }
   }
   return record;
+}
+
+/** The job's API socket, from the grant that serves it (at most one does). */
+function apiSocketOf(grants: SecretGrant[]): { apiSocket?: string } {
+  const socket = grants.find((g) => g.socket)?.socket;
+  return socket ? { apiSocket: socket } : {};
 }

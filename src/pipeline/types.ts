@@ -1,8 +1,9 @@
 // The plan: what the scheduler runs. Produced from a Config by expand + select.
-import type { JobLimits, JobSpec } from "../executors/types.js";
+import type { IdTokenSpec, JobLimits, JobSpec } from "../executors/types.js";
 
 export { isRestricted } from "../executors/types.js";
 export type { JobLimits };
+export type PlannedIdToken = IdTokenSpec;
 
 export interface PlannedJob extends JobSpec {
   /** The key under `jobs:` this came from. */

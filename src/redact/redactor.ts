@@ -171,7 +171,12 @@ export class StreamCore {
   private done = 0;
   private masked = 0;
 
-  constructor(private readonly engine: Engine) {}
+  /** `current` is read at each write: values registered later apply from then on. */
+  constructor(private readonly current: { engine: Engine }) {}
+
+  private get engine(): Engine {
+    return this.current.engine;
+  }
 
   /** Bytes held back that a timer may release. */
   get pending(): number {
@@ -246,6 +251,18 @@ export class StreamCore {
   }
 }
 
+/** The matcher for `needles`, which match by their visible form too (escapes removed). */
+function engineOf(needles: { text: string; name: string }[], detectors: boolean): Engine {
+  const visible = needles.flatMap((n) => {
+    const buf = Buffer.from(n.text, "utf8");
+    if (!buf.includes(0x1b)) return [n];
+    const view = VisibleText.of(buf);
+    const text = Buffer.from(view.bytes.subarray(0, view.length)).toString("utf8");
+    return text.length > 0 ? [{ text, name: n.name }] : [];
+  });
+  return new Engine(visible, detectors);
+}
+
 export function createRedactor(opts: RedactorOptions): Redactor & {
   warnings: string[];
   needleCount: number;
@@ -255,43 +272,43 @@ export function createRedactor(opts: RedactorOptions): Redactor & {
   const warnings: string[] = [];
   const needles: { text: string; name: string }[] = [];
   const seen = new Set<string>();
-  for (const s of opts.secrets) {
-    if (s.value.length < minLength) {
-      // Names only: the value must not reach a log through this warning (invariant 9).
-      warnings.push(
-        `secret ${s.name} is not masked: its value is shorter than ${minLength} characters, and masking it would also hide ordinary text; use a longer value or lower the minimum length`,
-      );
-      continue;
+  // Set by the first `add` below, and replaced by each later one.
+  const current = {} as { engine: Engine };
+  const add = (secrets: RegisteredSecret[]) => {
+    for (const s of secrets) {
+      if (s.value.length < minLength) {
+        // Names only: the value must not reach a log through this warning (invariant 9).
+        warnings.push(
+          `secret ${s.name} is not masked: its value is shorter than ${minLength} characters, and masking it would also hide ordinary text; use a longer value or lower the minimum length`,
+        );
+        continue;
+      }
+      for (const text of needlesOf(s.value, minLength)) {
+        if (seen.has(text)) continue;
+        seen.add(text);
+        needles.push({ text, name: s.name });
+      }
     }
-    for (const text of needlesOf(s.value, minLength)) {
-      if (seen.has(text)) continue;
-      seen.add(text);
-      needles.push({ text, name: s.name });
-    }
-  }
-  // Matching runs on visible text, so a needle is matched by its visible form too.
-  const visible = needles.flatMap((n) => {
-    const buf = Buffer.from(n.text, "utf8");
-    if (!buf.includes(0x1b)) return [n];
-    const view = VisibleText.of(buf);
-    const text = Buffer.from(view.bytes.subarray(0, view.length)).toString("utf8");
-    return text.length > 0 ? [{ text, name: n.name }] : [];
-  });
-  const engine = new Engine(visible, opts.detectors ?? true);
+    current.engine = engineOf(needles, opts.detectors ?? true);
+  };
+  add(opts.secrets);
 
   return {
     warnings,
-    needleCount: engine.needleCount,
+    get needleCount() {
+      return current.engine.needleCount;
+    },
+    register: add,
     redact(text: string): string {
       if (text.length === 0) return text;
       const buf = Buffer.from(text, "utf8");
-      const out = new StreamCore(engine).write(buf, true);
+      const out = new StreamCore(current).write(buf, true);
       // Never alter text that holds no secret (not even by a UTF-8 round trip).
       if (out.length === 1 && out[0] === buf) return text;
       return Buffer.concat(out).toString("utf8");
     },
     stream(): Transform {
-      const core = new StreamCore(engine);
+      const core = new StreamCore(current);
       const timed = flushMs > 0 && Number.isFinite(flushMs);
       // One timer at a time, armed while bytes are held back. Input that arrives meanwhile
       // only moves `lastInput`; the timer re-arms for the rest of the wait when it fires, so

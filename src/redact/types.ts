@@ -13,4 +13,9 @@ export interface Redactor {
   redact(text: string): string;
   /** A streaming transform for live output; holds back only an open partial match. */
   stream(): Transform;
+  /**
+   * Masks more values from now on, in every stream already made too: for values the job
+   * receives while it runs (fresh ID tokens), registered before the job holds them.
+   */
+  register(secrets: RegisteredSecret[]): void;
 }

@@ -10,6 +10,7 @@ import { existsSync, renameSync, rmSync } from "node:fs";
 import type SQLite from "better-sqlite3";
 import type { SecretSetConfig } from "../config/schema.js";
 import { AuditLog } from "../store/audit.js";
+import { type OidcKeyRow, OidcKeyRows } from "../store/oidc-keys.js";
 import { type KeyRow, SecretRows, type ValueRow } from "../store/secrets.js";
 import { aad, masterKeyId, newKey, newKeyId, open, seal } from "./crypto.js";
 import { SecretsError, TamperedError, WrongMasterKeyError } from "./errors.js";
@@ -67,6 +68,7 @@ export interface RekeyResult {
 const valueAad = (keyId: string, set: string, key: string, version: number) =>
   aad("airlock-secret-value-v1", keyId, set, key, version);
 const dataKeyAad = (keyId: string, masterId: string) => aad("airlock-data-key-v1", keyId, masterId);
+const oidcKeyAad = (keyId: string, kid: string) => aad("airlock-oidc-key-v1", keyId, kid);
 
 const wrongKey = (master: MasterKey, expected: string) =>
   new WrongMasterKeyError(
@@ -203,6 +205,32 @@ export class EmbeddedStore {
       );
     }
     return plain.toString("utf8");
+  }
+
+  /**
+   * Seals the private key of an OIDC signing key (PKCS#8 DER) like a value: with the active data
+   * key, bound to its kid. Creates the store's keys on first use.
+   */
+  sealOidcKey(kid: string, pkcs8: Buffer): Pick<OidcKeyRow, "key_id" | "nonce" | "ciphertext"> {
+    this.unlock(true);
+    this.ensureActiveKey();
+    const keyId = this.activeKeyId!;
+    const sealed = seal(this.dataKeys.get(keyId)!, pkcs8, oidcKeyAad(keyId, kid));
+    return { key_id: keyId, nonce: sealed.nonce, ciphertext: sealed.ciphertext };
+  }
+
+  /** The PKCS#8 DER private key of an OIDC signing key. */
+  openOidcKey(row: Pick<OidcKeyRow, "kid" | "key_id" | "nonce" | "ciphertext">): Buffer {
+    this.unlock(false);
+    if (!this.dataKeys.has(row.key_id)) this.relock();
+    const dataKey = this.dataKeys.get(row.key_id);
+    const plain = dataKey && open(dataKey, row, oidcKeyAad(row.key_id, row.kid));
+    if (!plain) {
+      throw new TamperedError(
+        `the OIDC signing key ${row.kid} failed authentication: it was altered or moved; rotate with \`airlock oidc rotate --now\` or restore the database from a backup`,
+      );
+    }
+    return plain;
   }
 
   /** Inside a write transaction: adds a version and prunes beyond `keep`. Returns the version. */
@@ -446,6 +474,7 @@ export class EmbeddedStore {
     this.unlock(false);
     const values = this.rows.allValues();
     for (const v of values) this.openValue(v);
+    for (const k of new OidcKeyRows(this.opts.sqlite).all()) this.openOidcKey(k);
     return { source: this.master!.source, values: values.length };
   }
 
@@ -495,6 +524,16 @@ export class EmbeddedStore {
               nonce: s.nonce,
               ciphertext: s.ciphertext,
             });
+            resealed++;
+          }
+          const oidc = new OidcKeyRows(this.opts.sqlite);
+          for (const row of oidc.all()) {
+            const s = seal(
+              newDataKey.key,
+              this.openOidcKey(row),
+              oidcKeyAad(newDataKey.id, row.kid),
+            );
+            oidc.replaceSealed(row.kid, newDataKey.id, s.nonce, s.ciphertext);
             resealed++;
           }
           for (const r of this.rows.keyring()) this.rows.deleteKeyring(r.id);

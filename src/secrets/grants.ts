@@ -1,9 +1,10 @@
 // Per-job grants: a restricted job receives exactly the sets it declares (DESIGN.md invariant 3),
 // each from its set's backend, with env_override applied; every release is audited; if one set
 // cannot be granted, those already granted are released before the error goes up.
-import type { PlannedJob } from "../pipeline/types.js";
+import { isRestricted, type PlannedJob } from "../pipeline/types.js";
 import { applyEnvOverride } from "./env.js";
 import { SecretsError } from "./errors.js";
+import { grantIdTokens, type IdTokenSettings, jobMinter } from "./oidc/grant.js";
 import { type BackendContext, type BackendFactory, registeredBackends } from "./registry.js";
 import type { GrantContext, SecretBackend, SecretGrant } from "./types.js";
 
@@ -12,7 +13,13 @@ export interface SecretsServiceOptions extends BackendContext {
   factories?: Record<string, BackendFactory>;
   /** Recorded as the actor of releases. */
   actor?: string;
+  /** The OIDC issuer, for jobs declaring `id_tokens` and Vault logins with Airlock's token. */
+  idTokens?: Omit<IdTokenSettings, "actor">;
 }
+
+/** Why a job declaring ID tokens cannot get them here. */
+export const NO_ISSUER =
+  "ID tokens need the issuer's URL: set AIRLOCK_PUBLIC_URL to the https URL where `airlock serve` publishes /.well-known/openid-configuration (see docs/oidc.md)";
 
 export class SecretsService {
   private readonly factories: Map<string, BackendFactory>;
@@ -71,15 +78,34 @@ export class SecretsService {
     return grant;
   }
 
-  /** Grants for every set `job` declares; none for a public job. The runner's `grant` dependency. */
+  /**
+   * Grants for every set `job` declares, and its ID tokens; none for a public job. The runner's
+   * `grant` dependency.
+   */
   async grantsFor(
-    job: Pick<PlannedJob, "id" | "secrets">,
+    job: Pick<PlannedJob, "id" | "secrets"> & Partial<Pick<PlannedJob, "template" | "idTokens">>,
     ctx: GrantContext,
   ): Promise<SecretGrant[]> {
-    if (job.secrets.length === 0) return [];
+    if (!isRestricted(job)) return [];
+    const settings = this.opts.idTokens && {
+      ...this.opts.idTokens,
+      actor: this.opts.actor ?? "airlock",
+    };
+    const withTokens: GrantContext =
+      settings && ctx.identity
+        ? {
+            ...ctx,
+            idToken: async (aud) =>
+              (await jobMinter(job, ctx, settings)([aud], ctx.timeoutMs, "vault-login")).token,
+          }
+        : ctx;
     const grants: SecretGrant[] = [];
     try {
-      for (const set of new Set(job.secrets)) grants.push(await this.grantSet(set, ctx));
+      for (const set of new Set(job.secrets)) grants.push(await this.grantSet(set, withTokens));
+      if (Object.keys(job.idTokens ?? {}).length > 0) {
+        if (!settings) throw new SecretsError(`job ${job.id} declares id_tokens: ${NO_ISSUER}`);
+        grants.push(await grantIdTokens(job, ctx, settings));
+      }
     } catch (e) {
       await releaseAll(grants);
       throw e;

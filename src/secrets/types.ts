@@ -1,12 +1,25 @@
 // The seam between secret storage and the jobs that receive secrets.
 // Embedded store, Vault/OpenBao and the environment all implement SecretBackend.
 import type { RegisteredSecret } from "../redact/types.js";
+import type { RunIdentity } from "./oidc/claims.js";
 
 export interface GrantContext {
   runId: string;
   jobId: string;
   /** The job's timeout, so that short-lived credentials can outlive it only by a margin. */
   timeoutMs: number;
+  /** What ID tokens say about the run (absent: none can be issued). */
+  identity?: RunIdentity;
+  /**
+   * Re-checks that the run's commit is still authorized (DESIGN.md invariant 1); throws saying
+   * why not. Called before every ID token, the fresh ones during the job included.
+   */
+  authorize?: () => Promise<void>;
+  /**
+   * An ID token for this job with audience `aud`, for Airlock's own use (a Vault login); set
+   * by the secrets service when it can issue one.
+   */
+  idToken?: (aud: string) => Promise<string>;
 }
 
 /** What one secret set gives one job. */
@@ -15,7 +28,7 @@ export interface SecretGrant {
   /** Environment variables for the job. */
   env: Record<string, string>;
   /** Keys delivered as files on the job's private tmpfs. */
-  files: { name: string; value: string }[];
+  files: { name: string; value: string; pathEnv?: string }[];
   /** Every value the job could obtain through this grant (all live versions, tokens): the redactor masks them. */
   mask: RegisteredSecret[];
   /** Versions released, for the audit log and the run page. Never values. */
@@ -27,6 +40,13 @@ export interface SecretGrant {
    * env carries plumbing rather than set values (a Vault token, its address) lists none of those.
    */
   overridable?: string[];
+  /** Host path of the job's API socket (the fresh-token endpoint), bound into its sandbox. */
+  socket?: string;
+  /**
+   * Called once the job's redactor exists: values the grant creates later (fresh ID tokens) go
+   * to `register` before the job receives them.
+   */
+  watch?(register: (secrets: RegisteredSecret[]) => void): void;
   /** Revokes whatever the grant created (child tokens, leases). Called when the job ends, whatever happened. */
   release(): Promise<void>;
 }

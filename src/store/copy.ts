@@ -26,6 +26,7 @@ const KEYS: Record<keyof Database, string[]> = {
   admin_tokens: ["id"],
   console_sessions: ["id_hash"],
   login_links: ["hash"],
+  oidc_keys: ["kid"],
 };
 export const TABLES = Object.keys(KEYS) as (keyof Database)[];
 

@@ -23,6 +23,8 @@ export interface NewJob {
   template: string;
   needs: string[];
   secrets: string[];
+  /** Holds credentials (secrets or ID tokens): its logs are private. Default: has secrets. */
+  restricted?: boolean;
   state: JobState;
   reason: string;
 }
@@ -94,7 +96,7 @@ export class RunStore {
             reason: j.reason,
             needs: JSON.stringify(j.needs),
             secrets: JSON.stringify(j.secrets),
-            restricted: j.secrets.length > 0 ? 1 : 0,
+            restricted: (j.restricted ?? j.secrets.length > 0) ? 1 : 0,
             exit_code: null,
             started_at: null,
             finished_at: null,

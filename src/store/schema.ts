@@ -2,6 +2,7 @@
 import type { Generated } from "kysely";
 import type { ApprovalsTable, PrHeadsTable } from "./approvals-schema.js";
 import type { EventPayloadsTable, EventsTable } from "./events-schema.js";
+import type { OidcKeysTable } from "./oidc-keys-schema.js";
 import type { CheckRunIdsTable, OutboxTable } from "./outbox-schema.js";
 import type {
   AuditTable,
@@ -127,4 +128,5 @@ export interface Database {
   console_sessions: ConsoleSessionsTable;
   admin_tokens: AdminTokensTable;
   login_links: LoginLinksTable;
+  oidc_keys: OidcKeysTable;
 }

@@ -9,6 +9,8 @@ export interface CommitAuthorization {
   authorized: boolean;
   /** Login of who vouched: the trusted author, or the approver. */
   by: string | null;
+  /** How: the author (and pusher) is trusted, or a trusted member approved the SHA. */
+  kind?: "trusted-author" | "approval";
   reason: string;
 }
 
@@ -38,7 +40,12 @@ export async function authorizeCommit(args: {
         ? authorVerdict
         : await trust.check({ login: head.pushedBy }, repo, rules);
     if (pusher.trusted) {
-      return { authorized: true, by: author.login, reason: authorVerdict.reason };
+      return {
+        authorized: true,
+        by: author.login,
+        kind: "trusted-author",
+        reason: authorVerdict.reason,
+      };
     }
   }
   const approval = await approvals.approvalFor(fullName, pr, sha);
@@ -46,6 +53,7 @@ export async function authorizeCommit(args: {
     return {
       authorized: true,
       by: approval.approvedBy,
+      kind: "approval",
       reason: `${approval.approvedBy} approved ${sha.slice(0, 12)}`,
     };
   }

@@ -5,6 +5,7 @@ import type { Intake } from "../gateway/intake.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { healthzRoute } from "./routes/healthz.js";
 import { metricsRoute } from "./routes/metrics.js";
+import { type OidcRouteOptions, oidcRoutes } from "./routes/oidc.js";
 import { webhookRoute } from "./routes/webhook.js";
 
 export const DISPATCH_KEY_PATH = "/.well-known/airlock-dispatch-key";
@@ -20,6 +21,8 @@ export interface ServerOptions {
   health?: () => boolean;
   /** The PEM public key executors verify signed dispatches with; served when given. */
   dispatchKey?: () => string;
+  /** The OIDC issuer's discovery document and JWKS; served when given. */
+  oidc?: OidcRouteOptions;
   extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
 }
 
@@ -53,6 +56,7 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
       reply.type("application/x-pem-file").header("cache-control", "max-age=300").send(key()),
     );
   }
+  if (opts.oidc) await app.register(oidcRoutes, opts.oidc);
   if (opts.extraRoutes) await opts.extraRoutes(app);
   return app;
 }

@@ -149,6 +149,7 @@ export async function startFlowServer(o: {
         runs,
         logs,
         jobs,
+        issuer: PUBLIC_URL,
       });
       return { runner: built.runner, close: built.close };
     },
@@ -228,6 +229,8 @@ export class World {
     headRef?: string;
     draft?: boolean;
     labels?: string[];
+    /** "owner/name" of a fork the head comes from. */
+    headRepo?: string;
   }) {
     const number = this.nextPr++;
     const headSha = this.repo.commit(o.files ?? { [`f${number}.txt`]: "x\n" }, this.baseSha);
@@ -240,6 +243,7 @@ export class World {
       ...(o.headRef ? { headRef: o.headRef } : {}),
       ...(o.draft ? { draft: true } : {}),
       ...(o.labels ? { labels: o.labels } : {}),
+      ...(o.headRepo ? { headRepo: o.headRepo } : {}),
     });
     return { number, headSha, ...o };
   }

@@ -7,6 +7,7 @@ import { registerDoctor } from "./doctor.js";
 import { registerLogs } from "./logs.js";
 import { registerMask } from "./mask.js";
 import { registerMirror } from "./mirror.js";
+import { registerOidc } from "./oidc.js";
 import { registerRun } from "./run.js";
 import { registerRuns } from "./runs.js";
 import { registerSchema } from "./schema.js";
@@ -23,6 +24,7 @@ export function registerCommands(program: Command): void {
   registerApp(program);
   registerToken(program);
   registerSecrets(program);
+  registerOidc(program);
   registerAudit(program);
   registerMask(program, { loadSetValues });
   registerSchema(program);

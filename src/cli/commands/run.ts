@@ -246,6 +246,18 @@ async function execute(a: ExecuteArgs): Promise<number> {
       },
       restrictedMounts: side.mounts,
       restrictedEnv: side.env,
+      // What ID tokens say: a local run, vouched for by whoever runs it.
+      identity: {
+        source: "local",
+        repo: repo.name,
+        pr: null,
+        sha: repo.sha,
+        baseRef: null,
+        fork: false,
+        authorization: "local",
+        authorizedBy: `local:${userInfo().username}`,
+        attempt: 1,
+      },
       checkout,
       workdir: repo.subdir,
       plan,

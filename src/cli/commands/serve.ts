@@ -13,6 +13,8 @@ import { type EventHandler, EventLoop } from "../../gateway/events.js";
 import { Intake } from "../../gateway/intake.js";
 import { loadServeConfig, type ServeConfig, ServeConfigError } from "../../gateway/serve-config.js";
 import { type WiredFlow, wireFlow } from "../../gateway/wiring.js";
+import { EmbeddedStore } from "../../secrets/embedded.js";
+import { OidcKeyStore } from "../../secrets/oidc/keys.js";
 import { type OpenedDb, openDb } from "../../store/db.js";
 import { EventStore } from "../../store/events.js";
 import { LogStore } from "../../store/logs.js";
@@ -49,6 +51,8 @@ export interface GatewayOptions {
   maxAttempts?: number;
   backoffMs?: (attempt: number) => number;
   extraRoutes?: (app: FastifyInstance, db: OpenedDb) => Promise<void> | void;
+  /** The OIDC issuer URL (the public URL); default: the address the server listens on. */
+  issuer?: string;
 }
 
 export interface RunningGateway {
@@ -104,6 +108,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       ? new Intake({ secrets: o.webhookSecrets, store: events, onStored: () => loop.notify() })
       : undefined;
   let dispatchPem: string | undefined;
+  let url = "";
   const app = await createServer({
     ...(intake ? { intake } : {}),
     metrics,
@@ -113,11 +118,17 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       dispatchPem ??= dispatchPublicKeyPem(o.dataDir);
       return dispatchPem;
     },
+    oidc: {
+      issuer: () => o.issuer ?? url,
+      keys: new OidcKeyStore({
+        sqlite: db.sqlite,
+        store: new EmbeddedStore({ dataDir: o.dataDir, sqlite: db.sqlite }),
+      }),
+    },
     ...(o.extraRoutes ? { extraRoutes: (a: FastifyInstance) => o.extraRoutes!(a, db) } : {}),
   });
   await service?.start();
   await loop.start();
-  let url: string;
   try {
     url = await app.listen({ host: o.listen.host, port: o.listen.port });
   } catch (e) {
@@ -202,6 +213,8 @@ function flowService(config: ServeConfig, log: FastifyBaseLogger) {
           jobs,
           actor: "airlock serve",
           warn: (m) => log.warn(m),
+          // The issuer of ID tokens: the URL that serves its discovery document.
+          issuer: config.publicUrl ?? `http://${config.listen.host}:${config.listen.port}`,
         });
         return {
           runner: b.runner,
@@ -254,6 +267,7 @@ export function registerServe(program: Command): void {
           webhookSecrets: config.webhookSecrets,
           dataDir: config.dataDir,
           listen: config.listen,
+          ...(config.publicUrl ? { issuer: config.publicUrl } : {}),
           ...(config.embedded
             ? { handler: logOnlyHandler(log) }
             : {

@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, formatIssue, loadConfig } from "../../config/loader.js";
-import type { Config } from "../../config/schema.js";
+import { type Config, holdsCredentials } from "../../config/schema.js";
 import { type DoctorCheck, fail, ok } from "./types.js";
 
 export const CONFIG_FILE = ".airlock.yml";
@@ -22,7 +22,7 @@ export function checkConfig(projectDir: string): { checks: DoctorCheck[]; config
   try {
     const config = loadConfig(file);
     const jobs = Object.values(config.jobs);
-    const restricted = jobs.filter((j) => j.secrets.length > 0).length;
+    const restricted = jobs.filter(holdsCredentials).length;
     return {
       config,
       checks: [
@@ -42,6 +42,6 @@ export function checkConfig(projectDir: string): { checks: DoctorCheck[]; config
 /** Whether the pipeline has jobs that receive secrets and run in the local sandbox. */
 export function restrictedJobsRunHere(config: Config | undefined): boolean | undefined {
   if (!config) return undefined;
-  const restricted = Object.values(config.jobs).some((j) => j.secrets.length > 0);
+  const restricted = Object.values(config.jobs).some(holdsCredentials);
   return restricted && !config.executor?.gitlab;
 }

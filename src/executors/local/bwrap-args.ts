@@ -54,6 +54,8 @@ export interface JobSandbox {
   tmpBytes?: number;
   scriptFd: number;
   secretFiles: { name: string; fd: number }[];
+  /** Host path of the job's API socket, bound at SANDBOX.apiSocket. */
+  apiSocket?: string;
   statusFd: number;
 }
 
@@ -75,6 +77,8 @@ export function jobArgs(s: JobSandbox): string[] {
   for (const f of s.secretFiles) {
     a.push("--perms", "0400", "--file", String(f.fd), path.posix.join(SANDBOX.secrets, f.name));
   }
+  // A socket on a read-only mount still accepts connections.
+  if (s.apiSocket) a.push("--ro-bind", s.apiSocket, SANDBOX.apiSocket);
   a.push("--remount-ro", SANDBOX.run, "--remount-ro", "/");
   a.push("--chdir", s.cwd, "--json-status-fd", String(s.statusFd));
   a.push("--", ...JOB_COMMAND, SANDBOX.script);

@@ -78,7 +78,8 @@ export class LocalExecutor implements Executor {
 
     let bwrap: string | null = null;
     if (!this.#sandbox) {
-      const secrets = Object.keys(req.secretEnv).length + req.secretFiles.length;
+      const secrets =
+        Object.keys(req.secretEnv).length + req.secretFiles.length + (req.apiSocket ? 1 : 0);
       if (isRestricted(job) || secrets > 0) {
         return fail(
           `job ${job.id} is restricted (it declares secrets): restricted jobs run only in the bubblewrap sandbox, never with --no-sandbox`,
@@ -182,12 +183,20 @@ export class LocalExecutor implements Executor {
         statusFd: 3,
         scriptFd: 4,
         secretFiles: secretFds,
+        ...(req.apiSocket ? { apiSocket: req.apiSocket } : {}),
       });
       const env = buildEnv(
         baseEnv({ sandbox: true, home: SANDBOX.home, workspace: SANDBOX.workspace }),
         req.env,
         req.secretEnv,
+        // Files whose path a variable names (AWS_WEB_IDENTITY_TOKEN_FILE).
+        Object.fromEntries(
+          req.secretFiles
+            .filter((f) => f.pathEnv)
+            .map((f) => [f.pathEnv!, path.posix.join(SANDBOX.secrets, f.name)]),
+        ),
         { AIRLOCK_WORKSPACE: SANDBOX.workspace, AIRLOCK_SECRETS_DIR: SANDBOX.secrets },
+        req.apiSocket ? { AIRLOCK_JOB_API_SOCKET: SANDBOX.apiSocket } : {},
       );
       finished = await supervise(
         { file: prlimit, args: [...limited, bwrap, ...args], env, fds },

@@ -9,6 +9,8 @@ export const SANDBOX = {
   run: "/run/airlock",
   secrets: "/run/airlock/secrets",
   script: "/run/airlock/job.sh",
+  /** The job's API socket (fresh ID tokens), when it has one: AIRLOCK_JOB_API_SOCKET. */
+  apiSocket: "/run/airlock/api.sock",
 } as const;
 
 export const SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

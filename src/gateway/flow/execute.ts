@@ -128,6 +128,23 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
       checkout,
       restrictedMounts: side.mounts,
       restrictedEnv: side.env,
+      ...(auth?.authorized && auth.by && auth.kind
+        ? {
+            // What ID tokens say; each token re-checks the authorization first.
+            identity: {
+              source: "github" as const,
+              repo: req.repo,
+              pr: req.pr,
+              sha: req.headSha,
+              baseRef: now.baseRef ?? null,
+              fork: now.fork ?? true,
+              authorization: auth.kind,
+              authorizedBy: auth.by,
+              attempt: req.attempt,
+            },
+            authorize: authorized,
+          }
+        : {}),
       plan,
       concurrency: o.concurrency ?? 2,
       signal,

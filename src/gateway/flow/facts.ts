@@ -24,6 +24,8 @@ function factsOf(repo: string, installationId: number, pr: PullRequest): PrFacts
     draft: pr.draft ?? false,
     open: pr.state === "open",
     labels: pr.labels.map((l) => l.name),
+    baseRef: pr.base.ref,
+    fork: pr.head.repo?.full_name.toLowerCase() !== pr.base.repo.full_name.toLowerCase(),
   };
 }
 

@@ -86,6 +86,10 @@ export interface PrFacts {
   draft: boolean;
   open: boolean;
   labels: string[];
+  /** The base branch; known from a fresh read of the pull request. */
+  baseRef?: string;
+  /** The head lives in another repository than the base (a fork, or a deleted one). */
+  fork?: boolean;
 }
 
 /** The PR's trusted base definition, combined with its head's public jobs. */

@@ -12,6 +12,7 @@ import * as m008 from "./008_gateway_runs.js";
 import * as m009 from "./009_check_run_status.js";
 import * as m010 from "./010_request_interruptions.js";
 import * as m011 from "./011_job_notes.js";
+import * as m012 from "./012_oidc_keys.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -25,4 +26,5 @@ export const migrations: Record<string, Migration> = {
   "009_check_run_status": m009,
   "010_request_interruptions": m010,
   "011_job_notes": m011,
+  "012_oidc_keys": m012,
 };
