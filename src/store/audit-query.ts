@@ -42,6 +42,11 @@ export const AUDIT_KINDS: readonly AuditKind[] = [
     actions: ["token-create", "token-revoke"],
   },
   { value: "sign-in", label: "Console sign-ins", actions: ["sign-in"] },
+  {
+    value: "oidc",
+    label: "ID tokens issued, OIDC keys rotated or revoked",
+    actions: ["id-token", "oidc-*"],
+  },
   { value: "console", label: "Console actions (approve, cancel, re-run)", actions: ["console-*"] },
 ];
 
