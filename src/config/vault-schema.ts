@@ -49,17 +49,26 @@ const PolicyName = z
 export const VaultAuthSchema = z
   .object({
     method: z
-      .enum(["token", "approle", "jwt"])
+      .enum(["token", "approle", "jwt", "id-token"])
       .default("token")
       .describe(
-        "How Airlock logs in: token (VAULT_TOKEN), approle (AIRLOCK_VAULT_ROLE_ID and AIRLOCK_VAULT_SECRET_ID) or jwt (AIRLOCK_VAULT_JWT or AIRLOCK_VAULT_JWT_FILE)",
+        "How Airlock logs in: token (VAULT_TOKEN), approle (AIRLOCK_VAULT_ROLE_ID and AIRLOCK_VAULT_SECRET_ID), jwt (AIRLOCK_VAULT_JWT or AIRLOCK_VAULT_JWT_FILE), or id-token (the job's own Airlock ID token, at each job: no Vault credential in Airlock)",
       ),
     mount: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9_./-]*$/, "an auth mount is a path such as `approle`")
       .optional()
       .describe("Where the auth method is mounted; defaults to its name (approle, jwt)"),
-    role: z.string().min(1).optional().describe("The role to log in as (required for jwt)"),
+    role: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The role to log in as (required for jwt and id-token)"),
+    audience: z
+      .string()
+      .min(1)
+      .default("vault")
+      .describe("id-token: the audience of the job's token (the role's bound_audiences)"),
   })
   .strict();
 
@@ -132,7 +141,7 @@ export const VaultSetSchema = z
     rotate_every: VaultPeriod.optional().describe(
       "Remind in `airlock secrets list` and `airlock doctor` when the secret is older than this",
     ),
-    auth: VaultAuthSchema.default({ method: "token" }),
+    auth: VaultAuthSchema.default({ method: "token", audience: "vault" }),
     namespace: z
       .string()
       .min(1)
@@ -155,11 +164,11 @@ export const VaultSetSchema = z
         message: "a job's token must never carry the `root` policy; name a policy for the set",
       });
     }
-    if (v.auth.method === "jwt" && !v.auth.role) {
+    if ((v.auth.method === "jwt" || v.auth.method === "id-token") && !v.auth.role) {
       ctx.addIssue({
         code: "custom",
         path: ["auth", "role"],
-        message: "jwt login needs a `role`",
+        message: `${v.auth.method} login needs a \`role\``,
       });
     }
     const keyNames = Object.keys(v.keys ?? {});

@@ -4,9 +4,17 @@
 // Every request is first checked against Vault's OpenAPI description (oracle.ts); a request
 // the description does not contain is recorded in `violations` and answered with an error,
 // and tests assert that `violations` stays empty.
-import { randomBytes } from "node:crypto";
+import { createPublicKey, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  type JWK,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from "jose";
 import { type AuthMount, type Match, type SecretMount, VaultOracle } from "./oracle.js";
 
 type Json = Record<string, unknown>;
@@ -141,6 +149,11 @@ export class VaultDouble {
   private readonly kv1 = new Map<string, Json>();
   private readonly appRoles = new Map<string, { secretId: string; policies: string[] }>();
   private readonly jwtRoles = new Map<string, { jwt: string; policies: string[] }>();
+  /** `auth/jwt/config` and `auth/jwt/role/*` as written through the API (Vault's JWT auth). */
+  private jwtConfig: Json | undefined;
+  private readonly boundJwtRoles = new Map<string, Json>();
+  /** Claims of every JWT login Vault accepted, for tests. */
+  readonly jwtLogins: { role: string; claims: JWTPayload }[] = [];
   private readonly awsRoles = new Set<string>();
   private readonly wrapped = new Map<string, { body: Json; expiresAt: number }>();
   private readonly faults: Fault[] = [];
@@ -354,7 +367,7 @@ export class VaultDouble {
       this.useToken(caller);
     }
 
-    const [status, out] = this.dispatch(ctx, caller);
+    const [status, out] = await this.dispatch(ctx, caller);
     if (out && status === 200 && typeof wrapTtl === "string" && match.operationId !== "unwrap") {
       const token = `hvs.${rand(24)}`;
       const ttl = parseVaultDuration(wrapTtl);
@@ -373,7 +386,7 @@ export class VaultDouble {
     return send(status, out);
   }
 
-  private dispatch(ctx: Ctx, caller: Token | undefined): [number, Json | undefined] {
+  private async dispatch(ctx: Ctx, caller: Token | undefined): Promise<[number, Json | undefined]> {
     const p = ctx.match.params;
     const b = ctx.body;
     switch (ctx.match.operationId) {
@@ -443,10 +456,17 @@ export class VaultDouble {
       }
       case "jwt-login": {
         const role = this.jwtRoles.get(String(b.role ?? ""));
-        if (!role || role.jwt !== b.jwt)
-          return [400, { errors: ["error validating token: invalid signature"] }];
-        return [200, this.loginBody(role.policies, { role: String(b.role) })];
+        if (role && role.jwt === b.jwt) {
+          return [200, this.loginBody(role.policies, { role: String(b.role) })];
+        }
+        return this.jwtLogin(String(b.role ?? ""), String(b.jwt ?? ""));
       }
+      case "jwt-configure":
+        this.jwtConfig = b;
+        return [204, undefined];
+      case "jwt-write-role":
+        this.boundJwtRoles.set(p.name!, b);
+        return [204, undefined];
       case "aws-generate-credentials":
         return this.awsCreds(p.name!, caller!);
       case "leases-revoke-lease": {
@@ -477,6 +497,71 @@ export class VaultDouble {
       default:
         return [405, { errors: [`the double does not serve ${ctx.match.operationId}`] }];
     }
+  }
+
+  // ---- JWT auth, as Vault's jwt plugin checks a login ----
+
+  private async jwtKeys(): Promise<JWTVerifyGetKey | null> {
+    const c = this.jwtConfig;
+    if (!c) return null;
+    if (typeof c.oidc_discovery_url === "string") {
+      const doc = (await (
+        await fetch(`${c.oidc_discovery_url.replace(/\/+$/, "")}/.well-known/openid-configuration`)
+      ).json()) as { issuer: string; jwks_uri: string };
+      // Vault checks that the discovery document names the issuer it was given.
+      if (doc.issuer !== c.oidc_discovery_url.replace(/\/+$/, "")) return null;
+      return createRemoteJWKSet(new URL(doc.jwks_uri));
+    }
+    if (Array.isArray(c.jwt_validation_pubkeys)) {
+      const keys = (c.jwt_validation_pubkeys as string[]).map(
+        (pem) => createPublicKey(pem).export({ format: "jwk" }) as JWK,
+      );
+      return createLocalJWKSet({ keys });
+    }
+    return null;
+  }
+
+  private async jwtLogin(roleName: string, jwt: string): Promise<[number, Json]> {
+    const role = this.boundJwtRoles.get(roleName);
+    if (!role) return [400, { errors: [`role "${roleName}" could not be found`] }];
+    const keys = await this.jwtKeys();
+    if (!keys) return [400, { errors: ["could not load configuration"] }];
+    const bad = (why: string): [number, Json] => [400, { errors: [why] }];
+    let claims: JWTPayload;
+    try {
+      const audiences = (role.bound_audiences as string[] | undefined) ?? [];
+      ({ payload: claims } = await jwtVerify(jwt, keys, {
+        ...(typeof this.jwtConfig?.bound_issuer === "string"
+          ? { issuer: this.jwtConfig.bound_issuer }
+          : {}),
+        ...(audiences.length ? { audience: audiences } : {}),
+        currentDate: new Date(this.now()),
+        clockTolerance: 60,
+      }));
+    } catch (e) {
+      return bad(`error validating token: ${(e as Error).message}`);
+    }
+    if (claims.aud !== undefined && !role.bound_audiences) {
+      return bad("audience claim found in JWT but no audiences bound to the role");
+    }
+    if (typeof role.bound_subject === "string" && role.bound_subject !== claims.sub) {
+      return bad("sub claim does not match bound subject");
+    }
+    for (const [k, want] of Object.entries((role.bound_claims as Json | undefined) ?? {})) {
+      const allowed = Array.isArray(want) ? want.map(String) : [String(want)];
+      if (!allowed.includes(String(claims[k]))) {
+        return bad(`claim "${k}" does not match any associated bound claim values`);
+      }
+    }
+    const userClaim = String(role.user_claim ?? "sub");
+    if (claims[userClaim] === undefined) return bad(`claim "${userClaim}" not found in token`);
+    this.jwtLogins.push({ role: roleName, claims });
+    const { token } = this.mintToken({
+      policies: ["default", ...((role.token_policies as string[] | undefined) ?? [])],
+      ttlSec: parseVaultDuration(role.token_ttl) || 3600,
+      meta: { role: roleName },
+    });
+    return [200, { ...envelope(null), auth: this.authBody(this.tokens.get(token)!) }];
   }
 
   // ---- tokens and ACL ----

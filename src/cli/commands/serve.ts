@@ -13,7 +13,6 @@ import { type EventHandler, EventLoop } from "../../gateway/events.js";
 import { Intake } from "../../gateway/intake.js";
 import { loadServeConfig, type ServeConfig, ServeConfigError } from "../../gateway/serve-config.js";
 import { type WiredFlow, wireFlow } from "../../gateway/wiring.js";
-import { EmbeddedStore } from "../../secrets/embedded.js";
 import { OidcKeyStore } from "../../secrets/oidc/keys.js";
 import { type OpenedDb, openDb } from "../../store/db.js";
 import { EventStore } from "../../store/events.js";
@@ -120,10 +119,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     },
     oidc: {
       issuer: () => o.issuer ?? url,
-      keys: new OidcKeyStore({
-        sqlite: db.sqlite,
-        store: new EmbeddedStore({ dataDir: o.dataDir, sqlite: db.sqlite }),
-      }),
+      // Publishing reads the public keys only: no master key is needed.
+      keys: new OidcKeyStore({ sqlite: db.sqlite }),
     },
     ...(o.extraRoutes ? { extraRoutes: (a: FastifyInstance) => o.extraRoutes!(a, db) } : {}),
   });

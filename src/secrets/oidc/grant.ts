@@ -102,7 +102,7 @@ export async function grantIdTokens(
         return m.token;
       },
     });
-    socket = await serveOnSocket(endpoint, s.socketDir);
+    socket = await serveOnSocket(endpoint, () => s.issuer.jwks(), s.socketDir);
     grant.socket = socket.path;
     grant.env[ID_TOKEN_ENV.url] = SOCKET_REQUEST_URL;
     grant.env[ID_TOKEN_ENV.token] = credential;

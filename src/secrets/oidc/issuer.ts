@@ -51,6 +51,11 @@ export class IdTokenIssuer {
     return this.o.issuer;
   }
 
+  /** The published public keys. */
+  jwks() {
+    return this.o.keys.jwks();
+  }
+
   async mint(job: JobIdentity, req: MintRequest): Promise<MintedToken> {
     if (req.aud.length === 0 || req.aud.some((a) => a.length === 0)) {
       throw new SecretsError("an ID token needs a non-empty audience");

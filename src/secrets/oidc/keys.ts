@@ -40,8 +40,8 @@ export interface Signer {
 
 export interface OidcKeyStoreOptions {
   sqlite: OidcKeyRows["sqlite"];
-  /** Seals and opens the private keys (the embedded store's data key). */
-  store: Pick<EmbeddedStore, "sealOidcKey" | "openOidcKey">;
+  /** Seals and opens the private keys (the embedded store's data key); absent: publish only. */
+  store?: Pick<EmbeddedStore, "sealOidcKey" | "openOidcKey">;
   audit?: AuditLog;
   now?: () => number;
 }
@@ -103,7 +103,7 @@ export class OidcKeyStore {
     let key = this.opened.get(current.kid);
     if (!key) {
       const row = this.rows.all().find((r) => r.kid === current.kid)!;
-      key = createPrivateKey({ key: this.o.store.openOidcKey(row), format: "der", type: "pkcs8" });
+      key = createPrivateKey({ key: this.sealer().openOidcKey(row), format: "der", type: "pkcs8" });
       this.opened.set(current.kid, key);
     }
     return { kid: current.kid, alg: current.alg, key };
@@ -163,7 +163,7 @@ export class OidcKeyStore {
     const { privateKey, publicJwk } = generate(o.alg);
     const kid = await calculateJwkThumbprint(publicJwk, "sha256");
     const pkcs8 = privateKey.export({ format: "der", type: "pkcs8" });
-    const sealed = this.o.store.sealOidcKey(kid, pkcs8);
+    const sealed = this.sealer().sealOidcKey(kid, pkcs8);
     pkcs8.fill(0);
     const now = this.now();
     this.rows.write(() => {
@@ -189,6 +189,11 @@ export class OidcKeyStore {
       });
     });
     return statesOf(this.rows.all(), now).find((k) => k.kid === kid)!;
+  }
+
+  private sealer(): NonNullable<OidcKeyStoreOptions["store"]> {
+    if (!this.o.store) throw new SecretsError("this OIDC key store only publishes keys");
+    return this.o.store;
   }
 
   /** Inside a write transaction: deletes keys no verifier can need any more. */

@@ -5,6 +5,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { JWK } from "jose";
+import { JWKS_PATH } from "./discovery.js";
 import type { JobTokenEndpoint } from "./endpoint.js";
 
 /** The request path: `GET /id-token?audience=NAME`. */
@@ -18,15 +20,20 @@ export interface JobSocket {
   close(): Promise<void>;
 }
 
+/**
+ * Serves `endpoint`, and the issuer's public keys at JWKS_PATH (no credential: they are public),
+ * so that a job can verify tokens as a cloud would without network.
+ */
 export async function serveOnSocket(
   endpoint: JobTokenEndpoint,
+  jwks: () => Promise<{ keys: JWK[] }>,
   dir: string = tmpdir(),
 ): Promise<JobSocket> {
   // A private directory: the socket's path stays short (sun_path is 108 bytes) and unguessable.
   const home = await mkdtemp(path.join(dir, "airlock-api-"));
   const socketPath = path.join(home, "api.sock");
   const server = createServer((req, res) => {
-    handle(endpoint, req, res).catch(() => {
+    handle(endpoint, jwks, req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
@@ -48,6 +55,7 @@ export async function serveOnSocket(
 
 async function handle(
   endpoint: JobTokenEndpoint,
+  jwks: () => Promise<{ keys: JWK[] }>,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -57,8 +65,9 @@ async function handle(
       .end(JSON.stringify(body));
   };
   const url = new URL(req.url ?? "/", "http://airlock");
-  if (url.pathname !== ID_TOKEN_PATH) return send(404, { error: `use GET ${ID_TOKEN_PATH}` });
   if (req.method !== "GET") return send(405, { error: `use GET ${ID_TOKEN_PATH}` });
+  if (url.pathname === JWKS_PATH) return send(200, await jwks());
+  if (url.pathname !== ID_TOKEN_PATH) return send(404, { error: `use GET ${ID_TOKEN_PATH}` });
   const reply = await endpoint.request(req.headers.authorization, url.searchParams.get("audience"));
   send(reply.status, reply.body);
 }

@@ -67,6 +67,8 @@ export class VaultBackend implements SecretBackend {
   private readonly sessions = new Map<string, Promise<Session>>();
   private readonly resolved = new Map<string, Promise<ResolvedKv>>();
   private readonly now: () => number;
+  /** In a job's view (auth method id-token): the client logged in with that job's ID token. */
+  private jobClient: VaultClient | undefined;
 
   constructor(private readonly opts: VaultBackendOptions) {
     this.base = new VaultClient({ ...opts.client, address: opts.connection.address });
@@ -91,6 +93,7 @@ export class VaultBackend implements SecretBackend {
 
   async grant(set: string, ctx: GrantContext): Promise<SecretGrant> {
     const cfg = this.setConfig(set);
+    if (cfg.auth.method === "id-token" && !this.jobClient) return this.grantAsJob(set, cfg, ctx);
     const pending: Pending[] = [];
     const grant: SecretGrant = {
       set,
@@ -275,8 +278,65 @@ export class VaultBackend implements SecretBackend {
 
   // ---- Vault access ----
 
+  /**
+   * auth method id-token: Airlock logs in with the job's own ID token (Vault checks its claims
+   * against the role), grants through that login, and revokes the login when the job ends.
+   */
+  private async grantAsJob(
+    set: string,
+    cfg: VaultSetConfig,
+    ctx: GrantContext,
+  ): Promise<SecretGrant> {
+    if (!ctx.idToken) {
+      throw new VaultConfigError(
+        `set "${set}" logs in to Vault with the job's ID token, which needs the issuer: set AIRLOCK_PUBLIC_URL (see oidc.md)`,
+      );
+    }
+    const ns = this.namespaceOf(cfg);
+    const anon = new VaultClient({
+      ...this.opts.client,
+      address: this.opts.connection.address,
+      namespace: ns,
+    });
+    const jwt = await ctx.idToken(cfg.auth.audience);
+    const auth = await anon.loginJwt(cfg.auth.role ?? "", jwt, cfg.auth.mount ?? "jwt");
+    const view = Object.create(this) as VaultBackend;
+    view.jobClient = anon.withToken(auth.client_token);
+    const logout = async () => {
+      try {
+        await view.jobClient!.revokeSelf();
+      } catch (e) {
+        const message = `could not revoke the Vault login of job ${ctx.jobId} (accessor ${auth.accessor}): ${(e as Error).message}; it expires by itself in ${auth.lease_duration}s`;
+        this.opts.report?.(message);
+        throw new VaultReleaseError(message);
+      }
+    };
+    let grant: SecretGrant;
+    try {
+      grant = await view.grant(set, ctx);
+    } catch (e) {
+      await logout().catch(() => {});
+      throw e;
+    }
+    grant.notes.push(
+      `logged in to Vault as role ${cfg.auth.role} with the job's ID token (aud ${cfg.auth.audience}); revoked when the job ends`,
+    );
+    const release = grant.release;
+    return {
+      ...grant,
+      release: async () => {
+        try {
+          await release();
+        } finally {
+          await logout();
+        }
+      },
+    };
+  }
+
   /** Airlock's own client for a set, logged in with the set's auth method. */
   async clientFor(set: string): Promise<VaultClient> {
+    if (this.jobClient) return this.jobClient;
     const cfg = this.setConfig(set);
     const key = this.sessionKey(cfg);
     let s = this.sessions.get(key);
@@ -302,7 +362,8 @@ export class VaultBackend implements SecretBackend {
       return await fn(client);
     } catch (e) {
       const cfg = this.setConfig(set);
-      if (!(e instanceof VaultError && e.status === 403) || cfg.auth.method === "token") throw e;
+      const renewable = cfg.auth.method === "approle" || cfg.auth.method === "jwt";
+      if (!(e instanceof VaultError && e.status === 403) || !renewable || this.jobClient) throw e;
       this.sessions.delete(this.sessionKey(cfg));
       return fn(await this.clientFor(set));
     }
@@ -383,6 +444,10 @@ export class VaultBackend implements SecretBackend {
         const auth = await anon.loginAppRole(c.roleId, c.secretId, cfg.auth.mount ?? "approle");
         return this.sessionOf(anon, auth);
       }
+      case "id-token":
+        throw new VaultConfigError(
+          "this set logs in to Vault with each job's ID token (auth method id-token): Airlock holds no Vault credential to read it outside a job; use `vault` itself, or a set with another auth method",
+        );
       case "jwt": {
         const auth = await anon.loginJwt(
           cfg.auth.role ?? "",
