@@ -4,8 +4,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
-import { sql } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { CopyError, copyDatabase, TABLES } from "../../src/store/copy.js";
+import type { Database } from "../../src/store/schema.js";
 import type { Store } from "../../src/store/types.js";
 import { engines } from "../support/engines.js";
 
@@ -63,6 +64,21 @@ async function fill(s: Store): Promise<void> {
   await s.sessions.createSession({ login: "x", via: "token", tokenId: info.id, ttlMs: 60_000 });
   await s.sessions.createLink(60_000);
   await s.audit.record({ action: "set", actor: "cli:alice", set: "s", key: "K", versions: [1] });
+  // An OIDC signing key: its private part sealed like a value, copied as the bytes it is.
+  await (s as unknown as { db: Kysely<Database> }).db
+    .insertInto("oidc_keys")
+    .values({
+      kid: "kid-1",
+      alg: "RS256",
+      public_jwk: "{}",
+      key_id: "k1",
+      nonce: randomBytes(12),
+      ciphertext: randomBytes(64),
+      created_at: 1,
+      activates_at: 1,
+      signed_until: 0,
+    })
+    .execute();
 }
 
 const all = await engines();
