@@ -7,7 +7,7 @@ import { cpus, tmpdir } from "node:os";
 import path from "node:path";
 import { parseConfig } from "../src/config/loader.js";
 import { LocalExecutor } from "../src/executors/local/bwrap.js";
-import { parseJUnitReport } from "../src/pipeline/junit.js";
+import { parseJUnit } from "../src/pipeline/junit.js";
 import { executeRun } from "../src/pipeline/runner.js";
 import { planPipeline } from "../src/pipeline/select.js";
 import { createRedactor } from "../src/redact/redactor.js";
@@ -44,7 +44,7 @@ async function runPipeline(
         executorFor: () => executor,
         grant: async () => [],
         createRedactor: (s) => createRedactor({ secrets: s }),
-        parseReport: parseJUnitReport,
+        parseReport: parseJUnit,
       },
       {
         runId: `bench-${concurrency}`,

@@ -6,7 +6,7 @@ import { LocalExecutor } from "../executors/local/bwrap.js";
 import { checkSandbox } from "../executors/local/check.js";
 import { checkPrlimit } from "../executors/local/rlimits.js";
 import { workspaceTempDir } from "../executors/local/workspace.js";
-import { parseJUnitReport } from "../pipeline/junit.js";
+import { parseJUnit } from "../pipeline/junit.js";
 import type { RunnerDeps } from "../pipeline/runner.js";
 import { isRestricted, type PlannedJob } from "../pipeline/types.js";
 import { createRedactor } from "../redact/redactor.js";
@@ -96,7 +96,7 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
       }
       return r;
     },
-    parseReport: parseJUnitReport,
+    parseReport: parseJUnit,
   };
   return {
     runner,

@@ -22,7 +22,7 @@ export interface RunnerDeps {
   /** Grants for the sets a restricted job declares. Never called for public jobs. */
   grant(job: PlannedJob, ctx: GrantContext): Promise<SecretGrant[]>;
   createRedactor(secrets: RegisteredSecret[]): Redactor;
-  /** Parses one (redacted) JUnit report; a broken report becomes a failed entry, not an error. */
+  /** Parses one (redacted) JUnit report; throws, saying why, when it cannot be read (the job is then an error). */
   parseReport(xml: string, file: string): TestResult[];
   /** Default and maximum limits of jobs (default: the built-in defaults, no maximum). */
   limits?: LimitPolicy;
@@ -232,11 +232,22 @@ async function runJob(
     record.exitCode = result.exitCode;
     record.notes = closing();
     if (result.error) record.error = redactor.redact(result.error);
+    const unreadable: string[] = [];
     for (const report of result.reports) {
       // The path is job-chosen text too: a file named after a secret must not carry it out.
-      record.tests.push(
-        ...deps.parseReport(redactor.redact(report.content), redactor.redact(report.path)),
-      );
+      const file = redactor.redact(report.path);
+      try {
+        record.tests.push(...deps.parseReport(redactor.redact(report.content), file));
+      } catch (e) {
+        unreadable.push(
+          `report ${file}: ${redactor.redact(e instanceof Error ? e.message : String(e))}`,
+        );
+      }
+    }
+    // A report the job wrote but nobody can read is not a pass: its results are unknown.
+    if (unreadable.length > 0) {
+      if (record.status === "passed") record.status = "error";
+      record.error = [record.error, ...unreadable].filter(Boolean).join("; ");
     }
   } catch (e) {
     record.status = signal.aborted ? "cancelled" : "error";

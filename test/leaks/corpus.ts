@@ -9,8 +9,8 @@ export interface LeakCase {
   run: string;
   /** What the redaction marker in the job's output (or test results) must name. */
   masked: RegExp;
-  /** Where the masked secret shows: the job's log (default) or its JUnit-derived results. */
-  maskedIn?: "log" | "tests";
+  /** Where the masked secret shows: the job's log (default), its JUnit-derived results, or its error. */
+  maskedIn?: "log" | "tests" | "error";
   /** The job's end state (default "passed"). */
   state?: string;
   reports?: string[];
@@ -232,11 +232,13 @@ export const LEAK_CASES: LeakCase[] = [
   },
   {
     name: "report-file-name",
-    // A report named after a build parameter that happens to be a secret, and not valid XML.
+    // A report named after a build parameter that happens to be a secret, and not valid XML: the
+    // job is an error whose message names the (masked) file.
     run: 'mkdir -p reports\necho "not a report" > "reports/$API_TOKEN.xml"',
     reports: ["reports/*.xml"],
+    state: "error",
     masked: /API_TOKEN/,
-    maskedIn: "tests",
+    maskedIn: "error",
   },
 ];
 

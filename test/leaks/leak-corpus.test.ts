@@ -119,7 +119,8 @@ describe("leak corpus: accidental leaks by real jobs through airlock run", () =>
         }
       }
       // And the secret really was printed (and masked): the marker names what it hid.
-      const evidence = c.maskedIn === "tests" ? row.tests : log;
+      const evidence =
+        c.maskedIn === "tests" ? row.tests : c.maskedIn === "error" ? (row.error ?? "") : log;
       const marker = new RegExp(`\\[redacted:(?:${c.masked.source})\\]`);
       assert.match(evidence, marker, `${c.name}: no marker in\n${evidence}`);
     });
