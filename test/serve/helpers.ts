@@ -53,6 +53,7 @@ export async function startServe(
     });
     child.stderr!.setEncoding("utf8").on("data", (s: string) => {
       out += s;
+      look();
     });
     void exited.then((code) => {
       clearTimeout(timer);

@@ -41,10 +41,15 @@ export const WITHOUT_BWRAP = [
   "--",
 ];
 
+/** The command line of `airlock ARGS` over the current source. */
+export function cliCommand(args: string[]): string[] {
+  // `--` as in bin/airlock.js: the arguments after it are Airlock's alone.
+  return [process.execPath, "--import", TSX, "--", ENTRY, ...args];
+}
+
 /** Spawns `airlock ARGS`; the caller owns the process (for signals). */
 export function spawnCli(args: string[], opts: CliOptions): ChildProcess {
-  // `--` as in bin/airlock.js: the arguments after it are Airlock's alone.
-  const cmd = [...(opts.wrap ?? []), process.execPath, "--import", TSX, "--", ENTRY, ...args];
+  const cmd = [...(opts.wrap ?? []), ...cliCommand(args)];
   const child = spawn(cmd[0]!, cmd.slice(1), {
     cwd: opts.cwd,
     env: opts.env,

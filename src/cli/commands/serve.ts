@@ -6,7 +6,6 @@ import { existsSync, realpathSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
-import { pino } from "pino";
 import type { Config } from "../../config/schema.js";
 import { dispatchPublicKeyPem } from "../../dispatch/index.js";
 import { type EventHandler, EventLoop } from "../../gateway/events.js";
@@ -25,6 +24,7 @@ import { createServer } from "../../web/server.js";
 import { UserError } from "../errors.js";
 import { createRunnerDeps } from "../runner-deps.js";
 import { registerServeConsole } from "../serve-console.js";
+import { logFormat, serveLogger } from "../serve-log.js";
 
 /** Something that handles events and runs beside the loop: the gateway's decide→run→report flow. */
 export interface GatewayService {
@@ -251,7 +251,8 @@ export function registerServe(program: Command): void {
     .option("--data-dir <dir>", "the data directory (default: $AIRLOCK_HOME or <project>/.airlock)")
     .action(async (opts: ServeOptions) => {
       const config = loadConfig(opts);
-      const log = pino({ level: process.env.AIRLOCK_LOG_LEVEL ?? "info" }) as FastifyBaseLogger;
+      const format = logFormat(process.env, process.stdout.isTTY);
+      const log = serveLogger(format, process.stdout, process.env.AIRLOCK_LOG_LEVEL ?? "info");
       if (config.embedded) {
         process.stderr.write(
           `airlock: no GitHub App is configured: serving the console for the runs in ${config.dataDir}; webhooks are not processed (see docs/github-app.md to add the App)\n`,
@@ -302,8 +303,13 @@ export function registerServe(program: Command): void {
       log.info({ url: running.url, config }, "airlock gateway listening");
       if (config.embedded) {
         // Whoever can read this output on the machine may open the console: the link works once.
+        // It goes to stderr, apart from the log lines on stdout.
         const link = await createConsoleLink(new SessionStore(running.db.sqlite), running.url);
-        process.stdout.write(`console: ${link}\n`);
+        process.stderr.write(
+          format === "pretty"
+            ? `\nOpen the console with this sign-in link (it works once):\nconsole: ${link}\n\n`
+            : `console: ${link}\n`,
+        );
       }
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
