@@ -8,6 +8,8 @@ export interface RunView {
   start(jobId: string): void;
   end(jobId: string, outcome: string, reason: string): void;
   output(jobId: string, text: string): void;
+  /** A line from Airlock itself (e.g. "cancelling"), printed without breaking the live table. */
+  note(text: string): void;
   close(): void;
 }
 
@@ -31,7 +33,11 @@ export function formatDuration(ms: number | null | undefined): string {
 }
 
 /** One line per event, with a timestamp: for logs, CI and pipes. */
-export function plainView(out: NodeJS.WritableStream, showOutput: boolean): RunView {
+export function plainView(
+  out: NodeJS.WritableStream,
+  showOutput: boolean,
+  err: NodeJS.WritableStream = process.stderr,
+): RunView {
   const started = new Map<string, number>();
   const ts = () => new Date().toISOString().slice(11, 19);
   const partial = new Map<string, string>();
@@ -43,6 +49,9 @@ export function plainView(out: NodeJS.WritableStream, showOutput: boolean): RunV
     end(id, outcome, reason) {
       const t = started.has(id) ? ` in ${formatDuration(Date.now() - started.get(id)!)}` : "";
       out.write(`${ts()} ${outcome.padEnd(7)} ${id}${t}${reason ? ` (${reason})` : ""}\n`);
+    },
+    note(text) {
+      err.write(`${text}\n`);
     },
     output(id, text) {
       if (!showOutput) return;
@@ -63,8 +72,10 @@ export function ttyView(out: NodeJS.WriteStream, jobIds: string[]): RunView {
   );
   let drawn = 0;
   const width = Math.min(40, Math.max(...jobIds.map((j) => j.length)));
+  // Back to the table's first line: from column 0, since the terminal may have echoed "^C".
+  const home = () => out.write(drawn ? `\r\x1b[${drawn}A` : "\r");
   const draw = () => {
-    if (drawn) out.write(`\x1b[${drawn}A`);
+    home();
     const now = Date.now();
     for (const id of jobIds) {
       const st = state.get(id)!;
@@ -87,6 +98,13 @@ export function ttyView(out: NodeJS.WriteStream, jobIds: string[]): RunView {
       draw();
     },
     output() {},
+    note(text) {
+      // The note takes the table's place, and the table is drawn again below it.
+      home();
+      out.write(`\x1b[J${text}\n`);
+      drawn = 0;
+      draw();
+    },
     close() {
       clearInterval(timer);
       draw();

@@ -220,12 +220,12 @@ async function execute(a: ExecuteArgs): Promise<number> {
   const onSignal = () => {
     interrupts++;
     if (interrupts === 1) {
-      err.write(
-        "\nairlock: cancelling: stopping every job and removing its workspace (Ctrl-C again to force)\n",
+      view.note(
+        "airlock: cancelling: stopping every job and removing its workspace (Ctrl-C again to force)",
       );
       ctrl.abort();
     } else {
-      process.exit(130);
+      void forceStop(runs, runId, view).finally(() => process.exit(130));
     }
   };
   process.on("SIGINT", onSignal);
@@ -281,5 +281,23 @@ async function execute(a: ExecuteArgs): Promise<number> {
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+  }
+}
+
+/**
+ * A second Ctrl-C: exit at once (the sandboxes die with Airlock, the workspaces are removed on
+ * exit), but leave no job recorded or shown as running.
+ */
+async function forceStop(runs: RunStore, runId: string, view: RunView): Promise<void> {
+  try {
+    for (const j of await runs.jobs(runId)) {
+      if (j.state !== "running" && j.state !== "pending") continue;
+      const reason = "stopped by a second Ctrl-C";
+      await runs.updateJob(runId, j.job_id, { state: "cancelled", reason, finishedAt: Date.now() });
+      view.end(j.job_id, "cancelled", reason);
+    }
+    await runs.setStatus(runId, "cancelled");
+  } finally {
+    view.close();
   }
 }
