@@ -1,5 +1,7 @@
 // What `airlock run` shows while it works: a live table on a terminal, one line per event
 // otherwise, and the final summary. Everything it prints about jobs is already redacted.
+import { endReason } from "../pipeline/end-reason.js";
+import type { LastLines } from "../store/log-text.js";
 import { type JobRow, jobNotes, type RunRow } from "../store/runs.js";
 
 export type ViewState = "pending" | "running" | string;
@@ -112,8 +114,8 @@ export function ttyView(out: NodeJS.WriteStream, jobIds: string[]): RunView {
   };
 }
 
-/** The final table: job, result, duration, tests. */
-export function summaryTable(jobs: JobRow[]): string {
+/** The final table: job, result, duration, tests, why; under a job that did not pass, its last log line. */
+export function summaryTable(jobs: JobRow[], lastLines: LastLines = new Map()): string {
   const rows = jobs.map((j) => [
     j.job_id,
     j.state,
@@ -121,9 +123,7 @@ export function summaryTable(jobs: JobRow[]): string {
     j.tests_passed + j.tests_failed + j.tests_skipped > 0
       ? `${j.tests_passed} passed, ${j.tests_failed} failed${j.tests_skipped ? `, ${j.tests_skipped} skipped` : ""}`
       : "",
-    [j.state === "skipped" || j.state === "cancelled" ? j.reason : (j.error ?? ""), ...jobNotes(j)]
-      .filter(Boolean)
-      .join("; "),
+    [endReason(j), ...jobNotes(j)].filter(Boolean).join("; "),
   ]);
   const head = ["JOB", "RESULT", "DURATION", "TESTS", "NOTE"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -132,14 +132,20 @@ export function summaryTable(jobs: JobRow[]): string {
       .map((c, i) => c.padEnd(widths[i]!))
       .join("  ")
       .trimEnd();
-  return [fmt(head), ...rows.map(fmt)].join("\n");
+  const out = [fmt(head)];
+  jobs.forEach((j, i) => {
+    out.push(fmt(rows[i]!));
+    const last = lastLines.get(j.job_id);
+    if (last) out.push(`  └ ${last}`);
+  });
+  return out.join("\n");
 }
 
 const durationOf = (j: JobRow): number | null =>
   j.started_at && j.finished_at ? j.finished_at - j.started_at : null;
 
 /** `airlock run --json`: the run and its jobs, machine-readable. */
-export function resultJson(run: RunRow, jobs: JobRow[]) {
+export function resultJson(run: RunRow, jobs: JobRow[], lastLines: LastLines = new Map()) {
   return {
     run: run.id,
     status: run.status,
@@ -150,6 +156,10 @@ export function resultJson(run: RunRow, jobs: JobRow[]) {
       id: j.job_id,
       result: j.state,
       reason: j.reason,
+      exitCode: j.exit_code,
+      /** Why it ended so: "exit code 2", "timed out after 5m", the skip reason, an error. */
+      endReason: endReason(j),
+      lastLine: lastLines.get(j.job_id) ?? null,
       durationMs: durationOf(j),
       secrets: JSON.parse(j.grants),
       tests: { passed: j.tests_passed, failed: j.tests_failed, skipped: j.tests_skipped },
@@ -160,8 +170,8 @@ export function resultJson(run: RunRow, jobs: JobRow[]) {
 }
 
 /** The end of `airlock run`: the table, notes from secret grants, the suite, where the logs are. */
-export function summaryText(run: RunRow, jobs: JobRow[]): string {
-  const lines = [summaryTable(jobs), ""];
+export function summaryText(run: RunRow, jobs: JobRow[], lastLines: LastLines = new Map()): string {
+  const lines = [summaryTable(jobs, lastLines), ""];
   const notes = JSON.parse(run.notes) as Record<string, unknown>;
   for (const [key, value] of Object.entries(notes)) {
     if (key.startsWith("grants:") && Array.isArray(value)) {

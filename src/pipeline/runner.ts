@@ -2,6 +2,7 @@
 // secret grants, and sends every byte of output through the redactor into the log store.
 import { PassThrough } from "node:stream";
 import { finished } from "node:stream/promises";
+import { formatDurationMs } from "../config/duration.js";
 import type { CheckoutSource, Executor, JobResult } from "../executors/types.js";
 import type { Redactor, RegisteredSecret } from "../redact/types.js";
 import type { RunIdentity } from "../secrets/oidc/claims.js";
@@ -232,6 +233,9 @@ async function runJob(
     record.exitCode = result.exitCode;
     record.notes = closing();
     if (result.error) record.error = redactor.redact(result.error);
+    else if (result.status === "timed_out") {
+      record.error = `timed out after ${formatDurationMs(job.timeoutMs)}`;
+    }
     const unreadable: string[] = [];
     for (const report of result.reports) {
       // The path is job-chosen text too: a file named after a secret must not carry it out.

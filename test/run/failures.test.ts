@@ -24,12 +24,24 @@ jobs:
     run: |
       echo sleeping
       sleep 30
+  killed:
+    run: |
+      echo "about to be killed"
+      kill -KILL $$
 `;
 
 interface RunJson {
   run: string;
   status: string;
-  jobs: { id: string; result: string; reason: string; durationMs: number | null }[];
+  jobs: {
+    id: string;
+    result: string;
+    reason: string;
+    exitCode: number | null;
+    endReason: string;
+    lastLine: string | null;
+    durationMs: number | null;
+  }[];
 }
 
 const noStack = (r: CliResult) => assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
@@ -52,6 +64,17 @@ describe("airlock run: failures", () => {
     assert.equal(by["after-broken"]!.result, "skipped");
     assert.match(by["after-broken"]!.reason, /broken/);
     assert.equal(by["after-broken"]!.durationMs, null);
+    // Why each ended, and what it said last.
+    assert.equal(by.broken!.exitCode, 3);
+    assert.equal(by.broken!.endReason, "exit code 3");
+    assert.equal(by.broken!.lastLine, "about to fail");
+    assert.equal(by.ok!.endReason, "");
+    assert.equal(by.ok!.lastLine, null);
+    assert.equal(by.slow!.endReason, "timed out after 1s");
+    assert.equal(by.slow!.lastLine, "sleeping");
+    assert.equal(by.killed!.result, "failed");
+    assert.equal(by.killed!.endReason, "killed by SIGKILL (exit code 137)");
+    assert.equal(by.killed!.lastLine, "about to be killed");
     assert.equal(by.slow!.result, "timed_out");
     assert.ok(
       by.slow!.durationMs! >= 1000 && by.slow!.durationMs! < 15_000,
@@ -72,6 +95,8 @@ describe("airlock run: failures", () => {
     assert.equal(r.code, 1, show(r));
     assert.match(r.stdout, /^broken +failed +\S+/m);
     assert.match(r.stdout, /^after-broken +skipped +- +.*broken/m);
+    // The reason, and the job's last line under its row.
+    assert.match(r.stdout, /^broken +failed +\S+ +exit code 3\n {2}└ about to fail$/m);
     assert.match(r.stdout, /^run \S+ failed /m);
   });
 

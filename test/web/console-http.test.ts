@@ -121,6 +121,29 @@ describe("console over HTTP", () => {
     assert.equal(bad.status, 401);
   });
 
+  it("the run page says why each job ended and its last log line, linked to it in the log", async () => {
+    const html = await (await get("/runs/run-1", { cookie })).text();
+    const item = (id: string) => {
+      const at = html.indexOf(`/runs/run-1/jobs/${id}"`);
+      return html.slice(at, html.indexOf("</li>", at));
+    };
+    assert.match(item("aws-infra"), /<dt>Ended<\/dt><dd class="err">exit code 1<\/dd>/);
+    assert.match(
+      item("aws-infra"),
+      /<dt>Last line<\/dt><dd><a class="lastline" href="\/runs\/run-1\/jobs\/aws-infra\?q=RESTRICTED-LOG-LINE[^"]*"><code>RESTRICTED-LOG-LINE token=\[redacted:AWS_SECRET_ACCESS_KEY\]<\/code>/,
+    );
+    // A passed job has neither; a skipped one has its reason under "Why" only.
+    assert.doesNotMatch(item("build"), /Ended|Last line/);
+    assert.doesNotMatch(item("scw-infra"), /Ended|Last line/);
+    // The link finds the line in the log.
+    const href = /class="lastline" href="([^"]+)"/
+      .exec(item("aws-infra"))![1]!
+      .replaceAll("&amp;", "&");
+    const found = await (await get(href, { cookie })).text();
+    assert.match(found, /Lines containing/);
+    assert.match(found, /#L5">Line 5<\/a>/);
+  });
+
   it("filters and pages the runs list; escapes the branch and test names it shows", async () => {
     await env.runs.create(
       { id: "run-2", source: "local", repo: "other", ref: "main", sha: "a".repeat(40) },

@@ -5,7 +5,8 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ansiToHtml, stripAnsi } from "../../src/web/console/ansi.js";
+import { stripAnsi } from "../../src/store/log-text.js";
+import { ansiToHtml } from "../../src/web/console/ansi.js";
 import { lineHtml } from "../../src/web/console/lines.js";
 import { MAX_LINE_CHARS, readPage, searchLog } from "../../src/web/console/log-reader.js";
 

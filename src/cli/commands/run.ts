@@ -12,6 +12,7 @@ import { planPipeline, type Selection, SelectionError } from "../../pipeline/sel
 import type { Plan } from "../../pipeline/types.js";
 import { resolveDataDir } from "../../store/datadir.js";
 import { openDb } from "../../store/db.js";
+import { lastLinesOf } from "../../store/log-text.js";
 import { LogStore } from "../../store/logs.js";
 import { RunStore } from "../../store/runs.js";
 import { UserError } from "../errors.js";
@@ -175,6 +176,7 @@ async function runCommand(opts: RunOptions): Promise<number> {
       selection,
       concurrency,
       runs,
+      logs,
       deps,
       side,
       runId,
@@ -193,6 +195,7 @@ interface ExecuteArgs {
   selection: Selection;
   concurrency: number;
   runs: RunStore;
+  logs: LogStore;
   deps: BuiltRunnerDeps;
   side: RestrictedSide;
   runId: string;
@@ -275,8 +278,10 @@ async function execute(a: ExecuteArgs): Promise<number> {
     view.close();
     const jobs = await runs.jobs(runId);
     const run = (await runs.get(runId))!;
-    if (opts.json) process.stdout.write(`${JSON.stringify(resultJson(run, jobs), null, 2)}\n`);
-    else process.stdout.write(`\n${summaryText(run, jobs)}`);
+    const last = await lastLinesOf(a.logs, runId, jobs);
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(resultJson(run, jobs, last), null, 2)}\n`);
+    } else process.stdout.write(`\n${summaryText(run, jobs, last)}`);
     return result.status === "passed" ? 0 : result.status === "cancelled" ? 130 : 1;
   } finally {
     process.off("SIGINT", onSignal);

@@ -1,11 +1,8 @@
 // ANSI colour (SGR) sequences to HTML spans with fixed class names. Only classes come out, never
 // a style or an attribute built from log text; every other escape sequence (cursor moves, OSC
 // titles and hyperlinks) and control character is dropped, and the text itself is escaped.
+import { CONTROL, ESCAPE } from "../../store/log-text.js";
 import { escapeHtml } from "./html.js";
-
-// CSI ... final byte; OSC ... BEL or ST; other two-byte escapes.
-const ESCAPE = /\x1b\[([0-?]*)[ -/]*([@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?/g;
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/g;
 
 interface Style {
   fg: number | null;
@@ -64,11 +61,6 @@ function classes(s: Style): string {
   if (s.italic) out.push("it");
   if (s.underline) out.push("un");
   return out.join(" ");
-}
-
-/** The line without escape sequences or control characters (for search and group markers). */
-export function stripAnsi(line: string): string {
-  return line.replace(ESCAPE, "").replace(CONTROL, "");
 }
 
 /** One log line as escaped HTML with colour spans. Styles do not carry over between lines. */

@@ -1,7 +1,8 @@
 // One log line as the HTML the log view shows, the same for a page and for the live stream:
 // a line-number link, the text with colours, and group markers (`::group::name`, `##[group]name`)
 // turned into a toggle the page script uses to fold the section.
-import { ansiToHtml, stripAnsi } from "./ansi.js";
+import { stripAnsi } from "../../store/log-text.js";
+import { ansiToHtml } from "./ansi.js";
 import { escapeHtml } from "./html.js";
 import type { LogLine } from "./log-reader.js";
 

@@ -7,11 +7,11 @@ import formbody from "@fastify/formbody";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AuditQueryError } from "../../store/audit-query.js";
 import type { RunFilter } from "../../store/console-queries.js";
+import { lastLinesOf, stripAnsi } from "../../store/log-text.js";
 import type { JobRow, RunRow } from "../../store/runs.js";
 import type { RunStatus } from "../../store/schema.js";
 import { Auth, type Principal } from "../auth/auth.js";
 import { secretsPage } from "./admin-pages.js";
-import { stripAnsi } from "./ansi.js";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.js";
 import {
   type AuditView,
@@ -169,6 +169,7 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
           principal: p,
           run,
           jobs,
+          lastLines: await lastLinesOf(logs, run.id, jobs),
           audit,
           ...(opts.githubWebUrl ? { githubWebUrl: opts.githubWebUrl } : {}),
         }),

@@ -1,5 +1,8 @@
 // The runs list and the run page. Every value goes through `html`, which escapes it.
+
+import { endReason } from "../../pipeline/end-reason.js";
 import { jobStatesText, type RunFilter } from "../../store/console-queries.js";
+import type { LastLines } from "../../store/log-text.js";
 import { type JobRow, jobNotes, type RunRow } from "../../store/runs.js";
 import type { Principal } from "../auth/auth.js";
 import { duration, html, page, pathOf, query, type SafeHtml, time } from "./html.js";
@@ -90,10 +93,12 @@ function noteValue(v: unknown): string {
   return JSON.stringify(v);
 }
 
-function jobItem(run: RunRow, j: JobRow): SafeHtml {
+function jobItem(run: RunRow, j: JobRow, lastLine: string | undefined): SafeHtml {
   const grants = grantsOf(j);
   const needs = needsOf(j);
   const tests = j.tests_passed + j.tests_failed + j.tests_skipped;
+  // "exit code 2", "timed out after 5m", an error; the skip reason is "Why" already.
+  const ended = j.state === "skipped" ? "" : endReason(j);
   return html`<li class="job">
 <div class="jobhead"><a href="${pathOf("runs", run.id, "jobs", j.job_id)}">${j.job_id}</a> ${badge(j.state)}
 ${j.restricted ? html`<span class="tag" title="declares secret sets">restricted</span>` : ""}
@@ -107,8 +112,8 @@ ${
     : ""
 }
 ${tests ? html`<dt>Tests</dt><dd>${j.tests_passed} passed, ${j.tests_failed} failed, ${j.tests_skipped} skipped</dd>` : ""}
-${j.exit_code !== null ? html`<dt>Exit code</dt><dd>${j.exit_code}</dd>` : ""}
-${j.error ? html`<dt>Error</dt><dd class="err">${j.error}</dd>` : ""}
+${ended ? html`<dt>Ended</dt><dd class="${j.state === "passed" ? "" : "err"}">${ended}</dd>` : ""}
+${lastLine ? html`<dt>Last line</dt><dd><a class="lastline" href="${pathOf("runs", run.id, "jobs", j.job_id)}${query({ q: lastLine.slice(0, 200) })}"><code>${lastLine}</code></a></dd>` : ""}
 ${jobNotes(j).map((n) => html`<dt>Note</dt><dd>${n}</dd>`)}
 </dl></li>`;
 }
@@ -128,6 +133,7 @@ export function runPage(o: {
   principal: Principal;
   run: RunRow;
   jobs: JobRow[];
+  lastLines?: LastLines;
   audit: AuditItem[];
   githubWebUrl?: string;
 }): string {
@@ -176,7 +182,7 @@ ${notes.map(([k, v]) => html`<dt>${k === "suite" ? "Suite" : k}</dt><dd>${noteVa
 ${jobs.length === 0 ? html`<p>This run has no jobs.</p>` : ""}
 <ol class="levels">${stages.map(
       (level, i) =>
-        html`<li><h3>Stage ${i + 1}</h3><ul class="jobs">${level.map((j) => jobItem(run, j))}</ul></li>`,
+        html`<li><h3>Stage ${i + 1}</h3><ul class="jobs">${level.map((j) => jobItem(run, j, o.lastLines?.get(j.job_id)))}</ul></li>`,
     )}</ol></section>
 ${
   o.audit.length
