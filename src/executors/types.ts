@@ -51,8 +51,11 @@ export const isRestricted = (job: Pick<JobSpec, "secrets" | "idTokens">): boolea
 export type CheckoutSource =
   /** A clean checkout of `sha` from the git repository at `repoDir`. */
   | { kind: "commit"; repoDir: string; sha: string }
-  /** A copy of a working tree as it is (`airlock run --dirty`). */
-  | { kind: "dirty"; dir: string };
+  /**
+   * A copy of a working tree as it is (`airlock run --dirty`): its tracked and untracked files,
+   * without what git ignores (node_modules, build output) unless `includeIgnored`.
+   */
+  | { kind: "dirty"; dir: string; includeIgnored?: boolean };
 
 export interface SecretFile {
   /** File name under the job's private secrets directory (exposed as $AIRLOCK_SECRETS_DIR/<name>). */

@@ -16,6 +16,7 @@ import { SecretsError } from "../../secrets/errors.js";
 import { readSecretValue } from "../../secrets/input.js";
 import { resolveDataDir } from "../../store/datadir.js";
 import { UserError } from "../errors.js";
+import { projectDirOf } from "../project-dir.js";
 
 export interface AppCommandIo {
   stdin: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
@@ -139,7 +140,7 @@ export function registerApp(program: Command, ioOverride?: Partial<AppCommandIo>
       const o = io();
       const dataDir = opts.dataDir
         ? path.resolve(opts.dataDir)
-        : resolveDataDir(path.resolve(opts.dir), o.env);
+        : resolveDataDir(projectDirOf(opts.dir), o.env);
       const code = await readCode(o, codeArg);
       const stored = await userErrors(async () => {
         const creds = await convertManifestCode({

@@ -11,6 +11,7 @@ import {
 import { GITLAB_VARIABLES } from "../../executors/gitlab/variables.js";
 import { resolveDataDir } from "../../store/datadir.js";
 import { UserError } from "../errors.js";
+import { projectDirOf } from "../project-dir.js";
 
 interface VerifyOptions {
   tokenEnv: string;
@@ -29,7 +30,7 @@ export function registerDispatch(program: Command): void {
     .description("Print the public key that verifies Airlock's dispatch tokens (PEM)")
     .option("-C, --dir <dir>", "project directory", ".")
     .action((opts: { dir: string }) => {
-      const key = loadOrCreateDispatchKey(resolveDataDir(opts.dir));
+      const key = loadOrCreateDispatchKey(resolveDataDir(projectDirOf(opts.dir)));
       process.stdout.write(key.publicPem);
     });
 

@@ -1,8 +1,8 @@
 // `airlock doctor`: checks what Airlock relies on for a project and on this machine, one line per
 // finding, and says in plain words what to fix. The checks live in ../doctor/.
-import path from "node:path";
 import type { Command } from "commander";
 import { formatReport, runDoctor } from "../doctor/index.js";
+import { projectDirOf } from "../project-dir.js";
 import { dataDirOf, withDirOptions } from "./secrets.js";
 
 interface DoctorOptions {
@@ -46,7 +46,7 @@ export function registerDoctor(
     .addHelpText("after", HELP)
     .action(async (opts: DoctorOptions) => {
       const report = await runDoctor({
-        projectDir: path.resolve(opts.dir),
+        projectDir: projectDirOf(opts.dir),
         dataDir: dataDirOf(opts, process.env),
         env: process.env,
         ...(opts.serveConfig ? { serveConfig: opts.serveConfig } : {}),

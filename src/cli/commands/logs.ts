@@ -8,6 +8,7 @@ import { openDb } from "../../store/db.js";
 import { LogStore } from "../../store/logs.js";
 import { RunStore } from "../../store/runs.js";
 import { UserError } from "../errors.js";
+import { projectDirOf } from "../project-dir.js";
 
 export function registerLogs(program: Command): void {
   program
@@ -20,7 +21,7 @@ export function registerLogs(program: Command): void {
     .action(async (runArg: string | undefined, jobArg: string | undefined, opts) => {
       const dataDir = opts.dataDir
         ? path.resolve(opts.dataDir)
-        : resolveDataDir(path.resolve(opts.dir));
+        : resolveDataDir(projectDirOf(opts.dir));
       const { db, close } = await openDb(dataDir);
       try {
         const runs = new RunStore(db);

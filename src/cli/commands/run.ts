@@ -1,5 +1,6 @@
 // `airlock run`: the pipeline of a local checkout, on the embedded defaults.
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { cpus, userInfo } from "node:os";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
@@ -17,11 +18,10 @@ import { LogStore } from "../../store/logs.js";
 import { RunStore } from "../../store/runs.js";
 import { UserError } from "../errors.js";
 import { inspectRepo, type LocalRepo, readAtCommit } from "../local-repo.js";
+import { CONFIG_FILE, projectDirOf } from "../project-dir.js";
 import { prepareRestrictedSide, type RestrictedSide } from "../restricted-side.js";
 import { type BuiltRunnerDeps, createRunnerDeps } from "../runner-deps.js";
 import { plainView, type RunView, resultJson, summaryText, ttyView } from "../view.js";
-
-export const CONFIG_FILE = ".airlock.yml";
 
 interface RunOptions {
   dir: string;
@@ -31,6 +31,7 @@ interface RunOptions {
   concurrency?: string;
   failFast?: boolean;
   dirty?: boolean;
+  includeIgnored?: boolean;
   sandbox: boolean;
   plain?: boolean;
   json?: boolean;
@@ -42,9 +43,17 @@ export function newRunId(): string {
   return `${t}-${randomBytes(3).toString("hex")}`;
 }
 
-/** Loads the pipeline: from the commit being run, or from the working tree with --dirty. */
-export async function loadPipeline(repo: LocalRepo, dirty: boolean): Promise<Config> {
+/**
+ * Loads the pipeline: from the commit being run, or from the working tree with --dirty. Says so
+ * when the working tree's .airlock.yml differs from the committed one that runs.
+ */
+export async function loadPipeline(
+  repo: LocalRepo,
+  dirty: boolean,
+  warn: (message: string) => void = (m) => process.stderr.write(`airlock: ${m}\n`),
+): Promise<Config> {
   const file = path.join(repo.root, repo.subdir, CONFIG_FILE);
+  const shown = path.relative(process.cwd(), file) || CONFIG_FILE;
   try {
     if (dirty) return loadConfig(file);
     const text = await readAtCommit(repo, CONFIG_FILE);
@@ -53,7 +62,13 @@ export async function loadPipeline(repo: LocalRepo, dirty: boolean): Promise<Con
         `${path.join(repo.subdir, CONFIG_FILE) || CONFIG_FILE} is not in commit ${repo.sha.slice(0, 12)}: commit it, or run with --dirty to use the working tree`,
       );
     }
-    return parseConfig(text, path.relative(process.cwd(), file) || CONFIG_FILE);
+    const current = await readFile(file, "utf8").catch(() => null);
+    if (current !== null && current !== text) {
+      warn(
+        `${shown} has uncommitted changes: running the one in commit ${repo.sha.slice(0, 12)} (commit your changes, or run with --dirty to use the working tree)`,
+      );
+    }
+    return parseConfig(text, shown);
   } catch (e) {
     if (e instanceof ConfigError) throw new UserError(e.message);
     throw e;
@@ -81,7 +96,14 @@ export function registerRun(program: Command): void {
     )
     .option("--concurrency <n>", "jobs at once (default: the number of cores)")
     .option("--fail-fast", "cancel the rest of the run after the first failure")
-    .option("--dirty", "run the working tree as it is, not the last commit")
+    .option(
+      "--dirty",
+      "run the working tree as it is, not the last commit (without what git ignores)",
+    )
+    .option(
+      "--include-ignored",
+      "with --dirty, copy what git ignores too (node_modules, build output)",
+    )
     .option(
       "--no-sandbox",
       "run public jobs without bubblewrap (your own machine only; restricted jobs refuse)",
@@ -95,7 +117,14 @@ export function registerRun(program: Command): void {
 }
 
 async function runCommand(opts: RunOptions): Promise<number> {
-  const repo = await inspectRepo(opts.dir);
+  // From a subfolder, the nearest .airlock.yml above it (the repository root's, typically).
+  const projectDir = projectDirOf(opts.dir);
+  const repo = await inspectRepo(projectDir);
+  if (projectDir !== path.resolve(opts.dir)) {
+    process.stderr.write(
+      `airlock: running the pipeline of ${path.join(path.relative(process.cwd(), projectDir) || ".", CONFIG_FILE)}\n`,
+    );
+  }
   const config = await loadPipeline(repo, Boolean(opts.dirty));
   const selection: Selection = {
     labels: opts.labels
@@ -118,8 +147,9 @@ async function runCommand(opts: RunOptions): Promise<number> {
     );
   }
 
-  const projectDir = path.join(repo.root, repo.subdir);
-  const dataDir = opts.dataDir ? path.resolve(opts.dataDir) : resolveDataDir(projectDir);
+  // As git names it (symlinks resolved), the same directory `airlock serve` resolves.
+  const gitProjectDir = path.join(repo.root, repo.subdir);
+  const dataDir = opts.dataDir ? path.resolve(opts.dataDir) : resolveDataDir(gitProjectDir);
   const err = process.stderr;
   if (!opts.sandbox) {
     err.write(
@@ -127,6 +157,9 @@ async function runCommand(opts: RunOptions): Promise<number> {
     );
   }
   if (opts.dirty && repo.dirty) err.write("airlock: --dirty: running uncommitted changes\n");
+  if (opts.includeIgnored && !opts.dirty) {
+    throw new UserError("--include-ignored goes with --dirty (a commit has no ignored files)");
+  }
 
   // Everything opened from here on is closed in reverse order, whatever happens.
   const cleanups: (() => Promise<void>)[] = [];
@@ -206,7 +239,7 @@ async function execute(a: ExecuteArgs): Promise<number> {
   const { opts, repo, plan, runs, deps, side, runId, ctrl } = a;
   const err = process.stderr;
   const checkout: CheckoutSource = opts.dirty
-    ? { kind: "dirty", dir: repo.root }
+    ? { kind: "dirty", dir: repo.root, includeIgnored: Boolean(opts.includeIgnored) }
     : { kind: "commit", repoDir: repo.root, sha: repo.sha };
   const live = !opts.json && !opts.plain && process.stdout.isTTY && !opts.output;
   const view: RunView = opts.json

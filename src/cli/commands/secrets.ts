@@ -25,6 +25,7 @@ import {
 import { resolveDataDir } from "../../store/datadir.js";
 import { type OpenedDb, openDb } from "../../store/db.js";
 import { UserError } from "../errors.js";
+import { projectDirOf } from "../project-dir.js";
 
 /** The command's surroundings; tests replace them. */
 export interface CliIo {
@@ -52,7 +53,7 @@ interface DirOptions {
 }
 
 export function dataDirOf(opts: DirOptions, env: NodeJS.ProcessEnv): string {
-  return opts.dataDir ? path.resolve(opts.dataDir) : resolveDataDir(path.resolve(opts.dir), env);
+  return opts.dataDir ? path.resolve(opts.dataDir) : resolveDataDir(projectDirOf(opts.dir), env);
 }
 
 export function withDirOptions(cmd: Command): Command {

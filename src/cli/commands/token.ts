@@ -9,6 +9,7 @@ import { openDb } from "../../store/db.js";
 import { SessionStore } from "../../store/sessions.js";
 import { createConsoleLink } from "../../web/auth/console-link.js";
 import { UserError } from "../errors.js";
+import { projectDirOf } from "../project-dir.js";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const EXPIRES = /^(\d{1,5})([mhd])$/;
@@ -45,7 +46,7 @@ async function withStore<T>(
 ): Promise<T> {
   const dataDir = opts.dataDir
     ? path.resolve(opts.dataDir)
-    : resolveDataDir(path.resolve(opts.dir));
+    : resolveDataDir(projectDirOf(opts.dir));
   const db = await openDb(dataDir);
   try {
     return await fn(new SessionStore(db.sqlite), new AuditLog(db.sqlite));

@@ -112,7 +112,7 @@ export class Workspaces {
       if (source.kind === "commit") {
         await copyTree(await this.#commit(source.repoDir, source.sha), base);
       } else {
-        await this.#copyWorkingTree(source.dir, base);
+        await this.#copyWorkingTree(source.dir, base, source.includeIgnored ?? false);
         await chmod(base, 0o700);
       }
     } catch (e) {
@@ -170,7 +170,7 @@ export class Workspaces {
     return listTree(dest);
   }
 
-  async #copyWorkingTree(dir: string, dest: string): Promise<void> {
+  async #copyWorkingTree(dir: string, dest: string, includeIgnored: boolean): Promise<void> {
     let from: string;
     try {
       from = await realpath(dir);
@@ -184,12 +184,15 @@ export class Workspaces {
         throw new WorkspaceError(`the working tree ${dir} is inside ${s}, which jobs must not see`);
       }
     }
+    // What git would commit with `git add -A`: tracked and untracked files, not ignored ones.
+    const wanted = includeIgnored ? null : await workingTreeFiles(from);
     await cp(from, dest, {
       recursive: true,
       verbatimSymlinks: true,
       errorOnExist: true,
       filter: async (src) => {
         if (src !== from && path.basename(src) === ".git") return false;
+        if (wanted && src !== from && !wanted.has(path.relative(from, src))) return false;
         if (skip.some((s) => isInside(src, s))) return false;
         // Sockets, FIFOs and devices are not part of a project (and cannot be copied).
         const st = await lstat(src);
@@ -256,6 +259,35 @@ async function copyTree(tree: Tree, dest: string): Promise<void> {
           : null,
     ),
   );
+}
+
+/**
+ * The files of a working tree that git does not ignore (tracked, or untracked and not ignored),
+ * with every directory that leads to one, as paths relative to `dir`.
+ */
+async function workingTreeFiles(dir: string): Promise<Set<string>> {
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(
+      "git",
+      ["-C", dir, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+      { env: gitEnv(), maxBuffer: 256 << 20 },
+      (err, stdout, stderr) =>
+        err
+          ? reject(
+              new WorkspaceError(
+                `cannot list the working tree's files: ${String(stderr).trim() || err.message}`,
+              ),
+            )
+          : resolve(stdout),
+    );
+  });
+  const files = new Set<string>();
+  for (const f of out.split("\0")) {
+    if (!f) continue;
+    // git names files with "/" whatever the platform; every parent directory is wanted too.
+    for (let p = path.normalize(f); p !== "." && !files.has(p); p = path.dirname(p)) files.add(p);
+  }
+  return files;
 }
 
 /** The environment for git: ours, minus anything that would redirect it to another repository. */
