@@ -2,7 +2,7 @@
 // otherwise, and the final summary. Everything it prints about jobs is already redacted.
 import { endReason } from "../pipeline/end-reason.js";
 import type { LastLines } from "../store/log-text.js";
-import { type JobRow, jobNotes, type RunRow } from "../store/runs.js";
+import { DESCRIPTIONS_NOTE, type JobRow, jobNotes, type RunRow } from "../store/runs.js";
 
 export type ViewState = "pending" | "running" | string;
 
@@ -38,6 +38,7 @@ export function formatDuration(ms: number | null | undefined): string {
 export function plainView(
   out: NodeJS.WritableStream,
   showOutput: boolean,
+  descriptions: Record<string, string> = {},
   err: NodeJS.WritableStream = process.stderr,
 ): RunView {
   const started = new Map<string, number>();
@@ -46,7 +47,8 @@ export function plainView(
   return {
     start(id) {
       started.set(id, Date.now());
-      out.write(`${ts()} start   ${id}\n`);
+      const what = descriptions[id];
+      out.write(`${ts()} start   ${id}${what ? ` — ${what}` : ""}\n`);
     },
     end(id, outcome, reason) {
       const t = started.has(id) ? ` in ${formatDuration(Date.now() - started.get(id)!)}` : "";
@@ -68,7 +70,11 @@ export function plainView(
 }
 
 /** A table redrawn in place on a terminal: one line per job with its state and elapsed time. */
-export function ttyView(out: NodeJS.WriteStream, jobIds: string[]): RunView {
+export function ttyView(
+  out: NodeJS.WriteStream,
+  jobIds: string[],
+  descriptions: Record<string, string> = {},
+): RunView {
   const state = new Map<string, { s: string; t0?: number; t1?: number }>(
     jobIds.map((id) => [id, { s: "pending" }]),
   );
@@ -82,7 +88,12 @@ export function ttyView(out: NodeJS.WriteStream, jobIds: string[]): RunView {
     for (const id of jobIds) {
       const st = state.get(id)!;
       const el = st.t0 ? formatDuration((st.t1 ?? now) - st.t0) : "";
-      out.write(`\x1b[2K ${ICON[st.s] ?? "?"} ${id.padEnd(width)}  ${st.s.padEnd(9)} ${el}\n`);
+      const what = descriptions[id];
+      // The description, dimmed, cut to the terminal's width (a wrapped row breaks the redraw).
+      const line = ` ${ICON[st.s] ?? "?"} ${id.padEnd(width)}  ${st.s.padEnd(9)} ${el.padEnd(7)}`;
+      const room = (out.columns || 80) - line.length - 3;
+      const tail = what && room > 10 ? `  \x1b[2m${clip(what, room)}\x1b[22m` : "";
+      out.write(`\x1b[2K${what && tail ? line : line.trimEnd()}${tail}\n`);
     }
     drawn = jobIds.length;
   };
@@ -146,14 +157,17 @@ const durationOf = (j: JobRow): number | null =>
 
 /** `airlock run --json`: the run and its jobs, machine-readable. */
 export function resultJson(run: RunRow, jobs: JobRow[], lastLines: LastLines = new Map()) {
+  const notes = JSON.parse(run.notes) as Record<string, unknown>;
+  const descriptions = (notes[DESCRIPTIONS_NOTE] ?? {}) as Record<string, string>;
   return {
     run: run.id,
     status: run.status,
     sha: run.sha,
     ref: run.ref,
-    notes: JSON.parse(run.notes),
+    notes,
     jobs: jobs.map((j) => ({
       id: j.job_id,
+      description: descriptions[j.job_id] ?? null,
       result: j.state,
       reason: j.reason,
       exitCode: j.exit_code,
@@ -182,5 +196,28 @@ export function summaryText(run: RunRow, jobs: JobRow[], lastLines: LastLines = 
   if (suite?.ref && suite.sha) lines.push(`suite: ${suite.ref} (${suite.sha.slice(0, 12)})`);
   const where = `${run.sha.slice(0, 12)}${run.ref ? ` on ${run.ref}` : ""}`;
   lines.push(`run ${run.id} ${run.status} (${where}); logs: airlock logs ${run.id} [JOB]`);
+  return `${lines.join("\n")}\n`;
+}
+
+function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+/** `airlock run --plan`: what would run, in order, why, and what each job is for. */
+export function planText(
+  jobs: { id: string; needs: string[]; secrets: string[]; description?: string }[],
+  reasons: Record<string, string>,
+): string {
+  const lines: string[] = [];
+  for (const j of jobs) {
+    lines.push(`${j.id}${j.secrets.length ? ` (restricted: ${j.secrets.join(", ")})` : ""}`);
+    if (j.description) lines.push(`  ${j.description}`);
+    if (j.needs.length) lines.push(`  needs ${j.needs.join(", ")}`);
+    if (reasons[j.id]) lines.push(`  why: ${reasons[j.id]}`);
+  }
+  lines.push(
+    "",
+    `${jobs.length} job${jobs.length === 1 ? "" : "s"} would run; nothing was started`,
+  );
   return `${lines.join("\n")}\n`;
 }

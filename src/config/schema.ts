@@ -89,7 +89,12 @@ const Scalar = z
 
 export const JobSchema = z
   .object({
-    description: z.string().optional().describe("What the job is for; shown in plans and logs."),
+    description: z
+      .string()
+      .optional()
+      .describe(
+        "What the job is for; shown by `airlock run --plan`, in the terminal and on the console.",
+      ),
     run: z
       .string()
       .min(1, "a job needs a non-empty `run` script")

@@ -20,6 +20,7 @@ export function expandJobs(config: Config): PlannedJob[] {
       expanded.push({
         id: e.id,
         template,
+        ...(job.description ? { description: job.description } : {}),
         matrix: e.matrix,
         // Never substituted: the shell reads matrix values from the environment (invariant 8).
         run: job.run,

@@ -8,7 +8,7 @@ import type { Redactor, RegisteredSecret } from "../redact/types.js";
 import type { RunIdentity } from "../secrets/oidc/claims.js";
 import type { GrantContext, SecretGrant } from "../secrets/types.js";
 import type { LogStore } from "../store/logs.js";
-import type { RunStore, TestResult } from "../store/runs.js";
+import { DESCRIPTIONS_NOTE, type RunStore, type TestResult } from "../store/runs.js";
 import type { JobState, RunStatus } from "../store/schema.js";
 import { type LimitPolicy, LOCAL_POLICY, resolveLimits } from "./limits.js";
 import { NetworkFailureSpotter, noNetworkHint } from "./no-network.js";
@@ -70,6 +70,9 @@ export interface RunResult {
 
 export async function executeRun(deps: RunnerDeps, req: RunRequest): Promise<RunResult> {
   const byId = new Map(req.plan.jobs.map((j) => [j.id, j]));
+  const descriptions = Object.fromEntries(
+    req.plan.jobs.flatMap((j) => (j.description ? [[j.id, j.description]] : [])),
+  );
   await deps.runs.create(
     {
       id: req.runId,
@@ -80,7 +83,10 @@ export async function executeRun(deps: RunnerDeps, req: RunRequest): Promise<Run
       pr: req.pr ?? null,
       selection: req.selection,
       authorizedBy: req.authorizedBy ?? null,
-      notes: req.notes,
+      notes: {
+        ...req.notes,
+        ...(Object.keys(descriptions).length ? { [DESCRIPTIONS_NOTE]: descriptions } : {}),
+      },
     },
     req.plan.jobs.map((j) => ({
       jobId: j.id,

@@ -8,6 +8,8 @@ export type PlannedIdToken = IdTokenSpec;
 export interface PlannedJob extends JobSpec {
   /** The key under `jobs:` this came from. */
   template: string;
+  /** What the job is for (the config's `description`), shown in plans, the terminal and the console. */
+  description?: string;
   /** Matrix values for this expansion; exported to the job as environment variables. */
   matrix: Record<string, string>;
   /** Ids of planned jobs this one waits for. */

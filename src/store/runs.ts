@@ -4,6 +4,9 @@ import type { Db } from "./db.js";
 import type { JobState, JobsTable, RunStatus, RunsTable } from "./schema.js";
 
 export type RunRow = Selectable<RunsTable>;
+
+/** The run note holding what each job is for (the config's `description`), by job id. */
+export const DESCRIPTIONS_NOTE = "descriptions";
 export type JobRow = Selectable<JobsTable>;
 
 export interface NewRun {

@@ -21,7 +21,7 @@ import { inspectRepo, type LocalRepo, readAtCommit } from "../local-repo.js";
 import { CONFIG_FILE, projectDirOf } from "../project-dir.js";
 import { prepareRestrictedSide, type RestrictedSide } from "../restricted-side.js";
 import { type BuiltRunnerDeps, createRunnerDeps } from "../runner-deps.js";
-import { plainView, type RunView, resultJson, summaryText, ttyView } from "../view.js";
+import { plainView, planText, type RunView, resultJson, summaryText, ttyView } from "../view.js";
 
 interface RunOptions {
   dir: string;
@@ -34,6 +34,7 @@ interface RunOptions {
   includeIgnored?: boolean;
   sandbox: boolean;
   plain?: boolean;
+  plan?: boolean;
   json?: boolean;
   output?: boolean;
 }
@@ -108,6 +109,7 @@ export function registerRun(program: Command): void {
       "--no-sandbox",
       "run public jobs without bubblewrap (your own machine only; restricted jobs refuse)",
     )
+    .option("--plan", "print what would run and why, and run nothing")
     .option("--plain", "one line per event instead of the live table")
     .option("--output", "also print each job's (redacted) output")
     .option("--json", "print the result as JSON")
@@ -139,6 +141,10 @@ async function runCommand(opts: RunOptions): Promise<number> {
   } catch (e) {
     if (e instanceof SelectionError) throw new UserError(e.message);
     throw e;
+  }
+  if (opts.plan) {
+    process.stdout.write(planText(plan.jobs, plan.reasons));
+    return 0;
   }
   const concurrency = opts.concurrency ? Number(opts.concurrency) : cpus().length;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
@@ -242,14 +248,18 @@ async function execute(a: ExecuteArgs): Promise<number> {
     ? { kind: "dirty", dir: repo.root, includeIgnored: Boolean(opts.includeIgnored) }
     : { kind: "commit", repoDir: repo.root, sha: repo.sha };
   const live = !opts.json && !opts.plain && process.stdout.isTTY && !opts.output;
+  const descriptions = Object.fromEntries(
+    plan.jobs.flatMap((j) => (j.description ? [[j.id, j.description]] : [])),
+  );
   const view: RunView = opts.json
-    ? plainView(err, Boolean(opts.output))
+    ? plainView(err, Boolean(opts.output), descriptions)
     : live
       ? ttyView(
           process.stdout,
           plan.jobs.map((j) => j.id),
+          descriptions,
         )
-      : plainView(process.stdout, Boolean(opts.output));
+      : plainView(process.stdout, Boolean(opts.output), descriptions);
   const decoder = new Map<string, StringDecoder>();
 
   let interrupts = 0;

@@ -113,6 +113,7 @@ th,td{text-align:left;padding:.4em .6em;border-bottom:1px solid var(--line);vert
 .jobs{list-style:none;padding:0;display:grid;gap:.6em}
 .job{border:1px solid var(--line);border-radius:6px;padding:.6em .8em}
 .jobhead{display:flex;flex-wrap:wrap;gap:.5em;align-items:center}
+.desc{margin:.3em 0 0;color:var(--muted)}
 .dur{color:var(--muted);margin-left:auto}
 .err{color:#a40e26;white-space:pre-wrap}
 .grant{font-family:ui-monospace,monospace;font-size:.9rem}

@@ -1,6 +1,6 @@
 // Rows of the run store turned into what the pages show: JSON columns parsed defensively (a bad
 // value shows as nothing rather than breaking the page), durations, and the job graph in levels.
-import type { JobRow, RunRow, TestResult } from "../../store/runs.js";
+import { DESCRIPTIONS_NOTE, type JobRow, type RunRow, type TestResult } from "../../store/runs.js";
 
 export const FINAL_JOB_STATES = new Set([
   "passed",
@@ -52,6 +52,15 @@ export function selectionText(s: Selection): string {
 export function notesOf(run: RunRow): Record<string, unknown> {
   const n = parse<Record<string, unknown>>(run.notes, {});
   return n && typeof n === "object" && !Array.isArray(n) ? n : {};
+}
+
+/** What each job is for, by job id (shown with the job, not among the run's notes). */
+export function descriptionsOf(run: RunRow): Record<string, string> {
+  const d = notesOf(run)[DESCRIPTIONS_NOTE];
+  if (!d || typeof d !== "object" || Array.isArray(d)) return {};
+  return Object.fromEntries(
+    Object.entries(d).filter((e): e is [string, string] => typeof e[1] === "string"),
+  );
 }
 
 export const needsOf = (j: JobRow): string[] => strings(parse<unknown>(j.needs, []));

@@ -3,10 +3,11 @@
 import { endReason } from "../../pipeline/end-reason.js";
 import { jobStatesText, type RunFilter } from "../../store/console-queries.js";
 import type { LastLines } from "../../store/log-text.js";
-import { type JobRow, jobNotes, type RunRow } from "../../store/runs.js";
+import { DESCRIPTIONS_NOTE, type JobRow, jobNotes, type RunRow } from "../../store/runs.js";
 import type { Principal } from "../auth/auth.js";
 import { duration, html, page, pathOf, query, type SafeHtml, time } from "./html.js";
 import {
+  descriptionsOf,
   forgeLinks,
   grantsOf,
   jobDuration,
@@ -93,7 +94,12 @@ function noteValue(v: unknown): string {
   return JSON.stringify(v);
 }
 
-function jobItem(run: RunRow, j: JobRow, lastLine: string | undefined): SafeHtml {
+function jobItem(
+  run: RunRow,
+  j: JobRow,
+  lastLine: string | undefined,
+  description: string | undefined,
+): SafeHtml {
   const grants = grantsOf(j);
   const needs = needsOf(j);
   const tests = j.tests_passed + j.tests_failed + j.tests_skipped;
@@ -103,6 +109,7 @@ function jobItem(run: RunRow, j: JobRow, lastLine: string | undefined): SafeHtml
 <div class="jobhead"><a href="${pathOf("runs", run.id, "jobs", j.job_id)}">${j.job_id}</a> ${badge(j.state)}
 ${j.restricted ? html`<span class="tag" title="declares secret sets">restricted</span>` : ""}
 <span class="dur">${duration(jobDuration(j))}</span></div>
+${description ? html`<p class="desc">${description}</p>` : ""}
 <dl class="facts">
 ${j.reason ? html`<dt>Why</dt><dd>${j.reason}</dd>` : ""}
 ${needs.length ? html`<dt>Needs</dt><dd>${needs.join(", ")}</dd>` : ""}
@@ -139,7 +146,8 @@ export function runPage(o: {
 }): string {
   const { run, jobs, principal: p } = o;
   const links = forgeLinks(run, o.githubWebUrl);
-  const notes = Object.entries(notesOf(run));
+  const notes = Object.entries(notesOf(run)).filter(([k]) => k !== DESCRIPTIONS_NOTE);
+  const descriptions = descriptionsOf(run);
   const running = run.status === "queued" || run.status === "running";
   const anyFailed = jobs.some((j) =>
     ["failed", "timed_out", "error", "cancelled"].includes(j.state),
@@ -182,7 +190,7 @@ ${notes.map(([k, v]) => html`<dt>${k === "suite" ? "Suite" : k}</dt><dd>${noteVa
 ${jobs.length === 0 ? html`<p>This run has no jobs.</p>` : ""}
 <ol class="levels">${stages.map(
       (level, i) =>
-        html`<li><h3>Stage ${i + 1}</h3><ul class="jobs">${level.map((j) => jobItem(run, j, o.lastLines?.get(j.job_id)))}</ul></li>`,
+        html`<li><h3>Stage ${i + 1}</h3><ul class="jobs">${level.map((j) => jobItem(run, j, o.lastLines?.get(j.job_id), descriptions[j.job_id]))}</ul></li>`,
     )}</ol></section>
 ${
   o.audit.length
