@@ -17,6 +17,7 @@ import { ConfigError, loadConfig, parseConfig } from "../config/loader.js";
 import type { Config } from "../config/schema.js";
 import { type Forge, repoRef } from "../forge/types.js";
 import { CONFIG_FILE } from "../gateway/definitions.js";
+import { EmbeddedStore } from "../secrets/embedded.js";
 import { SecretsService } from "../secrets/grants.js";
 import "../secrets/vault/register.js";
 import { ApprovalStore } from "../store/approvals.js";
@@ -137,26 +138,43 @@ function projectConfig(projectDir: string, log: ConsoleLogger): Config | undefin
   }
 }
 
-function inventoryOf(o: ServeConsoleOptions): SecretsInventory | undefined {
+/**
+ * The sets the project's `.airlock.yml` declares, and every set the embedded store holds (a set
+ * stored but not declared is listed too, so the page never says "none" over stored secrets).
+ */
+function inventoryOf(o: ServeConsoleOptions): SecretsInventory {
   const config = projectConfig(o.projectDir, o.log);
-  if (!config) return undefined;
+  const declared = config?.secrets ?? {};
   const service = new SecretsService({
     dataDir: o.dataDir,
     sqlite: o.db.sqlite,
-    sets: config.secrets,
+    sets: declared,
     env: process.env,
     audit: new AuditLog(o.db.sqlite),
     actor: "airlock serve",
   });
-  return secretsInventory({
-    sets: Object.fromEntries(
-      Object.entries(config.secrets).map(([name, s]) => [name, { backend: s.backend }]),
-    ),
-    jobs: Object.fromEntries(
-      Object.entries(config.jobs).map(([name, j]) => [name, { secrets: j.secrets }]),
-    ),
-    list: (set) => service.backendFor(set).list(set),
-  });
+  const embedded = new EmbeddedStore({ dataDir: o.dataDir, sqlite: o.db.sqlite, env: process.env });
+  const inventory = (stored: string[]) =>
+    secretsInventory({
+      sets: {
+        ...Object.fromEntries(
+          stored.map((name) => [name, { backend: "embedded (stored; not in .airlock.yml)" }]),
+        ),
+        ...Object.fromEntries(
+          Object.entries(declared).map(([n, s]) => [n, { backend: s.backend }]),
+        ),
+      },
+      jobs: Object.fromEntries(
+        Object.entries(config?.jobs ?? {}).map(([name, j]) => [name, { secrets: j.secrets }]),
+      ),
+      list: (set) => (set in declared ? service.backendFor(set).list(set) : embedded.list(set)),
+    });
+  return {
+    async listSets() {
+      const stored = [...new Set((await embedded.list()).map((k) => k.set))];
+      return inventory(stored).listSets();
+    },
+  };
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Config } from "../../config/schema.js";
 import type { CheckoutSource } from "../../executors/types.js";
 import { executeRun } from "../../pipeline/runner.js";
 import { planPipeline, type Selection, SelectionError } from "../../pipeline/select.js";
-import type { Plan } from "../../pipeline/types.js";
+import { isRestricted, type Plan } from "../../pipeline/types.js";
 import { resolveDataDir } from "../../store/datadir.js";
 import { openDb } from "../../store/db.js";
 import { lastLinesOf } from "../../store/log-text.js";
@@ -38,6 +38,8 @@ interface RunOptions {
   json?: boolean;
   output?: boolean;
 }
+
+const localActor = () => `local:${userInfo().username}`;
 
 export function newRunId(): string {
   const t = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
@@ -195,7 +197,7 @@ async function runCommand(opts: RunOptions): Promise<number> {
       repo: repo.name,
       branch: repo.branch,
       sha: repo.sha,
-      approver: `local:${userInfo().username}`,
+      approver: localActor(),
       labels: selection.labels ?? [],
       signal: ctrl.signal,
       createRedactor: deps.runner.createRedactor,
@@ -283,6 +285,8 @@ async function execute(a: ExecuteArgs): Promise<number> {
       repo: repo.name,
       ref: repo.branch,
       sha: repo.sha,
+      // Whoever runs restricted jobs locally vouches for them, as a trusted member would.
+      authorizedBy: plan.jobs.some(isRestricted) ? localActor() : null,
       selection: a.selection,
       notes: {
         ...(opts.dirty ? { dirty: true } : {}),

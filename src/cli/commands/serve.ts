@@ -22,6 +22,7 @@ import { createConsoleLink } from "../../web/auth/console-link.js";
 import { GatewayMetrics } from "../../web/metrics.js";
 import { createServer } from "../../web/server.js";
 import { UserError } from "../errors.js";
+import { projectDirOf } from "../project-dir.js";
 import { createRunnerDeps } from "../runner-deps.js";
 import { registerServeConsole } from "../serve-console.js";
 import { logFormat, serveLogger } from "../serve-log.js";
@@ -172,8 +173,9 @@ function loadConfig(opts: ServeOptions): ServeConfig {
   if (!existsSync(projectDir)) {
     throw new UserError(`-C ${opts.dir}: no such directory; name the project directory`);
   }
-  // The same directory `airlock run` resolves (git gives it with symlinks resolved).
-  projectDir = realpathSync(projectDir);
+  // The same directory `airlock run` resolves: from a subfolder, the nearest .airlock.yml above
+  // it; and as git names it, with symlinks resolved.
+  projectDir = realpathSync(projectDirOf(projectDir));
   try {
     return loadServeConfig({
       ...(opts.config ? { file: opts.config } : {}),

@@ -36,7 +36,10 @@ export function selectionOf(run: RunRow): Selection {
   const tags = Array.isArray(s.tags)
     ? s.tags.map((t) => (Array.isArray(t) ? strings(t).join("+") : String(t)))
     : [];
-  return { all: false, labels: strings(s.labels), jobs: strings(s.jobs), tags };
+  const labels = strings(s.labels);
+  const jobs = strings(s.jobs);
+  // A selection that names nothing selects every job (`airlock run` without --labels or --job).
+  return { all: !labels.length && !jobs.length && !tags.length, labels, jobs, tags };
 }
 
 export function selectionText(s: Selection): string {
@@ -46,7 +49,7 @@ export function selectionText(s: Selection): string {
     s.jobs.length ? `jobs ${s.jobs.join(", ")}` : "",
     s.tags.length ? `tags ${s.tags.join(", ")}` : "",
   ].filter(Boolean);
-  return parts.join("; ") || "filtered";
+  return parts.join("; ") || "all jobs";
 }
 
 export function notesOf(run: RunRow): Record<string, unknown> {

@@ -88,10 +88,26 @@ ${o.more ? html`<a href="/runs${q(o.offset + o.limit)}" rel="next">Older</a>` : 
   });
 }
 
-function noteValue(v: unknown): string {
+/** A run note as words, never as JSON: lists joined, objects as "key: value" pairs. */
+export function noteValue(v: unknown): string {
   if (typeof v === "string") return v;
-  if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v.join("; ");
-  return JSON.stringify(v);
+  if (typeof v === "boolean") return v ? "yes" : "no";
+  if (typeof v === "number") return String(v);
+  if (v === null || v === undefined) return "—";
+  if (Array.isArray(v)) return v.map(noteValue).join("; ");
+  if (typeof v === "object") {
+    return Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `${noteLabel(k).toLowerCase()}: ${noteValue(x)}`)
+      .join(", ");
+  }
+  return String(v);
+}
+
+/** "public_summary" as "Public summary", "grants:unit" as "Secrets for unit". */
+export function noteLabel(key: string): string {
+  if (key.startsWith("grants:")) return `Secrets for ${key.slice(7)}`;
+  const words = key.replace(/[_-]+/g, " ").trim();
+  return words ? words[0]!.toUpperCase() + words.slice(1) : key;
 }
 
 function jobItem(
@@ -153,8 +169,12 @@ export function runPage(o: {
     ["failed", "timed_out", "error", "cancelled"].includes(j.state),
   );
   const stages = levels(jobs);
+  // Actions act through the pull request (as its comments do): a local run has none, and each
+  // button is there only when it can do something.
+  const pr = run.pr !== null;
+  const filtered = !selectionOf(run).all;
   const actions = [
-    run.pr !== null
+    pr
       ? actionForm(
           run,
           p,
@@ -163,10 +183,10 @@ export function runPage(o: {
           html`<input type="hidden" name="sha" value="${run.sha}">`,
         )
       : "",
-    running ? actionForm(run, p, "cancel", "Cancel run") : "",
-    anyFailed ? actionForm(run, p, "rerun-failed", "Re-run failed jobs") : "",
-    actionForm(run, p, "run-all", "Run all tests"),
-  ];
+    pr && running ? actionForm(run, p, "cancel", "Cancel run") : "",
+    pr && anyFailed && !running ? actionForm(run, p, "rerun-failed", "Re-run failed jobs") : "",
+    pr && filtered ? actionForm(run, p, "run-all", "Run all tests") : "",
+  ].filter((a) => a !== "");
   return page({
     title: `Run ${run.id}`,
     current: "runs",
@@ -183,9 +203,9 @@ ${run.ref ? html`<dt>Ref</dt><dd>${run.ref}</dd>` : ""}
 <dt>Selection</dt><dd>${selectionText(selectionOf(run))}</dd>
 <dt>Created</dt><dd>${time(run.created_at)}</dd>
 <dt>Duration</dt><dd>${duration(runDuration(run))}</dd>
-${notes.map(([k, v]) => html`<dt>${k === "suite" ? "Suite" : k}</dt><dd>${noteValue(v)}</dd>`)}
+${notes.map(([k, v]) => html`<dt>${noteLabel(k)}</dt><dd>${noteValue(v)}</dd>`)}
 </dl>
-<section aria-labelledby="acts"><h2 id="acts">Actions</h2><div class="actions">${actions}</div></section>
+${actions.length ? html`<section aria-labelledby="acts"><h2 id="acts">Actions</h2><div class="actions">${actions}</div></section>` : ""}
 <section aria-labelledby="jobs"><h2 id="jobs">Jobs</h2>
 ${jobs.length === 0 ? html`<p>This run has no jobs.</p>` : ""}
 <ol class="levels">${stages.map(
