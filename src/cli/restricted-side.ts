@@ -1,5 +1,5 @@
-// The restricted side of an `airlock run` (suite checkout, GitLab pipeline), with its problems
-// turned into one-line user errors.
+// The restricted side of an `airlock run` (the companion suite), with its problems turned into
+// one-line user errors.
 import type { SecretsService } from "../secrets/grants.js";
 import {
   prepareRestrictedSide as prepare,
@@ -11,9 +11,8 @@ import { UserError } from "./errors.js";
 
 export type { RestrictedSide };
 
-export type CliRestrictedSideOptions = Omit<RestrictedSideOptions, "grantSet" | "dataDir"> & {
+export type CliRestrictedSideOptions = Omit<RestrictedSideOptions, "grantSet"> & {
   secrets: Pick<SecretsService, "grantSet">;
-  dataDir: string;
 };
 
 export async function prepareRestrictedSide(o: CliRestrictedSideOptions): Promise<RestrictedSide> {

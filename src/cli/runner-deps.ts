@@ -1,11 +1,14 @@
-// Builds the runner's dependencies from the embedded defaults: the bubblewrap executor, the
-// secrets service over the configured backends, the redactor and the JUnit parser.
+// Builds the runner's dependencies from the embedded defaults: the executors the pipeline can use
+// (the bubblewrap sandbox, and what `.airlock.yml` configures), the secrets service over the
+// configured backends, the redactor and the JUnit parser.
 import type SQLite from "better-sqlite3";
 import type { Config } from "../config/schema.js";
-import { LocalExecutor } from "../executors/local/bwrap.js";
 import { checkSandbox } from "../executors/local/check.js";
 import { checkPrlimit } from "../executors/local/rlimits.js";
 import { workspaceTempDir } from "../executors/local/workspace.js";
+import { createExecutors } from "../executors/registry.js";
+import { executorSelector, sweepers } from "../executors/select.js";
+import type { Executor } from "../executors/types.js";
 import { parseJUnit } from "../pipeline/junit.js";
 import type { RunnerDeps } from "../pipeline/runner.js";
 import { isRestricted, type PlannedJob } from "../pipeline/types.js";
@@ -43,6 +46,8 @@ export interface RunnerDepsOptions {
 export interface BuiltRunnerDeps {
   runner: RunnerDeps;
   secrets: SecretsService;
+  /** The executors the pipeline's restricted jobs may leave work on (see Executor.sweep). */
+  sweepers: Executor[];
   close(): Promise<void>;
 }
 
@@ -69,7 +74,11 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
     throw new UserError(`job ${tokenJob.id} declares id_tokens: ${NO_ISSUER}`);
   }
   const tempDir = workspaceTempDir(opts.env);
-  const executor = new LocalExecutor({ sandbox: opts.sandbox, dataDir: opts.dataDir, tempDir });
+  const executors = createExecutors({
+    config: opts.config,
+    dataDir: opts.dataDir,
+    local: { sandbox: opts.sandbox, tempDir },
+  });
   const env = opts.env ?? process.env;
   const audit = new AuditLog(opts.sqlite);
   const secrets = new SecretsService({
@@ -85,8 +94,9 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
   const runner: RunnerDeps = {
     runs: opts.runs,
     logs: opts.logs,
-    executorFor: () => executor,
+    executorFor: executorSelector(opts.config, executors),
     grant: (job, ctx) => secrets.grantsFor(job, ctx),
+    grantSet: (set, ctx) => secrets.grantSet(set, ctx),
     createRedactor: (values) => {
       const r = createRedactor({ secrets: values });
       for (const w of r.warnings) {
@@ -101,7 +111,8 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
   return {
     runner,
     secrets,
-    close: () => executor.close(),
+    sweepers: sweepers(opts.config, executors),
+    close: () => executors.close(),
   };
 }
 

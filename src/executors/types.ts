@@ -1,5 +1,9 @@
-// The seam between the scheduler and whatever runs a job (bubblewrap here; GitLab, agents later).
+// The executor seam: what runs a job once the scheduler says it may start. Kinds live beside this
+// file (local/ for bubblewrap on this machine, gitlab/ for a private GitLab pipeline); select.ts
+// says which one a job uses and registry.ts builds them from the configuration.
 import type { Writable } from "node:stream";
+import type { Redactor, RegisteredSecret } from "../redact/types.js";
+import type { GrantContext, SecretGrant } from "../secrets/types.js";
 
 /**
  * Per-job resource limits, in bytes, counts and cores. Core dumps are always off, whatever these
@@ -65,6 +69,48 @@ export interface SecretFile {
   pathEnv?: string;
 }
 
+/** The companion suite's commit, when the run has one (see suite/). */
+export interface SuiteRef {
+  ref: string;
+  sha: string;
+  /** The suite branch is the one named like the run's branch. */
+  matched: boolean;
+}
+
+/** What an executor is told about a run before its first job starts there. */
+export interface RunContext {
+  /** This attempt of the run. */
+  runId: string;
+  /** Source repository, "owner/name". */
+  repo: string;
+  /** Clone URL of the source repository, for executors that fetch it themselves. */
+  repoUrl?: string;
+  branch: string | null;
+  /** The exact commit the run's authorization covers. */
+  sha: string;
+  /** Who authorized the commit (trusted author or approving member), or the local user. */
+  approver: string;
+  /** The labels that made the selection. */
+  labels: string[];
+  /** The run's jobs that this executor runs, in plan order. */
+  jobs: JobSpec[];
+  suite?: SuiteRef | null;
+  /** Earlier attempts of this run (taken up again after a restart): their work is adopted. */
+  earlierRunIds?: string[];
+  /** When the run's first attempt was requested: no older work can be the run's own. */
+  requestedAt?: number;
+  /**
+   * Aborted when the run is cancelled (the reason says why) or when Airlock shuts down (a
+   * ShutdownAbort, see abort.ts): work that outlives Airlock is then left for the next attempt.
+   */
+  signal: AbortSignal;
+  /** Grants the executor's own credentials (a secret set), re-checking the run's authorization. */
+  grantSet(set: string, ctx: GrantContext): Promise<SecretGrant>;
+  /** A redactor for text the executor writes itself, masking `values` it holds. */
+  createRedactor(values: RegisteredSecret[]): Redactor;
+}
+
+/** One attempt of one job, as the runner hands it to an executor. */
 export interface JobRequest {
   runId: string;
   job: JobSpec;
@@ -84,19 +130,29 @@ export interface JobRequest {
   apiSocket?: string;
   /** Read-only directories mounted into the sandbox, e.g. a companion suite checkout. */
   mounts: { source: string; target: string }[];
-  /** Raw job output (stdout and stderr interleaved) goes here; the caller puts the redactor in front of the log. */
+}
+
+/** Where a job's raw output goes and what stops it, for executors that run a job in one call. */
+export interface JobIO {
+  /** Raw job output (stdout and stderr interleaved); the caller puts the redactor in front of the log. */
   output: Writable;
   signal: AbortSignal;
 }
 
 export type JobStatus = "passed" | "failed" | "timed_out" | "cancelled" | "error";
 
-export interface JobResult {
+export interface ReportFile {
+  /** Relative to where the job started; job-chosen text, redacted before use. */
+  path: string;
+  content: string;
+}
+
+/** How a job attempt ended. */
+export interface JobEnd {
   status: JobStatus;
   exitCode: number | null;
-  durationMs: number;
-  /** Raw contents of the job's report files (JUnit XML), read before the workspace is removed. */
-  reports: { path: string; content: string }[];
+  /** The executor's own measure of the run time, when it has a better one than the caller's. */
+  durationMs?: number;
   /** Executor-side failure (not the job's own output). Passes the redactor before it is stored. */
   error?: string;
   /**
@@ -106,9 +162,110 @@ export interface JobResult {
   notes?: string[];
 }
 
+export interface JobResult extends JobEnd {
+  durationMs: number;
+  /** Raw contents of the job's report files (JUnit XML). */
+  reports: ReportFile[];
+}
+
+/**
+ * A started job attempt. The runner calls `logs` and `wait` at once, then `reports`, then
+ * `destroy`; `cancel` may come at any time from another task.
+ *
+ * - `logs` streams the job's raw output into `output` until the job's output ends (it does not
+ *   end `output`); an executor that follows a remote log reconnects on drops, and neither loses
+ *   nor repeats a line. It never rejects: a log that cannot be followed is noted in the output.
+ * - `wait` resolves once the job ended, whatever ended it; it never rejects (executor failures
+ *   are `status: "error"` with a one-line `error` naming the problem and the fix).
+ * - `reports` gives the report files the job produced, size-capped, once `wait` resolved.
+ * - `cancel` stops the job and is idempotent. With a ShutdownAbort as reason, work that runs
+ *   elsewhere is left running for the run's next attempt to adopt, instead of stopped.
+ * - `destroy` releases what the attempt holds (a workspace, a Kubernetes Job); idempotent.
+ */
+export interface JobAttempt {
+  /** True when this attempt took over work an earlier attempt of the run started. */
+  readonly adopted: boolean;
+  logs(output: Writable): Promise<void>;
+  wait(): Promise<JobEnd>;
+  reports(): Promise<ReportFile[]>;
+  cancel(reason?: unknown): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** An executor's share of one run: prepared once, then starting each of the run's jobs there. */
+export interface PreparedRun {
+  /**
+   * Starts one attempt of `req.job`, or adopts the work an earlier attempt of the run left
+   * running (RunContext.earlierRunIds), so that no job runs twice with its secrets. Rejects with
+   * a one-line message when the job cannot be started; nothing of it is then left behind.
+   */
+  start(req: JobRequest): Promise<JobAttempt>;
+  /** Releases what `prepare` took (credentials, cached checkouts). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Runs that no attempt follows any more, whose work an executor may have left running. */
+export interface AbandonedWork {
+  /** Every attempt of the run, oldest first. */
+  runIds: string[];
+  /** When the run's first attempt was requested. */
+  requestedAt: number;
+  /** The notes recorded on those runs (the suite branch they ran on, for instance). */
+  notes: Record<string, unknown>[];
+  /** Runs `fn` with the granted environment of one secret set (the executor's credentials). */
+  withSecretSet<T>(set: string, fn: (env: Record<string, string>) => Promise<T>): Promise<T>;
+}
+
+/** One piece of abandoned work an executor found, and what it did about it. */
+export interface SweptWork {
+  /** The executor's own id for it (a pipeline id, a Job name). */
+  id: string;
+  url?: string;
+  /** The attempt that started it. */
+  runId: string;
+  status: string;
+  /** stopped: stopped now; ended: it had finished (or was stopping) already. */
+  outcome: "stopped" | "ended";
+}
+
+/**
+ * An executor: where jobs run. One instance serves any number of runs at once; every method may
+ * be called concurrently from different runs (JavaScript runs them on one thread, but their
+ * awaits interleave), so an executor keeps per-run state in what `prepare` returns and per-job
+ * state in the JobAttempt, never on itself.
+ *
+ * Lifecycle, as woodpecker-ci's backend interface splits it (SetupWorkflow, StartStep, TailStep,
+ * WaitStep, DestroyStep, DestroyWorkflow):
+ *   prepare(run) → start(job) → logs ‖ wait → reports → destroy → … → close
+ * plus `cancel` at any time, adoption inside `start`, and `sweep` for work nobody follows.
+ *
+ * Idempotency: `start` is keyed by (run attempt, job); after a restart the new attempt's `start`
+ * adopts what an earlier attempt started rather than starting it again. `cancel`, `destroy`,
+ * `close` and `sweep` may be repeated safely. Adding a kind touches only executors/ and the
+ * configuration schema.
+ */
 export interface Executor {
+  /** The name a job or the configuration uses for it ("local", "gitlab", a named pool). */
   readonly name: string;
-  run(req: JobRequest): Promise<JobResult>;
-  /** Releases what the executor keeps for the whole run (e.g. cached checkouts). */
+  /** What kind of executor it is. */
+  readonly kind: "local" | "gitlab";
+  /**
+   * True when restricted jobs' secrets live on the executor's side (a GitLab project's CI
+   * variables): Airlock grants them nothing itself, and the executor re-verifies a signed dispatch.
+   */
+  readonly remoteSecrets: boolean;
+  /**
+   * True when the executor checks the companion suite out itself, so that Airlock only resolves
+   * its commit; false when Airlock checks it out and hands it to the job.
+   */
+  readonly fetchesSuite: boolean;
+  /** Prepares the executor's share of a run; called once per run, before its first job there. */
+  prepare(run: RunContext): Promise<PreparedRun>;
+  /**
+   * Stops what the runs of `work` left running (after a crash, or a cancel while no attempt
+   * followed them) and says what it found. Work that already ended is left alone.
+   */
+  sweep?(work: AbandonedWork): Promise<SweptWork[]>;
+  /** Releases what the executor keeps across runs (a workspace root). */
   close?(): Promise<void>;
 }

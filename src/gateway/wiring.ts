@@ -61,7 +61,6 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
     token: github.token,
   });
   const flow = new PrFlow({
-    dataDir: o.dataDir,
     runs: new RunStore(o.db.db),
     approvals: new ApprovalStore(o.db.sqlite),
     requests: new RunRequestStore(o.db.sqlite),

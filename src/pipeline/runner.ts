@@ -3,7 +3,14 @@
 import { PassThrough } from "node:stream";
 import { finished } from "node:stream/promises";
 import { formatDurationMs } from "../config/duration.js";
-import type { CheckoutSource, Executor, JobResult } from "../executors/types.js";
+import { runAttempt } from "../executors/attempt.js";
+import type {
+  CheckoutSource,
+  Executor,
+  JobResult,
+  PreparedRun,
+  RunContext,
+} from "../executors/types.js";
 import type { Redactor, RegisteredSecret } from "../redact/types.js";
 import type { RunIdentity } from "../secrets/oidc/claims.js";
 import type { GrantContext, SecretGrant } from "../secrets/types.js";
@@ -18,10 +25,15 @@ import { isRestricted, type Plan, type PlannedJob } from "./types.js";
 export interface RunnerDeps {
   runs: RunStore;
   logs: LogStore;
-  /** Picks the executor for a job (restricted jobs may need a stronger one). Throws when none may run it. */
+  /** Picks the executor for a job (see executors/select.ts). Throws when none may run it. */
   executorFor(job: PlannedJob): Executor;
-  /** Grants for the sets a restricted job declares. Never called for public jobs. */
+  /**
+   * Grants for the sets a restricted job declares. Never called for public jobs, nor for jobs
+   * whose executor holds their secrets itself (Executor.remoteSecrets).
+   */
   grant(job: PlannedJob, ctx: GrantContext): Promise<SecretGrant[]>;
+  /** Grants one set for an executor's own credentials; default: `grant` as a job declaring only it. */
+  grantSet?(set: string, ctx: GrantContext): Promise<SecretGrant>;
   createRedactor(secrets: RegisteredSecret[]): Redactor;
   /** Parses one (redacted) JUnit report; throws, saying why, when it cannot be read (the job is then an error). */
   parseReport(xml: string, file: string): TestResult[];
@@ -56,11 +68,23 @@ export interface RunRequest {
   identity?: RunIdentity;
   /** Re-checks the run's authorization before each grant and ID token; throws when void. */
   authorize?: () => Promise<void>;
+  /** What executors learn about the run besides the above (see executors' RunContext). */
+  context?: RunExtras;
+  /** Set when restricted jobs cannot run (their suite could not be prepared): they end in error with it. */
+  refuseRestricted?: string;
   /** Live view hooks. Output given here is already redacted. */
   onJobStart?(jobId: string): void;
   onJobEnd?(jobId: string, outcome: JobOutcome): void;
   onOutput?(jobId: string, chunk: Buffer): void;
 }
+
+export type RunExtras = Pick<
+  RunContext,
+  "repoUrl" | "approver" | "labels" | "suite" | "earlierRunIds" | "requestedAt"
+> & {
+  /** The branch as executors may pass it on (null: not a usable branch name); default `ref`. */
+  branch?: string | null;
+};
 
 export interface RunResult {
   runId: string;
@@ -85,6 +109,7 @@ export async function executeRun(deps: RunnerDeps, req: RunRequest): Promise<Run
       authorizedBy: req.authorizedBy ?? null,
       notes: {
         ...req.notes,
+        executors: executorNames(deps, req.plan),
         ...(Object.keys(descriptions).length ? { [DESCRIPTIONS_NOTE]: descriptions } : {}),
       },
     },
@@ -100,10 +125,11 @@ export async function executeRun(deps: RunnerDeps, req: RunRequest): Promise<Run
   );
   await deps.runs.setStatus(req.runId, "running");
 
+  const executors = new RunExecutors(deps, req);
   const runOne = async (id: string, signal: AbortSignal): Promise<Outcome> => {
     const job = byId.get(id)!;
     await deps.runs.updateJob(req.runId, id, { state: "running", startedAt: Date.now() });
-    const r = await runJob(deps, req, job, signal);
+    const r = await runJob(deps, req, job, signal, executors);
     await deps.runs.updateJob(req.runId, id, {
       state: r.status,
       exitCode: r.exitCode,
@@ -120,21 +146,26 @@ export async function executeRun(deps: RunnerDeps, req: RunRequest): Promise<Run
   // are settled, so that the console shows them at once; started ones are recorded by runOne.
   const started = new Set<string>();
   const settling: Promise<void>[] = [];
-  const jobs = await runDag(req.plan.jobs, runOne, {
-    concurrency: req.concurrency,
-    failFast: req.failFast,
-    signal: req.signal,
-    onStart: (id) => {
-      started.add(id);
-      req.onJobStart?.(id);
-    },
-    onEnd: (id, o) => {
-      if (!started.has(id)) {
-        settling.push(deps.runs.updateJob(req.runId, id, { state: o.outcome, reason: o.reason }));
-      }
-      req.onJobEnd?.(id, o);
-    },
-  });
+  let jobs: Map<string, JobOutcome>;
+  try {
+    jobs = await runDag(req.plan.jobs, runOne, {
+      concurrency: req.concurrency,
+      failFast: req.failFast,
+      signal: req.signal,
+      onStart: (id) => {
+        started.add(id);
+        req.onJobStart?.(id);
+      },
+      onEnd: (id, o) => {
+        if (!started.has(id)) {
+          settling.push(deps.runs.updateJob(req.runId, id, { state: o.outcome, reason: o.reason }));
+        }
+        req.onJobEnd?.(id, o);
+      },
+    });
+  } finally {
+    await executors.close();
+  }
   await Promise.all(settling);
   const outcomes = [...jobs.values()].map((o) => o.outcome);
   const status: RunStatus = req.signal?.aborted
@@ -148,6 +179,21 @@ export async function executeRun(deps: RunnerDeps, req: RunRequest): Promise<Run
   return { runId: req.runId, status, jobs };
 }
 
+/** Which executor each job of the plan runs on, by executor name, as the run records it. */
+function executorNames(deps: RunnerDeps, plan: Plan): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const j of plan.jobs) {
+    let name: string;
+    try {
+      name = deps.executorFor(j).name;
+    } catch {
+      continue; // the job ends in error with the reason when it would start
+    }
+    out[name] = [...(out[name] ?? []), j.id];
+  }
+  return out;
+}
+
 interface JobRecord {
   status: JobState & Outcome;
   exitCode: number | null;
@@ -158,11 +204,67 @@ interface JobRecord {
   notes: string[];
 }
 
+/** The run's share of each executor it uses, prepared when its first job there starts. */
+class RunExecutors {
+  readonly #prepared = new Map<Executor, Promise<PreparedRun>>();
+  readonly #never = new AbortController().signal;
+
+  constructor(
+    private readonly deps: RunnerDeps,
+    private readonly req: RunRequest,
+  ) {}
+
+  /** Rejects with the executor's one-line reason when it cannot take the run's jobs. */
+  prepared(executor: Executor): Promise<PreparedRun> {
+    let p = this.#prepared.get(executor);
+    if (!p) {
+      const { deps, req } = this;
+      const ctx = req.context;
+      p = executor.prepare({
+        runId: req.runId,
+        repo: req.repo,
+        ...(ctx?.repoUrl ? { repoUrl: ctx.repoUrl } : {}),
+        branch: ctx?.branch !== undefined ? ctx.branch : req.ref,
+        sha: req.sha,
+        approver: ctx?.approver ?? req.authorizedBy ?? "",
+        labels: ctx?.labels ?? [],
+        jobs: req.plan.jobs.filter((j) => this.#on(j, executor)),
+        suite: ctx?.suite ?? null,
+        ...(ctx?.earlierRunIds?.length ? { earlierRunIds: ctx.earlierRunIds } : {}),
+        ...(ctx?.requestedAt !== undefined ? { requestedAt: ctx.requestedAt } : {}),
+        signal: req.signal ?? this.#never,
+        grantSet: deps.grantSet ?? grantSetVia(deps.grant),
+        createRedactor: deps.createRedactor,
+      });
+      // Settled by the jobs that wait on it; this only keeps an unwaited failure quiet.
+      p.catch(() => {});
+      this.#prepared.set(executor, p);
+    }
+    return p;
+  }
+
+  #on(job: PlannedJob, executor: Executor): boolean {
+    try {
+      return this.deps.executorFor(job) === executor;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.#prepared.values()) {
+      const run = await p.catch(() => null);
+      await run?.close();
+    }
+  }
+}
+
 async function runJob(
   deps: RunnerDeps,
   req: RunRequest,
   job: PlannedJob,
   signal: AbortSignal,
+  executors: RunExecutors,
 ): Promise<JobRecord> {
   const restricted = isRestricted(job);
   const grants: SecretGrant[] = [];
@@ -180,7 +282,9 @@ async function runJob(
   const log = deps.logs.writer(req.runId, job.id, { budget: limits.logBytes, closing });
   const record: JobRecord = { status: "error", exitCode: null, tests: [], grants: {}, notes: [] };
   try {
-    if (restricted) {
+    if (restricted && req.refuseRestricted !== undefined) throw new Error(req.refuseRestricted);
+    const executor = deps.executorFor(job);
+    if (restricted && !executor.remoteSecrets) {
       grants.push(
         ...(await deps.grant(job, {
           runId: req.runId,
@@ -207,30 +311,36 @@ async function runJob(
     output.pipe(tap);
     output.pipe(log);
     for (const n of capped) output.write(`airlock: ${n}\n`);
-    const executor = deps.executorFor(job);
     try {
-      result = await executor.run({
-        runId: req.runId,
-        job: { ...job, limits },
-        checkout: req.checkout,
-        workdir: req.workdir ?? "",
-        env: {
-          ...job.env,
-          ...job.matrix,
-          ...req.env,
-          ...(restricted ? req.restrictedEnv : {}),
-          AIRLOCK_RUN_ID: req.runId,
-          AIRLOCK_JOB: job.id,
-          AIRLOCK_SHA: req.sha,
-          ...(req.ref ? { AIRLOCK_REF: req.ref } : {}),
+      const prepared = await executors.prepared(executor);
+      result = await runAttempt(
+        prepared,
+        {
+          runId: req.runId,
+          job: { ...job, limits },
+          checkout: req.checkout,
+          workdir: req.workdir ?? "",
+          env: {
+            ...job.env,
+            ...job.matrix,
+            ...req.env,
+            ...(restricted ? req.restrictedEnv : {}),
+            AIRLOCK_RUN_ID: req.runId,
+            AIRLOCK_JOB: job.id,
+            AIRLOCK_SHA: req.sha,
+            ...(req.ref ? { AIRLOCK_REF: req.ref } : {}),
+          },
+          secretEnv: Object.assign({}, ...grants.map((g) => g.env)),
+          secretFiles: grants.flatMap((g) => g.files),
+          ...apiSocketOf(grants),
+          mounts: restricted ? (req.restrictedMounts ?? []) : [],
         },
-        secretEnv: Object.assign({}, ...grants.map((g) => g.env)),
-        secretFiles: grants.flatMap((g) => g.files),
-        ...apiSocketOf(grants),
-        mounts: restricted ? (req.restrictedMounts ?? []) : [],
-        output,
-        signal,
-      });
+        { output, signal },
+      );
+    } catch (e) {
+      // Into the job's log too, through the redactor like all of it.
+      output.write(`airlock: ${e instanceof Error ? e.message : String(e)}\n`);
+      throw e;
     } finally {
       output.end();
       await finished(log);
@@ -284,4 +394,35 @@ async function runJob(
 function apiSocketOf(grants: SecretGrant[]): { apiSocket?: string } {
   const socket = grants.find((g) => g.socket)?.socket;
   return socket ? { apiSocket: socket } : {};
+}
+
+/**
+ * Grants one secret set through a runner's per-job grant, as a job that declares only that set:
+ * the gateway's runner re-checks the commit's authorization at each grant, and so it does here.
+ */
+export function grantSetVia(
+  grant: RunnerDeps["grant"],
+): (set: string, ctx: GrantContext) => Promise<SecretGrant> {
+  return async (set, ctx) => {
+    const grants = await grant(
+      {
+        id: ctx.jobId,
+        template: ctx.jobId,
+        matrix: {},
+        run: "",
+        needs: [],
+        tags: [],
+        secrets: [set],
+        env: {},
+        timeoutMs: ctx.timeoutMs,
+        network: false,
+        reports: [],
+      },
+      ctx,
+    );
+    const mine = grants.find((g) => g.set === set);
+    for (const g of grants) if (g !== mine) await g.release();
+    if (!mine) throw new Error(`secret set ${set} was not granted`);
+    return mine;
+  };
 }

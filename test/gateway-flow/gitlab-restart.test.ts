@@ -317,7 +317,7 @@ async function restartedWithoutAdopting(whileStopped?: (id: number) => void) {
 }
 
 interface AbandonedNote {
-  pipelines?: { id: number; outcome: string; status: string }[];
+  work?: { executor: string; id: string; outcome: string; status: string }[];
   error?: string;
 }
 /** What the newest run of the PR recorded about pipelines no attempt followed. */
@@ -327,9 +327,7 @@ const abandonedNote = (pr: number): AbandonedNote | undefined => {
      ORDER BY q.attempt DESC LIMIT 1`,
     pr,
   );
-  return row
-    ? (JSON.parse(row.notes) as { abandonedPipelines?: AbandonedNote }).abandonedPipelines
-    : undefined;
+  return row ? (JSON.parse(row.notes) as { abandoned?: AbandonedNote }).abandoned : undefined;
 };
 const cancelsOf = (id: number) => gl.cancels.filter((c) => c === id).length;
 
@@ -346,8 +344,8 @@ test("/cancel after a graceful restart, before the retry adopted the pipeline, c
   const reqs = requestsOf(pr.number);
   assert.equal(reqs.at(-1)!.status, "cancelled", "the run is recorded as cancelled");
   assert.deepEqual(
-    abandonedNote(pr.number)?.pipelines?.map((p) => [p.id, p.outcome]),
-    [[id, "cancelled"]],
+    abandonedNote(pr.number)?.work?.map((p) => [p.executor, p.id, p.outcome]),
+    [["gitlab", String(id), "stopped"]],
     "the run records that its pipeline was cancelled",
   );
   assert.equal((await stop("SIGTERM")).code, 0);
@@ -411,8 +409,8 @@ test("a pipeline that finished while Airlock was stopped is not cancelled", {
   assert.equal(cancelsOf(id), 0, "a finished pipeline is left alone");
   assert.equal(triggersFor(pr.headSha).length, 1);
   assert.deepEqual(
-    abandonedNote(pr.number)?.pipelines?.map((p) => [p.id, p.outcome, p.status]),
-    [[id, "ended", "success"]],
+    abandonedNote(pr.number)?.work?.map((p) => [p.executor, p.id, p.outcome, p.status]),
+    [["gitlab", String(id), "ended", "success"]],
     "the run records that the pipeline had ended",
   );
   assert.equal((await stop("SIGTERM")).code, 0);

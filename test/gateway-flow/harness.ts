@@ -151,7 +151,7 @@ export async function startFlowServer(o: {
         jobs,
         issuer: PUBLIC_URL,
       });
-      return { runner: built.runner, close: built.close };
+      return { runner: built.runner, close: built.close, sweepers: built.sweepers };
     },
   });
   const loop = new EventLoop({ store: events, handler: wired.handler, backoffMs: () => 20 });

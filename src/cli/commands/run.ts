@@ -191,16 +191,11 @@ async function runCommand(opts: RunOptions): Promise<number> {
     const side = await prepareRestrictedSide({
       config,
       plan,
+      executorFor: deps.runner.executorFor,
       secrets: deps.secrets,
-      dataDir,
       runId,
-      repo: repo.name,
       branch: repo.branch,
-      sha: repo.sha,
-      approver: localActor(),
-      labels: selection.labels ?? [],
       signal: ctrl.signal,
-      createRedactor: deps.runner.createRedactor,
     });
     cleanups.push(side.close);
     const suite = side.notes.suite as { ref: string; sha: string; matched: boolean } | undefined;
@@ -279,7 +274,7 @@ async function execute(a: ExecuteArgs): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    const result = await executeRun(side.runner(deps.runner), {
+    const result = await executeRun(deps.runner, {
       runId,
       source: "local",
       repo: repo.name,
@@ -307,6 +302,11 @@ async function execute(a: ExecuteArgs): Promise<number> {
         authorization: "local",
         authorizedBy: `local:${userInfo().username}`,
         attempt: 1,
+      },
+      context: {
+        approver: `local:${userInfo().username}`,
+        labels: a.selection.labels ?? [],
+        suite: side.suite,
       },
       checkout,
       workdir: repo.subdir,

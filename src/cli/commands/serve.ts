@@ -219,6 +219,7 @@ function flowService(config: ServeConfig, log: FastifyBaseLogger) {
           runner: b.runner,
           close: b.close,
           grantSet: (set, ctx) => b.secrets.grantSet(set, ctx),
+          sweepers: b.sweepers,
         };
       },
     });

@@ -1,468 +1,208 @@
-// Runs the restricted part of a run as one GitLab pipeline: trigger it with the selection and
-// a signed dispatch token, follow it with backoff until a final status, cancel it when the run
-// is cancelled, superseded or times out (but not when Airlock shuts down: the pipeline runs on,
-// and the run's next attempt adopts it), and turn each GitLab job into an Airlock job result.
-import type { DispatchClaims } from "../../dispatch/index.js";
-import { isShutdown } from "../abort.js";
-import type { JobResult, JobStatus } from "../types.js";
+// The GitLab executor: a run's jobs on it as one pipeline of a private GitLab project. The first
+// of them to start triggers the pipeline for all (or adopts the one an earlier attempt of the run
+// triggered); each then waits for its own GitLab job's result. GitLab's own logs are never
+// fetched: the job's log says how the pipeline went. The secrets live in GitLab's CI variables,
+// released by the pipeline's `airlock verify-dispatch` step once it checked the signed dispatch.
+import { durationMs } from "../../config/schema.js";
+import { loadOrCreateDispatchKey, signDispatch } from "../../dispatch/index.js";
+import type { Redactor } from "../../redact/types.js";
+import { attemptOf } from "../attempt.js";
+import type {
+  AbandonedWork,
+  Executor,
+  JobIO,
+  JobRequest,
+  JobResult,
+  PreparedRun,
+  RunContext,
+  SweptWork,
+} from "../types.js";
+import { cancelAbandonedPipelines, PipelineCancelError } from "./abandoned.js";
+import { GitLabClient } from "./client.js";
+import { type GitLabExecutorConfig, gitlabTokensFromSecretEnv } from "./config.js";
 import {
-  abortableSleep,
-  GitLabApiError,
-  type GitLabClient,
-  type GitLabPipeline,
-  GitLabUnavailableError,
-  GitLabUncertainError,
-} from "./client.js";
-import {
-  jobOutcome,
-  mapToSelectedJobs,
-  type PipelineJobResult,
-  pipelineOutcome,
-  pipelinePhase,
-} from "./status.js";
-import { GITLAB_VARIABLES as V } from "./variables.js";
-
-/** How far GitLab's clock may be behind ours when looking for a run's pipeline. */
-export const CLOCK_SKEW_MS = 5 * 60_000;
-/** Pipelines whose variables are read when looking for a run's pipeline (newest first). */
-const MAX_CANDIDATES = 20;
-const LOOKUP_HINT =
-  "The API token must be able to read the project's pipelines and their variables (see the GitLab guide); then run the tests again";
-
-/** A selection with nothing in it never triggers a pipeline. */
-export class EmptySelectionError extends Error {
-  constructor(readonly labels: string[]) {
-    super(
-      labels.length > 0
-        ? `the labels ${labels.join(", ")} select no restricted test, so no GitLab pipeline was triggered: add a test label (for example test-all) or remove them to run every test`
-        : "no restricted test is selected, so no GitLab pipeline was triggered",
-    );
-  }
-}
-
-export interface RestrictedRunRequest {
-  runId: string;
-  /** Source repository, "owner/name". */
-  repo: string;
-  /** Clone URL of the source repository (sent as AIRLOCK_SOURCE_URL). */
-  repoUrl?: string;
-  branch: string | null;
-  /** The exact head commit the run's authorization covers. */
-  sha: string;
-  /** Who authorized this commit (trusted author or approving member). */
-  approver: string;
-  /** Selected restricted job ids; GitLab jobs of the same names report back to them. */
-  tests: string[];
-  /** The labels that made the selection, named when it is empty. */
-  labels: string[];
-  /** The companion suite's resolution, when there is one. */
-  suite?: { ref: string; sha: string } | null;
-  /** The ref the pipeline runs on; defaults to the executor's configured ref. */
-  ref?: string;
-  /**
-   * Runs that were earlier attempts of this one (taken up again after a restart). A pipeline one
-   * of them triggered for the same commit and tests is adopted instead of triggering another.
-   */
-  earlierRunIds?: string[];
-  /** When the run (its first attempt) was requested: no older pipeline can be one of its own. */
-  requestedAt?: number;
-  /**
-   * Abort to cancel the pipeline (run cancelled or superseded by a newer push). Aborted with a
-   * ShutdownAbort, the pipeline is left running instead: Airlock only stops following it.
-   */
-  signal: AbortSignal;
-  /** Called whenever a poll saw a change: pipeline status and the jobs so far. */
-  onUpdate?: (update: { pipeline: GitLabPipeline; jobs: PipelineJobResult[] }) => void;
-}
-
-export interface RestrictedRunResult {
-  /** Null when no pipeline was created (the trigger was refused or never sent). */
-  pipeline: { id: number; webUrl: string; status: string } | null;
-  /** The overall outcome of the restricted part. */
-  status: JobStatus;
-  /** One result per selected test, keyed by job id. */
-  jobs: Record<string, JobResult>;
-  /** Every GitLab job, including helpers such as the verify-dispatch job. */
-  gitlabJobs: PipelineJobResult[];
-  /** Built by Airlock, never from job output; still passes the redactor like any executor error. */
-  error?: string;
-  /** Airlock shut down while the pipeline ran: it was left running, not cancelled. */
-  detached?: boolean;
-  durationMs: number;
-}
-
-/** The executor seam for engines that run a whole restricted part at once. */
-export interface PipelineExecutor {
-  readonly name: string;
-  runRestricted(req: RestrictedRunRequest): Promise<RestrictedRunResult>;
-}
+  GitLabPipelines,
+  type RestrictedRunRequest,
+  type RestrictedRunResult,
+} from "./pipeline.js";
 
 export interface GitLabExecutorOptions {
-  client: GitLabClient;
-  /** The pipeline trigger token (a secret). */
-  triggerToken: string;
-  /** Default ref of the private pipeline. */
-  ref: string;
-  /** Signs a dispatch token, e.g. (c) => signDispatch(c, key.privateKey). */
-  sign: (claims: DispatchClaims) => string;
-  /** How long a dispatch token stays valid (it must outlive the pipeline's queueing). */
-  dispatchTtlMs?: number;
-  /** Longest the pipeline may take before Airlock cancels it. */
-  timeoutMs?: number;
-  poll?: { initialMs?: number; maxMs?: number; factor?: number };
-  /** Triggers in all when answers are lost and no pipeline of the run turns up. */
-  triggerAttempts?: number;
-  /** Wait after a lost answer before looking for the pipeline, so that GitLab can finish it. */
-  lookupDelayMs?: number;
-  now?: () => number;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  config: GitLabExecutorConfig;
+  /** The data directory, whose dispatch key signs the pipeline's dispatch. */
+  dataDir: string;
+  name?: string;
 }
 
-export class GitLabPipelineExecutor implements PipelineExecutor {
-  readonly name = "gitlab";
-  readonly #o: Required<Omit<GitLabExecutorOptions, "poll">> & {
-    poll: { initialMs: number; maxMs: number; factor: number };
-  };
+export class GitLabExecutor implements Executor {
+  readonly name: string;
+  readonly kind = "gitlab";
+  readonly remoteSecrets = true;
+  readonly fetchesSuite = true;
 
-  constructor(opts: GitLabExecutorOptions) {
-    this.#o = {
-      dispatchTtlMs: 6 * 3600_000,
-      timeoutMs: 3 * 3600_000,
-      triggerAttempts: 3,
-      lookupDelayMs: 2_000,
-      now: Date.now,
-      sleep: abortableSleep,
-      ...opts,
-      poll: { initialMs: 5_000, maxMs: 60_000, factor: 1.5, ...opts.poll },
-    };
+  constructor(private readonly o: GitLabExecutorOptions) {
+    this.name = o.name ?? "gitlab";
   }
 
-  /** The variables a pipeline is triggered with (exported for the docs and tests). */
-  variables(req: RestrictedRunRequest, dispatch: string): Record<string, string> {
-    return {
-      [V.tests]: req.tests.join(","),
-      [V.testsJson]: JSON.stringify(req.tests),
-      [V.repo]: req.repo,
-      ...(req.repoUrl ? { [V.repoUrl]: req.repoUrl } : {}),
-      ...(req.branch !== null ? { [V.branch]: req.branch } : {}),
-      [V.sha]: req.sha,
-      ...(req.suite ? { [V.suiteRef]: req.suite.ref, [V.suiteSha]: req.suite.sha } : {}),
-      [V.runId]: req.runId,
-      [V.dispatch]: dispatch,
+  async prepare(run: RunContext): Promise<PreparedRun> {
+    const c = this.o.config;
+    const fail = (e: unknown): never => {
+      throw new Error(`cannot set up the GitLab pipeline: ${messageOf(e)}`);
     };
+    const grant = await run
+      .grantSet(c.secrets, {
+        runId: run.runId,
+        jobId: "gitlab-pipeline",
+        timeoutMs: durationMs(c.timeout),
+      })
+      .catch(fail);
+    try {
+      const tokens = gitlabTokensFromSecretEnv(grant.env);
+      const key = loadOrCreateDispatchKey(this.o.dataDir);
+      const pipelines = new GitLabPipelines({
+        client: new GitLabClient({ baseUrl: c.url, project: c.project, apiToken: tokens.apiToken }),
+        triggerToken: tokens.triggerToken,
+        ref: c.ref,
+        sign: (claims) => signDispatch(claims, key.privateKey),
+        timeoutMs: durationMs(c.timeout),
+        dispatchTtlMs: durationMs(c.dispatch_ttl),
+        poll: pollOf(c.poll_interval),
+      });
+      const suite = run.suite ?? null;
+      const shared = new SharedPipeline(
+        pipelines,
+        {
+          runId: run.runId,
+          repo: run.repo,
+          ...(run.repoUrl ? { repoUrl: run.repoUrl } : {}),
+          branch: run.branch,
+          sha: run.sha,
+          approver: run.approver,
+          tests: run.jobs.map((j) => j.id),
+          labels: run.labels,
+          ...(run.earlierRunIds?.length ? { earlierRunIds: run.earlierRunIds } : {}),
+          ...(run.requestedAt !== undefined ? { requestedAt: run.requestedAt } : {}),
+          suite: suite ? { ref: suite.ref, sha: suite.sha } : null,
+          // A matched suite branch is the private project's branch of the same name.
+          ...(suite?.matched ? { ref: suite.ref } : {}),
+        },
+        run.signal,
+        run.createRedactor(grant.mask),
+        this.name,
+      );
+      return {
+        start: async (req) => attemptOf((r) => shared.run(r), req),
+        close: () => grant.release(),
+      };
+    } catch (e) {
+      await grant.release();
+      return fail(e);
+    }
   }
 
-  async runRestricted(req: RestrictedRunRequest): Promise<RestrictedRunResult> {
-    if (req.tests.length === 0) throw new EmptySelectionError(req.labels);
-    const bad = req.tests.find((t) => t === "" || t.includes(","));
-    if (bad !== undefined)
+  /**
+   * Cancels the pipelines the runs of `work` triggered that are still active. They are found as
+   * the executor finds a run's pipeline: on the configured ref, or on the suite branch a run
+   * matched, by AIRLOCK_RUN_ID.
+   */
+  async sweep(work: AbandonedWork): Promise<SweptWork[]> {
+    const c = this.o.config;
+    const refs = [c.ref];
+    for (const n of work.notes) {
+      const suite = (n as { suite?: { ref?: string; matched?: boolean } }).suite;
+      if (suite?.matched && suite.ref) refs.push(suite.ref);
+    }
+    try {
+      const found = await work.withSecretSet(c.secrets, (env) =>
+        cancelAbandonedPipelines({
+          client: new GitLabClient({
+            baseUrl: c.url,
+            project: c.project,
+            apiToken: gitlabTokensFromSecretEnv(env).apiToken,
+          }),
+          refs,
+          runIds: work.runIds,
+          requestedAt: work.requestedAt,
+        }),
+      );
+      return found.map((p) => ({
+        id: String(p.id),
+        url: p.webUrl,
+        runId: p.runId,
+        status: p.status,
+        outcome: p.outcome === "cancelled" ? "stopped" : "ended",
+      }));
+    } catch (e) {
       throw new Error(
-        `test name ${JSON.stringify(bad)} cannot be sent: it is empty or has a comma`,
+        e instanceof PipelineCancelError
+          ? `${e.message}: cancel pipeline ${e.pipelineId} in GitLab (${c.project}), and check that GITLAB_API_TOKEN of the secret set ${c.secrets} may cancel pipelines`
+          : `${messageOf(e)}: look in GitLab (${c.project}) for a running pipeline whose AIRLOCK_RUN_ID is one of ${work.runIds.join(", ")} and cancel it, and check that GITLAB_API_TOKEN of the secret set ${c.secrets} can read pipelines and their variables`,
       );
-    const o = this.#o;
-    const started = o.now();
-    const done = (r: Omit<RestrictedRunResult, "durationMs">): RestrictedRunResult => ({
-      ...r,
-      durationMs: o.now() - started,
-    });
-    const allAs = (status: JobStatus, error: string) =>
-      mapToSelectedJobs(req.tests, [], { status, error });
-
-    if (req.signal.aborted) {
-      return done({
-        pipeline: null,
-        status: "cancelled",
-        jobs: allAs("cancelled", "cancelled before the pipeline was triggered"),
-        gitlabJobs: [],
-        error: "cancelled before the pipeline was triggered",
-      });
     }
-    const ref = req.ref ?? o.ref;
-    const dispatch = o.sign({
-      runId: req.runId,
-      repo: req.repo,
-      sha: req.sha,
-      tests: req.tests,
-      approver: req.approver,
-      issuedAt: started,
-      expiresAt: started + o.dispatchTtlMs,
-      ref,
-      ...(req.suite ? { suiteRef: req.suite.ref } : {}),
-    });
-
-    let pipeline: GitLabPipeline;
-    try {
-      pipeline = await this.#start(req, ref, this.variables(req, dispatch), started);
-    } catch (e) {
-      const error = `could not trigger the GitLab pipeline: ${messageOf(e)}`;
-      const status: JobStatus = req.signal.aborted ? "cancelled" : "error";
-      return done({ pipeline: null, status, jobs: allAs(status, error), gitlabJobs: [], error });
-    }
-
-    const deadline = started + o.timeoutMs;
-    let delay = o.poll.initialMs;
-    let lastSeen = "";
-    for (;;) {
-      if (req.signal.aborted) {
-        if (isShutdown(req.signal)) return done(this.#detach(req, pipeline));
-        return done(
-          await this.#stop(
-            req,
-            pipeline,
-            "cancelled",
-            `cancelled: GitLab pipeline ${pipeline.id} was cancelled${reasonOf(req.signal)}`,
-          ),
-        );
-      }
-      if (o.now() >= deadline) {
-        return done(
-          await this.#stop(
-            req,
-            pipeline,
-            "timed_out",
-            `GitLab pipeline ${pipeline.id} took longer than ${Math.round(o.timeoutMs / 60_000)} min and was cancelled`,
-          ),
-        );
-      }
-      try {
-        pipeline = await o.client.getPipeline(pipeline.id, req.signal);
-      } catch (e) {
-        if (req.signal.aborted) continue; // handled at the top of the loop
-        return done(
-          await this.#stop(
-            req,
-            pipeline,
-            "error",
-            `lost track of GitLab pipeline ${pipeline.id}: ${messageOf(e)}`,
-          ),
-        );
-      }
-      const phase = pipelinePhase(pipeline.status);
-      if (phase === "unknown") {
-        return done(
-          await this.#stop(
-            req,
-            pipeline,
-            "error",
-            `GitLab reported pipeline ${pipeline.id} in unknown status ${JSON.stringify(pipeline.status)}: Airlock stopped following it and cancelled it`,
-          ),
-        );
-      }
-      if (phase === "final") return done(await this.#finish(req, pipeline));
-      if (pipeline.status !== lastSeen) {
-        lastSeen = pipeline.status;
-        delay = o.poll.initialMs; // something moved: look again soon
-        if (req.onUpdate) {
-          const jobs = await o.client.listPipelineJobs(pipeline.id, req.signal).catch(() => null);
-          if (jobs)
-            req.onUpdate({ pipeline, jobs: jobs.map((j) => jobOutcome(j, pipeline.status)) });
-        }
-      }
-      await o.sleep(Math.min(delay, Math.max(0, deadline - o.now())), req.signal);
-      delay = Math.min(o.poll.maxMs, delay * o.poll.factor);
-    }
-  }
-
-  /**
-   * Starts the run's pipeline at most once. GitLab's trigger has no idempotency key, so where a
-   * pipeline may exist already (an earlier attempt of the run, or a trigger whose answer was
-   * lost) it is looked up by its variables and adopted rather than triggered a second time. The
-   * run's abort is not passed on: an answer dropped mid-way would leave a pipeline nobody cancels,
-   * while a pipeline that is returned is cancelled by the caller.
-   */
-  async #start(
-    req: RestrictedRunRequest,
-    ref: string,
-    variables: Record<string, string>,
-    started: number,
-  ): Promise<GitLabPipeline> {
-    const o = this.#o;
-    const since = (req.requestedAt ?? started) - CLOCK_SKEW_MS;
-    const runIds = [req.runId, ...(req.earlierRunIds ?? [])];
-    if (req.earlierRunIds?.length) {
-      const earlier = await this.#findStarted(req, ref, since, runIds).catch((e: unknown) => {
-        throw new Error(
-          `could not check whether an earlier attempt of this run started a GitLab pipeline (${messageOf(e)}), so none was triggered: a second one would run with the secrets again. ${LOOKUP_HINT}`,
-        );
-      });
-      if (earlier) return earlier;
-    }
-    for (let attempt = 1; ; attempt++) {
-      let lost: GitLabUncertainError;
-      try {
-        return await o.client.triggerPipeline(o.triggerToken, ref, variables);
-      } catch (e) {
-        if (!(e instanceof GitLabUncertainError)) throw e;
-        lost = e;
-      }
-      await o.sleep(o.lookupDelayMs);
-      let found: GitLabPipeline | null;
-      try {
-        found = await this.#findStarted(req, ref, since, runIds);
-      } catch (e) {
-        throw new Error(
-          `the answer to the trigger was lost (${lost.message}) and Airlock could not check whether GitLab started the pipeline anyway (${messageOf(e)}), so it did not trigger again: a second pipeline would run with the secrets twice. ${LOOKUP_HINT}`,
-        );
-      }
-      if (found) return found;
-      if (attempt >= o.triggerAttempts) {
-        throw new GitLabUnavailableError(
-          `${lost.message}; GitLab started no pipeline for this run in ${attempt} attempts`,
-        );
-      }
-    }
-  }
-
-  /** The newest triggered pipeline on `ref` whose variables name one of `runIds`, this commit and these tests. */
-  async #findStarted(
-    req: RestrictedRunRequest,
-    ref: string,
-    since: number,
-    runIds: string[],
-  ): Promise<GitLabPipeline | null> {
-    // A pipeline Airlock cancelled (the earlier attempt's shutdown) is no result to adopt.
-    const stopped = (p: GitLabPipeline) => p.status === "canceled" || p.status === "canceling";
-    for await (const { pipeline, variables: v } of triggeredPipelines(
-      this.#o.client,
-      ref,
-      since,
-      stopped,
-    )) {
-      if (
-        runIds.includes(v[V.runId] ?? "") &&
-        v[V.sha] === req.sha &&
-        v[V.tests] === req.tests.join(",")
-      ) {
-        return pipeline;
-      }
-    }
-    return null;
-  }
-
-  async #finish(
-    req: RestrictedRunRequest,
-    pipeline: GitLabPipeline,
-  ): Promise<Omit<RestrictedRunResult, "durationMs">> {
-    const outcome = pipelineOutcome(pipeline.status, pipeline.id);
-    let gitlabJobs: PipelineJobResult[] = [];
-    let error = outcome.error;
-    try {
-      const jobs = await this.#o.client.listPipelineJobs(pipeline.id, req.signal);
-      gitlabJobs = jobs.map((j) => jobOutcome(j, pipeline.status));
-    } catch (e) {
-      error = `GitLab pipeline ${pipeline.id} ended (${pipeline.status}) but its jobs could not be listed: ${messageOf(e)}`;
-    }
-    const jobs = mapToSelectedJobs(req.tests, gitlabJobs, outcome);
-    // A green pipeline that did not run every selected test is not a pass.
-    const status: JobStatus =
-      outcome.status === "passed" && Object.values(jobs).some((j) => j.status !== "passed")
-        ? "failed"
-        : outcome.status === "passed" && error
-          ? "error"
-          : outcome.status;
-    return {
-      pipeline: { id: pipeline.id, webUrl: pipeline.webUrl, status: pipeline.status },
-      status,
-      jobs,
-      gitlabJobs,
-      ...(error
-        ? { error }
-        : status !== outcome.status
-          ? { error: "the pipeline passed but not every selected test passed" }
-          : {}),
-    };
-  }
-
-  /**
-   * Airlock is shutting down: the pipeline runs elsewhere and holds no Airlock process, so it is
-   * left running (cancelling it would throw away a secret-bearing run that a restart can adopt).
-   */
-  #detach(
-    req: RestrictedRunRequest,
-    pipeline: GitLabPipeline,
-  ): Omit<RestrictedRunResult, "durationMs"> {
-    const error = `Airlock shut down while GitLab pipeline ${pipeline.id} was ${pipeline.status}: the pipeline was left running, and the run's next attempt follows it`;
-    return {
-      pipeline: { id: pipeline.id, webUrl: pipeline.webUrl, status: pipeline.status },
-      status: "cancelled",
-      jobs: mapToSelectedJobs(req.tests, [], { status: "cancelled", error }),
-      gitlabJobs: [],
-      error,
-      detached: true,
-    };
-  }
-
-  /** Cancels the pipeline (best effort, never blocked by the run's own abort) and reports. */
-  async #stop(
-    req: RestrictedRunRequest,
-    pipeline: GitLabPipeline,
-    status: JobStatus,
-    error: string,
-  ): Promise<Omit<RestrictedRunResult, "durationMs">> {
-    let finalStatus = pipeline.status;
-    let note = "";
-    try {
-      finalStatus = (await this.#o.client.cancelPipeline(pipeline.id)).status;
-    } catch (e) {
-      note = `; cancelling it failed: ${messageOf(e)}`;
-    }
-    let gitlabJobs: PipelineJobResult[] = [];
-    try {
-      gitlabJobs = (await this.#o.client.listPipelineJobs(pipeline.id)).map((j) =>
-        jobOutcome(j, "canceled"),
-      );
-    } catch {
-      // The pipeline is stopped either way; per-job detail is a nicety here.
-    }
-    const jobs = mapToSelectedJobs(req.tests, [], { status, error });
-    for (const j of gitlabJobs) {
-      const mine = jobs[j.name];
-      if (mine && (j.status === "passed" || j.status === "failed")) {
-        jobs[j.name] = {
-          status: j.status,
-          exitCode: j.status === "passed" ? 0 : null,
-          durationMs: j.durationMs ?? 0,
-          reports: [],
-        };
-      }
-    }
-    return {
-      pipeline: { id: pipeline.id, webUrl: pipeline.webUrl, status: finalStatus },
-      status,
-      jobs,
-      gitlabJobs,
-      error: error + note,
-    };
   }
 }
 
-/**
- * The pipelines triggered on `ref` and updated after `since`, newest first, with their variables
- * (read for at most MAX_CANDIDATES of them, leaving out those `skip` rules out): how Airlock finds
- * the pipelines of its runs, since GitLab keeps no other link between a trigger and its run.
- */
-export async function* triggeredPipelines(
-  client: GitLabClient,
-  ref: string,
-  since: number,
-  skip: (p: GitLabPipeline) => boolean = () => false,
-): AsyncGenerator<{ pipeline: GitLabPipeline; variables: Record<string, string> }> {
-  const candidates = await client.listPipelines({
-    ref,
-    source: "trigger",
-    updatedAfter: new Date(since),
-  });
-  for (const pipeline of candidates.filter((p) => !skip(p)).slice(0, MAX_CANDIDATES)) {
-    yield { pipeline, variables: await client.pipelineVariables(pipeline.id) };
+/** The run's one pipeline, triggered by the first job that starts and awaited by every job. */
+class SharedPipeline {
+  #result: Promise<RestrictedRunResult> | null = null;
+
+  constructor(
+    private readonly pipelines: GitLabPipelines,
+    private readonly request: Omit<RestrictedRunRequest, "signal" | "onUpdate">,
+    /** Cancelling the run cancels the pipeline; one job's own cancel does not. */
+    private readonly runSignal: AbortSignal,
+    /** Masks the executor's own tokens in what it writes to job logs. */
+    private readonly redactor: Redactor,
+    private readonly name: string,
+  ) {}
+
+  async run(req: JobRequest & JobIO): Promise<JobResult> {
+    if (!this.request.tests.includes(req.job.id)) {
+      return {
+        status: "error",
+        exitCode: null,
+        durationMs: 0,
+        reports: [],
+        error: `job ${req.job.id} is not part of the ${this.name} pipeline's selection`,
+      };
+    }
+    const say = (line: string) => req.output.write(`${this.redactor.redact(line)}\n`);
+    if (!this.#result) {
+      say(
+        `airlock: triggering the ${this.name} pipeline for ${this.request.tests.length} restricted job(s)`,
+      );
+      let lastStatus = "";
+      this.#result = this.pipelines.runRestricted({
+        ...this.request,
+        signal: this.runSignal,
+        onUpdate: ({ pipeline }) => {
+          if (pipeline.status !== lastStatus)
+            say(`airlock: pipeline ${pipeline.id}: ${pipeline.status}`);
+          lastStatus = pipeline.status;
+        },
+      });
+    } else {
+      say(`airlock: waiting for the ${this.name} pipeline`);
+    }
+    const result = await this.#result;
+    const mine = result.jobs[req.job.id];
+    if (result.pipeline) say(`airlock: pipeline ${result.pipeline.id} ${result.pipeline.status}`);
+    const job: JobResult = mine ?? {
+      status: result.status === "passed" ? "error" : result.status,
+      exitCode: null,
+      durationMs: result.durationMs,
+      reports: [],
+      error: result.error ?? `the pipeline reported nothing for ${req.job.id}`,
+    };
+    return job.error ? { ...job, error: this.redactor.redact(job.error) } : job;
   }
+}
+
+/** The first poll interval, growing while nothing changes up to a minute (or to itself, if longer). */
+function pollOf(interval: string): { initialMs: number; maxMs: number } {
+  const initialMs = durationMs(interval);
+  return { initialMs, maxMs: Math.max(60_000, initialMs) };
 }
 
 function messageOf(e: unknown): string {
-  if (e instanceof GitLabApiError || e instanceof GitLabUnavailableError) return e.message;
   return e instanceof Error ? e.message : String(e);
-}
-
-function reasonOf(signal: AbortSignal): string {
-  const r: unknown = signal.reason;
-  return typeof r === "string" && r !== "" ? ` (${r})` : "";
 }

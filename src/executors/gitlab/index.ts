@@ -1,4 +1,4 @@
-// The GitLab pipeline executor: the restricted part of a run as one private GitLab pipeline.
+// The GitLab executor: a run's jobs on it as one pipeline of a private GitLab project.
 export {
   type AbandonedPipeline,
   cancelAbandonedPipelines,
@@ -21,14 +21,14 @@ export {
   type GitLabTokens,
   gitlabTokensFromSecretEnv,
 } from "./config.js";
+export { GitLabExecutor, type GitLabExecutorOptions } from "./executor.js";
 export {
   EmptySelectionError,
-  type GitLabExecutorOptions,
-  GitLabPipelineExecutor,
-  type PipelineExecutor,
+  GitLabPipelines,
+  type GitLabPipelinesOptions,
   type RestrictedRunRequest,
   type RestrictedRunResult,
-} from "./executor.js";
+} from "./pipeline.js";
 export {
   GITLAB_STATUSES,
   type GitLabStatus,

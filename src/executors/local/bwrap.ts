@@ -2,7 +2,8 @@
 // afterwards whatever happened. With `sandbox: false` it runs public jobs as a plain process.
 import { realpath, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { Executor, JobRequest, JobResult } from "../types.js";
+import { attemptOf } from "../attempt.js";
+import type { Executor, JobIO, JobRequest, JobResult, PreparedRun } from "../types.js";
 import { isRestricted } from "../types.js";
 import { badMountTarget, JOB_COMMAND, jobArgs } from "./bwrap-args.js";
 import { checkSandbox } from "./check.js";
@@ -39,7 +40,11 @@ const REAP_LIMIT_MS = 10_000;
 class JobSetupError extends Error {}
 
 export class LocalExecutor implements Executor {
-  readonly name: string;
+  /** Sandboxed or not (`--no-sandbox`), it is the local executor. */
+  readonly name = "local";
+  readonly kind = "local";
+  readonly remoteSecrets = false;
+  readonly fetchesSuite = false;
   readonly #sandbox: boolean;
   readonly #opts: LocalExecutorOptions;
   readonly #workspaces: Workspaces;
@@ -50,7 +55,6 @@ export class LocalExecutor implements Executor {
   constructor(opts: LocalExecutorOptions = {}) {
     this.#opts = opts;
     this.#sandbox = opts.sandbox ?? true;
-    this.name = this.#sandbox ? "local" : "local-unsandboxed";
     this.#hidden = [...(opts.dataDir ? [opts.dataDir] : []), ...(opts.hidden ?? [])].map(realish);
     this.#workspaces = new Workspaces({ tempDir: opts.tempDir, exclude: this.#hidden });
   }
@@ -66,7 +70,16 @@ export class LocalExecutor implements Executor {
     return this.#workspaces.close();
   }
 
-  async run(req: JobRequest): Promise<JobResult> {
+  /** Nothing to prepare per run: each job gets its own workspace when it starts. */
+  async prepare(): Promise<PreparedRun> {
+    return {
+      start: async (req) => attemptOf((r) => this.run(r), req),
+      close: async () => {},
+    };
+  }
+
+  /** Runs one job to its end in a fresh sandbox; the workspace is gone when this resolves. */
+  async run(req: JobRequest & JobIO): Promise<JobResult> {
     const t0 = performance.now();
     const done = (r: Omit<JobResult, "durationMs">): JobResult => ({
       ...r,
@@ -129,7 +142,7 @@ export class LocalExecutor implements Executor {
 
   async #runIn(
     ws: Workspace,
-    req: JobRequest,
+    req: JobRequest & JobIO,
     bwrap: string | null,
     prlimit: string,
   ): Promise<Omit<JobResult, "durationMs">> {
@@ -303,7 +316,7 @@ export class LocalExecutor implements Executor {
   }
 }
 
-function note(req: JobRequest, text: string): void {
+function note(req: JobIO, text: string): void {
   if (req.output.writable) req.output.write(`\nairlock: ${text}\n`);
 }
 

@@ -3,13 +3,12 @@
 // the exact commit stays authorized.
 import type { Config } from "../../config/schema.js";
 import { isShutdown } from "../../executors/abort.js";
-import { executeRun, type RunnerDeps } from "../../pipeline/runner.js";
+import { executeRun, grantSetVia, type RunnerDeps } from "../../pipeline/runner.js";
 import { isRestricted, type Plan } from "../../pipeline/types.js";
 import type { GrantContext, SecretGrant } from "../../secrets/types.js";
 import { newRequestId, type RunRequestRow } from "../../store/run-requests.js";
 import { branchNameProblem } from "../../suite/index.js";
 import {
-  grantSetVia,
   prepareRestrictedSide,
   type RestrictedSide,
   unavailableSide,
@@ -85,17 +84,16 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
   };
   const side = await restrictedSide(flow, req, loaded.defs.config, plan, {
     grantSet,
-    createRedactor: built.runner.createRedactor,
-    approver: auth?.by ?? req.requestedBy,
+    executorFor: built.runner.executorFor,
     signal,
   });
-  const sided = side.runner(built.runner);
   const runner: RunnerDeps = {
-    ...sided,
+    ...built.runner,
     grant: async (job, gctx) => {
       await authorized();
-      return sided.grant(job, gctx);
+      return built.runner.grant(job, gctx);
     },
+    grantSet,
   };
   const restrictedRun = plan.jobs.some(isRestricted);
   let reports: Promise<void> = Promise.resolve();
@@ -145,6 +143,18 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
             authorize: authorized,
           }
         : {}),
+      ...(side.unavailable ? { refuseRestricted: side.unavailable } : {}),
+      context: {
+        repoUrl: o.source.cloneUrl(req.repo),
+        // The PR author's text: passed on only when it is a valid branch name.
+        branch: branchNameProblem(req.headRef) === null ? req.headRef : null,
+        approver: auth?.by ?? req.requestedBy,
+        labels: req.selection?.labels ?? [],
+        suite: side.suite,
+        // A crash may have left work of an earlier attempt running: it is adopted.
+        earlierRunIds: req.attempt > 1 ? o.requests.earlierAttempts(req) : [],
+        requestedAt: req.createdAt,
+      },
       plan,
       concurrency: o.concurrency ?? 2,
       signal,
@@ -185,10 +195,9 @@ async function interruptedByShutdown(flow: Flow, req: RunRequestRow): Promise<vo
 }
 
 /**
- * The suite checkout and the GitLab pipeline of a run's restricted jobs. The PR's head branch
- * picks the suite branch only when it is a valid branch name (it is the PR author's text). A
- * suite or pipeline that cannot be prepared fails the restricted jobs, not the whole run, so
- * that the run still ends and reports.
+ * The suite of a run's restricted jobs. The PR's head branch picks the suite branch only when it
+ * is a valid branch name (it is the PR author's text). A suite that cannot be prepared fails the
+ * restricted jobs, not the whole run, so that the run still ends and reports.
  */
 async function restrictedSide(
   flow: Flow,
@@ -197,30 +206,19 @@ async function restrictedSide(
   plan: Plan,
   o: {
     grantSet(set: string, ctx: GrantContext): Promise<SecretGrant>;
-    createRedactor: RunnerDeps["createRedactor"];
-    approver: string;
+    executorFor: RunnerDeps["executorFor"];
     signal: AbortSignal;
   },
 ): Promise<RestrictedSide> {
-  const labels = req.selection?.labels ?? [];
   try {
     return await prepareRestrictedSide({
       config,
       plan,
+      executorFor: o.executorFor,
       grantSet: o.grantSet,
-      ...(flow.o.dataDir ? { dataDir: flow.o.dataDir } : {}),
       runId: req.id,
-      repo: req.repo,
-      repoUrl: flow.o.source.cloneUrl(req.repo),
       branch: branchNameProblem(req.headRef) === null ? req.headRef : null,
-      sha: req.headSha,
-      approver: o.approver,
-      labels,
-      // A crash may have left a pipeline of an earlier attempt running: it is adopted.
-      earlierRunIds: req.attempt > 1 ? flow.o.requests.earlierAttempts(req) : [],
-      requestedAt: req.createdAt,
       signal: o.signal,
-      createRedactor: o.createRedactor,
     });
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);

@@ -10,7 +10,7 @@ import { TrustEvaluator } from "../../trust/rules.js";
 import type { EventHandler } from "../events.js";
 import { Reporter } from "../report.js";
 import { Supervisor } from "../supervisor.js";
-import { AbandonedPipelines } from "./abandoned-pipelines.js";
+import { AbandonedWorkSweep } from "./abandoned-work.js";
 import { execute } from "./execute.js";
 import { BaseConfigs } from "./load.js";
 import { recover } from "./recover.js";
@@ -62,17 +62,25 @@ export class PrFlow {
       baseConfig: (repo, inst, sha) => baseConfigs.get(repo, inst, sha),
       interrupted: this.interrupted,
     };
-    const abandoned = new AbandonedPipelines({
+    const abandoned = new AbandonedWorkSweep({
       outbox: o.outbox,
       requests: o.requests,
       runs: o.runs,
       baseConfig: (r) => baseConfigs.get(r.repo, r.installationId, r.baseSha),
+      withSweepers: async (config, fn) => {
+        const built = await o.runnerFor(config, []);
+        try {
+          return await fn(built.sweepers ?? []);
+        } finally {
+          await built.close();
+        }
+      },
       withSecretSet: (config, set, runId, fn) =>
-        withSecretSet(this.flow, config, set, { runId, jobId: "gitlab-cancel" }, (g) => fn(g.env)),
+        withSecretSet(this.flow, config, set, { runId, jobId: "sweep" }, (g) => fn(g.env)),
       ...(o.log ? { log: o.log } : {}),
     });
-    // A request that ends after an earlier attempt of it (or, after a crash, it) may have started
-    // a GitLab pipeline leaves none running: see abandoned-pipelines.ts.
+    // A request that ends after an earlier attempt of it (or, after a crash, it) may have left
+    // work running elsewhere (a GitLab pipeline) leaves none running: see abandoned-work.ts.
     o.requests.onSettled((r) => {
       if (r.kind !== "public" && (r.attempt > 1 || this.interrupted.has(r.id))) {
         abandoned.enqueueSync(r);

@@ -1,7 +1,7 @@
 // One secret set granted outside any job (mirror pushes, GitLab pipeline clean-up), then released.
 import type { Config } from "../../config/schema.js";
+import { grantSetVia } from "../../pipeline/runner.js";
 import type { SecretGrant } from "../../secrets/types.js";
-import { grantSetVia } from "../../suite/restricted-side.js";
 import type { Flow } from "./types.js";
 
 /** Runs `fn` with one secret set of `config`, granted outside any job and then released. */

@@ -2,6 +2,7 @@
 // a PR every decision starts from, and the loaded definitions. Use cases import this module and
 // each other's helpers; nothing here imports a use case.
 import type { Config } from "../../config/schema.js";
+import type { Executor } from "../../executors/types.js";
 import type { Forge } from "../../forge/types.js";
 import type { RunnerDeps } from "../../pipeline/runner.js";
 import type { PlannedJob } from "../../pipeline/types.js";
@@ -33,6 +34,8 @@ export interface RunnerForRun {
    * through `runner.grant` as a job that declares only that set.
    */
   grantSet?(set: string, ctx: GrantContext): Promise<SecretGrant>;
+  /** The executors the definition's restricted jobs may leave work on (see Executor.sweep). */
+  sweepers?: Executor[];
 }
 
 export interface FlowOptions {
@@ -48,8 +51,6 @@ export interface FlowOptions {
    */
   runnerFor(config: Config, jobs: PlannedJob[]): Promise<RunnerForRun>;
   publicUrl?: string;
-  /** The data directory, whose dispatch key signs `executor.gitlab` dispatches. */
-  dataDir?: string;
   /** Jobs at once within a run. */
   concurrency?: number;
   /** Runs at once. */

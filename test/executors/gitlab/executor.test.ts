@@ -12,7 +12,7 @@ import {
   EmptySelectionError,
   GITLAB_STATUSES,
   GitLabClient,
-  GitLabPipelineExecutor,
+  GitLabPipelines,
   type RestrictedRunRequest,
 } from "../../../src/executors/gitlab/index.js";
 import { GitLabDouble, type ScriptedJob } from "./double.js";
@@ -52,7 +52,7 @@ function executor(
     apiToken: API,
     retry: { attempts: over.attempts ?? 4, baseDelayMs: 1, maxDelayMs: 5 },
   });
-  return new GitLabPipelineExecutor({
+  return new GitLabPipelines({
     client,
     triggerToken: over.triggerToken ?? TRIGGER,
     ref: "main",

@@ -9,8 +9,8 @@ import { after, before, beforeEach } from "node:test";
 import { signDispatch } from "../../../src/dispatch/index.js";
 import {
   GitLabClient,
-  type GitLabExecutorOptions,
-  GitLabPipelineExecutor,
+  GitLabPipelines,
+  type GitLabPipelinesOptions,
   type RestrictedRunRequest,
 } from "../../../src/executors/gitlab/index.js";
 import { openDb } from "../../../src/store/db.js";
@@ -24,7 +24,7 @@ export interface GitLabFixture {
   /** The double (set once the file's `before` ran). */
   readonly gl: GitLabDouble;
   client(o?: { attempts?: number }): GitLabClient;
-  executor(o?: { attempts?: number; poll?: GitLabExecutorOptions["poll"] }): GitLabPipelineExecutor;
+  executor(o?: { attempts?: number; poll?: GitLabPipelinesOptions["poll"] }): GitLabPipelines;
   /** A request with a fresh run id (run ids are unique, and the double keeps every pipeline). */
   request(over?: Partial<RestrictedRunRequest>): RestrictedRunRequest;
 }
@@ -61,7 +61,7 @@ export function useGitLabDouble(o: {
     },
     client,
     executor: ({ attempts, poll = { initialMs: 1, maxMs: 4 } } = {}) =>
-      new GitLabPipelineExecutor({
+      new GitLabPipelines({
         client: client(attempts === undefined ? {} : { attempts }),
         triggerToken: o.trigger,
         ref: "main",

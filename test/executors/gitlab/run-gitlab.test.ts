@@ -108,7 +108,10 @@ describe("airlock run with executor.gitlab", () => {
     assert.equal(r.code, 1, show(r));
     const out = JSON.parse(r.stdout) as RunJson;
     assert.equal(out.status, "failed");
-    assert.equal(out.notes.executor, "gitlab");
+    assert.deepEqual(out.notes.executors, {
+      local: ["unit"],
+      gitlab: ["functional-aws", "functional-scw"],
+    });
     const result = Object.fromEntries(out.jobs.map((j) => [j.id, j.result]));
     assert.deepEqual(result, {
       unit: "passed",

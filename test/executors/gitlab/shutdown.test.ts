@@ -9,8 +9,9 @@ import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 import { parseConfig } from "../../../src/config/loader.js";
 import { ShutdownAbort } from "../../../src/executors/abort.js";
+import { runAttempt } from "../../../src/executors/attempt.js";
 import type { RestrictedRunRequest } from "../../../src/executors/gitlab/index.js";
-import { setUpGitLabRun } from "../../../src/executors/gitlab/setup.js";
+import { GitLabExecutor } from "../../../src/executors/gitlab/index.js";
 import { createRedactor } from "../../../src/redact/redactor.js";
 import type { ScriptStep } from "./double.js";
 import { runRequest, useGitLabDouble, withRequestStore } from "./fixture.js";
@@ -149,9 +150,29 @@ describe("executor.gitlab.poll_interval", () => {
     const data = mkdtempSync(path.join(os.tmpdir(), "airlock-gitlab-poll-"));
     f.gl.script = [RUNNING, RUNNING, DONE];
     const config = parseConfig(CONFIG(`    poll_interval: 1s\n`), "a.yml").executor!.gitlab!;
-    const run = await setUpGitLabRun({
+    const job = {
+      id: "aws-infra",
+      run: "",
+      secrets: ["cloud"],
+      timeoutMs: 60_000,
+      network: false,
+      reports: [],
+    };
+    const { runId, repo, branch, sha, approver, labels, signal } = request(
+      new AbortController().signal,
+    );
+    const run = await new GitLabExecutor({
       config: { ...config, url: f.gl.url },
       dataDir: data,
+    }).prepare({
+      runId,
+      repo,
+      branch,
+      sha,
+      approver,
+      labels,
+      signal,
+      jobs: [job, { ...job, id: "do-managed" }],
       grantSet: async (set) => ({
         set,
         env: { GITLAB_TRIGGER_TOKEN: TRIGGER, GITLAB_API_TOKEN: API },
@@ -162,30 +183,23 @@ describe("executor.gitlab.poll_interval", () => {
         release: async () => {},
       }),
       createRedactor: (values) => createRedactor({ secrets: values }),
-      request: { ...request(new AbortController().signal) },
-      signal: new AbortController().signal,
     });
     try {
       const output = new PassThrough();
       output.resume();
-      const result = await run.executor.run({
-        runId: "run-poll",
-        job: {
-          id: "aws-infra",
-          run: "",
-          secrets: ["cloud"],
-          timeoutMs: 60_000,
-          network: false,
-          reports: [],
+      const result = await runAttempt(
+        run,
+        {
+          runId: "run-poll",
+          job,
+          checkout: { kind: "dirty", dir: data },
+          env: {},
+          secretEnv: {},
+          secretFiles: [],
+          mounts: [],
         },
-        checkout: { kind: "dirty", dir: data },
-        env: {},
-        secretEnv: {},
-        secretFiles: [],
-        mounts: [],
-        output,
-        signal: new AbortController().signal,
-      });
+        { output, signal: new AbortController().signal },
+      );
       assert.equal(result.status, "passed", result.error);
       const gets = pipelineGets(f.gl.triggers[0]!.pipelineId).map((r) => r.at);
       assert.equal(gets.length, 3);
@@ -193,7 +207,7 @@ describe("executor.gitlab.poll_interval", () => {
       const gap = gets[1]! - gets[0]!;
       assert.ok(gap >= 950 && gap < 4_000, `polled again after ${gap} ms`);
     } finally {
-      await run.release();
+      await run.close();
       rmSync(data, { recursive: true, force: true });
     }
   });

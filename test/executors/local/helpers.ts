@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
-import type { CheckoutSource, JobRequest } from "../../../src/executors/types.js";
+import type { CheckoutSource, JobIO, JobRequest } from "../../../src/executors/types.js";
 import type { PlannedJob } from "../../../src/pipeline/types.js";
 
 export function tempDir(prefix = "airlock-sbx-test-"): { dir: string; cleanup(): void } {
@@ -64,7 +64,7 @@ export function job(run: string, over: Partial<PlannedJob> = {}): PlannedJob {
 }
 
 export interface Captured {
-  req: JobRequest;
+  req: JobRequest & JobIO;
   text(): string;
   /** Resolves once the output contains `s`. */
   waitFor(s: string): Promise<void>;
@@ -74,7 +74,7 @@ export interface Captured {
 export function request(
   checkout: CheckoutSource,
   j: PlannedJob,
-  over: Partial<JobRequest> = {},
+  over: Partial<JobRequest & JobIO> = {},
 ): Captured {
   const output = new PassThrough();
   let text = "";
@@ -87,7 +87,7 @@ export function request(
     }
   });
   const ctrl = new AbortController();
-  const req: JobRequest = {
+  const req: JobRequest & JobIO = {
     runId: "run-1",
     job: j,
     checkout,
