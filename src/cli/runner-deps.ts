@@ -1,14 +1,16 @@
 // Builds the runner's dependencies from the embedded defaults: the executors the pipeline can use
-// (the bubblewrap sandbox, and what `.airlock.yml` configures), the secrets service over the
-// configured backends, the redactor and the JUnit parser.
+// (the bubblewrap sandbox, what `.airlock.yml` configures, what the serve config names), the
+// secrets service over the configured backends, the redactor and the JUnit parser.
 import type SQLite from "better-sqlite3";
+import type { NamedExecutorConfig } from "../config/executor-schema.js";
 import type { Config } from "../config/schema.js";
 import { checkSandbox } from "../executors/local/check.js";
 import { checkPrlimit } from "../executors/local/rlimits.js";
 import { workspaceTempDir } from "../executors/local/workspace.js";
 import { createExecutors } from "../executors/registry.js";
-import { executorSelector, sweepers } from "../executors/select.js";
+import { type ExecutorOverride, executorSelector, sweepers } from "../executors/select.js";
 import type { Executor } from "../executors/types.js";
+import type { JobApi } from "../jobapi/job-api.js";
 import { parseJUnit } from "../pipeline/junit.js";
 import type { RunnerDeps } from "../pipeline/runner.js";
 import { isRestricted, type PlannedJob } from "../pipeline/types.js";
@@ -41,6 +43,14 @@ export interface RunnerDepsOptions {
   warn?: (message: string) => void;
   /** The OIDC issuer URL (`airlock serve`'s public URL); default: AIRLOCK_PUBLIC_URL. */
   issuer?: string;
+  /** Executors the serve config names. */
+  executors?: Record<string, NamedExecutorConfig>;
+  /** Airlock's job API, for executors whose jobs run elsewhere. */
+  jobApi?: JobApi;
+  /** Whether the run's commit is authorized (default true: your own checkout). */
+  authorized?: boolean;
+  /** `airlock run --executor`. */
+  override?: ExecutorOverride;
 }
 
 export interface BuiltRunnerDeps {
@@ -78,6 +88,8 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
     config: opts.config,
     dataDir: opts.dataDir,
     local: { sandbox: opts.sandbox, tempDir },
+    ...(opts.executors ? { named: opts.executors } : {}),
+    ...(opts.jobApi ? { jobApi: opts.jobApi } : {}),
   });
   const env = opts.env ?? process.env;
   const audit = new AuditLog(opts.sqlite);
@@ -94,7 +106,10 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
   const runner: RunnerDeps = {
     runs: opts.runs,
     logs: opts.logs,
-    executorFor: executorSelector(opts.config, executors),
+    executorFor: executorSelector(opts.config, executors, {
+      authorized: opts.authorized ?? true,
+      ...(opts.override ? { override: opts.override } : {}),
+    }),
     grant: (job, ctx) => secrets.grantsFor(job, ctx),
     grantSet: (set, ctx) => secrets.grantSet(set, ctx),
     createRedactor: (values) => {

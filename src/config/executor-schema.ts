@@ -1,4 +1,5 @@
-// Where restricted jobs run when not in the local sandbox: `executor.gitlab` in .airlock.yml.
+// Where jobs run: `executor:` in .airlock.yml (the GitLab pipeline, and which executor public and
+// restricted jobs use by default), and the kinds of named executors a serve config defines.
 import { z } from "zod";
 import { DURATION_RE, durationStringMs } from "./duration.js";
 
@@ -35,10 +36,84 @@ export const GitLabExecutorSchema = z
   })
   .strict();
 
+/** An executor's name, as jobs and configurations use it. */
+export const ExecutorName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/,
+    "an executor name uses lowercase letters, digits and '-' (at most 40), e.g. public-pool",
+  );
+
+const Quantity = z
+  .string()
+  .regex(
+    /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/,
+    "a Kubernetes quantity such as 500m, 2 or 4Gi",
+  );
+
+export const KubernetesExecutorSchema = z
+  .object({
+    kind: z.literal("kubernetes"),
+    /** The namespace the Jobs are created in. */
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a Kubernetes namespace name"),
+    /** A kubeconfig file; default: the in-cluster service account, else ~/.kube/config. */
+    kubeconfig: z.string().min(1).optional(),
+    /** The kubeconfig context to use (default: its current context). */
+    context: z.string().min(1).optional(),
+    /** The image of jobs that name none; it needs sh, curl and tar. */
+    image: z.string().min(1).default("docker.io/library/buildpack-deps:bookworm-curl"),
+    /** The URL pods reach Airlock's job API at (default: Airlock's public URL). */
+    job_api_url: z.string().url().optional(),
+    /**
+     * Where that URL leads, as CIDRs: the only egress a job with `network: false` keeps (its
+     * NetworkPolicy allows these and denies the rest).
+     */
+    job_api_cidrs: z
+      .array(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "a CIDR such as 10.0.0.5/32"))
+      .default([]),
+    /** Requests and limits of every job's container (a job's own `limits` add to them). */
+    resources: z
+      .object({ cpu: Quantity.default("1"), memory: Quantity.default("2Gi") })
+      .strict()
+      .default({ cpu: "1", memory: "2Gi" }),
+    /** How long a finished Job stays for inspection before Kubernetes removes it. */
+    ttl_after_finished: z.string().regex(DURATION_RE).default("10m"),
+    /** How long a pod may wait for a node before the job ends as unschedulable. */
+    schedule_timeout: z.string().regex(DURATION_RE).default("10m"),
+    /** How often the Job is looked at while it runs. */
+    poll_interval: z.string().regex(DURATION_RE).default("2s"),
+    /** Jobs of these kinds may not run here: public jobs, or any job of an unauthorized commit. */
+    forbid: z.array(z.enum(["public", "untrusted"])).default([]),
+  })
+  .strict();
+
+export const LocalExecutorSchema = z
+  .object({
+    kind: z.literal("local"),
+    forbid: z.array(z.enum(["public", "untrusted"])).default([]),
+  })
+  .strict();
+
+/** A named executor of the serve config (`executors:`), or of `airlock run --executors`. */
+export const NamedExecutorSchema = z.discriminatedUnion("kind", [
+  KubernetesExecutorSchema,
+  LocalExecutorSchema,
+]);
+
 export const ExecutorSchema = z
   .object({
     gitlab: GitLabExecutorSchema.optional().describe(
       "Run the restricted jobs as one pipeline of a private GitLab project (see gitlab.md).",
     ),
+    public: ExecutorName.optional().describe(
+      "The executor public jobs use unless they name one (default: local).",
+    ),
+    restricted: ExecutorName.optional().describe(
+      "The executor restricted jobs use unless they name one (default: gitlab when configured, else local). Read from the base branch.",
+    ),
   })
   .strict();
+
+export type NamedExecutorConfig = z.infer<typeof NamedExecutorSchema>;

@@ -2,7 +2,7 @@
 // Descriptions end up in the JSON Schema (`airlock schema`), where editors show them.
 import { z } from "zod";
 import { DURATION_RE, durationStringMs } from "./duration.js";
-import { ExecutorSchema } from "./executor-schema.js";
+import { ExecutorName, ExecutorSchema } from "./executor-schema.js";
 import { LimitsSchema } from "./limits-schema.js";
 import { DEFAULT_SUB, subTemplateProblem } from "./oidc-schema.js";
 import { MirrorSchema, SuiteSchema } from "./suite-schema.js";
@@ -146,6 +146,16 @@ export const JobSchema = z
     limits: LimitsSchema.optional().describe(
       "Resource limits for the job: memory, processes, cpus, tmp, home, disk, log, open_files, file_size. A server's maximums win; core dumps are always off.",
     ),
+    executor: ExecutorName.optional().describe(
+      "Where the job runs: local, gitlab, or an executor the serve config names (see kubernetes.md). A restricted job's comes from the base branch.",
+    ),
+    image: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "The container image on executors that run containers (Kubernetes). The local sandbox uses this machine's tools and says so in the log.",
+      ),
   })
   .strict();
 
@@ -255,7 +265,7 @@ export const ConfigSchema = z
       "Push each tested pull-request head to an internal branch, for teams that need one.",
     ),
     executor: ExecutorSchema.optional().describe(
-      "Where restricted jobs run instead of the local sandbox.",
+      "Where jobs run by default, and the GitLab pipeline restricted jobs may run in.",
     ),
     jobs: z.record(JobName, JobSchema).describe("The pipeline's jobs, by name."),
   })

@@ -15,3 +15,6 @@ export class ShutdownAbort extends Error {
 export function isShutdown(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true && signal.reason instanceof ShutdownAbort;
 }
+
+/** True when an abort's reason is a shutdown (what a JobAttempt's cancel is given). */
+export const isShutdownReason = (reason: unknown): boolean => reason instanceof ShutdownAbort;

@@ -1,6 +1,7 @@
 // The executor seam: what runs a job once the scheduler says it may start. Kinds live beside this
-// file (local/ for bubblewrap on this machine, gitlab/ for a private GitLab pipeline); select.ts
-// says which one a job uses and registry.ts builds them from the configuration.
+// file (local/ for bubblewrap on this machine, gitlab/ for a private GitLab pipeline, kubernetes/
+// for Jobs in a cluster); select.ts says which one a job uses and registry.ts builds them from
+// the configuration.
 import type { Writable } from "node:stream";
 import type { Redactor, RegisteredSecret } from "../redact/types.js";
 import type { GrantContext, SecretGrant } from "../secrets/types.js";
@@ -37,6 +38,10 @@ export interface JobSpec {
   reports: string[];
   /** Resource limits: asked for by `.airlock.yml`, then completed and capped by the runner. */
   limits?: JobLimits;
+  /** The executor the job names for itself (see select.ts). */
+  executor?: string;
+  /** The container image, on executors that run containers. */
+  image?: string;
 }
 
 /** An ID token a job receives (issued by src/secrets/oidc). */
@@ -104,6 +109,8 @@ export interface RunContext {
    * ShutdownAbort, see abort.ts): work that outlives Airlock is then left for the next attempt.
    */
   signal: AbortSignal;
+  /** Throws with the reason once the run's authorization no longer covers the commit. */
+  authorize?(): Promise<void>;
   /** Grants the executor's own credentials (a secret set), re-checking the run's authorization. */
   grantSet(set: string, ctx: GrantContext): Promise<SecretGrant>;
   /** A redactor for text the executor writes itself, masking `values` it holds. */
@@ -248,7 +255,7 @@ export interface Executor {
   /** The name a job or the configuration uses for it ("local", "gitlab", a named pool). */
   readonly name: string;
   /** What kind of executor it is. */
-  readonly kind: "local" | "gitlab";
+  readonly kind: "local" | "gitlab" | "kubernetes";
   /**
    * True when restricted jobs' secrets live on the executor's side (a GitLab project's CI
    * variables): Airlock grants them nothing itself, and the executor re-verifies a signed dispatch.

@@ -10,6 +10,11 @@ import path from "node:path";
 import { inspect } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import {
+  ExecutorName,
+  type NamedExecutorConfig,
+  NamedExecutorSchema,
+} from "../config/executor-schema.js";
 import { cloneBaseFromApi } from "./wiring.js";
 
 export class ServeConfigError extends Error {}
@@ -37,6 +42,8 @@ export interface ServeConfig {
   projectDir: string;
   listen: { host: string; port: number };
   configFile: string | null;
+  /** Named executors jobs may choose (see docs/kubernetes.md). */
+  executors: Record<string, NamedExecutorConfig>;
 }
 
 const secretRef = z.union([
@@ -64,6 +71,7 @@ const fileSchema = z
     listen: z.string().optional(),
     public_url: z.string().optional(),
     trust_proxy: z.boolean().optional(),
+    executors: z.record(ExecutorName, NamedExecutorSchema).optional(),
   })
   .strict();
 
@@ -111,6 +119,11 @@ function readConfigFile(file: string): FileConfig {
     fail(`${file}: ${i.path.join(".") || "(top level)"}: ${i.message}`);
   }
   return r.data;
+}
+
+/** The named executors of a serve config file, without resolving any of its secrets. */
+export function readServeExecutors(file: string): Record<string, NamedExecutorConfig> {
+  return readConfigFile(path.resolve(file)).executors ?? {};
 }
 
 function resolveSecret(
@@ -337,6 +350,7 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
     projectDir,
     listen,
     configFile,
+    executors: fc.executors ?? {},
   };
   // Printing or serialising the config shows where things are, never secret values.
   Object.defineProperties(config, {
@@ -361,5 +375,6 @@ export function describeServeConfig(c: ServeConfig): Record<string, unknown> {
     dataDir: c.dataDir,
     listen: `${c.listen.host}:${c.listen.port}`,
     configFile: c.configFile,
+    executors: Object.fromEntries(Object.entries(c.executors).map(([n, e]) => [n, e.kind])),
   };
 }

@@ -34,6 +34,8 @@ export function expandJobs(config: Config): PlannedJob[] {
         network: job.network,
         reports: [...job.reports],
         ...(job.limits ? { limits: limitsOf(job.limits) } : {}),
+        ...(job.executor ? { executor: job.executor } : {}),
+        ...(job.image ? { image: job.image } : {}),
       });
       needsOf.set(e.id, job.needs);
     }

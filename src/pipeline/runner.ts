@@ -234,6 +234,7 @@ class RunExecutors {
         ...(ctx?.requestedAt !== undefined ? { requestedAt: ctx.requestedAt } : {}),
         signal: req.signal ?? this.#never,
         grantSet: deps.grantSet ?? grantSetVia(deps.grant),
+        ...(req.authorize ? { authorize: req.authorize } : {}),
         createRedactor: deps.createRedactor,
       });
       // Settled by the jobs that wait on it; this only keeps an unwaited failure quiet.

@@ -2,8 +2,10 @@
 // routes register beside these through `extraRoutes`.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Intake } from "../gateway/intake.js";
+import type { JobApi } from "../jobapi/job-api.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { healthzRoute } from "./routes/healthz.js";
+import { jobApiRoute } from "./routes/job-api.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { type OidcRouteOptions, oidcRoutes } from "./routes/oidc.js";
 import { webhookRoute } from "./routes/webhook.js";
@@ -24,6 +26,8 @@ export interface ServerOptions {
   /** The OIDC issuer's discovery document and JWKS; served when given. */
   oidc?: OidcRouteOptions;
   extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
+  /** The job API that jobs running elsewhere (Kubernetes pods) call with their token. */
+  jobApi?: JobApi;
 }
 
 export async function createServer(opts: ServerOptions): Promise<FastifyInstance> {
@@ -57,6 +61,7 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
     );
   }
   if (opts.oidc) await app.register(oidcRoutes, opts.oidc);
+  if (opts.jobApi) await app.register(jobApiRoute, { jobApi: opts.jobApi });
   if (opts.extraRoutes) await opts.extraRoutes(app);
   return app;
 }

@@ -5,9 +5,12 @@ import { cpus, userInfo } from "node:os";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import type { Command } from "commander";
+import type { NamedExecutorConfig } from "../../config/executor-schema.js";
 import { ConfigError, loadConfig, parseConfig } from "../../config/loader.js";
 import type { Config } from "../../config/schema.js";
+import type { ExecutorOverride } from "../../executors/select.js";
 import type { CheckoutSource } from "../../executors/types.js";
+import { readServeExecutors, ServeConfigError } from "../../gateway/serve-config.js";
 import { executeRun } from "../../pipeline/runner.js";
 import { planPipeline, type Selection, SelectionError } from "../../pipeline/select.js";
 import { isRestricted, type Plan } from "../../pipeline/types.js";
@@ -17,6 +20,7 @@ import { lastLinesOf } from "../../store/log-text.js";
 import { LogStore } from "../../store/logs.js";
 import { RunStore } from "../../store/runs.js";
 import { UserError } from "../errors.js";
+import { type JobApiServer, startJobApiServer } from "../job-api-server.js";
 import { inspectRepo, type LocalRepo, readAtCommit } from "../local-repo.js";
 import { CONFIG_FILE, projectDirOf } from "../project-dir.js";
 import { prepareRestrictedSide, type RestrictedSide } from "../restricted-side.js";
@@ -37,6 +41,9 @@ interface RunOptions {
   plan?: boolean;
   json?: boolean;
   output?: boolean;
+  config?: string;
+  executor: string[];
+  jobApiListen?: string;
 }
 
 const localActor = () => `local:${userInfo().username}`;
@@ -78,6 +85,33 @@ export async function loadPipeline(
   }
 }
 
+/** The named executors of a serve config. */
+function loadNamedExecutors(file: string): Record<string, NamedExecutorConfig> {
+  try {
+    return readServeExecutors(file);
+  } catch (e) {
+    if (e instanceof ServeConfigError) throw new UserError(e.message);
+    throw e;
+  }
+}
+
+/** `--executor NAME`, `--executor public=NAME`, `--executor restricted=NAME`. */
+export function executorOverride(values: string[]): ExecutorOverride {
+  const o: ExecutorOverride = {};
+  for (const v of values) {
+    const m = /^(?:(public|restricted)=)?([a-z0-9][a-z0-9-]*)$/.exec(v);
+    if (!m) {
+      throw new UserError(
+        `--executor ${JSON.stringify(v)}: write NAME, public=NAME or restricted=NAME (names use a-z, 0-9 and -)`,
+      );
+    }
+    if (m[1] === "public") o.public = m[2]!;
+    else if (m[1] === "restricted") o.restricted = m[2]!;
+    else o.all = m[2]!;
+  }
+  return o;
+}
+
 export function registerRun(program: Command): void {
   program
     .command("run")
@@ -115,6 +149,17 @@ export function registerRun(program: Command): void {
     .option("--plain", "one line per event instead of the live table")
     .option("--output", "also print each job's (redacted) output")
     .option("--json", "print the result as JSON")
+    .option("-c, --config <file>", "a serve config whose named executors jobs may use")
+    .option(
+      "--executor <name>",
+      "run every job on this executor, or one side with public=NAME / restricted=NAME (repeatable)",
+      (v, a: string[]) => [...a, v],
+      [],
+    )
+    .option(
+      "--job-api-listen <host:port>",
+      "where the job API listens for jobs running elsewhere (default 127.0.0.1, any port)",
+    )
     .action(async (opts: RunOptions) => {
       process.exitCode = await runCommand(opts);
     });
@@ -176,6 +221,13 @@ async function runCommand(opts: RunOptions): Promise<number> {
     cleanups.push(close);
     const runs = new RunStore(db);
     const logs = new LogStore(dataDir);
+    const named = opts.config ? loadNamedExecutors(opts.config) : {};
+    // Jobs that run elsewhere (a Kubernetes pod) fetch their source and secrets from Airlock.
+    let jobApi: JobApiServer | undefined;
+    if (Object.values(named).some((e) => e.kind === "kubernetes")) {
+      jobApi = await startJobApiServer(dataDir, opts.jobApiListen);
+      cleanups.push(jobApi.close);
+    }
     const deps = await createRunnerDeps({
       sqlite,
       dataDir,
@@ -184,6 +236,9 @@ async function runCommand(opts: RunOptions): Promise<number> {
       runs,
       logs,
       jobs: plan.jobs,
+      executors: named,
+      ...(jobApi ? { jobApi: jobApi.jobApi } : {}),
+      override: executorOverride(opts.executor),
     });
     cleanups.push(deps.close);
     const runId = newRunId();

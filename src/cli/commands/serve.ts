@@ -7,11 +7,12 @@ import path from "node:path";
 import type { Command } from "commander";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { Config } from "../../config/schema.js";
-import { dispatchPublicKeyPem } from "../../dispatch/index.js";
+import { dispatchPublicKeyPem, loadOrCreateDispatchKey } from "../../dispatch/index.js";
 import { type EventHandler, EventLoop } from "../../gateway/events.js";
 import { Intake } from "../../gateway/intake.js";
 import { loadServeConfig, type ServeConfig, ServeConfigError } from "../../gateway/serve-config.js";
 import { type WiredFlow, wireFlow } from "../../gateway/wiring.js";
+import { JobApi } from "../../jobapi/job-api.js";
 import { OidcKeyStore } from "../../secrets/oidc/keys.js";
 import { type OpenedDb, openDb } from "../../store/db.js";
 import { EventStore } from "../../store/events.js";
@@ -53,6 +54,8 @@ export interface GatewayOptions {
   extraRoutes?: (app: FastifyInstance, db: OpenedDb) => Promise<void> | void;
   /** The OIDC issuer URL (the public URL); default: the address the server listens on. */
   issuer?: string;
+  /** Served beside the webhook, for jobs running elsewhere. */
+  jobApi?: JobApi;
 }
 
 export interface RunningGateway {
@@ -124,6 +127,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       keys: new OidcKeyStore({ sqlite: db.sqlite }),
     },
     ...(o.extraRoutes ? { extraRoutes: (a: FastifyInstance) => o.extraRoutes!(a, db) } : {}),
+    ...(o.jobApi ? { jobApi: o.jobApi } : {}),
   });
   await service?.start();
   await loop.start();
@@ -189,8 +193,8 @@ function loadConfig(opts: ServeOptions): ServeConfig {
   }
 }
 
-/** The decide → run → report flow over the gateway's connection, jobs in the local sandbox. */
-function flowService(config: ServeConfig, log: FastifyBaseLogger) {
+/** The decide → run → report flow over the gateway's connection, jobs on their executors. */
+function flowService(config: ServeConfig, log: FastifyBaseLogger, jobApi: JobApi) {
   return (db: OpenedDb): WiredFlow =>
     wireFlow({
       db,
@@ -201,7 +205,7 @@ function flowService(config: ServeConfig, log: FastifyBaseLogger) {
       cloneBaseUrl: config.cloneUrl,
       ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
       log,
-      runnerFor: async (pipeline, jobs) => {
+      runnerFor: async (pipeline, jobs, run) => {
         const b = await createRunnerDeps({
           sqlite: db.sqlite,
           dataDir: config.dataDir,
@@ -214,6 +218,9 @@ function flowService(config: ServeConfig, log: FastifyBaseLogger) {
           warn: (m) => log.warn(m),
           // The issuer of ID tokens: the URL that serves its discovery document.
           issuer: config.publicUrl ?? `http://${config.listen.host}:${config.listen.port}`,
+          executors: config.executors,
+          jobApi,
+          authorized: run?.authorized ?? false,
         });
         return {
           runner: b.runner,
@@ -263,17 +270,21 @@ export function registerServe(program: Command): void {
       }
       let wired: WiredFlow | undefined;
       let gw: RunningGateway | undefined;
+      // Jobs on Kubernetes fetch their source and secrets here with their one-time token.
+      const key = loadOrCreateDispatchKey(config.dataDir);
+      const jobApi = new JobApi({ privateKey: key.privateKey, publicKey: key.publicKey });
       try {
         gw = await startGateway({
           webhookSecrets: config.webhookSecrets,
           dataDir: config.dataDir,
           listen: config.listen,
           ...(config.publicUrl ? { issuer: config.publicUrl } : {}),
+          jobApi,
           ...(config.embedded
             ? { handler: logOnlyHandler(log) }
             : {
                 service: (db: OpenedDb) => {
-                  wired = flowService(config, log)(db);
+                  wired = flowService(config, log, jobApi)(db);
                   return wired;
                 },
               }),
@@ -303,6 +314,7 @@ export function registerServe(program: Command): void {
         throw e;
       }
       const running = gw;
+      jobApi.url = config.publicUrl ?? running.url;
       log.info({ url: running.url, config }, "airlock gateway listening");
       if (config.embedded) {
         // Whoever can read this output on the machine may open the console: the link works once.

@@ -3,6 +3,7 @@
 // lost) list pipelines and a pipeline's variables. Transient failures (network, 5xx, 429) are
 // retried with bounded backoff, except where a retry could trigger a second pipeline. Job logs
 // (traces) are never requested.
+import { abortableSleep } from "../sleep.js";
 
 export interface RetryPolicy {
   /** Attempts in total, the first included. */
@@ -79,18 +80,6 @@ const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 
 const MAX_JOB_PAGES = 50;
 /** Network failures that mean the request never reached GitLab, so repeating it is safe. */
 const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
-
-export const abortableSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 
 /** The project as one URL path segment: "group/project" becomes "group%2Fproject". */
 export function projectSegment(project: string | number): string {

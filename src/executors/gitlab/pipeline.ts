@@ -4,9 +4,9 @@
 // and the run's next attempt adopts it), and turn each GitLab job into an Airlock job result.
 import type { DispatchClaims } from "../../dispatch/index.js";
 import { isShutdown } from "../abort.js";
+import { abortableSleep } from "../sleep.js";
 import type { JobResult, JobStatus } from "../types.js";
 import {
-  abortableSleep,
   GitLabApiError,
   type GitLabClient,
   type GitLabPipeline,

@@ -17,6 +17,8 @@ import { checkPrlimit, prlimitArgs } from "./rlimits.js";
 import { type Workspace, Workspaces } from "./workspace.js";
 
 export interface LocalExecutorOptions {
+  /** Its name in the configuration (default "local"). */
+  name?: string;
   /** false: no bubblewrap (public jobs on a developer's own machine only). Default true. */
   sandbox?: boolean;
   /** Airlock's data directory: never visible to a job, never copied into a workspace. */
@@ -41,7 +43,7 @@ class JobSetupError extends Error {}
 
 export class LocalExecutor implements Executor {
   /** Sandboxed or not (`--no-sandbox`), it is the local executor. */
-  readonly name = "local";
+  readonly name: string;
   readonly kind = "local";
   readonly remoteSecrets = false;
   readonly fetchesSuite = false;
@@ -54,6 +56,7 @@ export class LocalExecutor implements Executor {
 
   constructor(opts: LocalExecutorOptions = {}) {
     this.#opts = opts;
+    this.name = opts.name ?? "local";
     this.#sandbox = opts.sandbox ?? true;
     this.#hidden = [...(opts.dataDir ? [opts.dataDir] : []), ...(opts.hidden ?? [])].map(realish);
     this.#workspaces = new Workspaces({ tempDir: opts.tempDir, exclude: this.#hidden });

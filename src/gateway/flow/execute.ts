@@ -71,7 +71,9 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
     return;
   }
 
-  const built = await o.runnerFor(loaded.defs.config, plan.jobs);
+  const built = await o.runnerFor(loaded.defs.config, plan.jobs, {
+    authorized: auth?.authorized ?? false,
+  });
   // Secrets are released only while this exact commit is still authorized (invariant 1): the
   // check is repeated at each grant, so a push or a voided approval mid-run stops the release.
   const authorized = async () => {

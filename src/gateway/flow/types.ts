@@ -25,6 +25,12 @@ export interface FlowLogger {
   error(obj: Record<string, unknown>, msg: string): void;
 }
 
+/** What a run's executors are chosen by, beyond its definition. */
+export interface RunFacts {
+  /** The commit is authorized (a trusted author, or an approval of that SHA). */
+  authorized: boolean;
+}
+
 /** A runner for one run; `close` removes its workspaces. */
 export interface RunnerForRun {
   runner: RunnerDeps;
@@ -49,7 +55,7 @@ export interface FlowOptions {
    * Builds the executor, secrets service and redactor of one run. `config` is the combined
    * definition, whose secret sets come from the base commit only.
    */
-  runnerFor(config: Config, jobs: PlannedJob[]): Promise<RunnerForRun>;
+  runnerFor(config: Config, jobs: PlannedJob[], run?: RunFacts): Promise<RunnerForRun>;
   publicUrl?: string;
   /** Jobs at once within a run. */
   concurrency?: number;
