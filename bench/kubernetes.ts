@@ -118,7 +118,7 @@ export default async function kubernetesBench(): Promise<BenchResult> {
         },
       ],
       notes: [
-        `own work = create NetworkPolicy-less Job, poll it every ${POLL_MS} ms, follow the pod's log, serve source over the job API, tear down; it includes waiting up to one poll interval to see the end`,
+        `own work = create the Job (network: true, so no NetworkPolicy), poll it every ${POLL_MS} ms, follow the pod's log, serve source over the job API, tear down; it includes waiting up to one poll interval to see the end`,
         "the kubelet's time includes the pod's own bootstrap (curl of the source tarball, tar) inside the sandbox",
       ],
     };

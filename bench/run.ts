@@ -2,11 +2,17 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import intake from "./intake.js";
+import kubernetes from "./kubernetes.js";
 import redactor from "./redactor.js";
 import scheduler from "./scheduler.js";
 import type { BenchResult } from "./types.js";
 
-const benches: Record<string, () => Promise<BenchResult>> = { scheduler, redactor, intake };
+const benches: Record<string, () => Promise<BenchResult>> = {
+  scheduler,
+  redactor,
+  intake,
+  kubernetes,
+};
 
 const only = process.argv.slice(2);
 mkdirSync(path.join("bench", "results"), { recursive: true });
