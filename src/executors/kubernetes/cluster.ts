@@ -1,17 +1,22 @@
 // The few Kubernetes API calls the executor makes, through the official client, with errors
-// turned into one line that names the object, the status and what to check.
+// turned into one line that names the object, the status and what to check. The client is large
+// (seconds to load on a busy machine), so it is loaded only when a cluster is first used, never
+// by `airlock` commands that have no Kubernetes executor.
 import http from "node:http";
 import https from "node:https";
-import {
+import type {
   ApiException,
   BatchV1Api,
   CoreV1Api,
   KubeConfig,
   NetworkingV1Api,
-  type V1Job,
-  type V1NetworkPolicy,
-  type V1Pod,
+  V1Job,
+  V1NetworkPolicy,
+  V1Pod,
 } from "@kubernetes/client-node";
+
+type Client = typeof import("@kubernetes/client-node");
+let client: Client | undefined;
 
 export interface ClusterOptions {
   namespace: string;
@@ -30,9 +35,15 @@ export class Cluster {
   readonly #core: CoreV1Api;
   readonly #net: NetworkingV1Api;
 
-  constructor(o: ClusterOptions) {
+  /** Loads the client and the kubeconfig. */
+  static async connect(o: ClusterOptions): Promise<Cluster> {
+    client ??= await import("@kubernetes/client-node");
+    return new Cluster(o, client);
+  }
+
+  private constructor(o: ClusterOptions, k: Client) {
     this.namespace = o.namespace;
-    const kc = new KubeConfig();
+    const kc = new k.KubeConfig();
     if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
     else kc.loadFromDefault();
     if (o.context) kc.setCurrentContext(o.context);
@@ -42,9 +53,9 @@ export class Cluster {
       );
     }
     this.#kc = kc;
-    this.#batch = kc.makeApiClient(BatchV1Api);
-    this.#core = kc.makeApiClient(CoreV1Api);
-    this.#net = kc.makeApiClient(NetworkingV1Api);
+    this.#batch = kc.makeApiClient(k.BatchV1Api);
+    this.#core = kc.makeApiClient(k.CoreV1Api);
+    this.#net = kc.makeApiClient(k.NetworkingV1Api);
   }
 
   /** Creates the Job; when one of that name exists already (a retried create), returns it. */
@@ -52,7 +63,7 @@ export class Cluster {
     try {
       return await this.#batch.createNamespacedJob({ namespace: this.namespace, body: job });
     } catch (e) {
-      if (e instanceof ApiException && e.code === 409) return this.readJob(job.metadata!.name!);
+      if (isApi(e) && e.code === 409) return this.readJob(job.metadata!.name!);
       throw apiError(e, `creating Job ${job.metadata?.name}`);
     }
   }
@@ -84,7 +95,7 @@ export class Cluster {
         gracePeriodSeconds: 0,
       });
     } catch (e) {
-      if (e instanceof ApiException && e.code === 404) return;
+      if (isApi(e) && e.code === 404) return;
       throw apiError(e, `deleting Job ${name}`);
     }
   }
@@ -102,7 +113,7 @@ export class Cluster {
     try {
       await this.#net.createNamespacedNetworkPolicy({ namespace: this.namespace, body: p });
     } catch (e) {
-      if (e instanceof ApiException && e.code === 409) return;
+      if (isApi(e) && e.code === 409) return;
       throw apiError(e, `creating NetworkPolicy ${p.metadata?.name}`);
     }
   }
@@ -111,7 +122,7 @@ export class Cluster {
     try {
       await this.#net.deleteNamespacedNetworkPolicy({ name, namespace: this.namespace });
     } catch (e) {
-      if (e instanceof ApiException && e.code === 404) return;
+      if (isApi(e) && e.code === 404) return;
       throw apiError(e, `deleting NetworkPolicy ${name}`);
     }
   }
@@ -156,8 +167,13 @@ export class Cluster {
 }
 
 /** One line for an API failure: what was done, the status, and the API's own message. */
+/** An error the API answered (the client's ApiException), told by its class once loaded. */
+function isApi(e: unknown): e is ApiException<unknown> {
+  return client !== undefined && e instanceof client.ApiException;
+}
+
 export function apiError(e: unknown, doing: string): Error {
-  if (e instanceof ApiException) {
+  if (isApi(e)) {
     if (e.code === 404) return new NotFound(`${doing}: not found`);
     const body = typeof e.body === "string" ? safeMessage(e.body) : "";
     const hint =

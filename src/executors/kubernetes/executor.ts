@@ -53,16 +53,16 @@ export class KubernetesExecutor implements Executor {
   readonly kind = "kubernetes";
   readonly remoteSecrets = false;
   readonly fetchesSuite = false;
-  #cluster: Cluster | undefined;
+  #cluster: Promise<Cluster> | undefined;
 
   constructor(private readonly o: KubernetesExecutorOptions) {
     this.name = o.name;
-    this.#cluster = o.cluster;
+    if (o.cluster) this.#cluster = Promise.resolve(o.cluster);
   }
 
   /** The cluster client, made on first use so that a bad kubeconfig fails the job, not Airlock. */
-  get cluster(): Cluster {
-    this.#cluster ??= new Cluster({
+  cluster(): Promise<Cluster> {
+    this.#cluster ??= Cluster.connect({
       namespace: this.o.config.namespace,
       ...(this.o.config.kubeconfig ? { kubeconfig: this.o.config.kubeconfig } : {}),
       ...(this.o.config.context ? { context: this.o.config.context } : {}),
@@ -77,7 +77,10 @@ export class KubernetesExecutor implements Executor {
         `executor ${this.name}: pods cannot reach Airlock's job API: set its job_api_url to an address of Airlock the cluster's pods can reach`,
       );
     }
-    const cluster = this.cluster;
+    const cluster = await this.cluster().catch((e: unknown) => {
+      this.#cluster = undefined;
+      throw e;
+    });
     return {
       start: (req) => this.#start(cluster, run, req, url),
       close: async () => {},
@@ -193,7 +196,7 @@ export class KubernetesExecutor implements Executor {
 
   /** Deletes the Jobs (and their NetworkPolicies) of the runs of `work` that are still active. */
   async sweep(work: AbandonedWork): Promise<SweptWork[]> {
-    const cluster = this.cluster;
+    const cluster = await this.cluster();
     const selector = `${LABELS.attempt} in (${work.runIds.map(runKey).join(",")})`;
     const out: SweptWork[] = [];
     for (const job of await cluster.listJobs(selector)) {
