@@ -401,7 +401,7 @@ current-context: double
         network: true,
         reports: [],
       },
-      checkout: { kind: "dirty", dir: this.#emptyDir() },
+      checkout: { kind: "dirty", dir: this.#emptyDir(), includeIgnored: true },
       env,
       secretEnv: {},
       secretFiles: [],
