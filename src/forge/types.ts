@@ -60,7 +60,12 @@ export interface PullRequest {
   state: "open" | "closed";
   draft?: boolean;
   user: { login: string; type?: string } | null;
-  head: { sha: string; ref: string; repo: { full_name: string } | null };
+  /** `repo` is null when the head repository (a fork) was deleted. */
+  head: {
+    sha: string;
+    ref: string;
+    repo: { full_name: string; owner: { login: string; type?: string } } | null;
+  };
   base: { sha: string; ref: string; repo: { full_name: string } };
   labels: { name: string }[];
 }

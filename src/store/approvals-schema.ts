@@ -6,7 +6,7 @@ export interface PrHeadsTable {
   repo: string;
   pr: number;
   sha: string;
-  /** Login of whoever pushed this head (the sender of opened/synchronize). */
+  /** Login of whoever an event proves pushed this head (opened/synchronize); "" when none did. */
   pushed_by: string;
   /** When Airlock learned of this head (ms since epoch). */
   seen_at: number;

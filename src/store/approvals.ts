@@ -9,7 +9,12 @@ import { AuditLog } from "./audit.js";
 
 export interface PrHead {
   sha: string;
-  pushedBy: string;
+  /**
+   * Who pushed this head, when an event proved it (see setHead); null when Airlock holds no such
+   * evidence, which is never taken for trust.
+   */
+  pushedBy: string | null;
+  /** When Airlock learned of this head (ms): GitHub's time of the change when an event gave it. */
   seenAt: number;
 }
 
@@ -76,38 +81,50 @@ export class ApprovalStore {
     const r = this.sqlite
       .prepare(`SELECT * FROM pr_heads WHERE repo = ? AND pr = ?`)
       .get(repo, pr) as PrHeadsTable | undefined;
-    return r ? { sha: r.sha, pushedBy: r.pushed_by, seenAt: r.seen_at } : undefined;
+    return r ? { sha: r.sha, pushedBy: r.pushed_by || null, seenAt: r.seen_at } : undefined;
   }
 
   /**
-   * Records the PR's head. When it differs from the stored one, approvals for any other SHA are
-   * voided; the answer says whether the head changed and how many approvals were voided.
+   * Records the PR's head. `pushedBy` is who an event proves pushed exactly this commit, or null
+   * when the event proves nothing about it. When the head differs from the stored one, approvals
+   * for any other SHA are voided, and the pusher starts over from this event's evidence; when it
+   * is the same, evidence fills in an unknown pusher (a push delivered after another action on
+   * the same head) but never replaces a known one. The answer says whether the head changed and
+   * how many approvals were voided.
    */
   async setHead(
     repo: string,
     pr: number,
     sha: string,
-    pushedBy: string,
+    pushedBy: string | null,
     now = Date.now(),
   ): Promise<{ changed: boolean; previous: string | undefined; voided: number }> {
     await this.ready();
     return this.sqlite.transaction(() => {
       const cur = this.sqlite
-        .prepare(`SELECT sha FROM pr_heads WHERE repo = ? AND pr = ?`)
-        .get(repo, pr) as { sha: string } | undefined;
-      if (cur?.sha === sha) return { changed: false, previous: cur.sha, voided: 0 };
+        .prepare(`SELECT sha, pushed_by FROM pr_heads WHERE repo = ? AND pr = ?`)
+        .get(repo, pr) as { sha: string; pushed_by: string } | undefined;
+      if (cur?.sha === sha) {
+        if (pushedBy && !cur.pushed_by) {
+          this.sqlite
+            .prepare(`UPDATE pr_heads SET pushed_by = ? WHERE repo = ? AND pr = ?`)
+            .run(pushedBy, repo, pr);
+        }
+        return { changed: false, previous: cur.sha, voided: 0 };
+      }
       this.sqlite
         .prepare(
           `INSERT INTO pr_heads (repo, pr, sha, pushed_by, seen_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (repo, pr) DO UPDATE SET sha = excluded.sha, pushed_by = excluded.pushed_by,
            seen_at = excluded.seen_at`,
         )
-        .run(repo, pr, sha, pushedBy, now);
+        // "" in the column: no evidence of who pushed.
+        .run(repo, pr, sha, pushedBy ?? "", now);
       const voided = this.voidWhere(
         "repo = ? AND pr = ? AND sha != ?",
         [repo, pr, sha],
         `a new commit ${sha.slice(0, 12)} was pushed`,
-        pushedBy,
+        pushedBy ?? "unknown",
         now,
       );
       return { changed: true, previous: cur?.sha, voided };

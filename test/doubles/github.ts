@@ -201,6 +201,10 @@ export interface PullSpec {
   baseRef?: string;
   /** "owner/name" of the head repository; a fork when it differs from the base. */
   headRepo?: string;
+  /** The fork owner's account type (default User). */
+  headOwnerType?: "User" | "Organization";
+  /** The fork allows pushes from the base repository's maintainers. */
+  maintainerCanModify?: boolean;
   labels?: string[];
   state?: "open" | "closed";
   draft?: boolean;
@@ -352,6 +356,13 @@ export class GitHubDouble {
 
   addPull(repo: string, pr: PullSpec): void {
     this.pulls.set(`${repo}#${pr.number}`, { ...pr });
+  }
+
+  /** Changes what the API says about a PR from now on (state, draft, labels, …). */
+  updatePull(repo: string, number: number, changes: Partial<Omit<PullSpec, "number">>): void {
+    const pr = this.pulls.get(`${repo}#${number}`);
+    assert.ok(pr, `no pull request ${repo}#${number}`);
+    Object.assign(pr, changes);
   }
 
   /** A push to the PR's head branch. */
@@ -932,9 +943,16 @@ function checkRunJson(r: CheckRun) {
   };
 }
 
-function repoJson(fullName: string, id: number) {
+function repoJson(fullName: string, id: number, ownerType = "User") {
   const [owner, name] = fullName.split("/");
-  return { id, name, full_name: fullName, owner: userJson(owner!), private: false, fork: false };
+  return {
+    id,
+    name,
+    full_name: fullName,
+    owner: { ...userJson(owner!), type: ownerType },
+    private: false,
+    fork: id !== 1,
+  };
 }
 
 function pullJson(repo: string, pr: PullSpec) {
@@ -944,6 +962,7 @@ function pullJson(repo: string, pr: PullSpec) {
     state: pr.state ?? "open",
     draft: pr.draft ?? false,
     merged: false,
+    maintainer_can_modify: pr.maintainerCanModify ?? false,
     title: pr.title ?? `PR ${pr.number}`,
     user: userJson(pr.author),
     labels: (pr.labels ?? []).map((name, i) => ({ id: i + 1, name })),
@@ -951,7 +970,7 @@ function pullJson(repo: string, pr: PullSpec) {
       sha: pr.headSha,
       ref: pr.headRef ?? `feature-${pr.number}`,
       label: `${headRepo.split("/")[0]}:${pr.headRef ?? `feature-${pr.number}`}`,
-      repo: repoJson(headRepo, headRepo === repo ? 1 : 2),
+      repo: repoJson(headRepo, headRepo === repo ? 1 : 2, pr.headOwnerType),
       user: userJson(headRepo.split("/")[0]!),
     },
     base: {

@@ -227,10 +227,12 @@ export class World {
     author: string;
     files?: Record<string, string>;
     headRef?: string;
+    /** "owner/app": the head branch lives in that fork (default: the base repository). */
+    headRepo?: string;
+    headOwnerType?: "User" | "Organization";
+    maintainerCanModify?: boolean;
     draft?: boolean;
     labels?: string[];
-    /** "owner/name" of a fork the head comes from. */
-    headRepo?: string;
   }) {
     const number = this.nextPr++;
     const headSha = this.repo.commit(o.files ?? { [`f${number}.txt`]: "x\n" }, this.baseSha);
@@ -241,9 +243,11 @@ export class World {
       baseSha: this.baseSha,
       author: o.author,
       ...(o.headRef ? { headRef: o.headRef } : {}),
+      ...(o.headRepo ? { headRepo: o.headRepo } : {}),
+      ...(o.headOwnerType ? { headOwnerType: o.headOwnerType } : {}),
+      ...(o.maintainerCanModify ? { maintainerCanModify: true } : {}),
       ...(o.draft ? { draft: true } : {}),
       ...(o.labels ? { labels: o.labels } : {}),
-      ...(o.headRepo ? { headRepo: o.headRepo } : {}),
     });
     return { number, headSha, ...o };
   }
@@ -341,12 +345,15 @@ const user = (login: string, id = 1000 + login.length) => ({
   type: login.endsWith("[bot]") ? "Bot" : "User",
 });
 
-function repository(): Payload {
+/** The base repository, or (given "owner/app") a fork of it. */
+function repository(fullName = REPO, ownerType?: string): Payload {
   const r = structuredClone(example("pull_request", "opened").repository) as Payload;
-  r.id = 4242;
+  const owner = fullName.split("/")[0]!;
+  r.id = fullName === REPO ? 4242 : 5000 + owner.length;
   r.name = "app";
-  r.full_name = REPO;
-  r.owner = { ...r.owner, login: "acme" };
+  r.full_name = fullName;
+  r.fork = fullName !== REPO;
+  r.owner = { ...r.owner, login: owner, ...(ownerType ? { type: ownerType } : {}) };
   return r;
 }
 
@@ -357,6 +364,9 @@ export function prPayload(
     headSha: string;
     author: string;
     headRef?: string;
+    headRepo?: string;
+    headOwnerType?: string;
+    maintainerCanModify?: boolean;
     draft?: boolean;
     labels?: string[];
   },
@@ -377,8 +387,9 @@ export function prPayload(
     ...q.head,
     sha: pr.headSha,
     ref: pr.headRef ?? `feature-${pr.number}`,
-    repo: repository(),
+    repo: repository(pr.headRepo, pr.headOwnerType),
   };
+  q.maintainer_can_modify = pr.maintainerCanModify ?? false;
   q.base = { ...q.base, sha: o.baseSha, ref: "main", repo: repository() };
   if (o.label) p.label = { id: 1, name: o.label, color: "ffffff" };
   return p;

@@ -5,7 +5,7 @@ import { parseComment } from "../../src/gateway/commands.js";
 import { ApprovalStore } from "../../src/store/approvals.js";
 import { AuditLog } from "../../src/store/audit.js";
 import { approveByComment, approveByLabel } from "../../src/trust/approvals.js";
-import { authorizeCommit } from "../../src/trust/authorize.js";
+import { authorizeCommit, type HeadRepo } from "../../src/trust/authorize.js";
 import { TrustEvaluator } from "../../src/trust/rules.js";
 import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
 import { clientFor, openTestDb, removeDir, sha, type TestDb } from "../outbox/support.js";
@@ -24,6 +24,7 @@ before(async () => {
   gh = await startGitHubDouble();
   gh.addInstallation({ id: 1, account: "acme", repos: [FULL] });
   gh.addOrgMember("acme", "alice");
+  gh.addOrgMember("acme", "bob");
   trust = new TrustEvaluator(clientFor(gh).client);
 });
 after(async () => {
@@ -39,12 +40,19 @@ afterEach(async () => {
   removeDir(tdb.dir);
 });
 
-const authorize = (sha: string, author = "mallory") =>
+const BASE: HeadRepo = { fullName: FULL, owner: { login: "acme", type: "Organization" } };
+const fork = (owner: string, type = "User"): HeadRepo => ({
+  fullName: `${owner}/app`,
+  owner: { login: owner, type },
+});
+
+const authorize = (sha: string, author = "mallory", headRepo: HeadRepo | null = BASE) =>
   authorizeCommit({
     repo: REPO,
     pr: 7,
     sha,
     author: { login: author },
+    headRepo,
     rules,
     trust,
     approvals: store,
@@ -223,4 +231,77 @@ test("approvals and heads survive reopening the database", async () => {
   store = new ApprovalStore(tdb.sqlite);
   assert.equal((await store.approvalFor(FULL, 7, A))?.approvedBy, "alice");
   assert.equal((await store.head(FULL, 7))?.sha, A);
+});
+
+// The trusted-author path (docs/security.md, "Who pushed a commit"): only with evidence of a
+// trusted push of exactly this commit, to a repository trusted people control.
+
+test("a trusted author's own push on a base-repository branch is authorized", async () => {
+  await store.setHead(FULL, 7, A, "alice");
+  assert.deepEqual(await authorize(A, "alice"), {
+    authorized: true,
+    by: "alice",
+    reason: "alice is a member of acme",
+  });
+});
+
+test("a head whose push nobody proved waits for an approval, even for a trusted author", async () => {
+  await store.setHead(FULL, 7, A, null);
+  const r = await authorize(A, "alice");
+  assert.equal(r.authorized, false);
+  assert.match(r.reason, /no evidence of who pushed aaaaaaaaaaaa/);
+  assert.match(r.reason, /a trusted member must approve aaaaaaaaaaaa/);
+  assert.equal(await store.approve(FULL, 7, A, "bob", "comment"), true);
+  assert.deepEqual((await authorize(A, "alice")).by, "bob");
+});
+
+test("evidence delivered later fills in an unknown pusher, but never replaces a known one", async () => {
+  await store.setHead(FULL, 7, A, null);
+  assert.equal((await authorize(A, "alice")).authorized, false);
+  // The push's own event, delivered after a reopen or ready_for_review on the same head.
+  assert.deepEqual(await store.setHead(FULL, 7, A, "alice"), {
+    changed: false,
+    previous: A,
+    voided: 0,
+  });
+  assert.equal((await authorize(A, "alice")).authorized, true);
+  await store.setHead(FULL, 7, A, "mallory");
+  assert.equal((await store.head(FULL, 7))?.pushedBy, "alice");
+});
+
+test("an untrusted pusher's commit waits, and a trusted event on the same head cannot vouch for it", async () => {
+  await store.setHead(FULL, 7, A, "mallory");
+  assert.match(
+    (await authorize(A, "alice")).reason,
+    /mallory pushed aaaaaaaaaaaa and is not trusted/,
+  );
+  await store.setHead(FULL, 7, A, "alice");
+  assert.equal((await authorize(A, "alice")).authorized, false);
+});
+
+test("a fork owned by someone untrusted, by an organisation, or deleted, never takes the trusted-author path", async () => {
+  await store.setHead(FULL, 7, A, "alice");
+  const cases: [HeadRepo | null, RegExp][] = [
+    [fork("mallory"), /mallory\/app, a fork whose owner mallory is not trusted/],
+    [fork("some-org", "Organization"), /some-org\/app, a fork owned by an organisation/],
+    [null, /repository is unknown or was deleted/],
+  ];
+  for (const [headRepo, why] of cases) {
+    const r = await authorize(A, "alice", headRepo);
+    assert.equal(r.authorized, false, JSON.stringify(headRepo));
+    assert.match(r.reason, why);
+  }
+  // An approval of the exact SHA still authorizes it.
+  await store.approve(FULL, 7, A, "bob", "comment");
+  assert.equal((await authorize(A, "alice", fork("mallory"))).by, "bob");
+});
+
+test("a fork owned by a trusted user takes the trusted-author path", async () => {
+  await store.setHead(FULL, 7, A, "alice");
+  assert.equal((await authorize(A, "alice", fork("alice"))).authorized, true);
+  assert.equal(
+    (await authorize(A, "alice", fork("ALICE"))).authorized,
+    true,
+    "logins compare without case",
+  );
 });

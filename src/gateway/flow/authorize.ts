@@ -23,6 +23,7 @@ export async function authorize(
     pr: f.number,
     sha: f.headSha,
     author: f.author,
+    headRepo: f.headRepo,
     rules: loaded.base.trust,
     trust: flow.trustOf(f.installationId),
     approvals: flow.o.approvals,

@@ -41,8 +41,9 @@ export const onComment: UseCase<CommentEvent> = async (flow, ev, ctx) => {
   if (problems.length > 0) await reply(flow, f, ctx, problems.join("\n\n"), "problems");
   let head = await flow.o.approvals.head(repo, f.number);
   if (!head) {
-    // First sight of this PR (Airlock was installed after it was opened): its author pushed it.
-    await flow.o.approvals.setHead(repo, f.number, f.headSha, f.author.login);
+    // First sight of this PR (Airlock was installed after it was opened, or its events were
+    // lost): nothing says who pushed the head, so only an approval of that SHA authorizes it.
+    await flow.o.approvals.setHead(repo, f.number, f.headSha, null);
     head = await flow.o.approvals.head(repo, f.number);
   }
   if (!head || head.sha !== f.headSha) {

@@ -35,7 +35,7 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
     await o.requests.finish(req.id, "cancelled", "the pull request was closed or moved on");
     return;
   }
-  const f = { ...factsOfRequest(req), draft: now.draft };
+  const f = { ...factsOfRequest(req), draft: now.draft, headRepo: now.headRepo };
   const loaded = await load(flow, f);
   if (!loaded) {
     await o.requests.finish(req.id, "cancelled", `no usable ${CONFIG_FILE} on the base`);

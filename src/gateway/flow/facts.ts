@@ -18,6 +18,15 @@ function factsOf(repo: string, installationId: number, pr: PullRequest): PrFacts
     headSha: pr.head.sha,
     baseSha: pr.base.sha,
     headRef: pr.head.ref,
+    headRepo: pr.head.repo
+      ? {
+          fullName: pr.head.repo.full_name,
+          owner: {
+            login: pr.head.repo.owner.login,
+            ...(pr.head.repo.owner.type ? { type: pr.head.repo.owner.type } : {}),
+          },
+        }
+      : null,
     author: pr.user
       ? { login: pr.user.login, ...(pr.user.type ? { type: pr.user.type } : {}) }
       : { login: "ghost" },
@@ -40,7 +49,7 @@ export async function facts(
   return factsOf(repo, installationId, pr);
 }
 
-/** The PR as a run request recorded it (open, not a draft, labels unknown). */
+/** The PR as a run request recorded it (open, not a draft; head repository and labels unknown). */
 export function factsOfRequest(req: RunRequestRow): PrFacts {
   return {
     repo: req.repo,
@@ -49,6 +58,7 @@ export function factsOfRequest(req: RunRequestRow): PrFacts {
     headSha: req.headSha,
     baseSha: req.baseSha,
     headRef: req.headRef,
+    headRepo: null,
     author: actorOf(req.author),
     draft: false,
     open: true,

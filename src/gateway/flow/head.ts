@@ -1,6 +1,13 @@
 // A PR was opened, reopened, pushed to or made ready for review (and, after their own steps, made
 // a draft or given a new base): Airlock records its head, voiding approvals of any other commit,
 // and decides what runs on it.
+//
+// Who pushed the head is recorded only from an event that proves it (docs/security.md, "Who
+// pushed a commit"): `synchronize` is GitHub's report of a push to the head branch, sent by the
+// pusher; `opened` is sent by the author who proposed that exact head. Every other action (a
+// reopen, ready for review, a new base, a label) is sent by whoever clicked, who may never have
+// seen a commit pushed meanwhile: it proves nothing about the head, and neither does a late
+// delivery or the order deliveries arrive in.
 import { APPROVE_LABEL } from "../../trust/approvals.js";
 import { testLabels } from "../decide.js";
 import { superseded } from "../report.js";
@@ -10,6 +17,9 @@ import { facts } from "./facts.js";
 import { load } from "./load.js";
 import { cancelPr, currentTrustedLabels } from "./requests.js";
 import { type PrEvent, short, type UseCase } from "./types.js";
+
+/** The actions whose sender pushed, or proposed, exactly the head the event names. */
+const PUSH_EVIDENCE = new Set<PrEvent["action"]>(["opened", "synchronize"]);
 
 export const onHead: UseCase<PrEvent> = async (flow, ev, ctx) => {
   const repo = ev.repo.fullName;
@@ -27,7 +37,7 @@ export const onHead: UseCase<PrEvent> = async (flow, ev, ctx) => {
     repo,
     n,
     f.headSha,
-    ev.sender.login,
+    PUSH_EVIDENCE.has(ev.action) ? ev.sender.login : null,
     Number.isFinite(at) ? at : undefined,
   );
   if (moved.changed && moved.previous) {

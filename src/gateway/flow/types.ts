@@ -10,6 +10,7 @@ import type { GrantContext, SecretGrant } from "../../secrets/types.js";
 import type { ApprovalStore } from "../../store/approvals.js";
 import type { RunRequestStore } from "../../store/run-requests.js";
 import type { RunStore } from "../../store/runs.js";
+import type { HeadRepo } from "../../trust/authorize.js";
 import type { Actor, TrustEvaluator } from "../../trust/rules.js";
 import type { Definitions } from "../definitions.js";
 import type { HandlerContext } from "../events.js";
@@ -89,6 +90,8 @@ export interface PrFacts {
   headSha: string;
   baseSha: string;
   headRef: string;
+  /** Where the head branch lives; null when the fork was deleted (or unknown: a stored request). */
+  headRepo: HeadRepo | null;
   author: Actor;
   draft: boolean;
   open: boolean;
