@@ -19,8 +19,8 @@ const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
  * `/ok-to-test` binds the current head; `/ok-to-test <sha>` binds that SHA, which must be the full
  * head SHA. A short prefix is refused: 7 hex digits are 28 bits, few enough that a contributor can
  * craft a commit with the same prefix and push it before the comment is processed.
- * A bare `/ok-to-test` written before the current head arrived is refused too: the commenter
- * reviewed an older commit.
+ * A bare `/ok-to-test` written before Airlock learned of the current head is refused too: the
+ * commenter may have reviewed an older commit.
  */
 export function approveByComment(input: {
   senderTrusted: boolean;
@@ -54,9 +54,12 @@ export function approveByComment(input: {
     return { ok: true, sha: head.sha };
   }
   if (input.commentCreatedAt < head.seenAt) {
+    // Airlock learned of the head after the comment was written (a push, a reopen, or its first
+    // sight of the PR): the commenter may have reviewed an older commit, so the bare command
+    // binds nothing. Only what is known is said, with the SHA to approve explicitly.
     return {
       ok: false,
-      reason: `the pull request moved to ${head.sha.slice(0, 12)} after this comment was written: review it and comment \`/ok-to-test\` again`,
+      reason: `Airlock cannot tell that ${head.sha} was the head when this comment was written (it learned of that commit afterwards), so the comment approves nothing. If it is the commit you reviewed, comment \`/ok-to-test ${head.sha}\``,
       reply: true,
     };
   }

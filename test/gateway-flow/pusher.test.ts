@@ -254,3 +254,30 @@ test("a head branch in a fork only trusted people control is required for the tr
   await w.settle(120_000);
   assert.equal((await releasesFor(byMaintainer)).length, 1);
 });
+
+test("first sight through a comment: a bare /ok-to-test names the head and asks for it; the SHA approves it", async () => {
+  // Airlock never saw this PR's events (installed later, or the deliveries were lost), and even a
+  // trusted author's head has no proof of who pushed it.
+  const pr = w.openPr({ author: TRUSTED });
+  await w.send("issue_comment", commentPayload(pr.number, "/test all", TRUSTED));
+  await w.send("issue_comment", commentPayload(pr.number, "/ok-to-test", MAINTAINER));
+  await w.settle(120_000);
+  assert.deepEqual(await releasesFor(pr.headSha), []);
+  const replies = w.gh.comments(REPO, pr.number).map((c) => c.body);
+  assert.ok(
+    replies.some((b) => b.includes("no evidence of who pushed") && b.includes("/ok-to-test")),
+    `/test says why secrets wait: ${replies.join(" | ")}`,
+  );
+  assert.ok(
+    replies.some(
+      (b) =>
+        b.includes(`Airlock cannot tell that ${pr.headSha} was the head`) &&
+        b.includes(`\`/ok-to-test ${pr.headSha}\``),
+    ),
+    `the bare approval is answered with the SHA to approve: ${replies.join(" | ")}`,
+  );
+  assert.ok(!replies.some((b) => /moved/.test(b)), "nothing untrue about a move is said");
+  await w.send("issue_comment", commentPayload(pr.number, `/ok-to-test ${pr.headSha}`, MAINTAINER));
+  await w.settle(120_000);
+  assert.equal((await releasesFor(pr.headSha)).length, 1);
+});
