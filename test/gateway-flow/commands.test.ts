@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { EmbeddedStore } from "../../src/secrets/embedded.js";
 import { example } from "../gateway/helpers.js";
+import { PATIENCE_MS } from "../support/patience.js";
 import {
   CLOUD_TOKEN,
   commentPayload,
@@ -306,7 +307,7 @@ test("/cancel stops the PR's runs and kills a running job; an untrusted /cancel 
     (await w.send("pull_request", prPayload("opened", pr, { baseSha: w.baseSha }))).status,
     202,
   );
-  const until = Date.now() + 15_000;
+  const until = Date.now() + PATIENCE_MS;
   // The job's process is up, not just its row: the test is about stopping a running job.
   const runningAws = () =>
     w.jobsOf(pr.headSha).some((j) => j.job_id === "functional-aws" && j.state === "running") &&

@@ -7,6 +7,7 @@ import path from "node:path";
 import { after, test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
 import SQLite from "better-sqlite3";
+import { PATIENCE_MS } from "../support/patience.js";
 import { startChild } from "./child.js";
 import { commentPayload, prPayload, TRUSTED, UNTRUSTED, WEBHOOK_SECRET, World } from "./harness.js";
 
@@ -19,7 +20,7 @@ after(async () => {
 });
 
 test("SIGKILL at random points loses nothing and repeats nothing", {
-  timeout: 90_000,
+  timeout: 2 * PATIENCE_MS,
 }, async (t) => {
   w = await World.create(undefined, { server: false });
   const world = w;
@@ -125,7 +126,7 @@ test("SIGKILL at random points loses nothing and repeats nothing", {
     return lines.join("\n");
   };
   try {
-    const until = Date.now() + 60_000;
+    const until = Date.now() + PATIENCE_MS;
     for (;;) {
       const busy = db
         .prepare(

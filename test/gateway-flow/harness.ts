@@ -22,6 +22,7 @@ import { GatewayMetrics } from "../../src/web/metrics.js";
 import { createServer } from "../../src/web/server.js";
 import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
 import { example, type Payload } from "../gateway/helpers.js";
+import { PATIENCE_MS } from "../support/patience.js";
 
 export const WEBHOOK_SECRET = "flow-webhook-secret";
 /** The value of the `cloud` secret set's CLOUD_TOKEN: must never reach a log, check or comment. */
@@ -280,7 +281,7 @@ export class World {
   }
 
   /** Waits until every event, run and outbox item is settled. */
-  async settle(timeoutMs = 30_000): Promise<void> {
+  async settle(timeoutMs = PATIENCE_MS): Promise<void> {
     const requests = new RunRequestStore(this.server.db.sqlite);
     const until = Date.now() + timeoutMs;
     let quiet = 0;

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { ApprovalStore } from "../../src/store/approvals.js";
+import { PATIENCE_MS } from "../support/patience.js";
 import {
   commentPayload,
   prPayload,
@@ -97,7 +98,7 @@ function pushFiles(pr: Pr, files: Record<string, string>): string {
   return sha;
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false, ms = 15_000) {
+async function waitFor<T>(what: string, probe: () => T | undefined | false, ms = PATIENCE_MS) {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     const v = probe();

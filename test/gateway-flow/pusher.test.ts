@@ -169,7 +169,7 @@ test("no pull_request action, in any delivery order, lets an outsider's push rid
     await deliver(pr, { action: "opened", sender: TRUSTED, sha: first, draft: !!plan.draft });
     runs.push({ plan, pr, first, pushed: "" });
   }
-  await w.settle(120_000);
+  await w.settle();
   for (const r of runs) {
     // Positive control: the trusted author's own first head was authorized (drafts wait).
     const approval = w.check(r.first, "airlock/approval");
@@ -180,7 +180,7 @@ test("no pull_request action, in any delivery order, lets an outsider's push rid
     w.gh.updatePull(REPO, r.pr.number, { state: "open", ...r.plan.api });
     for (const d of r.plan.deliveries(r.first, r.pushed)) await deliver(r.pr, d);
   }
-  await w.settle(120_000);
+  await w.settle();
   for (const r of runs) {
     assert.deepEqual(await releasesFor(r.pushed), [], `${r.plan.name}: no secret for the push`);
     const approval = w.check(r.pushed, "airlock/approval");
@@ -200,7 +200,7 @@ test("no pull_request action, in any delivery order, lets an outsider's push rid
   );
   const own = w.push(repushed!.pr);
   await deliver(repushed!.pr, { action: "synchronize", sender: TRUSTED, sha: own });
-  await w.settle(120_000);
+  await w.settle();
   assert.equal((await releasesFor(approved!.pushed)).length, 1, "approved: the secret is released");
   assert.equal((await releasesFor(own)).length, 1, "the author's own push is trusted");
 });
@@ -221,7 +221,7 @@ test("a head branch in a fork only trusted people control is required for the tr
   for (const pr of [outsiderFork, maintainerEdits, orgFork, ownFork]) {
     await deliver(pr, { action: "opened", sender: pr.author, sha: pr.headSha });
   }
-  await w.settle(120_000);
+  await w.settle();
   assert.equal((await releasesFor(ownFork.headSha)).length, 1, "the author's own fork is trusted");
   for (const [pr, why] of [
     [outsiderFork, /mallory\/app, a fork whose owner mallory is not trusted/],
@@ -242,7 +242,7 @@ test("a head branch in a fork only trusted people control is required for the tr
   await deliver(outsiderFork, { action: "synchronize", sender: MAINTAINER, sha: toOutsiderFork });
   const intoOwnFork = w.push(ownFork);
   await deliver(ownFork, { action: "synchronize", sender: PUSHER, sha: intoOwnFork });
-  await w.settle(120_000);
+  await w.settle();
   for (const sha of [byMaintainer, toOutsiderFork, intoOwnFork]) {
     assert.deepEqual(await releasesFor(sha), [], sha);
   }
@@ -251,7 +251,7 @@ test("a head branch in a fork only trusted people control is required for the tr
     "issue_comment",
     commentPayload(maintainerEdits.number, `/ok-to-test ${byMaintainer}`, MAINTAINER),
   );
-  await w.settle(120_000);
+  await w.settle();
   assert.equal((await releasesFor(byMaintainer)).length, 1);
 });
 
@@ -261,7 +261,7 @@ test("first sight through a comment: a bare /ok-to-test names the head and asks 
   const pr = w.openPr({ author: TRUSTED });
   await w.send("issue_comment", commentPayload(pr.number, "/test all", TRUSTED));
   await w.send("issue_comment", commentPayload(pr.number, "/ok-to-test", MAINTAINER));
-  await w.settle(120_000);
+  await w.settle();
   assert.deepEqual(await releasesFor(pr.headSha), []);
   const replies = w.gh.comments(REPO, pr.number).map((c) => c.body);
   assert.ok(
@@ -278,6 +278,6 @@ test("first sight through a comment: a bare /ok-to-test names the head and asks 
   );
   assert.ok(!replies.some((b) => /moved/.test(b)), "nothing untrue about a move is said");
   await w.send("issue_comment", commentPayload(pr.number, `/ok-to-test ${pr.headSha}`, MAINTAINER));
-  await w.settle(120_000);
+  await w.settle();
   assert.equal((await releasesFor(pr.headSha)).length, 1);
 });

@@ -11,6 +11,7 @@ import { type EventHandler, EventLoop, redactError } from "../../src/gateway/eve
 import { Intake } from "../../src/gateway/intake.js";
 import { type OpenedDb, openDb } from "../../src/store/db.js";
 import { EventStore } from "../../src/store/events.js";
+import { PATIENCE_MS } from "../support/patience.js";
 import { example } from "./helpers.js";
 
 const ping = JSON.stringify(example("ping"));
@@ -83,7 +84,7 @@ test("a failing handler is retried with backoff, then marked failed with a redac
     },
   });
   await loop.start();
-  const until = Date.now() + 3000;
+  const until = Date.now() + PATIENCE_MS;
   while (store.get("bad")?.state !== "failed" && Date.now() < until)
     await new Promise((r) => setTimeout(r, 10));
   await loop.stop();

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import YAML from "yaml";
 import { type CliResult, show } from "../support/cli.js";
+import { PATIENCE_MS } from "../support/patience.js";
 import { type JobRow, Project } from "../support/project.js";
 import {
   CORPUS_FILES,
@@ -70,7 +71,7 @@ describe("leak corpus: accidental leaks by real jobs through airlock run", () =>
       ...SECRET_LIST.map((s) => ({ key: s.name, value: s.value, file: s.name === "KUBE_TOKEN" })),
     ]);
     result = await project.cli(["run", "--json", "--output", "--concurrency", "2"], {
-      timeoutMs: 90_000,
+      timeoutMs: PATIENCE_MS,
     });
     const json = JSON.parse(result.stdout) as { run: string };
     runId = json.run;

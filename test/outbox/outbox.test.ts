@@ -11,6 +11,7 @@ import * as m005 from "../../src/store/migrations/005_outbox.js";
 import * as m009 from "../../src/store/migrations/009_check_run_status.js";
 import { OutboxStore } from "../../src/store/outbox.js";
 import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
+import { PATIENCE_MS } from "../support/patience.js";
 import { clientFor, openTestDb, removeDir, sha, type TestDb } from "./support.js";
 
 let gh: GitHubDouble;
@@ -75,7 +76,7 @@ function losingFetch(matches: (method: string, url: string) => boolean, mode: "t
 const isCreate = (m: string, u: string) => m === "POST" && u.endsWith("/check-runs");
 
 /** Delivers until nothing is waiting, sleeping through backoff; fails after `limitMs`. */
-async function drain(outbox: Outbox, limitMs = 5000) {
+async function drain(outbox: Outbox, limitMs = PATIENCE_MS) {
   const until = Date.now() + limitMs;
   while (outbox.store.depth() > 0) {
     assert.ok(Date.now() < until, "the outbox did not drain in time");
@@ -90,7 +91,7 @@ async function restart() {
   tdb = await openTestDb(tdb.dir);
   const next = makeOutbox();
   await next.outbox.start();
-  const until = Date.now() + 5000;
+  const until = Date.now() + PATIENCE_MS;
   while (next.store.depth() > 0 && Date.now() < until) await sleep(20);
   await next.outbox.stop();
   return next;

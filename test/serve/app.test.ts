@@ -18,6 +18,7 @@ import {
   WEBHOOK_SECRET,
   World,
 } from "../gateway-flow/harness.js";
+import { PATIENCE_MS } from "../support/patience.js";
 import { Browser, csrfOf, type Served, startServe } from "./helpers.js";
 
 const PIPELINE = `${BASE_PIPELINE}public_summary:\n  enabled: true\n`;
@@ -62,7 +63,7 @@ async function checksUntil(
   done: (c: Record<string, string>) => boolean,
   what: string,
 ): Promise<Record<string, string>> {
-  const until = Date.now() + 25_000;
+  const until = Date.now() + PATIENCE_MS;
   let c: Record<string, string> = {};
   while (Date.now() < until) {
     c = w.checks(sha);

@@ -2,6 +2,7 @@
 // link read from what it prints, and a browser's cookie handling done by hand over fetch.
 import type { ChildProcess } from "node:child_process";
 import { spawnCli } from "../support/cli.js";
+import { PATIENCE_MS } from "../support/patience.js";
 
 export interface Served {
   child: ChildProcess;
@@ -28,7 +29,7 @@ export async function startServe(
   const ready = new Promise<Served>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`airlock serve did not start:\n${out}`)),
-      o.timeoutMs ?? 20_000,
+      o.timeoutMs ?? PATIENCE_MS,
     );
     const look = () => {
       const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)?.[1];

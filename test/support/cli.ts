@@ -2,6 +2,7 @@
 // source (test/support/airlock.ts), so the tests never depend on a prior build.
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { PATIENCE_MS } from "./patience.js";
 
 const ENTRY = fileURLToPath(new URL("./airlock.ts", import.meta.url));
 // Resolved here, not from the child's cwd (a temp repository without node_modules).
@@ -60,7 +61,7 @@ export function spawnCli(args: string[], opts: CliOptions): ChildProcess {
 }
 
 /** Collects a spawned CLI's output until it exits. */
-export function collect(child: ChildProcess, timeoutMs = 45_000): Promise<CliResult> {
+export function collect(child: ChildProcess, timeoutMs = PATIENCE_MS): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   child.stdout!.setEncoding("utf8").on("data", (s: string) => {

@@ -9,6 +9,7 @@ import path from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { fileUrl, makeBareRepo } from "../../suite/repos.js";
 import { collect, show } from "../../support/cli.js";
+import { PATIENCE_MS } from "../../support/patience.js";
 import { filesUnder, git, Project } from "../../support/project.js";
 import { GitLabDouble } from "./double.js";
 
@@ -209,7 +210,7 @@ describe("airlock run with executor.gitlab", () => {
     const before = gl.triggers.length;
     const child = p.spawn(["run", "--plain"]);
     const done = collect(child);
-    const until = Date.now() + 30_000;
+    const until = Date.now() + PATIENCE_MS;
     while (gl.triggers.length === before && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 50));
     }

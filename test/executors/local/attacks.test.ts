@@ -6,6 +6,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { LocalExecutor } from "../../../src/executors/local/bwrap.js";
+import { PATIENCE_MS } from "../../support/patience.js";
 import { job, makeRepo, processesWith, request, tempDir, token } from "./helpers.js";
 
 const t = tempDir();
@@ -217,7 +218,7 @@ describe("no process outlives its job", () => {
     try {
       await c.waitFor("ready");
       // `sleep &` has forked but may not have exec'd yet: wait until it shows up.
-      const until = Date.now() + 5000;
+      const until = Date.now() + PATIENCE_MS;
       while (processesWith(`1000.${tok}`).length < 2 && Date.now() < until) await delay(20);
       assert.equal(processesWith(`1000.${tok}`).length, 2, "the background processes started");
     } finally {

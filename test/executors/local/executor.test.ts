@@ -9,6 +9,7 @@ import { badMountTarget } from "../../../src/executors/local/bwrap-args.js";
 import { checkSandbox, findBwrap, INSTALL_HINT } from "../../../src/executors/local/check.js";
 import { buildEnv } from "../../../src/executors/local/env.js";
 import { safeRelative } from "../../../src/executors/local/paths.js";
+import { PATIENCE_MS } from "../../support/patience.js";
 import { job, makeRepo, processesWith, request, tempDir } from "./helpers.js";
 
 const t = tempDir();
@@ -57,7 +58,7 @@ describe("--no-sandbox", () => {
     const run = executor.run(c.req);
     try {
       await c.waitFor("ready");
-      const until = Date.now() + 5000;
+      const until = Date.now() + PATIENCE_MS;
       while (processesWith(`1000.${tok}`).length < 2 && Date.now() < until) await delay(20);
     } finally {
       c.abort();

@@ -7,6 +7,7 @@ import { readFileSync, readlinkSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { SandboxInit } from "../../../src/executors/local/pidns.js";
+import { PATIENCE_MS } from "../../support/patience.js";
 import { processesWith } from "./helpers.js";
 
 const spawned: ChildProcess[] = [];
@@ -36,7 +37,7 @@ async function namespace(mark: string): Promise<{ init: number; ns: string }> {
     stdio: "ignore",
   });
   spawned.push(c);
-  const until = Date.now() + 5000;
+  const until = Date.now() + PATIENCE_MS;
   while (sleepers(mark).length < 2) {
     assert.ok(Date.now() < until, "the namespace did not start");
     await delay(10);
