@@ -31,7 +31,7 @@ import type { RunRow } from "../store/runs.js";
 import { RunStore } from "../store/runs.js";
 import { SessionStore } from "../store/sessions.js";
 import { approveByComment } from "../trust/approvals.js";
-import { TrustEvaluator } from "../trust/rules.js";
+import type { TrustRegistry } from "../trust/registry.js";
 import { LINK_ACTOR, registerAuth } from "../web/auth/routes.js";
 import { secretsInventory } from "../web/console/inventory.js";
 import { registerConsole } from "../web/console/routes.js";
@@ -54,7 +54,7 @@ export interface ServeConsoleOptions {
   /** The project whose `.airlock.yml` the secrets inventory describes. */
   projectDir: string;
   /** The gateway's API clients; absent in embedded mode (no GitHub App). */
-  github?: { forgeFor(installationId: number): Forge };
+  github?: { forgeFor(installationId: number): Forge; trust: TrustRegistry };
   oauth?: { clientId: string; clientSecret: string };
   apiUrl: string;
   webUrl: string;
@@ -184,7 +184,6 @@ function inventoryOf(o: ServeConsoleOptions): SecretsInventory {
 function memberCheck(o: ServeConsoleOptions): (login: string) => Promise<boolean> {
   const github = o.github;
   if (!github) return async () => false;
-  const evaluators = new Map<number, TrustEvaluator>();
   const configs = new Map<string, Config | null>();
   const repos = o.db.sqlite.prepare(
     `SELECT repo, installation_id AS inst, base_sha AS base, max(created_at) AS at
@@ -203,12 +202,10 @@ function memberCheck(o: ServeConsoleOptions): (login: string) => Promise<boolean
           configs.set(key, config);
         }
         if (!config) continue;
-        let ev = evaluators.get(r.inst);
-        if (!ev) {
-          ev = new TrustEvaluator(client);
-          evaluators.set(r.inst, ev);
-        }
-        const v = await ev.check({ login, type: "User" }, repoRef(r.repo), config.trust);
+        // The gateway's answers: a membership event makes both forget them at once.
+        const v = await github.trust
+          .of(r.inst)
+          .check({ login, type: "User" }, repoRef(r.repo), config.trust);
         if (v.trusted) return true;
       } catch (e) {
         // A lookup that fails grants nothing; the next request asks again.

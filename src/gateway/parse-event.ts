@@ -113,7 +113,22 @@ export type GatewayEvent =
       added: string[];
       removed: string[];
     })
+  | (Common & {
+      /**
+       * A change of who belongs to an organisation, a team, or a repository's collaborators:
+       * any of them can change who is trusted.
+       */
+      kind: "membership";
+      name: MembershipEventName;
+      action: string;
+      /** The account whose membership changed, when the payload names one. */
+      login: string | null;
+    })
   | { kind: "ping"; hookId: number; zen: string; installationId: null };
+
+/** Events that report a membership change (all their actions). */
+export const MEMBERSHIP_EVENTS = ["organization", "membership", "member", "team"] as const;
+export type MembershipEventName = (typeof MEMBERSHIP_EVENTS)[number];
 
 export type GatewayEventKind = GatewayEvent["kind"];
 
@@ -124,13 +139,14 @@ export type ParseResult =
   /** A handled event whose payload lacks fields the gateway needs. */
   | { status: "rejected"; reason: string };
 
-export const HANDLED_EVENTS = new Set([
+export const HANDLED_EVENTS = new Set<string>([
   "pull_request",
   "issue_comment",
   "check_run",
   "installation",
   "installation_repositories",
   "ping",
+  ...MEMBERSHIP_EVENTS,
 ]);
 
 function repoRef(r: z.infer<typeof repo>): RepoRef {
@@ -201,6 +217,17 @@ const installationReposPayload = z.object({
 });
 
 const pingPayload = z.object({ zen: z.string(), hook_id: z.number().int() });
+
+const login = z.object({ login: z.string() }).nullable().optional();
+const membershipPayload = z.object({
+  action: z.string(),
+  sender: actor,
+  installation: installationRef,
+  // member: the collaborator; membership: the team member; organization: membership.user.
+  member: login,
+  membership: z.object({ user: login }).optional(),
+  user: login,
+});
 
 function parsePullRequest(payload: unknown): ParseResult {
   const action = (payload as { action?: unknown })?.action;
@@ -334,6 +361,25 @@ export function parseEvent(name: string, payload: unknown): ParseResult {
           sender: p.sender,
           added: p.repositories_added.map((x) => x.full_name),
           removed: p.repositories_removed.map((x) => x.full_name),
+        },
+      };
+    }
+    case "organization":
+    case "membership":
+    case "member":
+    case "team": {
+      const r = membershipPayload.safeParse(payload);
+      if (!r.success) return { status: "rejected", reason: explain(name, r.error) };
+      const p = r.data;
+      return {
+        status: "handled",
+        event: {
+          kind: "membership",
+          name,
+          action: p.action,
+          installationId: p.installation?.id ?? null,
+          sender: p.sender,
+          login: p.member?.login ?? p.membership?.user?.login ?? p.user?.login ?? null,
         },
       };
     }

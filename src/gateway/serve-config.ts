@@ -15,6 +15,7 @@ import {
   type NamedExecutorConfig,
   NamedExecutorSchema,
 } from "../config/executor-schema.js";
+import { resolveSettings, type ServeSettings, settingsFileShape } from "./serve-settings.js";
 import { cloneBaseFromApi } from "./wiring.js";
 
 export class ServeConfigError extends Error {}
@@ -44,6 +45,8 @@ export interface ServeConfig {
   configFile: string | null;
   /** Named executors jobs may choose (see docs/kubernetes.md). */
   executors: Record<string, NamedExecutorConfig>;
+  /** Operational settings (serve-settings.ts). */
+  settings: ServeSettings;
 }
 
 const secretRef = z.union([
@@ -72,6 +75,7 @@ const fileSchema = z
     public_url: z.string().optional(),
     trust_proxy: z.boolean().optional(),
     executors: z.record(ExecutorName, NamedExecutorSchema).optional(),
+    ...settingsFileShape,
   })
   .strict();
 
@@ -205,7 +209,8 @@ export interface LoadOptions {
  * AIRLOCK_GITHUB_APP_ID, AIRLOCK_GITHUB_PRIVATE_KEY (PEM) or AIRLOCK_GITHUB_PRIVATE_KEY_FILE,
  * AIRLOCK_WEBHOOK_SECRET and AIRLOCK_WEBHOOK_SECRET_PREVIOUS (rotation), AIRLOCK_GITHUB_API_URL,
  * AIRLOCK_GITHUB_CLONE_URL, AIRLOCK_GITHUB_OAUTH_CLIENT_ID, AIRLOCK_GITHUB_OAUTH_CLIENT_SECRET,
- * AIRLOCK_PUBLIC_URL, AIRLOCK_TRUST_PROXY, AIRLOCK_LISTEN, AIRLOCK_HOME (data directory).
+ * AIRLOCK_PUBLIC_URL, AIRLOCK_TRUST_PROXY, AIRLOCK_LISTEN, AIRLOCK_HOME (data directory), and
+ * those of serve-settings.ts.
  * No App id, key or webhook secret anywhere: embedded mode (console only).
  */
 export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
@@ -336,6 +341,13 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
           (fc.data_dir ? path.resolve(base, fc.data_dir) : path.join(projectDir, ".airlock")),
   );
 
+  let settings: ServeSettings;
+  try {
+    settings = resolveSettings(fc, env);
+  } catch (e) {
+    fail(`${where}: ${(e as Error).message}`);
+  }
+
   const config: ServeConfig = {
     embedded,
     appId,
@@ -351,6 +363,7 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
     listen,
     configFile,
     executors: fc.executors ?? {},
+    settings,
   };
   // Printing or serialising the config shows where things are, never secret values.
   Object.defineProperties(config, {
@@ -376,5 +389,6 @@ export function describeServeConfig(c: ServeConfig): Record<string, unknown> {
     listen: `${c.listen.host}:${c.listen.port}`,
     configFile: c.configFile,
     executors: Object.fromEntries(Object.entries(c.executors).map(([n, e]) => [n, e.kind])),
+    settings: c.settings,
   };
 }

@@ -8,6 +8,7 @@ import type { OpenedDb } from "../store/db.js";
 import { OutboxStore } from "../store/outbox.js";
 import { RunRequestStore } from "../store/run-requests.js";
 import { RunStore } from "../store/runs.js";
+import { TrustRegistry } from "../trust/registry.js";
 import { type FlowLogger, type FlowOptions, PrFlow } from "./flow/index.js";
 import { Outbox, type OutboxOptions } from "./outbox.js";
 import { PrSource } from "./pr-source.js";
@@ -29,6 +30,8 @@ export interface FlowWiringOptions {
   maxRuns?: number;
   /** Attempts of a run interrupted by a restart or failing to execute (default 3). */
   maxAttempts?: number;
+  /** How long a trust answer is reused when no membership event says it changed (default 60 s). */
+  trustTtlMs?: number;
   log?: FlowLogger;
   /** Outbox tuning (tests shorten the backoff). */
   outbox?: Partial<Omit<OutboxOptions, "forgeFor" | "appId" | "log">>;
@@ -40,6 +43,8 @@ export interface WiredFlow {
   handler: PrFlow["handler"];
   /** The forge as one installation sees it (shared with the flow, so its token cache is too). */
   forgeFor(installationId: number): Forge;
+  /** Trust answers, shared with the flow (a membership event makes both forget them). */
+  trust: TrustRegistry;
   /** Starts delivering the outbox and taking up interrupted runs. */
   start(): Promise<void>;
   /** Stops runs (taken up again at the next start) and the outbox. */
@@ -49,6 +54,10 @@ export interface WiredFlow {
 export function wireFlow(o: FlowWiringOptions): WiredFlow {
   const github = githubApp({ apiUrl: o.apiUrl, appId: o.appId, privateKey: o.privateKey });
   const forgeFor = github.forgeFor;
+  const trust = new TrustRegistry(
+    forgeFor,
+    o.trustTtlMs !== undefined ? { ttlMs: o.trustTtlMs } : {},
+  );
   const outbox = new Outbox(new OutboxStore(o.db.sqlite), {
     forgeFor,
     appId: o.appId,
@@ -67,6 +76,7 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
     outbox,
     source,
     forgeFor,
+    trust,
     runnerFor: o.runnerFor,
     ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
@@ -79,6 +89,7 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
     outbox,
     handler: flow.handler,
     forgeFor,
+    trust,
     async start() {
       await outbox.start();
       await flow.start();

@@ -96,11 +96,21 @@ export async function authorizeCommit(args: {
   }
   const approval = await approvals.approvalFor(fullName, pr, sha);
   if (approval) {
+    // The approver must still be trusted now: a member removed since approving vouches for
+    // nothing (checked at every release, so also when an approved run starts).
+    const approver = await trust.check({ login: approval.approvedBy }, repo, rules);
+    if (approver.trusted) {
+      return {
+        authorized: true,
+        by: approval.approvedBy,
+        kind: "approval",
+        reason: `${approval.approvedBy} approved ${at}`,
+      };
+    }
     return {
-      authorized: true,
-      by: approval.approvedBy,
-      kind: "approval",
-      reason: `${approval.approvedBy} approved ${at}`,
+      authorized: false,
+      by: null,
+      reason: `${approval.approvedBy} approved ${at} but is no longer trusted (${approver.reason}): a trusted member must approve it again`,
     };
   }
   return {

@@ -40,19 +40,30 @@ const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 export const isBot = (a: Actor): boolean => a.type === "Bot" || a.login.endsWith("[bot]");
 
 export interface TrustOptions {
-  /** How long an answer is reused. Short: a removed member loses trust within it. */
+  /**
+   * How long an answer is reused when no membership event says it changed (default 60 s): the
+   * most a removed member keeps trust if GitHub's event about it is lost.
+   */
   ttlMs?: number;
   now?: () => number;
 }
 
 export class TrustEvaluator {
   private readonly cache: TtlCache<TrustVerdict>;
+  /** Bumped by forget(): an answer looked up before it is not cached after it. */
+  private generation = 0;
 
   constructor(
     private readonly lookups: TrustLookups,
     opts: TrustOptions = {},
   ) {
     this.cache = new TtlCache(opts.ttlMs ?? 60_000, opts.now);
+  }
+
+  /** Forgets every cached answer: a membership changed. */
+  forget(): void {
+    this.generation++;
+    this.cache.clear();
   }
 
   /**
@@ -69,8 +80,9 @@ export class TrustEvaluator {
     ]);
     const hit = this.cache.get(key);
     if (hit) return hit;
+    const generation = this.generation;
     const verdict = await this.evaluate(actor, repo, rules);
-    this.cache.set(key, verdict);
+    if (generation === this.generation) this.cache.set(key, verdict);
     return verdict;
   }
 

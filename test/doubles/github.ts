@@ -333,6 +333,10 @@ export class GitHubDouble {
     this.orgMembers.set(org, s);
   }
 
+  removeOrgMember(org: string, login: string): void {
+    this.orgMembers.get(org)?.delete(login.toLowerCase());
+  }
+
   addTeamMember(
     org: string,
     team: string,

@@ -72,9 +72,17 @@ test("the manifest asks for exactly the permissions the gateway needs, by GitHub
   assert.equal(m.public, false);
 });
 
-test("every subscribed event is a repository webhook event whose permission the App holds", () => {
+test("every subscribed event is a webhook event an App can subscribe to, whose permission it holds", () => {
   const m = buildManifest({ url: "https://airlock.example.org" });
-  assert.deepEqual(m.default_events, ["pull_request", "issue_comment", "check_run"]);
+  assert.deepEqual(m.default_events, [
+    "pull_request",
+    "issue_comment",
+    "check_run",
+    "organization",
+    "membership",
+    "member",
+    "team",
+  ]);
   const label: Record<string, string> = {
     Checks: "checks",
     Issues: "issues",
@@ -89,7 +97,10 @@ test("every subscribed event is a repository webhook event whose permission the 
     const types = (hooks[0]!["x-github"] as { "supported-webhook-types": string[] })[
       "supported-webhook-types"
     ];
-    assert.ok(types.includes("repository"), `${event} cannot be subscribed to`);
+    assert.ok(
+      types.includes("repository") || types.includes("app"),
+      `${event} cannot be subscribed to`,
+    );
     const text = hooks.map((h) => `${h.summary ?? ""} ${h.description ?? ""}`).join(" ");
     const needs =
       /at least read-level access for the "([^"]+)" (?:repository|organization) permission/.exec(

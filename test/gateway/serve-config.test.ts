@@ -219,3 +219,25 @@ test("airlock serve: starts, answers healthz, shuts down on SIGTERM; logs hold n
   assert.match(out, /shutting down/);
   assert.doesNotMatch(out, new RegExp(`${SECRET_A}|BEGIN RSA`));
 });
+
+test("operational settings have defaults, come from the file, and the environment wins", () => {
+  const env = {
+    AIRLOCK_GITHUB_APP_ID: "1",
+    AIRLOCK_GITHUB_PRIVATE_KEY: KEY,
+    AIRLOCK_WEBHOOK_SECRET: SECRET_A,
+  };
+  assert.equal(loadServeConfig({ env, cwd: dir }).settings.trustCacheTtlMs, 60_000);
+  const file = write("settings.yml", "trust_cache_ttl: 2m\n");
+  assert.equal(loadServeConfig({ file, env }).settings.trustCacheTtlMs, 120_000);
+  const over = { ...env, AIRLOCK_TRUST_CACHE_TTL: "15s" };
+  assert.equal(loadServeConfig({ file, env: over }).settings.trustCacheTtlMs, 15_000);
+  assert.match(
+    errorOf(() => loadServeConfig({ env: { ...env, AIRLOCK_TRUST_CACHE_TTL: "soon" }, cwd: dir })),
+    /AIRLOCK_TRUST_CACHE_TTL must be a duration such as "30s"/,
+  );
+  const bad = write("bad-settings.yml", "trust_cache_ttl: forever\n");
+  assert.match(
+    errorOf(() => loadServeConfig({ file: bad, env })),
+    /trust_cache_ttl: expected a duration/,
+  );
+});

@@ -12,6 +12,10 @@ const NAMES = [
   "installation",
   "installation_repositories",
   "ping",
+  "organization",
+  "membership",
+  "member",
+  "team",
 ];
 
 let gw: TestGateway;
@@ -64,8 +68,30 @@ test("every example of a handled event is accepted over HTTP and parsed", async 
     "installation",
     "installation_repositories",
     "ping",
+    "membership",
   ]) {
     assert.ok(kinds.has(k as never), `handled a ${k}`);
+  }
+});
+
+test("membership changes (organization, membership, member, team) are parsed with who changed", () => {
+  const seen = new Set<string>();
+  for (const name of ["organization", "membership", "member", "team"]) {
+    for (const payload of examplesOf(name)) {
+      const parsed = parseEvent(name, payload);
+      assert.equal(parsed.status, "handled", `${name}.${payload.action}`);
+      if (parsed.status !== "handled" || parsed.event.kind !== "membership") continue;
+      assert.equal(parsed.event.name, name);
+      assert.equal(parsed.event.action, payload.action);
+      if (parsed.event.login) seen.add(`${name}:${parsed.event.login}`);
+    }
+  }
+  // Each event names the account whose membership changed, where the payload says.
+  for (const name of ["organization", "membership", "member"]) {
+    assert.ok(
+      [...seen].some((s) => s.startsWith(`${name}:`)),
+      `${name} names an account`,
+    );
   }
 });
 

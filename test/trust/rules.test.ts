@@ -106,3 +106,21 @@ test("a failed lookup throws instead of deciding, and is not cached", async () =
   await assert.rejects(() => t.check({ login: "carol" }, REPO, rules), /500/);
   assert.equal((await t.check({ login: "carol" }, REPO, rules)).trusted, false);
 });
+
+test("forget() drops every answer at once, and an answer looked up before it is not kept", async () => {
+  gh.addOrgMember("acme", "leaver");
+  const t = evaluator({ ttlMs: 3_600_000 });
+  assert.equal((await t.check({ login: "leaver" }, REPO, rules)).trusted, true);
+  gh.removeOrgMember("acme", "leaver");
+  assert.equal((await t.check({ login: "leaver" }, REPO, rules)).trusted, true, "cached");
+  t.forget();
+  assert.equal((await t.check({ login: "leaver" }, REPO, rules)).trusted, false);
+
+  // A lookup in flight when the membership event arrives: its (older) answer is not cached.
+  gh.addOrgMember("acme", "racer");
+  const inFlight = t.check({ login: "racer" }, REPO, rules);
+  t.forget();
+  assert.equal((await inFlight).trusted, true);
+  gh.removeOrgMember("acme", "racer");
+  assert.equal((await t.check({ login: "racer" }, REPO, rules)).trusted, false);
+});

@@ -204,6 +204,7 @@ function flowService(config: ServeConfig, log: FastifyBaseLogger, jobApi: JobApi
       apiUrl: config.apiUrl,
       cloneBaseUrl: config.cloneUrl,
       ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+      trustTtlMs: config.settings.trustCacheTtlMs,
       log,
       runnerFor: async (pipeline, jobs, run) => {
         const b = await createRunnerDeps({

@@ -42,8 +42,18 @@ export const APP_PERMISSIONS = {
 /**
  * Events to subscribe to. `installation`, `installation_repositories` and `ping` are sent to
  * every App without a subscription, and GitHub refuses a manifest that lists them.
+ * `organization`, `membership`, `member` and `team` report membership changes: trust answers
+ * are forgotten at once, so a removed member cannot approve on a cached answer.
  */
-export const APP_EVENTS = ["pull_request", "issue_comment", "check_run"] as const;
+export const APP_EVENTS = [
+  "pull_request",
+  "issue_comment",
+  "check_run",
+  "organization",
+  "membership",
+  "member",
+  "team",
+] as const;
 
 export interface AppManifest {
   name: string;

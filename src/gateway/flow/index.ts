@@ -6,7 +6,6 @@
 // Runs are requested in the transaction that marks the event done, so each delivery requests its
 // runs exactly once; everything else a use case does is idempotent per delivery, since a crash
 // before that transaction makes the event run again.
-import { TrustEvaluator } from "../../trust/rules.js";
 import type { EventHandler } from "../events.js";
 import { Reporter } from "../report.js";
 import { Supervisor } from "../supervisor.js";
@@ -42,23 +41,13 @@ export class PrFlow {
       recover: (req) => recover(this.flow, req),
       onError: (message, req) => o.log?.error({ run: req.id, message }, "run failed to start"),
     });
-    const trust = new Map<number, TrustEvaluator>();
     const baseConfigs = new BaseConfigs(o.forgeFor);
     this.flow = {
       o,
       reporter: this.reporter,
       supervisor: this.supervisor,
       forge: o.forgeFor,
-      trustOf: (installationId) => {
-        let t = trust.get(installationId);
-        if (!t) {
-          t = new TrustEvaluator(o.forgeFor(installationId), {
-            ...(o.trustTtlMs !== undefined ? { ttlMs: o.trustTtlMs } : {}),
-          });
-          trust.set(installationId, t);
-        }
-        return t;
-      },
+      trustOf: (installationId) => o.trust.of(installationId),
       baseConfig: (repo, inst, sha) => baseConfigs.get(repo, inst, sha),
       interrupted: this.interrupted,
     };

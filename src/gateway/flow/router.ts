@@ -1,21 +1,29 @@
-// Routes each event to its use case by `name.action`, GitHub's own names for it (as
-// octokit/webhooks does): one entry per event the flow acts on, so what happens on, say,
-// `pull_request.reopened` is found in one place.
+// Routes each event to its use case by `name.action`, GitHub's own names for it, or by `name`
+// for every action of an event (as octokit/webhooks does): one entry per event the flow acts on,
+// so what happens on, say, `pull_request.reopened` is found in one place.
 import type { HandlerContext } from "../events.js";
-import type { GatewayEvent, PullRequestAction } from "../parse-event.js";
+import type { GatewayEvent, MembershipEventName, PullRequestAction } from "../parse-event.js";
 import { onBaseChanged } from "./base-changed.js";
 import { onClosed } from "./closed.js";
 import { onComment } from "./comment.js";
 import { onConvertedToDraft } from "./draft.js";
 import { onHead } from "./head.js";
 import { onLabel } from "./label.js";
+import { onMembershipChanged } from "./membership.js";
 import { onRerequest } from "./rerequest.js";
-import type { CommentEvent, Flow, PrEvent, RerequestEvent, UseCase } from "./types.js";
+import type {
+  CommentEvent,
+  Flow,
+  MembershipEvent,
+  PrEvent,
+  RerequestEvent,
+  UseCase,
+} from "./types.js";
 
 export type Routes = { [A in PullRequestAction as `pull_request.${A}`]: UseCase<PrEvent> } & {
   "issue_comment.created": UseCase<CommentEvent>;
   "check_run.rerequested": UseCase<RerequestEvent>;
-};
+} & { [N in MembershipEventName]: UseCase<MembershipEvent> };
 
 export const ROUTES: Routes = {
   "pull_request.opened": onHead,
@@ -30,10 +38,15 @@ export const ROUTES: Routes = {
   "pull_request.unlabeled": onLabel,
   "issue_comment.created": onComment,
   "check_run.rerequested": onRerequest,
+  organization: onMembershipChanged,
+  membership: onMembershipChanged,
+  member: onMembershipChanged,
+  team: onMembershipChanged,
 };
 
 /** The event's `name.action` (`name` alone for an event without an action). */
 export function eventKey(ev: GatewayEvent): string {
+  if (ev.kind === "membership") return `${ev.name}.${ev.action}`;
   switch (ev.kind) {
     case "pull_request":
       return `pull_request.${ev.action}`;
@@ -53,7 +66,8 @@ export function eventKey(ev: GatewayEvent): string {
 /** Hands an event to its use case; events the flow does not act on are logged. */
 export function route(flow: Flow, ev: GatewayEvent, ctx: HandlerContext): Promise<void> {
   const key = eventKey(ev);
-  const useCase = (ROUTES as Record<string, UseCase<GatewayEvent> | undefined>)[key];
+  const routes = ROUTES as Record<string, UseCase<GatewayEvent> | undefined>;
+  const useCase = routes[key] ?? routes[key.split(".")[0]!];
   if (!useCase || ev.installationId === null) {
     flow.o.log?.info({ delivery: ctx.deliveryId, event: key }, "no use case for this event");
     return Promise.resolve();

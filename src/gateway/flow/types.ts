@@ -11,6 +11,7 @@ import type { ApprovalStore } from "../../store/approvals.js";
 import type { RunRequestStore } from "../../store/run-requests.js";
 import type { RunStore } from "../../store/runs.js";
 import type { HeadRepo } from "../../trust/authorize.js";
+import type { TrustRegistry } from "../../trust/registry.js";
 import type { Actor, TrustEvaluator } from "../../trust/rules.js";
 import type { Definitions } from "../definitions.js";
 import type { HandlerContext } from "../events.js";
@@ -64,8 +65,8 @@ export interface FlowOptions {
   maxRuns?: number;
   /** Interrupted runs are started again up to this many attempts in all. */
   maxAttempts?: number;
-  /** How long a trust answer is reused. */
-  trustTtlMs?: number;
+  /** Trust answers per installation (shared with the console). */
+  trust: TrustRegistry;
   log?: FlowLogger;
 }
 
@@ -112,6 +113,7 @@ export interface Loaded {
 export type PrEvent = Extract<GatewayEvent, { kind: "pull_request" }>;
 export type CommentEvent = Extract<GatewayEvent, { kind: "pr_comment" }>;
 export type RerequestEvent = Extract<GatewayEvent, { kind: "check_run_rerequested" }>;
+export type MembershipEvent = Extract<GatewayEvent, { kind: "membership" }>;
 
 /** One use case: what the flow does with one kind of event. */
 export type UseCase<E extends GatewayEvent> = (
