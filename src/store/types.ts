@@ -369,7 +369,8 @@ export interface PrLabelRepo {
 
 export interface PrHead {
   sha: string;
-  pushedBy: string;
+  /** Who an event proves pushed this head; null when no event did (never taken for trust). */
+  pushedBy: string | null;
   seenAt: number;
 }
 
@@ -389,11 +390,16 @@ export interface Approval {
  */
 export interface ApprovalRepo {
   head(repo: string, pr: number): Promise<PrHead | undefined>;
+  /**
+   * Records the head. `pushedBy`: who an event proves pushed exactly this commit, or null. A new
+   * head starts over from this evidence; on the same head, evidence fills in an unknown pusher
+   * but never replaces a known one (docs/security.md, "Who pushed a commit").
+   */
   setHead(
     repo: string,
     pr: number,
     sha: string,
-    pushedBy: string,
+    pushedBy: string | null,
     now?: number,
   ): Promise<{ changed: boolean; previous: string | undefined; voided: number }>;
   /** Stores an approval of `sha` only while it is still the PR's head. */

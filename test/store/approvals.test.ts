@@ -46,6 +46,18 @@ for (const engine of await engines()) {
       );
     });
 
+    it("a pusher is only what evidence says: unknown stays unknown until a push fills it in", async () => {
+      const { approvals } = t.store;
+      await approvals.setHead("o/r", 9, A, null, 20);
+      assert.deepEqual(await approvals.head("o/r", 9), { sha: A, pushedBy: null, seenAt: 20 });
+      await approvals.setHead("o/r", 9, A, "alice", 21);
+      assert.deepEqual(await approvals.head("o/r", 9), { sha: A, pushedBy: "alice", seenAt: 20 });
+      await approvals.setHead("o/r", 9, A, "mallory", 22);
+      assert.equal((await approvals.head("o/r", 9))?.pushedBy, "alice", "never replaced");
+      await approvals.setHead("o/r", 9, B, null, 23);
+      assert.deepEqual(await approvals.head("o/r", 9), { sha: B, pushedBy: null, seenAt: 23 });
+    });
+
     it("voidAll voids every standing approval of the PR and no other", async () => {
       const { approvals } = t.store;
       await approvals.setHead("o/r", 2, A, "carol");

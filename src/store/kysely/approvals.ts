@@ -71,26 +71,38 @@ export class ApprovalRepoImpl implements ApprovalRepo {
       .where("repo", "=", repo)
       .where("pr", "=", pr)
       .executeTakeFirst();
-    return r ? { sha: r.sha, pushedBy: r.pushed_by, seenAt: r.seen_at } : undefined;
+    return r ? { sha: r.sha, pushedBy: r.pushed_by || null, seenAt: r.seen_at } : undefined;
   }
 
-  setHead(repo: string, pr: number, sha: string, pushedBy: string, now = Date.now()) {
+  setHead(repo: string, pr: number, sha: string, pushedBy: string | null, now = Date.now()) {
     return this.c.atomic(async (db, tx) => {
       const cur = await this.currentSha(db, repo, pr);
-      if (cur === sha) return { changed: false, previous: cur, voided: 0 };
+      if (cur === sha) {
+        // Evidence delivered after another action on the same head fills in an unknown pusher.
+        if (pushedBy) {
+          await db
+            .updateTable("pr_heads")
+            .set({ pushed_by: pushedBy })
+            .where("repo", "=", repo)
+            .where("pr", "=", pr)
+            .where("pushed_by", "=", "")
+            .execute();
+        }
+        return { changed: false, previous: cur, voided: 0 };
+      }
+      // "" in the column: no evidence of who pushed.
+      const row = { sha, pushed_by: pushedBy ?? "", seen_at: now };
       await db
         .insertInto("pr_heads")
-        .values({ repo, pr, sha, pushed_by: pushedBy, seen_at: now })
-        .onConflict((oc) =>
-          oc.columns(["repo", "pr"]).doUpdateSet({ sha, pushed_by: pushedBy, seen_at: now }),
-        )
+        .values({ repo, pr, ...row })
+        .onConflict((oc) => oc.columns(["repo", "pr"]).doUpdateSet(row))
         .execute();
       const voided = await this.voidWhere(
         db,
         tx.audit,
         (eb) => eb.and([eb("repo", "=", repo), eb("pr", "=", pr), eb("sha", "!=", sha)]),
         `a new commit ${sha.slice(0, 12)} was pushed`,
-        pushedBy,
+        pushedBy ?? "unknown",
         now,
       );
       return { changed: true, previous: cur, voided };
