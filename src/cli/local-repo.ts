@@ -1,7 +1,9 @@
 // Facts about the local git checkout that `airlock run` runs: root, commit, branch, files.
+
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
+import { FileTooLargeError } from "../forge/types.js";
 import { UserError } from "./errors.js";
 
 const exec = promisify(execFile);
@@ -53,9 +55,23 @@ export async function inspectRepo(dir: string): Promise<LocalRepo> {
   };
 }
 
-/** A file's content at a commit, or null when the commit does not have it. */
-export async function readAtCommit(repo: LocalRepo, file: string): Promise<string | null> {
+/**
+ * A file's content at a commit, or null when the commit does not have it. Over `maxBytes`, it is
+ * refused with FileTooLargeError before it is read.
+ */
+export async function readAtCommit(
+  repo: LocalRepo,
+  file: string,
+  opts: { maxBytes?: number } = {},
+): Promise<string | null> {
   const rel = path.posix.join(repo.subdir.split(path.sep).join("/"), file);
+  let size: number;
+  try {
+    size = Number((await git(repo.root, "cat-file", "-s", `${repo.sha}:${rel}`)).trim());
+  } catch {
+    return null;
+  }
+  if (opts.maxBytes !== undefined && size > opts.maxBytes) throw new FileTooLargeError(file, size);
   try {
     return await git(repo.root, "show", `${repo.sha}:${rel}`);
   } catch {

@@ -4,6 +4,7 @@ import { readFileSync, statSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { checkConfig, type Path, type Problem } from "./checks.js";
+import { guardConfigText, MAX_CONFIG_BYTES, tooLargeIssue } from "./guard.js";
 import { configJsonSchema } from "./jsonschema.js";
 import { locate, positionOf } from "./positions.js";
 import { type Config, ConfigSchema } from "./schema.js";
@@ -42,8 +43,8 @@ export function formatPath(path: Path): string {
   return out;
 }
 
-const MAX_BYTES = 1024 * 1024;
 const MAX_ALIASES = 100;
+const configError = (issues: ConfigIssue[]) => new ConfigError(issues);
 
 export function loadConfig(file: string): Config {
   const fail = (message: string): never => {
@@ -64,7 +65,7 @@ export function loadConfig(file: string): Config {
     }
     return fail(`cannot be read (${code ?? "unknown error"})`);
   }
-  if (size > MAX_BYTES) fail(`is ${size} bytes; a pipeline file is limited to ${MAX_BYTES}`);
+  if (size > MAX_CONFIG_BYTES) throw configError([tooLargeIssue(file, size)]);
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -74,7 +75,9 @@ export function loadConfig(file: string): Config {
   return parseConfig(text, file);
 }
 
+/** Parses and checks a pipeline file's text (size and nesting caps first); throws ConfigError. */
 export function parseConfig(text: string, file: string): Config {
+  guardConfigText(text, file, configError);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   const issue = (path: Path, message: string, at?: "key", missing = false): ConfigIssue => {

@@ -115,6 +115,17 @@ export class ForgeError extends Error {
   }
 }
 
+/** A file larger than its reader accepts, refused before its content was read. */
+export class FileTooLargeError extends Error {
+  constructor(
+    readonly path: string,
+    readonly bytes: number,
+  ) {
+    super(`${path} is ${bytes} bytes, too large to read`);
+    this.name = "FileTooLargeError";
+  }
+}
+
 /**
  * One installation's view of the forge. Reads may retry briefly; writes are sent once (the outbox
  * stores and retries them). Failures reject with a ForgeError.
@@ -126,8 +137,16 @@ export interface Forge {
   isTeamMember(org: string, teamSlug: string, username: string): Promise<boolean>;
   /** The user's role on the repository. */
   permission(repo: RepoRef, username: string): Promise<Permission>;
-  /** A file's text at an exact commit (a full SHA), or undefined when it does not exist there. */
-  fileAt(repo: RepoRef, path: string, sha: string): Promise<string | undefined>;
+  /**
+   * A file's text at an exact commit (a full SHA), or undefined when it does not exist there.
+   * Rejects with FileTooLargeError, without reading it, when it is over `maxBytes`.
+   */
+  fileAt(
+    repo: RepoRef,
+    path: string,
+    sha: string,
+    opts?: { maxBytes?: number },
+  ): Promise<string | undefined>;
   pull(repo: RepoRef, number: number): Promise<PullRequest>;
   createCheckRun(repo: RepoRef, state: CheckRunState): Promise<CheckRun>;
   updateCheckRun(repo: RepoRef, id: number, state: CheckRunState): Promise<CheckRun>;

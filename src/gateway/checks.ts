@@ -8,6 +8,7 @@ import type { GateDecision } from "./gate.js";
 
 export const APPROVAL_CHECK = "airlock/approval";
 export const GATE_CHECK = "airlock/all-tests";
+export const CONFIG_CHECK = "airlock/configuration";
 export const jobCheckName = (jobId: string) => `airlock/${jobId}`;
 
 /** GitHub's limit for output.summary and output.text. */
@@ -305,5 +306,35 @@ export function renderGateCheck(
     conclusion: gate.state === "success" ? "success" : "failure",
     completed_at: new Date((opts.now ?? Date.now)()).toISOString(),
     output,
+  };
+}
+
+// ---- configuration check --------------------------------------------------------------------
+
+/**
+ * The pull request's own `.airlock.yml` was refused (too large, too deep, invalid): one failing
+ * check that says why. Its problems are the PR author's text, shown as code.
+ */
+export function renderConfigCheck(
+  headSha: string,
+  problems: string[],
+  opts: RenderOptions = {},
+): CheckRunState {
+  const first = problems[0] ?? "the file is invalid";
+  // "configuration rejected: …" reads as the title; other problems say it in the summary.
+  const why = first.replace(/^.*?configuration rejected: /, "");
+  return {
+    name: CONFIG_CHECK,
+    head_sha: headSha,
+    status: "completed",
+    conclusion: "failure",
+    completed_at: new Date((opts.now ?? Date.now)()).toISOString(),
+    output: {
+      title: clip(`configuration rejected: ${why}`, TITLE_MAX),
+      summary: fitOutput(
+        `The pull request's .airlock.yml cannot be used; its public jobs run from the base branch's definition until it is fixed.\n\n${block(problems.slice(0, 20).join("\n"))}`,
+        "",
+      ),
+    },
   };
 }

@@ -2,6 +2,7 @@
 // gateway's handler, and marks it done. Claim and completion are transactions, and writes the
 // handler registers with `atCompletion` commit together with "done", so a crash at any point
 // neither loses an event nor applies those writes twice.
+import { ConfigError } from "../config/loader.js";
 import type { CompletionWrite, EventStore, StoredEvent } from "../store/events.js";
 import { type GatewayEvent, parseEvent } from "./parse-event.js";
 
@@ -48,6 +49,14 @@ const CREDENTIAL_PATTERNS: RegExp[] = [
   /\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*/g,
   /(\/\/[^/\s:@]+:)[^@\s]+@/g,
 ];
+
+/**
+ * A failure that would happen the same way on every attempt (a file refused, a stack overflow on
+ * hostile input): the event is failed at once rather than retried.
+ */
+export function isDeterministic(e: unknown): boolean {
+  return e instanceof ConfigError || e instanceof RangeError;
+}
 
 /** Removes credential-shaped text and bounds the length of a stored error. */
 export function redactError(text: string): string {
@@ -142,6 +151,10 @@ export class EventLoop {
       const raw = e instanceof Error ? e.message : String(e);
       const msg = (this.opts.redact ?? redactError)(raw);
       this.opts.onError?.(msg, ev);
+      if (isDeterministic(e)) {
+        await store.finish(ev.seq, "failed", `not retried, it would fail again: ${msg}`);
+        return "failed";
+      }
       if (ev.attempts >= this.maxAttempts) {
         await store.finish(ev.seq, "failed", `after ${ev.attempts} attempts: ${msg}`);
         return "failed";

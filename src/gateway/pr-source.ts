@@ -3,10 +3,12 @@
 // from argv arrays, never a shell; the repository name and PR number are checked before they form a
 // URL or a ref (DESIGN.md invariant 8); the installation token reaches git through GIT_CONFIG_*
 // environment variables, never argv, and the fetched SHA must equal the head that was decided on.
+
 import { execFile } from "node:child_process";
 import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { CheckoutSource } from "../executors/types.js";
+import { FileTooLargeError } from "../forge/types.js";
 
 const REPO_PART = /^[A-Za-z0-9_.-]{1,100}$/;
 const SHA = /^[0-9a-f]{40}$/;
@@ -119,18 +121,29 @@ export class PrSource {
     });
   }
 
-  /** A file's text at a commit already in the mirror, or undefined when the commit lacks it. */
-  async fileAt(fullName: string, sha: string, file: string): Promise<string | undefined> {
+  /**
+   * A file's text at a commit already in the mirror, or undefined when the commit lacks it.
+   * Rejects with FileTooLargeError, without reading it, when it is over `maxBytes`.
+   */
+  async fileAt(
+    fullName: string,
+    sha: string,
+    file: string,
+    opts: { maxBytes?: number } = {},
+  ): Promise<string | undefined> {
     if (!SHA.test(sha)) throw new PrSourceError(`not a full commit SHA: ${sha}`);
     if (file.startsWith("/") || file.split("/").some((p) => p === ".." || p === "")) {
       throw new PrSourceError(`not a repository path: ${file}`);
     }
     const dir = this.mirrorDir(fullName);
+    let size: number;
     try {
-      await git(dir, ["cat-file", "-e", `${sha}:${file}`]);
+      size = Number((await git(dir, ["cat-file", "-s", `${sha}:${file}`])).trim());
     } catch {
       return undefined;
     }
+    if (opts.maxBytes !== undefined && size > opts.maxBytes)
+      throw new FileTooLargeError(file, size);
     return git(dir, ["cat-file", "blob", `${sha}:${file}`]);
   }
 

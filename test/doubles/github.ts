@@ -716,15 +716,20 @@ export class GitHubDouble {
           body: content,
           headers: { "content-type": "application/vnd.github.raw" },
         };
-      const b64 = Buffer.from(content)
-        .toString("base64")
-        .replace(/(.{60})/g, "$1\n");
+      // As GitHub does, files over 1 MB come without their content.
+      const size = Buffer.byteLength(content);
+      const b64 =
+        size > 1_000_000
+          ? ""
+          : Buffer.from(content)
+              .toString("base64")
+              .replace(/(.{60})/g, "$1\n");
       return {
         status: 200,
         body: {
           type: "file",
-          encoding: "base64",
-          size: Buffer.byteLength(content),
+          encoding: size > 1_000_000 ? "none" : "base64",
+          size,
           name: path.posix.basename(c.params.path!),
           path: c.params.path,
           content: b64,

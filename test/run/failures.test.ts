@@ -150,6 +150,42 @@ describe("airlock run: refusals with one clear message", () => {
     }
   });
 
+  test("a hostile .airlock.yml, committed or not, is refused with its position and no stack", async () => {
+    const deep = `version: 1\njobs:\n  a:\n    run: x\n    env:\n      X: ${"{k: ".repeat(2000)}v${"}".repeat(2000)}\n`;
+    const huge = `version: 1\njobs:\n  a:\n    run: x\n${`# ${"z".repeat(98)}\n`.repeat(11_000)}`;
+    const p = new Project({ files: { ".airlock.yml": deep } });
+    try {
+      const committed = await p.cli(["run"]);
+      assert.equal(committed.code, 2, show(committed));
+      assert.match(
+        committed.stderr,
+        /\.airlock\.yml:5:\d+: configuration rejected: nested deeper than 64 levels/,
+      );
+      noStack(committed);
+      p.write({ ".airlock.yml": huge });
+      const dirty = await p.cli(["run", "--dirty"]);
+      assert.equal(dirty.code, 2, show(dirty));
+      assert.match(
+        dirty.stderr,
+        /configuration rejected: the file is 111\d{4} bytes, over the limit of 1048576/,
+      );
+      p.commit({ ".airlock.yml": huge });
+      const big = await p.cli(["run"]);
+      assert.equal(big.code, 2, show(big));
+      assert.match(
+        big.stderr,
+        /\.airlock\.yml: configuration rejected: the file is 111\d{4} bytes/,
+      );
+      for (const r of [committed, dirty, big]) {
+        noStack(r);
+        assert.doesNotMatch(r.stderr, /unexpected error/i);
+      }
+      assert.ok(!existsSync(path.join(p.dataDir, "logs")), "nothing ran");
+    } finally {
+      p.cleanup();
+    }
+  });
+
   test("outside a git repository: a clear message", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "airlock-e2e-nogit-"));
     dirs.push(dir);

@@ -6,11 +6,13 @@ import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import type { Command } from "commander";
 import type { NamedExecutorConfig } from "../../config/executor-schema.js";
+import { MAX_CONFIG_BYTES, tooLargeIssue } from "../../config/guard.js";
 import { ConfigError, loadConfig, parseConfig } from "../../config/loader.js";
 import type { Config } from "../../config/schema.js";
 import type { ExecutorOverride } from "../../executors/select.js";
 import type { CheckoutSource } from "../../executors/types.js";
 import { readServeExecutors, ServeConfigError } from "../../gateway/serve-config.js";
+import { FileTooLargeError } from "../../forge/types.js";
 import { executeRun } from "../../pipeline/runner.js";
 import { planPipeline, type Selection, SelectionError } from "../../pipeline/select.js";
 import { isRestricted, type Plan } from "../../pipeline/types.js";
@@ -66,7 +68,13 @@ export async function loadPipeline(
   const shown = path.relative(process.cwd(), file) || CONFIG_FILE;
   try {
     if (dirty) return loadConfig(file);
-    const text = await readAtCommit(repo, CONFIG_FILE);
+    let text: string | null;
+    try {
+      text = await readAtCommit(repo, CONFIG_FILE, { maxBytes: MAX_CONFIG_BYTES });
+    } catch (e) {
+      if (!(e instanceof FileTooLargeError)) throw e;
+      throw new ConfigError([tooLargeIssue(shown, e.bytes)]);
+    }
     if (text === null) {
       throw new UserError(
         `${path.join(repo.subdir, CONFIG_FILE) || CONFIG_FILE} is not in commit ${repo.sha.slice(0, 12)}: commit it, or run with --dirty to use the working tree`,

@@ -1,14 +1,15 @@
 // Typed GitHub operations for one installation. Reads retry briefly in memory; writes are sent
 // once and retried by the outbox, which stores them first (DESIGN.md invariant 6).
-import type {
-  CheckRun,
-  CheckRunState,
-  CommitStatus,
-  Forge,
-  IssueComment,
-  Permission,
-  PullRequest,
-  RepoRef,
+import {
+  type CheckRun,
+  type CheckRunState,
+  type CommitStatus,
+  FileTooLargeError,
+  type Forge,
+  type IssueComment,
+  type Permission,
+  type PullRequest,
+  type RepoRef,
 } from "../types.js";
 import type { TokenSource } from "./app-auth.js";
 import { GitHubError } from "./errors.js";
@@ -87,11 +88,21 @@ export class GitHubClient implements Forge {
    * A file's text at an exact commit, or undefined when it does not exist there. The ref must be a
    * full SHA: a branch name could move between the decision and the read.
    */
-  async fileAt({ owner, repo }: RepoRef, path: string, sha: string): Promise<string | undefined> {
+  async fileAt(
+    { owner, repo }: RepoRef,
+    path: string,
+    sha: string,
+    opts: { maxBytes?: number } = {},
+  ): Promise<string | undefined> {
     if (!SHA.test(sha))
       throw new Error(`fileAt needs a full commit SHA, got ${JSON.stringify(sha)}`);
     try {
-      const res = await this.call<{ type: string; encoding?: string; content?: string }>(
+      const res = await this.call<{
+        type: string;
+        size?: number;
+        encoding?: string;
+        content?: string;
+      }>(
         "GET",
         `${api`/repos/${owner}/${repo}/contents/`}${filePath(path)}${query({ ref: sha })}`,
         "GET /repos/{owner}/{repo}/contents/{path}",
@@ -100,8 +111,12 @@ export class GitHubClient implements Forge {
       if (Array.isArray(d) || d.type !== "file") {
         throw new Error(`${path} at ${sha.slice(0, 12)} is not a file`);
       }
+      if (opts.maxBytes !== undefined && (d.size ?? 0) > opts.maxBytes) {
+        throw new FileTooLargeError(path, d.size ?? 0);
+      }
+      // Files over 1 MB come without content ("encoding": "none").
       if (d.encoding !== "base64" || d.content === undefined) {
-        throw new Error(`${path} at ${sha.slice(0, 12)} is too large to read through the API`);
+        throw new FileTooLargeError(path, d.size ?? 0);
       }
       return Buffer.from(d.content, "base64").toString("utf8");
     } catch (e) {

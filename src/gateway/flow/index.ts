@@ -6,6 +6,7 @@
 // Runs are requested in the transaction that marks the event done, so each delivery requests its
 // runs exactly once; everything else a use case does is idempotent per delivery, since a crash
 // before that transaction makes the event run again.
+import { OffThreadParser } from "../../config/parse-off-thread.js";
 import type { EventHandler } from "../events.js";
 import { Reporter } from "../report.js";
 import { Supervisor } from "../supervisor.js";
@@ -24,6 +25,8 @@ export class PrFlow {
   readonly reporter: Reporter;
   private readonly flow: Flow;
   private readonly interrupted = new Set<string>();
+  /** Pipeline files are parsed in a worker thread: a PR's file never blocks the event loop. */
+  private readonly parser = new OffThreadParser();
 
   constructor(o: FlowOptions) {
     this.reporter = new Reporter({
@@ -41,7 +44,8 @@ export class PrFlow {
       recover: (req) => recover(this.flow, req),
       onError: (message, req) => o.log?.error({ run: req.id, message }, "run failed to start"),
     });
-    const baseConfigs = new BaseConfigs(o.forgeFor);
+    const parse = (text: string, file: string) => this.parser.parse(text, file);
+    const baseConfigs = new BaseConfigs(o.forgeFor, parse);
     this.flow = {
       o,
       reporter: this.reporter,
@@ -49,6 +53,7 @@ export class PrFlow {
       forge: o.forgeFor,
       trustOf: (installationId) => o.trust.of(installationId),
       baseConfig: (repo, inst, sha) => baseConfigs.get(repo, inst, sha),
+      parseConfig: parse,
       interrupted: this.interrupted,
     };
     const abandoned = new AbandonedWorkSweep({
@@ -87,7 +92,8 @@ export class PrFlow {
     await this.supervisor.start();
   }
 
-  stop(): Promise<void> {
-    return this.supervisor.stop();
+  async stop(): Promise<void> {
+    await this.supervisor.stop();
+    await this.parser.close();
   }
 }

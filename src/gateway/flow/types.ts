@@ -79,6 +79,8 @@ export interface Flow {
   trustOf(installationId: number): TrustEvaluator;
   /** The base commit's definition (null: it has none); throws ConfigError when it is invalid. */
   baseConfig(repo: string, installationId: number, baseSha: string): Promise<Config | null>;
+  /** Parses a pipeline file off the event loop; rejects with its ConfigError. */
+  parseConfig(text: string, file: string): Promise<Config>;
   /** Request ids of runs a dead process left unfinished (found at start). */
   interrupted: ReadonlySet<string>;
 }
