@@ -281,6 +281,19 @@ async function runJob(
     return [...(result.notes ?? []), ...(hint ? [hint] : [])].map((l) => redactor.redact(l));
   };
   const log = deps.logs.writer(req.runId, job.id, { budget: limits.logBytes, closing });
+  // A log that cannot be written (a full disk, a read-only data directory) stops the job: its
+  // output could not be kept. The job fails saying why, and its log is cut to give space back.
+  const stop = new AbortController();
+  const forward = () => stop.abort(signal.reason);
+  if (signal.aborted) forward();
+  else signal.addEventListener("abort", forward, { once: true });
+  let logFailure: Error | undefined;
+  log.on("error", (e: Error) => {
+    logFailure ??= new Error(
+      `the job's log could not be written (${e.message}): the job was stopped`,
+    );
+    stop.abort(logFailure);
+  });
   const record: JobRecord = { status: "error", exitCode: null, tests: [], grants: {}, notes: [] };
   try {
     if (restricted && req.refuseRestricted !== undefined) throw new Error(req.refuseRestricted);
@@ -336,7 +349,7 @@ async function runJob(
           ...apiSocketOf(grants),
           mounts: restricted ? (req.restrictedMounts ?? []) : [],
         },
-        { output, signal },
+        { output, signal: stop.signal },
       );
     } catch (e) {
       // Into the job's log too, through the redactor like all of it.
@@ -372,12 +385,15 @@ async function runJob(
     }
   } catch (e) {
     record.status = signal.aborted ? "cancelled" : "error";
-    record.error = redactor.redact(e instanceof Error ? e.message : String(e));
-    if (!log.closed) {
+    const failure = logFailure ?? e;
+    record.error = redactor.redact(failure instanceof Error ? failure.message : String(failure));
+    if (logFailure) await log.giveSpaceBack(record.error);
+    else if (!log.closed) {
       log.endWith([record.error]);
       await finished(log).catch(() => {});
     }
   } finally {
+    signal.removeEventListener("abort", forward);
     if (log.truncation) record.notes.push(log.truncation);
     for (const g of grants) {
       try {

@@ -3,7 +3,7 @@
 // closing lines (why the job ended, that the log was truncated) are added, and the file is cut so
 // that, closing lines included, it never exceeds the budget.
 import { createWriteStream, statSync, type WriteStream } from "node:fs";
-import { truncate } from "node:fs/promises";
+import { appendFile, truncate } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { formatBytes } from "../config/size.js";
@@ -17,6 +17,8 @@ export interface LogWriterOptions {
 
 /** Closing lines together never take more than this (budgets are at least 64 KiB). */
 const CLOSING_MAX = 8191;
+/** What a log that could not be written keeps, when it gives its space back. */
+const KEPT_AFTER_FAILURE = 64 * 1024;
 const LINE_MAX = 2000;
 
 export class LogWriter extends Writable {
@@ -48,6 +50,20 @@ export class LogWriter extends Writable {
   /** Once ended: "log truncated at 100 MiB: N bytes not kept", or null when all was kept. */
   get truncation(): string | null {
     return this.#truncation;
+  }
+
+  /**
+   * After a write failed (a full disk): cuts the file to its first 64 KiB, so that the space the
+   * job's output took is free for Airlock's own records, and ends it with `line` if it can.
+   */
+  async giveSpaceBack(line: string): Promise<void> {
+    this.destroy();
+    try {
+      if (sizeOf(this.#file) > KEPT_AFTER_FAILURE) await truncate(this.#file, KEPT_AFTER_FAILURE);
+      await appendFile(this.#file, `\nairlock: ${clip(line, LINE_MAX)}\n`, { mode: 0o600 });
+    } catch {
+      // The disk may still refuse: the job's record says why it failed.
+    }
   }
 
   /** Ends the log with `lines` among its closing lines. */
