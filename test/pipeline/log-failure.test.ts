@@ -65,7 +65,7 @@ jobs:
       repo: "acme/app",
       ref: null,
       sha: "0".repeat(40),
-      checkout: { kind: "dirty", dir },
+      checkout: { kind: "dirty", dir, includeIgnored: true },
       plan,
       concurrency: 2,
     });

@@ -244,6 +244,7 @@ test("a trusted author's own push on a base-repository branch is authorized", as
   assert.deepEqual(await authorize(A, "alice"), {
     authorized: true,
     by: "alice",
+    kind: "trusted-author",
     reason: "alice is a member of acme",
   });
 });
