@@ -24,14 +24,25 @@ jobs:
       </testsuites>
       XML
     reports: [reports/*.xml]
+  missing:
+    run: echo "wrote no report"
+    reports: [out/*.xml]
+  stale:
+    run: echo "wrote no report either"
+    reports: [old/*.xml]
 `;
 
+const STALE =
+  '<testsuite name="old"><testcase name="was"><failure message="old failure"/></testcase></testsuite>';
+
 interface RunJson {
+  run: string;
   status: string;
   jobs: {
     id: string;
     result: string;
     error: string | null;
+    notes: string[];
     tests: { passed: number; failed: number; skipped: number };
   }[];
 }
@@ -40,7 +51,8 @@ describe("airlock run: reports", () => {
   let p: Project;
   let out: RunJson;
   before(async () => {
-    p = new Project({ files: { ".airlock.yml": PIPELINE } });
+    // A report committed from an earlier run: it is in every checkout, but no job wrote it.
+    p = new Project({ files: { ".airlock.yml": PIPELINE, "old/junit.xml": STALE } });
     const r = await p.cli(["run", "--json"]);
     assert.equal(r.code, 1, show(r));
     out = JSON.parse(r.stdout) as RunJson;
@@ -64,10 +76,29 @@ describe("airlock run: reports", () => {
     assert.deepEqual(j.tests, { passed: 2, failed: 0, skipped: 2 });
   });
 
+  test("a configured report that never appears is a warning on the job", () => {
+    const j = out.jobs.find((x) => x.id === "missing")!;
+    assert.equal(j.result, "passed");
+    assert.deepEqual(j.notes, ["warning: no report matched out/*.xml"]);
+  });
+
+  test("a report that was there before the job started never counts", async () => {
+    const j = out.jobs.find((x) => x.id === "stale")!;
+    assert.equal(j.result, "passed");
+    assert.deepEqual(j.tests, { passed: 0, failed: 0, skipped: 0 });
+    assert.deepEqual(j.notes, ["warning: no report matched old/*.xml"]);
+    const logs = await p.logs(out.run);
+    assert.match(
+      logs.stale!,
+      /airlock: report skipped: old\/junit\.xml: there before the job started and not rewritten by it, so not counted/,
+    );
+  });
+
   test("the terminal summary says it too", async () => {
     const r = await p.cli(["run", "--plain"]);
     assert.match(r.stdout, /^malformed +error .*report reports\/unit\.xml: not well-formed XML/m);
     assert.match(r.stdout, /^pending +passed +\S+ +2 passed, 0 failed, 2 skipped/m);
+    assert.match(r.stdout, /^missing +passed +\S+ +warning: no report matched out\/\*\.xml$/m);
   });
 
   test("a report path outside the workspace is a config error at its line", async () => {

@@ -12,7 +12,7 @@ import { type EtcLayout, type HostLayout, prepareEtc, systemLayout } from "./lay
 import { isInside, realish, safeRelative } from "./paths.js";
 import { SandboxInit } from "./pidns.js";
 import { type ExtraFd, type Finished, supervise } from "./process.js";
-import { readReports } from "./reports.js";
+import { readReports, stampReports } from "./reports.js";
 import { checkPrlimit, prlimitArgs } from "./rlimits.js";
 import { type Workspace, Workspaces } from "./workspace.js";
 
@@ -164,6 +164,8 @@ export class LocalExecutor implements Executor {
     if (!isDir || !isInside(await realpath(start), await realpath(ws.src))) {
       throw new JobSetupError(`the job's directory ${workdir} is not a directory of the checkout`);
     }
+    // Reports already in the checkout before the job runs are not the job's results.
+    const stamps = await stampReports(start, job.reports);
     const script = Buffer.from(job.run, "utf8");
     const sup = { output: req.output, signal: req.signal, timeoutMs: job.timeoutMs };
     const limited = prlimitArgs(job.limits);
@@ -269,10 +271,17 @@ export class LocalExecutor implements Executor {
       note(req, "job cancelled: every process of it was stopped");
     }
     const read = started
-      ? await readReports(ws.src, start, job.reports)
-      : { reports: [], skipped: [] };
+      ? await readReports(ws.src, start, job.reports, stamps)
+      : { reports: [], skipped: [], missing: [] };
     for (const s of read.skipped) note(req, `report skipped: ${s}`);
-    return { status, exitCode: finished.exitCode, reports: read.reports };
+    // A configured report that never appeared is a warning on the job (its tests are unknown).
+    const notes = read.missing.map((p) => `warning: no report matched ${p}`);
+    return {
+      status,
+      exitCode: finished.exitCode,
+      reports: read.reports,
+      ...(notes.length ? { notes } : {}),
+    };
   }
 
   #systemLayout(): HostLayout {
