@@ -80,6 +80,8 @@ export interface Page {
   /** Complete lines in the file now (a trailing partial line not counted). */
   totalLines: number;
   size: number;
+  /** Bytes read from the file for this page (the index's own reads aside). */
+  readBytes: number;
 }
 
 /** Splits `buf` into lines starting at line `n`; `final` keeps a trailing partial line. */
@@ -129,12 +131,14 @@ export async function readPage(
   let pos = idx.checkpoints[k] ?? 0;
   let n = k * CHECKPOINT + 1;
   const out: LogLine[] = [];
+  let readBytes = 0;
   const empty = (): Page => ({
     lines: out,
     endByte: pos,
     nextLine: n,
     totalLines: idx.lines,
     size: idx.size,
+    readBytes,
   });
   if (idx.size === 0) return empty();
   const fh = await open(file, "r");
@@ -145,6 +149,7 @@ export async function readPage(
       const buf = Buffer.allocUnsafe(want);
       const { bytesRead } = await fh.read(buf, 0, want, pos);
       if (bytesRead === 0) break;
+      readBytes += bytesRead;
       const atEnd = pos + bytesRead >= idx.size;
       const { lines, consumed } = splitLines(buf.subarray(0, bytesRead), n, opts.final && atEnd);
       if (lines.length === 0) {
