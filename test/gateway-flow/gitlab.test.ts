@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import { loadOrCreateDispatchKey, verifyDispatch } from "../../src/dispatch/index.js";
 import type { GitLabDouble, ScriptedJob } from "../executors/gitlab/double.js";
+import { PATIENCE_MS } from "../support/patience.js";
 import { gitlabWorld } from "./gitlab-world.js";
 import {
   commentPayload,
@@ -64,7 +65,7 @@ async function comment(n: number, body: string, sender: string) {
   await w.settle();
 }
 
-async function waitFor(what: string, ok: () => boolean, ms = 30_000) {
+async function waitFor(what: string, ok: () => boolean, ms = PATIENCE_MS) {
   const until = Date.now() + ms;
   while (!ok()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);

@@ -2,6 +2,7 @@
 // stdout is a TTY, and Ctrl-C is the interrupt character typed into the terminal.
 import { type ChildProcess, spawn } from "node:child_process";
 import { cliCommand } from "./cli.js";
+import { PATIENCE_MS } from "./patience.js";
 
 const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
 
@@ -41,7 +42,7 @@ export function spawnInTerminal(
     output: () => out,
     exited,
     interrupt: () => child.stdin!.write("\x03"),
-    waitFor(re, timeoutMs = 30_000) {
+    waitFor(re, timeoutMs = PATIENCE_MS) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const m = re.exec(out);
