@@ -4,7 +4,7 @@
 // restricted job's choice comes from the trusted base's definition like the rest of the job
 // (invariant 2); the serve config may forbid an executor for public jobs or for jobs of an
 // unauthorized commit, and a public job never goes to an executor that holds secrets itself.
-import type { Config } from "../config/schema.js";
+import { type Config, holdsCredentials } from "../config/schema.js";
 import type { Executors } from "./registry.js";
 import { type Executor, isRestricted, type JobSpec } from "./types.js";
 
@@ -18,10 +18,10 @@ export interface ExecutorOverride {
 /** The name of the executor `job` runs on under `config`. */
 export function executorNameFor(
   config: Config,
-  job: Pick<JobSpec, "secrets" | "executor">,
+  job: Pick<JobSpec, "executor">,
+  restricted: boolean,
   override: ExecutorOverride = {},
 ): string {
-  const restricted = isRestricted(job);
   const forced = override.all ?? (restricted ? override.restricted : override.public);
   if (forced) return forced;
   if (job.executor) return job.executor;
@@ -43,17 +43,22 @@ export function executorSelector(
   o: SelectOptions,
 ): (job: JobSpec) => Executor {
   return (job) => {
-    const name = executorNameFor(config, job, o.override);
+    const restricted = isRestricted(job);
+    const name = executorNameFor(config, job, restricted, o.override);
     const e = executors.byName.get(name);
     if (!e) {
       throw new Error(
         `job ${job.id} runs on executor ${name}, which is not configured here: name one of ${[...executors.byName.keys()].join(", ")}, or define it (executors: in the serve config)`,
       );
     }
-    const restricted = isRestricted(job);
     if (!restricted && e.remoteSecrets) {
       throw new Error(
         `job ${job.id} declares no secrets, and the ${name} executor runs restricted jobs only: give it another executor`,
+      );
+    }
+    if (e.remoteSecrets && Object.keys(job.idTokens ?? {}).length > 0) {
+      throw new Error(
+        `job ${job.id} declares id_tokens, and Airlock issues none to jobs on the ${name} executor (it grants them no credentials): run the job on the local or a Kubernetes executor, or use GitLab's own id_tokens in the pipeline`,
       );
     }
     const forbid = executors.forbid.get(name) ?? [];
@@ -75,8 +80,8 @@ export function executorSelector(
 export function sweepers(config: Config, executors: Executors): Executor[] {
   const names = new Set(
     Object.values(config.jobs)
-      .filter((j) => j.secrets.length > 0)
-      .map((j) => executorNameFor(config, j)),
+      .filter(holdsCredentials)
+      .map((j) => executorNameFor(config, j, true)),
   );
   return [...names].flatMap((n) => {
     const e = executors.byName.get(n);

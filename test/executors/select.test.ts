@@ -1,0 +1,104 @@
+// Where a job runs, for jobs that hold ID tokens: they are restricted like jobs with secrets, the
+// GitLab executor (which Airlock grants nothing) refuses them with the fix rather than running
+// them without their tokens, and abandoned work of such a job on a cluster is swept.
+import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { after, describe, test } from "node:test";
+import { parseConfig } from "../../src/config/loader.js";
+import { createExecutors } from "../../src/executors/registry.js";
+import { executorSelector, sweepers } from "../../src/executors/select.js";
+import { JobApi } from "../../src/jobapi/job-api.js";
+import { expandJobs } from "../../src/pipeline/expand.js";
+import { tempDir } from "./local/helpers.js";
+
+const PIPELINE = `version: 1
+secrets:
+  gitlab: {}
+  cloud: {}
+executor:
+  gitlab: { url: https://gitlab.example.com, project: team/functional-tests, secrets: gitlab }
+jobs:
+  unit:
+    run: "true"
+  functional:
+    secrets: [cloud]
+    run: "true"
+  deploy:
+    id_tokens:
+      CLOUD_ID_TOKEN: { aud: sts.amazonaws.com }
+    run: "true"
+  deploy-here:
+    executor: local
+    id_tokens:
+      CLOUD_ID_TOKEN: { aud: sts.amazonaws.com }
+    run: "true"
+`;
+
+describe("executor selection for jobs with id_tokens", () => {
+  const config = parseConfig(PIPELINE, ".airlock.yml");
+  const jobs = Object.fromEntries(expandJobs(config).map((j) => [j.id, j]));
+  const t = tempDir("airlock-select-test-");
+  const executors = createExecutors({ config, dataDir: t.dir });
+  const pick = executorSelector(config, executors, { authorized: true });
+  after(() => t.cleanup());
+
+  test("the GitLab executor refuses a job with id_tokens, naming the fix", () => {
+    assert.equal(pick(jobs.functional!).name, "gitlab");
+    assert.throws(
+      () => pick(jobs.deploy!),
+      /job deploy declares id_tokens, and Airlock issues none to jobs on the gitlab executor.*run the job on the local or a Kubernetes executor/,
+    );
+    assert.equal(pick(jobs["deploy-here"]!).name, "local");
+    assert.equal(pick(jobs.unit!).name, "local");
+  });
+
+  test("another side's override does not send a job with id_tokens to GitLab unnoticed", () => {
+    const forced = executorSelector(config, executors, {
+      authorized: true,
+      override: { restricted: "gitlab" },
+    });
+    assert.throws(() => forced(jobs["deploy-here"]!), /declares id_tokens/);
+  });
+
+  test("abandoned work of a job with only id_tokens is swept on its cluster", () => {
+    const cluster = parseConfig(
+      `version: 1
+jobs:
+  unit:
+    executor: cluster
+    run: "true"
+  deploy:
+    executor: cluster
+    id_tokens:
+      CLOUD_ID_TOKEN: { aud: sts.amazonaws.com }
+    run: "true"
+`,
+      ".airlock.yml",
+    );
+    const d = tempDir("airlock-select-test-");
+    const keys = generateKeyPairSync("ed25519");
+    const named = createExecutors({
+      config: cluster,
+      dataDir: d.dir,
+      jobApi: new JobApi(keys),
+      named: {
+        cluster: {
+          kind: "kubernetes",
+          namespace: "ci",
+          image: "docker.io/library/buildpack-deps:bookworm-curl",
+          job_api_cidrs: [],
+          resources: { cpu: "1", memory: "2Gi" },
+          ttl_after_finished: "10m",
+          schedule_timeout: "10m",
+          poll_interval: "1s",
+          forbid: [],
+        },
+      },
+    });
+    assert.deepEqual(
+      sweepers(cluster, named).map((e) => e.name),
+      ["cluster"],
+    );
+    d.cleanup();
+  });
+});
