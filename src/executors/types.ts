@@ -4,7 +4,7 @@
 // the configuration.
 import type { Writable } from "node:stream";
 import type { Redactor, RegisteredSecret } from "../redact/types.js";
-import type { GrantContext, SecretGrant } from "../secrets/types.js";
+import type { GrantContext, IdTokenService, SecretGrant } from "../secrets/types.js";
 
 /**
  * Per-job resource limits, in bytes, counts and cores. Core dumps are always off, whatever these
@@ -135,6 +135,14 @@ export interface JobRequest {
    * is exported as AIRLOCK_JOB_API_SOCKET.
    */
   apiSocket?: string;
+  /**
+   * The job's fresh ID tokens (a job with `id_tokens`), for executors whose jobs cannot reach the
+   * socket: they serve it through the job API, and give the job AIRLOCK_ID_TOKEN_REQUEST_URL and
+   * AIRLOCK_ID_TOKEN_REQUEST_TOKEN for that instead.
+   */
+  idTokens?: IdTokenService;
+  /** Masks values the executor itself gives the job (a job-API token) in the job's output. */
+  mask?(values: RegisteredSecret[]): void;
   /** Read-only directories mounted into the sandbox, e.g. a companion suite checkout. */
   mounts: { source: string; target: string }[];
 }

@@ -4,6 +4,7 @@
 //   GET /job-api/v1/source?sha=SHA    the commit as a tar stream (no forge credential leaves Airlock)
 //   GET /job-api/v1/secrets?sha=SHA   the attempt's granted secrets, as a shell script to eval
 //   PUT /job-api/v1/reports?sha=SHA   one report file (X-Airlock-Report: its path), size-capped
+//   GET /job-api/v1/id-token?audience=NAME, /jwks   fresh OIDC ID tokens, the keys (id-token.ts)
 //
 // Every call is checked here, on Airlock's side: the token's signature and expiry; that it is the
 // token of an attempt that is still running (a retry's new attempt, or the end of the job,
@@ -11,70 +12,24 @@
 // not answered for this token already; and, for secrets, that the run's authorization still
 // holds. Any failure answers the same way, naming no detail a thief could use.
 //
-// Other features add endpoints with `endpoint()`, authorised by the same token (an endpoint
-// that issues fresh OIDC ID tokens, for instance). web/routes/job-api.ts serves them all.
+// Other features add endpoints with `endpoint()`, authorised by the same token.
+// web/routes/job-api.ts serves them all.
 import type { KeyObject } from "node:crypto";
-import type { Readable } from "node:stream";
 import { type JobTokenClaims, signJobToken, verifyJobToken } from "../dispatch/job-token.js";
-import type { ReportFile, SecretFile } from "../executors/types.js";
+import { idTokenEndpoints } from "./id-token.js";
 import { secretsScript } from "./secrets-script.js";
+import {
+  DENIED,
+  type JobApiAttempt,
+  JobApiDenied,
+  type JobApiEndpoint,
+  type JobApiReply,
+} from "./types.js";
 
 export const JOB_API_PREFIX = "/job-api/v1";
 export const MAX_REPORT_BYTES = 8 * 1024 * 1024;
 export const MAX_REPORTS_TOTAL = 32 * 1024 * 1024;
 export const MAX_REPORT_FILES = 200;
-
-/** What an executor registers for one attempt of one job. */
-export interface JobApiAttempt {
-  runId: string;
-  jobId: string;
-  repo: string;
-  sha: string;
-  /** The commit's files as a tar stream. */
-  source(): Promise<Readable>;
-  /** The attempt's granted secrets (restricted jobs only); dropped once served or ended. */
-  secrets?: { env: Record<string, string>; files: SecretFile[] };
-  /** Throws with the reason when the run's authorization no longer covers the commit. */
-  authorize?(): Promise<void>;
-  /** Report files the job uploaded, in arrival order (untrusted: redacted before use). */
-  reports: ReportFile[];
-  /** Notes for the job's log about what was refused. */
-  note?(text: string): void;
-}
-
-export interface JobApiCall {
-  attempt: JobApiAttempt;
-  claims: JobTokenClaims;
-  query: Record<string, string>;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
-export interface JobApiReply {
-  status: number;
-  type?: string;
-  body: string | Buffer | Readable;
-}
-
-export interface JobApiEndpoint {
-  method: "GET" | "PUT" | "POST";
-  /** Path below JOB_API_PREFIX, e.g. "source". */
-  name: string;
-  /** Answered at most once per token. */
-  once: boolean;
-  /** Largest request body accepted, in bytes. */
-  maxBody: number;
-  handle(call: JobApiCall): Promise<JobApiReply>;
-}
-
-export class JobApiDenied extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface JobApiOptions {
   /** The dispatch key pair: tokens are signed with it. */
@@ -91,8 +46,6 @@ export interface JobApiGrant {
   revoke(): void;
 }
 
-const DENIED = "this job token is not valid for this request";
-
 export class JobApi {
   /** The URL jobs reach the API at; set by whoever serves it. */
   url: string | undefined;
@@ -103,7 +56,7 @@ export class JobApi {
 
   constructor(o: JobApiOptions) {
     this.#o = { now: Date.now, ...o };
-    for (const e of builtInEndpoints()) this.endpoint(e);
+    for (const e of [...builtInEndpoints(), ...idTokenEndpoints()]) this.endpoint(e);
   }
 
   /** Adds an endpoint; its name must be new. */

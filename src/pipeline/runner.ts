@@ -7,6 +7,7 @@ import { runAttempt } from "../executors/attempt.js";
 import type {
   CheckoutSource,
   Executor,
+  JobRequest,
   JobResult,
   PreparedRun,
   RunContext,
@@ -346,7 +347,8 @@ async function runJob(
           },
           secretEnv: Object.assign({}, ...grants.map((g) => g.env)),
           secretFiles: grants.flatMap((g) => g.files),
-          ...apiSocketOf(grants),
+          ...idTokensOf(grants),
+          mask: (values) => live.register(values),
           mounts: restricted ? (req.restrictedMounts ?? []) : [],
         },
         { output, signal: stop.signal },
@@ -407,10 +409,13 @@ async function runJob(
   return record;
 }
 
-/** The job's API socket, from the grant that serves it (at most one does). */
-function apiSocketOf(grants: SecretGrant[]): { apiSocket?: string } {
-  const socket = grants.find((g) => g.socket)?.socket;
-  return socket ? { apiSocket: socket } : {};
+/** The job's fresh-token endpoint, from the grant that serves it (at most one does). */
+function idTokensOf(grants: SecretGrant[]): Pick<JobRequest, "apiSocket" | "idTokens"> {
+  const g = grants.find((g) => g.socket || g.idTokens);
+  return {
+    ...(g?.socket ? { apiSocket: g.socket } : {}),
+    ...(g?.idTokens ? { idTokens: g.idTokens } : {}),
+  };
 }
 
 /**

@@ -1,7 +1,9 @@
 // The seam between secret storage and the jobs that receive secrets.
 // Embedded store, Vault/OpenBao and the environment all implement SecretBackend.
+import type { JWK } from "jose";
 import type { RegisteredSecret } from "../redact/types.js";
 import type { RunIdentity } from "./oidc/claims.js";
+import type { EndpointReply } from "./oidc/endpoint.js";
 
 export interface GrantContext {
   runId: string;
@@ -42,6 +44,8 @@ export interface SecretGrant {
   overridable?: string[];
   /** Host path of the job's API socket (the fresh-token endpoint), bound into its sandbox. */
   socket?: string;
+  /** The same endpoint for executors that serve it themselves, through the job API. */
+  idTokens?: IdTokenService;
   /**
    * Called once the job's redactor exists: values the grant creates later (fresh ID tokens) go
    * to `register` before the job receives them.
@@ -49,6 +53,18 @@ export interface SecretGrant {
   watch?(register: (secrets: RegisteredSecret[]) => void): void;
   /** Revokes whatever the grant created (child tokens, leases). Called when the job ends, whatever happened. */
   release(): Promise<void>;
+}
+
+/**
+ * A job's fresh ID tokens, for a transport that has authenticated the job already (the job API,
+ * by the job's token): each issue re-checks the run's authorization, registers the token with the
+ * job's redactor and audits it; none is issued once the job has ended.
+ */
+export interface IdTokenService {
+  /** `{value: token}` with status 200, or the refusal (400, 403, 410, 429) and its reason. */
+  issue(audience: string | null): Promise<EndpointReply>;
+  /** The issuer's public keys, so that a job can verify a token as a cloud would. */
+  jwks(): Promise<{ keys: JWK[] }>;
 }
 
 export interface SecretKeyInfo {

@@ -6,7 +6,8 @@ import { generateKeyPairSync } from "node:crypto";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import Fastify, { type FastifyInstance } from "fastify";
-import { JobApi, type JobApiAttempt } from "../../src/jobapi/job-api.js";
+import { JobApi } from "../../src/jobapi/job-api.js";
+import type { JobApiAttempt } from "../../src/jobapi/types.js";
 import { jobApiRoute } from "../../src/web/routes/job-api.js";
 
 const SHA = "a".repeat(40);

@@ -1,21 +1,29 @@
 // A deploy check that holds no secret: the job proves who it is with the ID token Airlock gave it
-// (DEPLOY_ID_TOKEN), and a fresh one for a second audience from its job API. This script plays the
-// cloud's part: it verifies each token against the issuer's published keys, as AWS STS or Vault
-// would, and checks the claims a trust policy would bind (audience, repository, job, commit).
+// (DEPLOY_ID_TOKEN), and a fresh one for a second audience from AIRLOCK_ID_TOKEN_REQUEST_URL. This
+// script plays the cloud's part: it verifies each token against the issuer's published keys, as
+// AWS STS or Vault would, and checks the claims a trust policy would bind (audience, repository,
+// job, commit). It runs on any executor: in the local sandbox the endpoint is the job's own Unix
+// socket (AIRLOCK_JOB_API_SOCKET, no network needed); elsewhere (a Kubernetes pod) it is Airlock's
+// job API over HTTP(S).
 import { createPublicKey, verify } from "node:crypto";
 import { request } from "node:http";
 
-/** GET on the job's API socket (no network needed). */
-function get(path, headers = {}) {
+const endpoint = new URL(process.env.AIRLOCK_ID_TOKEN_REQUEST_URL);
+const auth = { authorization: `Bearer ${process.env.AIRLOCK_ID_TOKEN_REQUEST_TOKEN}` };
+
+/** GET `url` with the job's request token, over the socket when the job has one. */
+async function get(url) {
+  const socketPath = process.env.AIRLOCK_JOB_API_SOCKET;
+  if (!socketPath) {
+    const res = await fetch(url, { headers: auth });
+    return { status: res.status, body: await res.json() };
+  }
   return new Promise((resolve, reject) => {
-    const req = request(
-      { socketPath: process.env.AIRLOCK_JOB_API_SOCKET, path, headers },
-      (res) => {
-        let body = "";
-        res.on("data", (c) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
-      },
-    );
+    const req = request({ socketPath, path: url.pathname + url.search, headers: auth }, (res) => {
+      let body = "";
+      res.on("data", (c) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
+    });
     req.on("error", reject);
     req.end();
   });
@@ -51,14 +59,13 @@ function check(name, claims, aud) {
   );
 }
 
-const jwks = (await get("/.well-known/jwks.json")).body;
+// The issuer's public keys are served beside the endpoint.
+const jwks = (await get(new URL("jwks", endpoint))).body;
 check("DEPLOY_ID_TOKEN", verifyJwt(process.env.DEPLOY_ID_TOKEN, jwks), "deploy-engine-demo");
 
-const url = new URL(process.env.AIRLOCK_ID_TOKEN_REQUEST_URL);
+const url = new URL(endpoint);
 url.searchParams.set("audience", "deploy-engine-registry");
-const fresh = await get(url.pathname + url.search, {
-  authorization: `Bearer ${process.env.AIRLOCK_ID_TOKEN_REQUEST_TOKEN}`,
-});
+const fresh = await get(url);
 if (fresh.status !== 200) throw new Error(`no fresh token: ${fresh.body.error}`);
 check("fresh token", verifyJwt(fresh.body.value, jwks), "deploy-engine-registry");
 

@@ -10,7 +10,10 @@
 import type { Writable } from "node:stream";
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { durationMs } from "../../config/schema.js";
-import type { JobApi, JobApiAttempt, JobApiGrant } from "../../jobapi/job-api.js";
+import { idTokenUrl } from "../../jobapi/id-token.js";
+import type { JobApi, JobApiGrant } from "../../jobapi/job-api.js";
+import type { JobApiAttempt } from "../../jobapi/types.js";
+import { ID_TOKEN_ENV } from "../../secrets/oidc/grant.js";
 import { isShutdownReason } from "../abort.js";
 import { abortableSleep } from "../sleep.js";
 import { sourceArchive } from "../source-archive.js";
@@ -30,6 +33,7 @@ import { followLog } from "./logs.js";
 import {
   CONTAINER,
   JOB_NAME_LABEL,
+  jobApiBase,
   jobKey,
   jobManifest,
   LABELS,
@@ -106,6 +110,7 @@ export class KubernetesExecutor implements Executor {
       sha: run.sha,
       source: async () => sourceArchive(req.checkout),
       reports: [],
+      ...(req.idTokens ? { idTokens: req.idTokens } : {}),
     };
     if (run.earlierRunIds?.length) {
       const adopted = await this.#adopt(cluster, run, req, first, base);
@@ -115,13 +120,19 @@ export class KubernetesExecutor implements Executor {
     const attempt: JobApiAttempt = {
       ...base,
       runId: req.runId,
-      ...(restricted ? { secrets: { env: req.secretEnv, files: req.secretFiles } } : {}),
       ...(run.authorize ? { authorize: run.authorize } : {}),
     };
     const grant = this.o.jobApi.register(
       attempt,
       req.job.timeoutMs + durationMs(c.schedule_timeout) + 10 * 60_000,
     );
+    req.mask?.([{ name: "AIRLOCK_JOB_TOKEN", value: grant.token }]);
+    if (restricted) {
+      attempt.secrets = {
+        env: { ...req.secretEnv, ...idTokenRequestEnv(req, url, grant.token) },
+        files: req.secretFiles,
+      };
+    }
     const job = jobManifest({
       req,
       namespace: cluster.namespace,
@@ -172,6 +183,7 @@ export class KubernetesExecutor implements Executor {
       ?.env?.find((e) => e.name === "AIRLOCK_JOB_TOKEN")?.value;
     const attempt: JobApiAttempt = { ...base, runId: req.runId };
     const grant = token ? this.o.jobApi.adopt(token, attempt) : null;
+    if (token) req.mask?.([{ name: "AIRLOCK_JOB_TOKEN", value: token }]);
     const name = job.metadata!.name!;
     return new KubernetesAttempt(
       cluster,
@@ -392,6 +404,19 @@ class KubernetesAttempt implements JobAttempt {
       await this.cluster.deleteNetworkPolicy(this.name);
     }
   }
+}
+
+/**
+ * A pod cannot reach the per-job socket of the local sandbox: its fresh ID tokens come from the
+ * job API, with the job's token as the request token, under the variables the socket's grant
+ * set, so that one job script works on either executor.
+ */
+function idTokenRequestEnv(req: JobRequest, url: string, token: string): Record<string, string> {
+  if (!req.idTokens) return {};
+  return {
+    [ID_TOKEN_ENV.url]: idTokenUrl(jobApiBase(url)),
+    [ID_TOKEN_ENV.token]: token,
+  };
 }
 
 function portOf(url: string): number {

@@ -4,6 +4,7 @@
 // its pod every egress but Airlock's job API.
 import { createHash } from "node:crypto";
 import type { V1Job, V1NetworkPolicy } from "@kubernetes/client-node";
+import { JOB_API_PREFIX } from "../../jobapi/job-api.js";
 import type { JobRequest } from "../types.js";
 import { BOOTSTRAP } from "./bootstrap.js";
 
@@ -49,6 +50,9 @@ export function jobName(runId: string, jobId: string): string {
   return `airlock-${digest(`${runId}\n${jobId}`, 12)}${slug ? `-${slug}` : ""}`;
 }
 
+/** The job API's endpoints' base URL (AIRLOCK_JOB_API), from the address pods reach Airlock at. */
+export const jobApiBase = (url: string): string => `${url.replace(/\/+$/, "")}${JOB_API_PREFIX}`;
+
 export interface JobManifestInput {
   req: JobRequest;
   namespace: string;
@@ -83,7 +87,7 @@ export function jobManifest(m: JobManifestInput): V1Job {
     AIRLOCK_REPORTS: req.job.reports.join("\n"),
     AIRLOCK_WANTS_SECRETS:
       Object.keys(req.secretEnv).length + req.secretFiles.length > 0 ? "1" : "0",
-    AIRLOCK_JOB_API: `${m.jobApiUrl.replace(/\/+$/, "")}/job-api/v1`,
+    AIRLOCK_JOB_API: jobApiBase(m.jobApiUrl),
     AIRLOCK_JOB_TOKEN: m.token,
   };
   const tmp = req.job.limits?.tmpBytes;

@@ -1,6 +1,8 @@
 // The fresh-token endpoint of one job: during the job, it asks for an ID token for another
 // audience (as GitHub's ACTIONS_ID_TOKEN_REQUEST_URL does), authorised by the job's own
-// credential. Transport-free: the local executor serves it on a per-job Unix socket.
+// credential. Transport-free: the local executor serves it on a per-job Unix socket (socket.ts),
+// executors whose jobs run elsewhere through Airlock's job API (jobapi/id-token.ts), which
+// authenticates the job with its job token and then calls `issue`.
 import { timingSafeEqual } from "node:crypto";
 
 /** Fresh tokens one job may ask for: plenty for several clouds, bounded for the audit log. */
@@ -44,14 +46,19 @@ export class JobTokenEndpoint {
     authorization: string | undefined,
     audience: string | null,
   ): Promise<EndpointReply> {
-    const fail = (status: number, message: string): EndpointReply => ({
-      status,
-      body: { error: message },
-    });
     const given = Buffer.from(/^Bearer (.+)$/.exec(authorization ?? "")?.[1] ?? "", "utf8");
     if (given.length !== this.credential.length || !timingSafeEqual(given, this.credential)) {
       return fail(401, "send this job's AIRLOCK_ID_TOKEN_REQUEST_TOKEN as a Bearer token");
     }
+    return this.issue(audience);
+  }
+
+  /**
+   * A fresh token for `audience`, for a caller that has authenticated the job already (the job
+   * API, by the job's token): the job must not have ended, the audience must be sound, the count
+   * bounded, and the minter re-checks the run's authorization.
+   */
+  async issue(audience: string | null): Promise<EndpointReply> {
     if (this.ended) return fail(410, `job ${this.o.jobId} has ended: no more ID tokens`);
     if (!audience || audience.length > MAX_AUDIENCE || /[\u0000-\u001f\u007f]/.test(audience)) {
       return fail(400, `give the audience as ?audience=NAME (at most ${MAX_AUDIENCE} characters)`);
@@ -69,4 +76,8 @@ export class JobTokenEndpoint {
       return fail(403, e instanceof Error ? e.message : String(e));
     }
   }
+}
+
+function fail(status: number, message: string): EndpointReply {
+  return { status, body: { error: message } };
 }

@@ -92,7 +92,7 @@ export async function grantIdTokens(
       grant.versions[name] = `jti:${m.claims.jti}`;
     }
     const credential = randomBytes(32).toString("base64url");
-    endpoint = new JobTokenEndpoint({
+    const ep = new JobTokenEndpoint({
       jobId: job.id,
       credential,
       mint: async (aud) => {
@@ -102,7 +102,10 @@ export async function grantIdTokens(
         return m.token;
       },
     });
-    socket = await serveOnSocket(endpoint, () => s.issuer.jwks(), s.socketDir);
+    endpoint = ep;
+    // The local executor binds the socket; others serve `idTokens` through the job API.
+    grant.idTokens = { issue: (aud) => ep.issue(aud), jwks: () => s.issuer.jwks() };
+    socket = await serveOnSocket(ep, grant.idTokens.jwks, s.socketDir);
     grant.socket = socket.path;
     grant.env[ID_TOKEN_ENV.url] = SOCKET_REQUEST_URL;
     grant.env[ID_TOKEN_ENV.token] = credential;

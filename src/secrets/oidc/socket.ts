@@ -13,6 +13,8 @@ import type { JobTokenEndpoint } from "./endpoint.js";
 export const ID_TOKEN_PATH = "/id-token";
 /** The URL jobs are given; over the socket, the host name is never looked up. */
 export const SOCKET_REQUEST_URL = `http://airlock${ID_TOKEN_PATH}`;
+/** The issuer's keys beside the endpoint, as on the job API: `new URL("jwks", REQUEST_URL)`. */
+const BESIDE_JWKS_PATH = "/jwks";
 
 export interface JobSocket {
   /** Host path of the socket. */
@@ -21,8 +23,8 @@ export interface JobSocket {
 }
 
 /**
- * Serves `endpoint`, and the issuer's public keys at JWKS_PATH (no credential: they are public),
- * so that a job can verify tokens as a cloud would without network.
+ * Serves `endpoint`, and the issuer's public keys at JWKS_PATH and /jwks (no credential: they
+ * are public), so that a job can verify tokens as a cloud would without network.
  */
 export async function serveOnSocket(
   endpoint: JobTokenEndpoint,
@@ -66,7 +68,9 @@ async function handle(
   };
   const url = new URL(req.url ?? "/", "http://airlock");
   if (req.method !== "GET") return send(405, { error: `use GET ${ID_TOKEN_PATH}` });
-  if (url.pathname === JWKS_PATH) return send(200, await jwks());
+  if (url.pathname === JWKS_PATH || url.pathname === BESIDE_JWKS_PATH) {
+    return send(200, await jwks());
+  }
   if (url.pathname !== ID_TOKEN_PATH) return send(404, { error: `use GET ${ID_TOKEN_PATH}` });
   const reply = await endpoint.request(req.headers.authorization, url.searchParams.get("audience"));
   send(reply.status, reply.body);

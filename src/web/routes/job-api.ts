@@ -1,7 +1,8 @@
 // Serves the job API (jobapi/job-api.ts) over HTTP: every endpoint it knows, bodies taken as raw
 // bytes whatever their type, refusals as JSON that names no detail.
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
-import { JOB_API_PREFIX, type JobApi, JobApiDenied } from "../../jobapi/job-api.js";
+import { JOB_API_PREFIX, type JobApi } from "../../jobapi/job-api.js";
+import { JobApiDenied } from "../../jobapi/types.js";
 
 export const jobApiRoute: FastifyPluginAsync<{ jobApi: JobApi }> = async (
   app: FastifyInstance,
