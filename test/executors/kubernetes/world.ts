@@ -17,6 +17,7 @@ import { JobApi } from "../../../src/jobapi/job-api.js";
 import { createRedactor } from "../../../src/redact/redactor.js";
 import { jobApiRoute } from "../../../src/web/routes/job-api.js";
 import { KubernetesDouble } from "../../doubles/kubernetes.js";
+import { PATIENCE_MS } from "../../support/patience.js";
 import { makeRepo, tempDir } from "../local/helpers.js";
 
 export interface KubeWorld {
@@ -154,8 +155,12 @@ export async function runJob(
   return { result, log };
 }
 
-/** Resolves once `cond` holds, checking on every turn of the event loop's timers. */
-export async function until(what: string, cond: () => boolean, limitMs = 60_000): Promise<void> {
+/** Resolves once `cond` holds, checking every 20 ms; the patience only guards against a hang. */
+export async function until(
+  what: string,
+  cond: () => boolean,
+  limitMs = PATIENCE_MS,
+): Promise<void> {
   const end = Date.now() + limitMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
