@@ -159,7 +159,7 @@ describe("ID-token grant", () => {
       audit: t.audit,
       idTokens: { issuer: t.issuer, sub: "x:{job}" },
     });
-    const c = { runId: "run-1", jobId: "p", timeoutMs: MIN, identity: RUN };
+    const c = { runId: "run-1", jobId: "p", timeoutMs: 30 * MIN, identity: RUN };
     assert.deepEqual(await service.grantsFor({ id: "public", secrets: [] }, c), []);
     const grants = await service.grantsFor({ id: "secret-only", secrets: ["cloud"] }, c);
     assert.deepEqual(
