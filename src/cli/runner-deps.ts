@@ -4,6 +4,8 @@
 import type SQLite from "better-sqlite3";
 import type { NamedExecutorConfig } from "../config/executor-schema.js";
 import type { Config } from "../config/schema.js";
+import type { EgressRequirements } from "../egress/require.js";
+import { LocalExecutor } from "../executors/local/bwrap.js";
 import { checkSandbox } from "../executors/local/check.js";
 import { checkPrlimit } from "../executors/local/rlimits.js";
 import { workspaceTempDir } from "../executors/local/workspace.js";
@@ -51,6 +53,8 @@ export interface RunnerDepsOptions {
   authorized?: boolean;
   /** `airlock run --executor`. */
   override?: ExecutorOverride;
+  /** What jobs' network must be (the serve config's `egress`, `airlock run --require-allowlist`). */
+  egress?: EgressRequirements;
 }
 
 export interface BuiltRunnerDeps {
@@ -122,6 +126,8 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
       return r;
     },
     parseReport: parseJUnit,
+    parseReport: parseJUnitReport,
+    ...(opts.egress ? { egress: opts.egress } : {}),
   };
   return {
     runner,

@@ -1,8 +1,9 @@
 // What `airlock run` shows while it works: a live table on a terminal, one line per event
 // otherwise, and the final summary. Everything it prints about jobs is already redacted.
+import { egressJson, egressLines } from "../egress/summary.js";
 import { endReason } from "../pipeline/end-reason.js";
 import type { LastLines } from "../store/log-text.js";
-import { DESCRIPTIONS_NOTE, type JobRow, jobNotes, type RunRow } from "../store/runs.js";
+import { DESCRIPTIONS_NOTE, type JobRow, jobEgress, jobNotes, type RunRow } from "../store/runs.js";
 
 export type ViewState = "pending" | "running" | string;
 
@@ -179,8 +180,14 @@ export function resultJson(run: RunRow, jobs: JobRow[], lastLines: LastLines = n
       tests: { passed: j.tests_passed, failed: j.tests_failed, skipped: j.tests_skipped },
       error: j.error,
       notes: jobNotes(j),
+      egress: egressOrNull(j),
     })),
   };
+}
+
+function egressOrNull(j: JobRow) {
+  const r = jobEgress(j);
+  return r ? egressJson(r) : null;
 }
 
 /** The end of `airlock run`: the table, notes from secret grants, the suite, where the logs are. */
@@ -191,6 +198,10 @@ export function summaryText(run: RunRow, jobs: JobRow[], lastLines: LastLines = 
     if (key.startsWith("grants:") && Array.isArray(value)) {
       for (const n of value) lines.push(`note: ${key.slice(7)}: ${n}`);
     }
+  }
+  for (const j of jobs) {
+    const r = jobEgress(j);
+    if (r) lines.push(...egressLines(j.job_id, r));
   }
   const suite = notes.suite as { ref?: string; sha?: string } | undefined;
   if (suite?.ref && suite.sha) lines.push(`suite: ${suite.ref} (${suite.sha.slice(0, 12)})`);

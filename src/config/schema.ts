@@ -4,6 +4,7 @@ import { z } from "zod";
 import { DURATION_RE, durationStringMs } from "./duration.js";
 import { ExecutorName, ExecutorSchema } from "./executor-schema.js";
 import { LimitsSchema } from "./limits-schema.js";
+import { NetworkSchema } from "./network-schema.js";
 import { DEFAULT_SUB, subTemplateProblem } from "./oidc-schema.js";
 import { MirrorSchema, SuiteSchema } from "./suite-schema.js";
 import { VaultSetSchema } from "./vault-schema.js";
@@ -135,10 +136,7 @@ export const JobSchema = z
     timeout: Duration.default("30m").describe(
       'How long the job may run: "90s", "30m", "2h", "1h30m" or seconds.',
     ),
-    network: z
-      .boolean()
-      .default(false)
-      .describe("Whether the job may use the network (off by default)."),
+    network: NetworkSchema,
     reports: z
       .array(workspaceGlob("report", "reports/*.xml"))
       .default([])

@@ -3,6 +3,7 @@
 // for Jobs in a cluster); select.ts says which one a job uses and registry.ts builds them from
 // the configuration.
 import type { Writable } from "node:stream";
+import type { EgressRecord, EgressSpec } from "../egress/types.js";
 import type { Redactor, RegisteredSecret } from "../redact/types.js";
 import type { GrantContext, IdTokenService, SecretGrant } from "../secrets/types.js";
 
@@ -33,7 +34,13 @@ export interface JobSpec {
   /** OIDC ID tokens the job receives, by variable name. A job with any is restricted too. */
   idTokens?: Record<string, IdTokenSpec>;
   timeoutMs: number;
+  /** The host's network, unfiltered (`network: true`). */
   network: boolean;
+  /**
+   * `network: { allow }`: the job's only way out is an egress proxy enforcing this (network is
+   * then false, so an executor that ignores this field gives the job no network at all).
+   */
+  egress?: EgressSpec;
   /** Report file patterns (JUnit XML), relative to where the job starts. */
   reports: string[];
   /** Resource limits: asked for by `.airlock.yml`, then completed and capped by the runner. */
@@ -175,6 +182,8 @@ export interface JobEnd {
    * out of memory (limit 2 GiB)"), processes it left behind. The runner ends the log with them.
    */
   notes?: string[];
+  /** Where a job with `egress` connected (raw: the runner redacts it before storing). */
+  egress?: EgressRecord;
 }
 
 export interface JobResult extends JobEnd {
@@ -282,5 +291,7 @@ export interface Executor {
    */
   sweep?(work: AbandonedWork): Promise<SweptWork[]>;
   /** Releases what the executor keeps across runs (a workspace root). */
+  /** Whether it enforces JobSpec.egress; a job with `egress` never runs on one that does not. */
+  readonly egress?: boolean;
   close?(): Promise<void>;
 }

@@ -47,6 +47,8 @@ export interface ServeConfig {
   executors: Record<string, NamedExecutorConfig>;
   /** Operational settings (serve-settings.ts). */
   settings: ServeSettings;
+  /** What jobs' network must be: restricted jobs may be required to list where they connect. */
+  egress: { requireAllowlist: boolean };
 }
 
 const secretRef = z.union([
@@ -76,6 +78,7 @@ const fileSchema = z
     trust_proxy: z.boolean().optional(),
     executors: z.record(ExecutorName, NamedExecutorSchema).optional(),
     ...settingsFileShape,
+    egress: z.object({ require_allowlist: z.boolean().optional() }).strict().optional(),
   })
   .strict();
 
@@ -211,6 +214,8 @@ export interface LoadOptions {
  * AIRLOCK_GITHUB_CLONE_URL, AIRLOCK_GITHUB_OAUTH_CLIENT_ID, AIRLOCK_GITHUB_OAUTH_CLIENT_SECRET,
  * AIRLOCK_PUBLIC_URL, AIRLOCK_TRUST_PROXY, AIRLOCK_LISTEN, AIRLOCK_HOME (data directory), and
  * those of serve-settings.ts.
+ * AIRLOCK_PUBLIC_URL, AIRLOCK_TRUST_PROXY, AIRLOCK_LISTEN, AIRLOCK_HOME (data directory),
+ * AIRLOCK_EGRESS_REQUIRE_ALLOWLIST.
  * No App id, key or webhook secret anywhere: embedded mode (console only).
  */
 export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
@@ -302,6 +307,10 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
     : undefined;
   const trustProxy =
     flag(env.AIRLOCK_TRUST_PROXY, "AIRLOCK_TRUST_PROXY") ?? fc.trust_proxy ?? false;
+  const requireAllowlist =
+    flag(env.AIRLOCK_EGRESS_REQUIRE_ALLOWLIST, "AIRLOCK_EGRESS_REQUIRE_ALLOWLIST") ??
+    fc.egress?.require_allowlist ??
+    false;
 
   let oauth: ServeConfig["oauth"];
   const clientId = env.AIRLOCK_GITHUB_OAUTH_CLIENT_ID || gh.oauth?.client_id;
@@ -364,6 +373,7 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
     configFile,
     executors: fc.executors ?? {},
     settings,
+    egress: { requireAllowlist },
   };
   // Printing or serialising the config shows where things are, never secret values.
   Object.defineProperties(config, {
@@ -390,5 +400,6 @@ export function describeServeConfig(c: ServeConfig): Record<string, unknown> {
     configFile: c.configFile,
     executors: Object.fromEntries(Object.entries(c.executors).map(([n, e]) => [n, e.kind])),
     settings: c.settings,
+    egress: c.egress,
   };
 }

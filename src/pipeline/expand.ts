@@ -31,7 +31,10 @@ export function expandJobs(config: Config): PlannedJob[] {
           : {}),
         env: { ...job.env, ...e.matrix },
         timeoutMs: durationMs(job.timeout),
-        network: job.network,
+        network: job.network === true,
+        ...(typeof job.network === "object"
+          ? { egress: { allow: [...job.network.allow], audit: job.network.audit } }
+          : {}),
         reports: [...job.reports],
         ...(job.limits ? { limits: limitsOf(job.limits) } : {}),
         ...(job.executor ? { executor: job.executor } : {}),

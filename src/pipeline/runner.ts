@@ -12,6 +12,9 @@ import type {
   PreparedRun,
   RunContext,
 } from "../executors/types.js";
+import type { EgressRecord } from "../egress/record.js";
+import { redactRecord } from "../egress/record.js";
+import { type EgressRequirements, egressProblem } from "../egress/require.js";
 import type { Redactor, RegisteredSecret } from "../redact/types.js";
 import type { RunIdentity } from "../secrets/oidc/claims.js";
 import type { GrantContext, SecretGrant } from "../secrets/types.js";
@@ -40,6 +43,8 @@ export interface RunnerDeps {
   parseReport(xml: string, file: string): TestResult[];
   /** Default and maximum limits of jobs (default: the built-in defaults, no maximum). */
   limits?: LimitPolicy;
+  /** What the server requires of jobs' network (default: nothing). */
+  egress?: EgressRequirements;
 }
 
 export interface RunRequest {
@@ -139,6 +144,7 @@ export async function executeRun(deps: RunnerDeps, req: RunRequest): Promise<Run
       grants: r.grants,
       error: r.error ?? null,
       notes: r.notes,
+      ...(r.egress ? { egress: r.egress } : {}),
     });
     return r.status;
   };
@@ -203,6 +209,8 @@ interface JobRecord {
   error?: string;
   /** Airlock's closing lines, as the log ends with them. */
   notes: string[];
+  /** Where the job connected (redacted). */
+  egress?: EgressRecord;
 }
 
 /** The run's share of each executor it uses, prepared when its first job there starts. */
@@ -299,6 +307,8 @@ async function runJob(
   try {
     if (restricted && req.refuseRestricted !== undefined) throw new Error(req.refuseRestricted);
     const executor = deps.executorFor(job);
+    const refused = egressProblem(job, job.template, executor, deps.egress);
+    if (refused) throw new Error(refused);
     if (restricted && !executor.remoteSecrets) {
       grants.push(
         ...(await deps.grant(job, {
@@ -369,6 +379,7 @@ async function runJob(
       record.error = `timed out after ${formatDurationMs(job.timeoutMs)}`;
     }
     const unreadable: string[] = [];
+    if (result.egress) record.egress = redactRecord(result.egress, (t) => redactor.redact(t));
     for (const report of result.reports) {
       // The path is job-chosen text too: a file named after a secret must not carry it out.
       const file = redactor.redact(report.path);

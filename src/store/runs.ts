@@ -1,5 +1,6 @@
 // Runs and their jobs: the record every stage reads and writes.
 import type { Selectable } from "kysely";
+import type { EgressRecord } from "../egress/record.js";
 import type { Db } from "./db.js";
 import type { JobState, JobsTable, RunStatus, RunsTable } from "./schema.js";
 
@@ -52,6 +53,8 @@ export interface JobUpdate {
   error?: string | null;
   /** Airlock's closing lines about the job: fixed texts, safe to show publicly. */
   notes?: string[];
+  /** Where a job with a network allow list connected (redacted). */
+  egress?: EgressRecord;
 }
 
 /** A job's closing notes (see JobsTable.notes). */
@@ -61,6 +64,17 @@ export function jobNotes(j: Pick<JobRow, "notes">): string[] {
     return Array.isArray(n) ? n.filter((x): x is string => typeof x === "string") : [];
   } catch {
     return [];
+  }
+}
+
+/** A job's connection record, or null when it had no allow list (or the row is damaged). */
+export function jobEgress(j: Pick<JobRow, "egress">): EgressRecord | null {
+  if (!j.egress) return null;
+  try {
+    const r = JSON.parse(j.egress) as EgressRecord;
+    return Array.isArray(r?.entries) ? r : null;
+  } catch {
+    return null;
   }
 }
 
@@ -153,6 +167,7 @@ export class RunStore {
         ...(u.grants !== undefined ? { grants: JSON.stringify(u.grants) } : {}),
         ...(u.error !== undefined ? { error: u.error } : {}),
         ...(u.notes !== undefined ? { notes: JSON.stringify(u.notes) } : {}),
+        ...(u.egress !== undefined ? { egress: JSON.stringify(u.egress) } : {}),
         ...(tests
           ? {
               tests: JSON.stringify(tests),

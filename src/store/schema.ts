@@ -74,6 +74,8 @@ export interface JobsTable {
   error: string | null;
   /** JSON array of Airlock's closing lines about the job ("killed: out of memory (limit 2 GiB)"). */
   notes: Generated<string>;
+  /** JSON EgressRecord: where a job with a network allow list connected (redacted); or null. */
+  egress: Generated<string | null>;
   seq: Generated<number>;
 }
 

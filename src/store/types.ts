@@ -9,6 +9,7 @@
 // `resetInterrupted` when the single gateway starts; with several replicas a claim becomes a
 // lease (who holds it, until when) and only expired leases are released.
 import type { Selectable } from "kysely";
+import type { EgressRecord } from "../egress/record.js";
 import type { AuditQuery } from "./audit-query.js";
 import type { EventState } from "./events-schema.js";
 import type { OutboxState } from "./outbox-schema.js";
@@ -98,6 +99,8 @@ export interface JobUpdate {
   tests?: TestResult[];
   grants?: Record<string, unknown>;
   error?: string | null;
+  /** Where a job with a network allow list connected (redacted). */
+  egress?: EgressRecord;
 }
 
 export interface RunFilter {

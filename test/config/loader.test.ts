@@ -93,7 +93,7 @@ describe("parseConfig reports each mistake at its line and column", () => {
       ),
       [
         '.airlock.yml:5:12: jobs.a.needs: expected a list, got the string "b" (write a list: [b])',
-        '.airlock.yml:6:14: jobs.a.network: expected true or false, got the string "yes"',
+        '.airlock.yml:6:14: jobs.a.network: expected true, false or { allow: [hosts] }, e.g. { allow: [registry.npmjs.org, "*.amazonaws.com:443"] }; got "yes"',
       ],
     );
   });

@@ -57,6 +57,7 @@ function job(over: Partial<JobRow> = {}): JobRow {
     grants: "{}",
     error: "sandbox said: line with AKIA-looking log text",
     notes: "[]",
+    egress: null,
     seq: 1,
     ...over,
   };

@@ -47,6 +47,7 @@ function runOf(
       grants: "{}",
       error: null,
       notes: "[]",
+      egress: null,
       seq: ++seq,
     }),
   );

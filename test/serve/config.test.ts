@@ -111,3 +111,23 @@ test("mistakes are named, and secrets are never quoted", () => {
     /no GitHub App id/,
   );
 });
+
+test("egress.require_allowlist from the file, overridden by AIRLOCK_EGRESS_REQUIRE_ALLOWLIST", () => {
+  assert.deepEqual(loadServeConfig({ env: {}, cwd: dir }).egress, { requireAllowlist: false });
+  const file = path.join(dir, "egress.yml");
+  writeFileSync(file, "egress:\n  require_allowlist: true\n");
+  assert.equal(loadServeConfig({ file, env: {} }).egress.requireAllowlist, true);
+  assert.match(JSON.stringify(loadServeConfig({ file, env: {} })), /"requireAllowlist":true/);
+  const off = loadServeConfig({ file, env: { AIRLOCK_EGRESS_REQUIRE_ALLOWLIST: "false" } });
+  assert.equal(off.egress.requireAllowlist, false);
+  writeFileSync(file, "egress:\n  require_allowlist: yes please\n");
+  assert.match(
+    errorOf(() => loadServeConfig({ file, env: {} })),
+    /egress\.require_allowlist/,
+  );
+  writeFileSync(file, "egress:\n  allow: [x]\n");
+  assert.match(
+    errorOf(() => loadServeConfig({ file, env: {} })),
+    /egress/,
+  );
+});

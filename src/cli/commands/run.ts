@@ -46,6 +46,7 @@ interface RunOptions {
   config?: string;
   executor: string[];
   jobApiListen?: string;
+  requireAllowlist?: boolean;
 }
 
 const localActor = () => `local:${userInfo().username}`;
@@ -167,6 +168,9 @@ export function registerRun(program: Command): void {
     .option(
       "--job-api-listen <host:port>",
       "where the job API listens for jobs running elsewhere (default 127.0.0.1, any port)",
+    .option(
+      "--require-allowlist",
+      "refuse restricted jobs that do not list where they connect (as a server requiring it would)",
     )
     .action(async (opts: RunOptions) => {
       process.exitCode = await runCommand(opts);
@@ -247,6 +251,7 @@ async function runCommand(opts: RunOptions): Promise<number> {
       executors: named,
       ...(jobApi ? { jobApi: jobApi.jobApi } : {}),
       override: executorOverride(opts.executor),
+      ...(opts.requireAllowlist ? { egress: { requireAllowlist: true } } : {}),
     });
     cleanups.push(deps.close);
     const runId = newRunId();

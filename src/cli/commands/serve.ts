@@ -222,6 +222,7 @@ function flowService(config: ServeConfig, log: FastifyBaseLogger, jobApi: JobApi
           executors: config.executors,
           jobApi,
           authorized: run?.authorized ?? false,
+          egress: config.egress,
         });
         return {
           runner: b.runner,

@@ -52,6 +52,8 @@ export interface JobSandbox {
   masks: string[];
   /** Size of the private /tmp in bytes (absent: tmpfs's default). */
   tmpBytes?: number;
+  /** Egress through Airlock's proxy: the job's resolv.conf, and the fd it waits on to start. */
+  egress?: { resolvConf: string; blockFd: number };
   scriptFd: number;
   secretFiles: { name: string; fd: number }[];
   /** Host path of the job's API socket, bound at SANDBOX.apiSocket. */
@@ -63,6 +65,7 @@ export function jobArgs(s: JobSandbox): string[] {
   const a = [...sandboxFlags({ network: s.network }), ...s.layout.args];
   a.push("--ro-bind", s.etc.dir, "/etc", ...s.etc.args);
   if (s.network) a.push("--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf");
+  if (s.egress) a.push("--ro-bind", s.egress.resolvConf, "/etc/resolv.conf");
   // HOME and /tmp are private and in memory; the checkout is the only thing on disk.
   a.push("--proc", "/proc", "--dev", "/dev");
   if (s.tmpBytes !== undefined) a.push("--size", String(s.tmpBytes));
@@ -81,6 +84,7 @@ export function jobArgs(s: JobSandbox): string[] {
   if (s.apiSocket) a.push("--ro-bind", s.apiSocket, SANDBOX.apiSocket);
   a.push("--remount-ro", SANDBOX.run, "--remount-ro", "/");
   a.push("--chdir", s.cwd, "--json-status-fd", String(s.statusFd));
+  if (s.egress) a.push("--block-fd", String(s.egress.blockFd));
   a.push("--", ...JOB_COMMAND, SANDBOX.script);
   return a;
 }

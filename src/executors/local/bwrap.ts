@@ -2,11 +2,14 @@
 // afterwards whatever happened. With `sandbox: false` it runs public jobs as a plain process.
 import { realpath, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { hostName, parseAddress } from "../../egress/rules.js";
+import { EgressSession } from "../../egress/session.js";
 import { attemptOf } from "../attempt.js";
 import type { Executor, JobIO, JobRequest, JobResult, PreparedRun } from "../types.js";
 import { isRestricted } from "../types.js";
 import { badMountTarget, JOB_COMMAND, jobArgs } from "./bwrap-args.js";
 import { checkSandbox } from "./check.js";
+import { egressResolvConf, egressWrapper, SandboxEgress } from "./egress.js";
 import { baseEnv, buildEnv, SANDBOX } from "./env.js";
 import { type EtcLayout, type HostLayout, prepareEtc, systemLayout } from "./layout.js";
 import { isInside, realish, safeRelative } from "./paths.js";
@@ -33,6 +36,18 @@ export interface LocalExecutorOptions {
   bwrapPath?: string;
   /** util-linux's prlimit, which sets every job's resource limits (default: found on PATH). */
   prlimitPath?: string;
+  /**
+   * Names every sandbox's /etc/hosts carries, and that egress proxies resolve without DNS
+   * (name -> addresses), e.g. for services on the host's loopback.
+   */
+  hosts?: Record<string, string[]>;
+  egress?: {
+    /** Addresses no name may lead to unless listed (default: loopback, link-local, private). */
+    forbidden?: string[];
+    /** util-linux's nsenter and unshare, which set up each job's proxy (default: on PATH). */
+    nsenterPath?: string;
+    unsharePath?: string;
+  };
 }
 
 const SECRET_FILE = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
@@ -47,6 +62,7 @@ export class LocalExecutor implements Executor {
   readonly kind = "local";
   readonly remoteSecrets = false;
   readonly fetchesSuite = false;
+  readonly egress: boolean;
   readonly #sandbox: boolean;
   readonly #opts: LocalExecutorOptions;
   readonly #workspaces: Workspaces;
@@ -58,6 +74,14 @@ export class LocalExecutor implements Executor {
     this.#opts = opts;
     this.name = opts.name ?? "local";
     this.#sandbox = opts.sandbox ?? true;
+    this.egress = this.#sandbox;
+    for (const [name, addrs] of Object.entries(opts.hosts ?? {})) {
+      if (hostName(name) !== name || addrs.some((a) => parseAddress(a) === null)) {
+        throw new Error(
+          `hosts: ${JSON.stringify(name)} must be a lower-case host name with IP addresses`,
+        );
+      }
+    }
     this.#hidden = [...(opts.dataDir ? [opts.dataDir] : []), ...(opts.hidden ?? [])].map(realish);
     this.#workspaces = new Workspaces({ tempDir: opts.tempDir, exclude: this.#hidden });
   }
@@ -103,6 +127,9 @@ export class LocalExecutor implements Executor {
       }
       if (req.mounts.length > 0) {
         return fail(`job ${job.id} needs read-only mounts, which only the sandbox provides`);
+      }
+      if (job.egress) {
+        return fail(`job ${job.id} has a network allow list, which only the sandbox enforces`);
       }
     } else {
       const check = await checkSandbox(this.#opts.bwrapPath);
@@ -171,6 +198,8 @@ export class LocalExecutor implements Executor {
     const limited = prlimitArgs(job.limits);
     let finished: Finished;
     let started: boolean;
+    let egressRecord: JobResult["egress"];
+    let egressError: Error | null = null;
     if (bwrap) {
       const secretFds = req.secretFiles.map((f, i) => ({ name: f.name, fd: 5 + i }));
       const names = new Set<string>();
@@ -184,10 +213,34 @@ export class LocalExecutor implements Executor {
       // exists; from then on a cancel or timeout kills that init, which ends every process of
       // the job, even those that left bwrap's process group.
       const init = new SandboxInit();
+      // With an allow list, the job waits (--block-fd) until its proxy serves its namespace.
+      const egress = job.egress
+        ? new SandboxEgress(
+            new EgressSession({
+              spec: job.egress,
+              ...(this.#opts.hosts ? { hosts: this.#opts.hosts } : {}),
+              ...(this.#opts.egress?.forbidden ? { forbidden: this.#opts.egress.forbidden } : {}),
+              note: (line) => note(req, line),
+            }),
+            {
+              ...this.#opts.egress,
+              note: (line) => note(req, line),
+              signal: req.signal,
+              onFail: () => init.kill(),
+            },
+          )
+        : null;
       const fds: ExtraFd[] = [
-        { read: true, onData: (text) => init.learn(text) },
+        {
+          read: true,
+          onData: (text) => {
+            init.learn(text);
+            if (egress && init.pid !== null) egress.start(init.pid);
+          },
+        },
         { write: script },
         ...req.secretFiles.map((f) => ({ write: Buffer.from(f.value, "utf8") })),
+        ...(egress ? [{ write: egress.ready }] : []),
       ];
       const args = jobArgs({
         network: job.network,
@@ -198,6 +251,14 @@ export class LocalExecutor implements Executor {
         mounts: this.#checkMounts(req.mounts, await this.#workspaces.root()),
         masks: this.#masks(),
         tmpBytes: job.limits?.tmpBytes,
+        ...(egress
+          ? {
+              egress: {
+                resolvConf: await egressResolvConf(await this.#workspaces.root()),
+                blockFd: 5 + secretFds.length,
+              },
+            }
+          : {}),
         statusFd: 3,
         scriptFd: 4,
         secretFiles: secretFds,
@@ -205,6 +266,7 @@ export class LocalExecutor implements Executor {
       });
       const env = buildEnv(
         baseEnv({ sandbox: true, home: SANDBOX.home, workspace: SANDBOX.workspace }),
+        egress?.env ?? {},
         req.env,
         req.secretEnv,
         // Files whose path a variable names (AWS_WEB_IDENTITY_TOKEN_FILE).
@@ -216,10 +278,17 @@ export class LocalExecutor implements Executor {
         { AIRLOCK_WORKSPACE: SANDBOX.workspace, AIRLOCK_SECRETS_DIR: SANDBOX.secrets },
         req.apiSocket ? { AIRLOCK_JOB_API_SOCKET: SANDBOX.apiSocket } : {},
       );
-      finished = await supervise(
-        { file: prlimit, args: [...limited, bwrap, ...args], env, fds },
-        { ...sup, beforeKill: () => init.kill() },
-      );
+      try {
+        const wrapper = egress ? egressWrapper(this.#opts.egress?.unsharePath) : [];
+        finished = await supervise(
+          { file: prlimit, args: [...limited, ...wrapper, bwrap, ...args], env, fds },
+          { ...sup, beforeKill: () => init.kill() },
+        );
+      } finally {
+        const e = egress?.finish();
+        if (e) egressRecord = e.record;
+        egressError = e?.error ?? null;
+      }
       init.learn(finished.reads[0] ?? "");
       started = init.pid !== null;
       // Whatever ended the job, nothing of it may outlive it: kill the init (a no-op when it is
@@ -252,6 +321,9 @@ export class LocalExecutor implements Executor {
     if (finished.end === "spawn_failed") {
       throw new JobSetupError(`cannot start the job: ${message(finished.error)}`);
     }
+    if (egressError && finished.end === "exited") {
+      throw new JobSetupError(`cannot give the job its egress proxy: ${egressError.message}`);
+    }
     if (!started && finished.end === "exited") {
       const why =
         finished.tail.trim().split("\n").pop() || `bwrap exited with ${finished.exitCode}`;
@@ -281,6 +353,7 @@ export class LocalExecutor implements Executor {
       exitCode: finished.exitCode,
       reports: read.reports,
       ...(notes.length ? { notes } : {}),
+      ...(egressRecord ? { egress: egressRecord } : {}),
     };
   }
 
@@ -323,7 +396,11 @@ export class LocalExecutor implements Executor {
   /** The sandbox's /etc, prepared once per run. */
   #etcLayout(): Promise<EtcLayout> {
     this.#etc ??= (async () =>
-      prepareEtc(path.join(await this.#workspaces.root(), "etc"), this.#hidden))();
+      prepareEtc(
+        path.join(await this.#workspaces.root(), "etc"),
+        this.#hidden,
+        this.#opts.hosts,
+      ))();
     return this.#etc;
   }
 }

@@ -108,7 +108,12 @@ export interface EtcLayout {
  * (e.g. /etc/ssl/private) is masked: inside the sandbox the job owns what the user running
  * Airlock owns, so file modes alone would not keep it out.
  */
-export async function prepareEtc(dir: string, hidden: string[]): Promise<EtcLayout> {
+export async function prepareEtc(
+  dir: string,
+  hidden: string[],
+  /** Extra names for /etc/hosts (name -> addresses), e.g. services on the host's loopback. */
+  hosts: Record<string, string[]> = {},
+): Promise<EtcLayout> {
   const layout: EtcLayout = { dir, args: [], exposed: [] };
   await mkdir(dir, { mode: 0o755 });
   for (const name of ETC_ALLOW) {
@@ -133,8 +138,10 @@ export async function prepareEtc(dir: string, hidden: string[]): Promise<EtcLayo
       await cp(p, path.join(dir, name), { verbatimSymlinks: true, dereference: false });
     }
   }
+  const extraHosts = Object.entries(hosts).flatMap(([n, addrs]) => addrs.map((a) => `${a} ${n}\n`));
   for (const [name, content] of Object.entries(GENERATED_ETC)) {
-    await writeFile(path.join(dir, name), content, { mode: 0o644 });
+    const text = name === "hosts" ? content + extraHosts.join("") : content;
+    await writeFile(path.join(dir, name), text, { mode: 0o644 });
   }
   return layout;
 }

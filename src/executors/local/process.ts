@@ -5,10 +5,13 @@ import { spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 
 /**
- * An extra file descriptor (3, 4, …): data we write and close, or a channel we read (`onData`
- * sees everything read from it so far, each time more arrives).
+ * An extra file descriptor (3, 4, …): data we write and close (once it is known, when a
+ * promise: a rejected one, or a process gone first, closes it unwritten), or a channel we read
+ * (`onData` sees everything read from it so far, each time more arrives).
  */
-export type ExtraFd = { write: Buffer } | { read: true; onData?: (text: string) => void };
+export type ExtraFd =
+  | { write: Buffer | Promise<Buffer> }
+  | { read: true; onData?: (text: string) => void };
 
 export interface SpawnSpec {
   file: string;
@@ -92,8 +95,16 @@ export function supervise(spec: SpawnSpec, sup: Supervision): Promise<Finished> 
       if (!stream) return;
       // A child that dies early closes its end; the EPIPE is expected and means nothing here.
       stream.on("error", () => {});
-      if ("write" in fd) stream.end(fd.write);
-      else {
+      if ("write" in fd) {
+        if (Buffer.isBuffer(fd.write)) stream.end(fd.write);
+        else {
+          fd.write.then(
+            (b) => stream.end(b),
+            () => stream.destroy(),
+          );
+          child.once("exit", () => stream.destroy());
+        }
+      } else {
         stream.on("data", (c: Buffer) => {
           reads[i] += c.toString("utf8");
           fd.onData?.(reads[i]!);

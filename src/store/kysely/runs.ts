@@ -93,6 +93,7 @@ export class RunRepoImpl implements RunRepo {
         ...(u.finishedAt !== undefined ? { finished_at: u.finishedAt } : {}),
         ...(u.grants !== undefined ? { grants: JSON.stringify(u.grants) } : {}),
         ...(u.error !== undefined ? { error: u.error } : {}),
+        ...(u.egress !== undefined ? { egress: JSON.stringify(u.egress) } : {}),
         ...(tests
           ? {
               tests: JSON.stringify(tests),

@@ -13,6 +13,7 @@ import * as m009 from "./009_check_run_status.js";
 import * as m010 from "./010_request_interruptions.js";
 import * as m011 from "./011_job_notes.js";
 import * as m012 from "./012_oidc_keys.js";
+import * as m013 from "./013_job_egress.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -27,4 +28,5 @@ export const migrations: Record<string, Migration> = {
   "010_request_interruptions": m010,
   "011_job_notes": m011,
   "012_oidc_keys": m012,
+  "013_job_egress": m013,
 };

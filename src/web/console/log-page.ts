@@ -1,7 +1,8 @@
 // The log view of one job: a page of lines with numbers and colours, a pager, search, the
 // download link, and (at the tail of a running job) the hook the script uses to stream new lines.
-import type { JobRow, RunRow } from "../../store/runs.js";
+import { type JobRow, jobEgress, type RunRow } from "../../store/runs.js";
 import type { Principal } from "../auth/auth.js";
+import { egressSection } from "./egress-section.js";
 import { duration, html, page, pathOf, query, trusted } from "./html.js";
 import { lineHtml } from "./lines.js";
 import type { LogLine, Page, SearchResult } from "./log-reader.js";
@@ -42,6 +43,7 @@ ${!atTail ? html`<a href="${base}${query({ from: pg.nextLine })}" rel="next">Nex
 <h1>${job.job_id} ${badge(job.state)}</h1>
 <p class="meta">${job.restricted ? html`<span class="tag">restricted</span> ` : ""}Duration ${duration(jobDuration(job))} · ${pg.totalLines} lines · ${Math.ceil(pg.size / 1024)} KiB ·
 <a href="${base}/log.txt" download>Download the log</a></p>
+${egressSection(jobEgress(job))}
 <form class="filters" method="get" action="${base}" role="search" aria-label="Search this log">
 <label>Search <input type="search" name="q" value="${search?.q ?? ""}" required></label> <button type="submit">Search</button>
 ${search ? html` <a href="${base}">Close search</a>` : ""}</form>
