@@ -1,5 +1,6 @@
 // A job's connection record as people read it: destinations with counts and bytes, what was
 // refused, and the allow list that fits what the job did ("this job connected to: …").
+import { formatBytes } from "../config/size.js";
 import { type EgressRecord, refusedDestinations, suggestAllowlist } from "./record.js";
 
 export interface Destination {
@@ -61,16 +62,4 @@ export function egressLines(jobId: string, r: EgressRecord): string[] {
     lines.push(`egress: ${jobId}: suggested network: { allow: [${list}] }`);
   }
   return lines;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }

@@ -1,8 +1,9 @@
 // A job without `network: true` that fails after network errors was most likely cut off by its
-// sandbox: say so plainly, since the job's own messages rarely do (npm retries in silence).
+// sandbox: say so plainly, since the job's own messages rarely do (npm retries in silence). A job
+// with an allow list was cut off from what its list lacks, or used a tool that ignores its proxy.
 
 const FAILURES =
-  /ENOTFOUND|EAI_AGAIN|getaddrinfo|Could not resolve host|ECONNREFUSED|[Nn]etwork is unreachable/;
+  /ENOTFOUND|EAI_AGAIN|getaddrinfo|Could not resolve host|ECONNREFUSED|[Nn]etwork is unreachable|Failed to connect to/;
 /** The longest pattern, less one: what a chunk boundary may split. */
 const CARRY = 24;
 
@@ -25,10 +26,13 @@ export class NetworkFailureSpotter {
 
 /** The hint for a job that failed or timed out after network errors, with no network to use. */
 export function noNetworkHint(
-  job: { template: string; network: boolean },
+  job: { template: string; network: boolean; egress?: unknown },
   status: string,
   spotter: NetworkFailureSpotter,
 ): string | null {
   if (job.network || !spotter.seen || (status !== "failed" && status !== "timed_out")) return null;
+  if (job.egress) {
+    return `this job reaches the network only through its egress proxy ($HTTPS_PROXY): a tool that ignores the proxy variables cannot connect at all (point it at the proxy), and a host missing from jobs.${job.template}.network.allow is refused (see "egress refused" above)`;
+  }
   return `this job has no network: add \`network: true\` to jobs.${job.template}`;
 }

@@ -18,6 +18,7 @@ describe("no-network hint", () => {
     "connect ECONNREFUSED 127.0.0.1:5432",
     "bash: connect: Network is unreachable",
     "ping: connect: network is unreachable",
+    "curl: (7) Failed to connect to api.example.com port 443 after 0 ms: Couldn't connect to server",
   ]) {
     it(`spots: ${line}`, () => {
       assert.equal(
@@ -39,5 +40,17 @@ describe("no-network hint", () => {
     assert.equal(noNetworkHint({ ...job, network: true }, "failed", seen), null);
     assert.equal(noNetworkHint(job, "failed", spot("assertion failed\n")), null);
     assert.ok(noNetworkHint(job, "timed_out", seen));
+  });
+
+  it("tells a job with an allow list about its proxy instead", () => {
+    const hint = noNetworkHint(
+      { ...job, egress: { allow: ["a.test"], audit: false } },
+      "failed",
+      spot(
+        "curl: (7) Failed to connect to a.test port 80 after 1 ms: Couldn't connect to server\n",
+      ),
+    );
+    assert.match(hint ?? "", /only through its egress proxy/);
+    assert.match(hint ?? "", /jobs\.install\.network\.allow/);
   });
 });

@@ -70,7 +70,7 @@ jobs:
     assert.match(
       r.stdout,
       new RegExp(
-        `egress: fetch connected to: 127\\.0\\.0\\.2:${port} \\(1×, \\d+ B out, 25\\d KiB in\\)`,
+        `egress: fetch connected to: 127\\.0\\.0\\.2:${port} \\(1×, \\d+ bytes out, 25\\d(\\.\\d)? KiB in\\)`,
       ),
     );
     assert.match(r.stdout, new RegExp(`egress: fetch was refused: 127\\.0\\.0\\.3:${port}`));
@@ -158,6 +158,34 @@ jobs:
         .jobs[0]!;
       assert.equal(job.result, "error");
       assert.match(job.error, /local-unsandboxed executor cannot enforce/);
+    } finally {
+      p.cleanup();
+    }
+  });
+});
+
+describe("airlock run: a tool that ignores the proxy", () => {
+  test("fails to connect, and the job ends with a hint about the proxy", async () => {
+    const p = new Project({
+      files: {
+        ".airlock.yml": `version: 1
+jobs:
+  bypass:
+    network: { allow: ["127.0.0.2:9"] }
+    run: curl -sS --max-time 20 --noproxy '*' http://127.0.0.2:9/
+`,
+      },
+    });
+    try {
+      const r = await p.cli(["run", "--json"]);
+      assert.equal(r.code, 1, show(r));
+      const job = (JSON.parse(r.stdout) as { jobs: { result: string; notes: string[] }[] })
+        .jobs[0]!;
+      assert.equal(job.result, "failed");
+      assert.ok(
+        job.notes.some((n) => /only through its egress proxy/.test(n)),
+        JSON.stringify(job.notes),
+      );
     } finally {
       p.cleanup();
     }

@@ -87,7 +87,7 @@ describe("the job page's Network section", () => {
       html,
       /<code>registry\.npmjs\.org<\/code><\/td><td>443<\/td><td>104\.16\.0\.1<\/td>/,
     );
-    assert.match(html, /<td>12<\/td><td>40 KiB<\/td><td>5\.0 MiB<\/td>/);
+    assert.match(html, /<td>12<\/td><td>40 KiB<\/td><td>5 MiB<\/td>/);
     assert.match(html, /exfil\.test/);
     assert.match(html, /This job connected to: registry\.npmjs\.org:443\./);
     assert.match(html, /network:\n {2}allow:\n {4}- &quot;registry\.npmjs\.org:443&quot;/);

@@ -1,7 +1,8 @@
 // The "Network" section of a job's page: where a job with a network allow list connected, what
 // was refused, and the allow list that fits what it did. Every text passes `html`.
+
+import { formatBytes } from "../../config/size.js";
 import { type EgressRecord, suggestAllowlist } from "../../egress/record.js";
-import { formatBytes } from "../../egress/summary.js";
 import { html, type SafeHtml } from "./html.js";
 
 export function egressSection(r: EgressRecord | null): SafeHtml | "" {
