@@ -1,6 +1,7 @@
 // `npm run bench`: runs each benchmark, prints a table, writes JSON under bench/results/.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import egress from "./egress.js";
 import intake from "./intake.js";
 import kubernetes from "./kubernetes.js";
 import redactor from "./redactor.js";
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<BenchResult>> = {
   redactor,
   intake,
   kubernetes,
+  egress,
 };
 
 const only = process.argv.slice(2);

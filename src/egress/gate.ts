@@ -124,6 +124,11 @@ export class EgressGate {
       const s = net.connect({ host: address, port, noDelay: true });
       s.setTimeout(this.#o.connectTimeoutMs ?? 30_000, () => s.destroy(timeoutError()));
       s.once("connect", () => {
+        if (this.#closed) {
+          s.destroy();
+          reject(new Error("the job is over"));
+          return;
+        }
         s.setTimeout(0);
         this.#open.add(s);
         s.once("close", () => this.#open.delete(s));

@@ -28,6 +28,8 @@ export class EgressProxy {
   readonly #gate: EgressGate;
   readonly #server: http.Server;
   readonly #clients = new Set<Duplex>();
+  /** Connections whose bytes are still to be counted. */
+  readonly #uncounted = new Set<() => void>();
 
   constructor(gate: EgressGate) {
     this.#gate = gate;
@@ -53,7 +55,9 @@ export class EgressProxy {
     this.#server.emit("connection", socket);
   }
 
+  /** Counts every open connection's bytes so far, then ends them all. */
   close(): void {
+    for (const count of [...this.#uncounted]) count();
     this.#gate.close();
     for (const c of this.#clients) c.destroy();
   }
@@ -86,11 +90,11 @@ export class EgressProxy {
     // Errors end both sides at once; a clean end of either side reaches the other through pipe().
     client.on("error", () => upstream.destroy());
     upstream.on("error", () => client.destroy());
-    upstream.once("close", () => {
+    this.#countOnce(upstream, () => {
       settle();
-      tally!.add(upstream.bytesWritten, upstream.bytesRead);
-      client.end();
+      return tally!;
     });
+    upstream.once("close", () => client.end());
     client.once("close", () => upstream.destroy());
     client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
     upstream.pipe(client);
@@ -116,6 +120,16 @@ export class EgressProxy {
       if (check()) client.off("data", onData);
     };
     client.on("data", onData);
+  }
+
+  /** Adds a connection's bytes to its tally once: when it closes, or when the proxy does first. */
+  #countOnce(upstream: net.Socket, tally: () => Tally): void {
+    const count = () => {
+      if (!this.#uncounted.delete(count)) return;
+      tally().add(upstream.bytesWritten, upstream.bytesRead);
+    };
+    this.#uncounted.add(count);
+    upstream.once("close", count);
   }
 
   /** Why a TLS server name or Host header other than the requested host is refused, or null. */
@@ -171,7 +185,7 @@ export class EgressProxy {
     const tally = this.#gate.record(
       refusal ? { ...opened.attempt, verdict: "audit", reason: refusal } : opened.attempt,
     );
-    upstream.once("close", () => tally.add(upstream.bytesWritten, upstream.bytesRead));
+    this.#countOnce(upstream, () => tally);
     const headers: http.OutgoingHttpHeaders = {};
     const dropped = connectionTokens(req.headers.connection);
     for (const [k, v] of Object.entries(req.headers)) {

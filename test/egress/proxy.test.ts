@@ -264,9 +264,14 @@ describe("the egress proxy", () => {
     const { status, socket } = await tunnel(r.proxyPort, `a.test:${a.port}`);
     assert.equal(status, 200);
     const closed = new Promise((res) => socket.once("close", res));
-    r.session.close();
+    const rec = r.session.close();
     await closed;
     assert.equal(socket.destroyed, true);
+    // A tunnel still open when the job ends is in the record all the same.
+    assert.deepEqual(
+      rec.entries.map((e) => [e.via, e.verdict]),
+      [["connect", "allowed"]],
+    );
   });
 
   it("keeps the job's log to one line per refusal, and at most twenty", async () => {

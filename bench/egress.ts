@@ -1,0 +1,158 @@
+// The egress proxy's cost, on loopback only, against baselines measured in the same run:
+// - throughput: a job downloading a large file with curl, through its proxy (plain HTTP, and a
+//   CONNECT tunnel) against the same download by a job with `network: true` (straight to the
+//   server, no proxy); the server is a separate process on 127.0.0.2;
+// - set-up: a no-op job with an allow list against the same job without network.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { LocalExecutor } from "../src/executors/local/bwrap.js";
+import type { JobRequest, JobSpec } from "../src/executors/types.js";
+import { makeBenchRepo } from "./sandbox-baselines.js";
+import type { BenchResult } from "./types.js";
+
+const MIB = Number(process.env.AIRLOCK_BENCH_EGRESS_MIB ?? 1024);
+const ROUNDS = Number(process.env.AIRLOCK_BENCH_EGRESS_ROUNDS ?? 3);
+const SETUP_JOBS = Number(process.env.AIRLOCK_BENCH_EGRESS_JOBS ?? 20);
+
+// A server that sends `mib` MiB of one buffer, honouring backpressure.
+const SERVER = `
+const http = require("node:http");
+const buf = Buffer.alloc(1 << 20, 97);
+http.createServer((req, res) => {
+  const n = Number(new URL(req.url, "http://x").searchParams.get("mib"));
+  res.writeHead(200, { "content-length": n * buf.length });
+  let i = 0;
+  const more = () => { while (i < n) { i++; if (!res.write(buf)) return res.once("drain", more); } res.end(); };
+  more();
+}).listen(0, "127.0.0.2", function () { process.stdout.write(this.address().port + "\\n"); });`;
+
+async function startServer(): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn(process.execPath, ["-e", SERVER], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    proc.stdout!.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
+    proc.once("exit", (c) => reject(new Error(`the bench server exited (${c})`)));
+  });
+  return { proc, port };
+}
+
+function spec(run: string, over: Partial<JobSpec>): JobSpec {
+  return {
+    id: "bench",
+    run,
+    secrets: [],
+    timeoutMs: 600_000,
+    network: false,
+    reports: [],
+    ...over,
+  };
+}
+
+/** Runs one job; its output and how long the executor took. */
+async function runJob(
+  executor: LocalExecutor,
+  checkout: JobRequest["checkout"],
+  job: JobSpec,
+): Promise<{ text: string; ms: number }> {
+  const output = new PassThrough();
+  let text = "";
+  output.on("data", (c: Buffer) => {
+    text += c.toString();
+  });
+  const t0 = performance.now();
+  const r = await executor.run({
+    runId: "bench",
+    job,
+    checkout,
+    env: {},
+    secretEnv: {},
+    secretFiles: [],
+    mounts: [],
+    output,
+    signal: new AbortController().signal,
+  });
+  const ms = performance.now() - t0;
+  if (r.status !== "passed") throw new Error(`bench job ${r.status}: ${text} ${r.error ?? ""}`);
+  return { text, ms };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export default async function egressBench(): Promise<BenchResult> {
+  const dir = mkdtempSync(path.join(tmpdir(), "airlock-bench-egress-"));
+  const server = await startServer();
+  const executor = new LocalExecutor({ tempDir: dir });
+  try {
+    const { repo, sha } = makeBenchRepo(dir);
+    const checkout = { kind: "commit" as const, repoDir: repo, sha };
+    const url = `http://127.0.0.2:${server.port}/big?mib=${MIB}`;
+    // curl's own measure of the transfer (bytes per second), excluding the sandbox's start.
+    const curl = (extra: string) =>
+      `curl -sS -o /dev/null -w '%{speed_download} %{size_download}\\n' ${extra} '${url}'`;
+    // An address entry is how a job lists a loopback server (loopback is forbidden otherwise).
+    const allow = { egress: { allow: [`127.0.0.2:${server.port}`], audit: false } };
+    const modes: [string, JobSpec][] = [
+      ["direct (network: true)", spec(curl("--noproxy '*'"), { network: true })],
+      ["proxy, plain HTTP", spec(curl(""), allow)],
+      ["proxy, CONNECT tunnel", spec(curl("-p"), allow)],
+    ];
+    const speeds = new Map<string, number[]>(modes.map(([m]) => [m, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternating, so that a busy moment of the machine falls on every mode alike.
+      for (const [mode, job] of modes) {
+        const { text } = await runJob(executor, checkout, job);
+        const [speed, size] = text.trim().split(/\s+/).map(Number) as [number, number];
+        if (size !== MIB * 2 ** 20) throw new Error(`${mode}: got ${size} bytes: ${text}`);
+        speeds.get(mode)!.push(speed);
+      }
+    }
+    const direct = median(speeds.get(modes[0]![0])!);
+    const rows: BenchResult["rows"] = modes.map(([mode]) => {
+      const v = median(speeds.get(mode)!) / 2 ** 20;
+      return {
+        name: `download ${MIB} MiB, ${mode}`,
+        value: v,
+        unit: "MiB/s",
+        ...(mode === modes[0]![0]
+          ? {}
+          : { ratio: { value: (v * 2 ** 20) / direct, against: "direct" } }),
+      };
+    });
+
+    // Set-up: the same no-op job, alternating, with and without an allow list.
+    const none: number[] = [];
+    const withList: number[] = [];
+    await runJob(executor, checkout, spec("true", {}));
+    for (let i = 0; i < SETUP_JOBS; i++) {
+      none.push((await runJob(executor, checkout, spec("true", {}))).ms);
+      withList.push((await runJob(executor, checkout, spec("true", allow))).ms);
+    }
+    const base = median(none);
+    const egress = median(withList);
+    rows.push(
+      { name: "no-op job, no network (median)", value: base, unit: "ms" },
+      {
+        name: "no-op job with an allow list (median)",
+        value: egress,
+        unit: "ms",
+        ratio: { value: egress / base, against: "no network" },
+      },
+      { name: "egress set-up per job", value: egress - base, unit: "ms" },
+    );
+    return {
+      bench: "egress proxy (loopback)",
+      rows,
+      notes: [
+        `${ROUNDS} rounds of each download, alternating; medians of curl's own speed (AIRLOCK_BENCH_EGRESS_MIB, _ROUNDS)`,
+        `set-up: ${SETUP_JOBS} no-op jobs of each kind, alternating; it is one short-lived helper process (node) per job`,
+        "the proxy shares Airlock's event loop; both sides of the download and the proxy share the machine's cores",
+      ],
+    };
+  } finally {
+    await executor.close();
+    server.proc.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
