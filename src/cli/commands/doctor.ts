@@ -17,6 +17,7 @@ Checks, each one line "ok|warn|FAIL  subject: message" (a warn or FAIL says how 
   config          .airlock.yml loads (problems with file:line:col)
   sandbox         bubblewrap is installed and makes a sandbox; which kernel setting stops it
   network         a sandbox without network sees only lo
+  egress          a job with a network allow list gets its proxy (when the pipeline has one)
   git             git is installed; the project is a repository with a HEAD commit
   data directory  private (mode 0700, keys and database 0600); the master key opens the store
   disk            free space for the data directory

@@ -3,6 +3,7 @@ import { inspectDb } from "../../store/db.js";
 import { checkConfig } from "./config.js";
 import { checkDataDirModes, checkDisk, checkMasterKeyAndStore } from "./datadir.js";
 import { checkDataDirIgnored } from "./datadir-git.js";
+import { checkEgress } from "./egress.js";
 import { checkGit } from "./git.js";
 import { checkSandboxGroup } from "./sandbox.js";
 import { checkSecretSets } from "./secrets.js";
@@ -29,7 +30,11 @@ export interface DoctorReport {
 
 export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const { checks, config } = checkConfig(o.projectDir);
-  checks.push(...(await checkSandboxGroup(config)));
+  const sandbox = await checkSandboxGroup(config);
+  checks.push(...sandbox);
+  if (sandbox.some((c) => c.subject === "sandbox" && c.status === "ok")) {
+    checks.push(...(await checkEgress(config)));
+  }
   checks.push(...(await checkGit(o.projectDir, config !== undefined)));
   checks.push(...checkDataDirModes(o.dataDir), ...(await checkDataDirIgnored(o.dataDir)));
   let db: DoctorContext["db"];
