@@ -20,7 +20,7 @@ export interface GateOptions {
 }
 
 export type Opened =
-  | { ok: true; socket: net.Socket; address: string; audit: string | null; attempt: Attempt }
+  | { ok: true; socket: net.Socket; attempt: Attempt }
   | { ok: false; status: 403 | 502 | 503; message: string };
 
 export class EgressGate {
@@ -111,7 +111,7 @@ export class EgressGate {
           verdict: audit ? "audit" : "allowed",
           ...(audit ? { reason: audit } : {}),
         };
-        return { ok: true, socket, address, audit, attempt };
+        return { ok: true, socket, attempt };
       } catch (e) {
         lastError = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
       }
