@@ -5,7 +5,6 @@ import type SQLite from "better-sqlite3";
 import type { NamedExecutorConfig } from "../config/executor-schema.js";
 import type { Config } from "../config/schema.js";
 import type { EgressRequirements } from "../egress/require.js";
-import { LocalExecutor } from "../executors/local/bwrap.js";
 import { checkSandbox } from "../executors/local/check.js";
 import { checkPrlimit } from "../executors/local/rlimits.js";
 import { workspaceTempDir } from "../executors/local/workspace.js";
@@ -126,7 +125,6 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
       return r;
     },
     parseReport: parseJUnit,
-    parseReport: parseJUnitReport,
     ...(opts.egress ? { egress: opts.egress } : {}),
   };
   return {

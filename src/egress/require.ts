@@ -13,11 +13,15 @@ export interface EgressRequirements {
 export function egressProblem(
   job: Pick<JobSpec, "secrets" | "network" | "egress">,
   name: string,
-  executor: Pick<Executor, "name" | "egress">,
+  executor: Pick<Executor, "name" | "kind" | "egress">,
   req: EgressRequirements = {},
 ): string | null {
   if (job.egress && !executor.egress) {
-    return `jobs.${name} has a network allow list, which the ${executor.name} executor cannot enforce: run it on the local sandbox, or write network: true or false`;
+    const where =
+      executor.kind === "local"
+        ? "the local executor without its sandbox"
+        : `the ${executor.name} executor`;
+    return `jobs.${name} has a network allow list, which ${where} cannot enforce: run it in the local sandbox, or write network: true or false`;
   }
   if (req.requireAllowlist && isRestricted(job)) {
     if (job.network) {

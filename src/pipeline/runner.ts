@@ -3,6 +3,9 @@
 import { PassThrough } from "node:stream";
 import { finished } from "node:stream/promises";
 import { formatDurationMs } from "../config/duration.js";
+import type { EgressRecord } from "../egress/record.js";
+import { redactRecord } from "../egress/record.js";
+import { type EgressRequirements, egressProblem } from "../egress/require.js";
 import { runAttempt } from "../executors/attempt.js";
 import type {
   CheckoutSource,
@@ -12,9 +15,6 @@ import type {
   PreparedRun,
   RunContext,
 } from "../executors/types.js";
-import type { EgressRecord } from "../egress/record.js";
-import { redactRecord } from "../egress/record.js";
-import { type EgressRequirements, egressProblem } from "../egress/require.js";
 import type { Redactor, RegisteredSecret } from "../redact/types.js";
 import type { RunIdentity } from "../secrets/oidc/claims.js";
 import type { GrantContext, SecretGrant } from "../secrets/types.js";

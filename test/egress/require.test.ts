@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { egressProblem } from "../../src/egress/require.js";
 
-const local = { name: "local", egress: true };
-const remote = { name: "kubernetes" };
+const local = { name: "local", kind: "local" as const, egress: true };
+const remote = { name: "kubernetes", kind: "kubernetes" as const };
 const restricted = { secrets: ["cloud"], network: false };
 const allow = { allow: ["a.test"], audit: false };
 
@@ -16,8 +16,16 @@ describe("egress requirements", () => {
       /jobs\.f has a network allow list, which the kubernetes executor cannot enforce/,
     );
     assert.match(
-      egressProblem({ ...restricted, egress: allow }, "f", { name: "gitlab", egress: false }) ?? "",
+      egressProblem({ ...restricted, egress: allow }, "f", {
+        name: "gitlab",
+        kind: "gitlab" as const,
+        egress: false,
+      }) ?? "",
       /gitlab/,
+    );
+    assert.match(
+      egressProblem({ ...restricted, egress: allow }, "f", { ...local, egress: false }) ?? "",
+      /which the local executor without its sandbox cannot enforce/,
     );
     assert.equal(egressProblem({ secrets: [], network: true }, "f", remote), null);
   });

@@ -157,7 +157,7 @@ jobs:
       const job = (JSON.parse(nosb.stdout) as { jobs: { result: string; error: string }[] })
         .jobs[0]!;
       assert.equal(job.result, "error");
-      assert.match(job.error, /local-unsandboxed executor cannot enforce/);
+      assert.match(job.error, /local executor without its sandbox cannot enforce/);
     } finally {
       p.cleanup();
     }

@@ -168,6 +168,7 @@ export function registerRun(program: Command): void {
     .option(
       "--job-api-listen <host:port>",
       "where the job API listens for jobs running elsewhere (default 127.0.0.1, any port)",
+    )
     .option(
       "--require-allowlist",
       "refuse restricted jobs that do not list where they connect (as a server requiring it would)",

@@ -36,7 +36,7 @@ export async function checkEgress(config: Config | undefined): Promise<DoctorChe
         egress: { allow: ["doctor.invalid"], audit: false },
         reports: [],
       },
-      checkout: { kind: "dirty", dir: src },
+      checkout: { kind: "dirty", dir: src, includeIgnored: true },
       env: {},
       secretEnv: {},
       secretFiles: [],
