@@ -70,6 +70,38 @@ export interface PullRequest {
   labels: { name: string }[];
 }
 
+/** How a file changed between two commits (GitHub's words). */
+export type FileChange =
+  | "added"
+  | "removed"
+  | "modified"
+  | "renamed"
+  | "copied"
+  | "changed"
+  | "unchanged";
+
+export interface ChangedFile {
+  /** The path after the change. */
+  path: string;
+  change: FileChange;
+  /** For a rename or a copy: the path before it. */
+  previousPath?: string;
+}
+
+/** What a head commit changes against a base, as the forge compares them. */
+export interface Comparison {
+  /** "ahead": base is an ancestor of head; "diverged": history was rewritten or merged. */
+  status: "ahead" | "behind" | "diverged" | "identical";
+  /** Commits head has that base has not. */
+  aheadBy: number;
+  /** Files changed from the merge base of the two commits to head. */
+  files: ChangedFile[];
+  /** False when the forge listed fewer files than changed (GitHub lists at most 300). */
+  complete: boolean;
+  /** The forge's page showing the comparison. */
+  url: string;
+}
+
 export interface IssueComment {
   id: number;
   body?: string;
@@ -148,6 +180,11 @@ export interface Forge {
     opts?: { maxBytes?: number },
   ): Promise<string | undefined>;
   pull(repo: RepoRef, number: number): Promise<PullRequest>;
+  /**
+   * What `head` changes against `base` (two full SHAs): the files changed from their merge base to
+   * `head`, as the forge computes them from the commits themselves.
+   */
+  compare(repo: RepoRef, base: string, head: string): Promise<Comparison>;
   createCheckRun(repo: RepoRef, state: CheckRunState): Promise<CheckRun>;
   updateCheckRun(repo: RepoRef, id: number, state: CheckRunState): Promise<CheckRun>;
   /** Check runs of one name on a commit, newest first, optionally only those of one app. */

@@ -9,12 +9,14 @@
 //   gh.setPermission("acme/app", "bob", "write");
 //   gh.setFile("acme/app", "main", ".airlock.yml", "version: 1\n");
 //   gh.addPull("acme/app", { number: 7, headSha, baseSha, author: "mallory" });
+//   gh.setGitDir("acme/app", bareRepoDir);  // compare answers from the real commits
 //   // client under test: baseUrl gh.url, appId gh.appId, privateKey gh.privateKey
 //   gh.failNext(2, "rate-limit");
 //   gh.checkRunConclusions("acme/app", headSha)  // { "airlock/approval": "action_required", ... }
 //   gh.assertNoViolations();
 //   await gh.close();
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import {
   createPublicKey,
   generateKeyPairSync,
@@ -60,6 +62,8 @@ interface Operation {
   parameters: Parameter[];
   bodySchema: Record<string, unknown> | null;
   bodyRequired: boolean;
+  /** The JSON schema of each response status. */
+  responses: Record<string, unknown>;
   validators?: { body: ValidateFunction | null; params: Map<string, ValidateFunction> };
 }
 
@@ -93,6 +97,22 @@ function rebase(schema: unknown): unknown {
   return schema;
 }
 
+/**
+ * OpenAPI's `nullable: true` beside `oneOf`/`allOf` and no `type` (GitHub's response schemas use
+ * it), which Ajv refuses, as the JSON Schema it means: null, or the schema.
+ */
+function openApiNullable(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(openApiNullable);
+  if (!schema || typeof schema !== "object") return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) out[k] = openApiNullable(v);
+  if (out.nullable === true && out.type === undefined) {
+    const { nullable: _, ...rest } = out;
+    return { anyOf: [{ type: "null" }, rest] };
+  }
+  return out;
+}
+
 function loadDescription(): Description {
   if (description) return description;
   const doc = JSON.parse(readFileSync(DESCRIPTION, "utf8")) as {
@@ -101,7 +121,7 @@ function loadDescription(): Description {
   };
   const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false, logger: false });
   addFormats(ajv);
-  ajv.addSchema({ components: doc.components }, "gh");
+  ajv.addSchema({ components: openApiNullable(doc.components) }, "gh");
   const operations: Operation[] = [];
   for (const [template, item] of Object.entries(doc.paths)) {
     const shared = (item.parameters as Parameter[] | undefined) ?? [];
@@ -111,6 +131,7 @@ function loadDescription(): Description {
         operationId: string;
         parameters?: ({ $ref: string } | Parameter)[];
         requestBody?: { required?: boolean; content?: Record<string, { schema?: unknown }> };
+        responses?: Record<string, { content?: Record<string, { schema?: unknown }> }>;
       };
       const parameters = [...shared, ...(op.parameters ?? [])].map((p) =>
         "$ref" in p ? (resolveLocal(doc, p.$ref) as Parameter) : p,
@@ -136,6 +157,12 @@ function loadDescription(): Description {
         parameters,
         bodySchema: (json?.schema as Record<string, unknown> | undefined) ?? null,
         bodyRequired: op.requestBody?.required ?? false,
+        responses: Object.fromEntries(
+          Object.entries(op.responses ?? {}).flatMap(([code, r]) => {
+            const schema = r.content?.["application/json"]?.schema;
+            return schema ? [[code, schema]] : [];
+          }),
+        ),
       });
     }
   }
@@ -169,6 +196,19 @@ function coerce(value: string, schema: Record<string, unknown> | undefined): unk
   if (type === "boolean" && (value === "true" || value === "false")) return value === "true";
   if (type === "array") return value.split(",");
   return value;
+}
+
+/**
+ * What is wrong with a response body the double sends, against the description's schema for that
+ * operation ("GET /repos/{owner}/{repo}/compare/{basehead}") and status: [] when nothing is.
+ */
+export function responseProblems(operation: string, status: number, body: unknown): string[] {
+  const d = loadDescription();
+  const op = d.operations.find((o) => `${o.method} ${o.template}` === operation);
+  const schema = op?.responses[String(status)];
+  if (!schema) return [`no ${status} response of ${operation} in the description`];
+  const validate = d.ajv.compile(rebase(schema) as object);
+  return validate(body) ? [] : [d.ajv.errorsText(validate.errors)];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -301,6 +341,7 @@ export class GitHubDouble {
   private readonly permissions = new Map<string, Permission>();
   private readonly files = new Map<string, string>();
   private readonly pulls = new Map<string, PullSpec>();
+  private readonly gitDirs = new Map<string, string>();
   private readonly checkRunList: CheckRun[] = [];
   private readonly statusList: CommitStatus[] = [];
   private readonly commentList: IssueComment[] = [];
@@ -367,6 +408,11 @@ export class GitHubDouble {
     const pr = this.pulls.get(`${repo}#${number}`);
     assert.ok(pr, `no pull request ${repo}#${number}`);
     Object.assign(pr, changes);
+  }
+
+  /** A git repository holding the repository's commits: compare answers from it. */
+  setGitDir(repo: string, dir: string): void {
+    this.gitDirs.set(repo, dir);
   }
 
   /** A push to the PR's head branch. */
@@ -744,6 +790,24 @@ export class GitHubDouble {
       return { status: 200, body: pullJson(repo, pr) };
     });
 
+    // The description has the comparison twice: `{basehead}`, and the older `{base}...{head}`
+    // (the more specific template, so the one a request matches).
+    const compare: Handler = (c) => {
+      const repo = this.repoOf(c);
+      const dir = this.gitDirs.get(repo);
+      const [base, head] = c.params.basehead?.split("...") ?? [c.params.base, c.params.head];
+      const full = /^[0-9a-f]{40}$/;
+      if (!dir || !base || !head || !full.test(base) || !full.test(head)) {
+        throw new HttpError(404, "Not Found");
+      }
+      const cmp = compareCommits(dir, base, head);
+      if (!cmp) throw new HttpError(404, "Not Found");
+      const perPage = Number(c.query.get("per_page") ?? 250);
+      return { status: 200, body: comparisonJson(repo, base, head, cmp, perPage) };
+    };
+    this.on("GET /repos/{owner}/{repo}/compare/{basehead}", compare);
+    this.on("GET /repos/{owner}/{repo}/compare/{base}...{head}", compare);
+
     this.on("POST /repos/{owner}/{repo}/check-runs", (c) => {
       const repo = this.repoOf(c);
       const b = c.body as Record<string, unknown>;
@@ -989,6 +1053,129 @@ function pullJson(repo: string, pr: PullSpec) {
       repo: repoJson(repo, 1),
       user: userJson(repo.split("/")[0]!),
     },
+  };
+}
+
+// ---- comparisons, from a real git repository -----------------------------------------------------
+
+interface GitComparison {
+  mergeBase: string;
+  ahead: string[];
+  behind: number;
+  files: { status: string; filename: string; previous?: string }[];
+}
+
+const CHANGE: Record<string, string> = {
+  A: "added",
+  D: "removed",
+  M: "modified",
+  R: "renamed",
+  C: "copied",
+  T: "changed",
+};
+
+function git(dir: string, ...args: string[]): string | undefined {
+  try {
+    return execFileSync("git", ["-C", dir, ...args], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      env: { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** What GitHub computes for BASE...HEAD: the diff from their merge base, commits each side. */
+function compareCommits(dir: string, base: string, head: string): GitComparison | undefined {
+  const mergeBase = git(dir, "merge-base", base, head)?.trim();
+  if (!mergeBase) return undefined;
+  const ahead = (git(dir, "rev-list", "--reverse", `${base}..${head}`) ?? "").split("\n");
+  const behind = Number(git(dir, "rev-list", "--count", `${head}..${base}`)?.trim() ?? 0);
+  // -z: paths are NUL-terminated and never quoted, whatever characters they hold.
+  const raw = (git(dir, "diff", "--name-status", "-z", "-M", `${base}...${head}`) ?? "").split(
+    "\0",
+  );
+  const files: GitComparison["files"] = [];
+  for (let i = 0; i < raw.length - 1; ) {
+    const code = raw[i++]!;
+    const status = CHANGE[code[0]!] ?? "modified";
+    if (code[0] === "R" || code[0] === "C") {
+      const previous = raw[i++]!;
+      files.push({ status, previous, filename: raw[i++]! });
+    } else files.push({ status, filename: raw[i++]! });
+  }
+  return { mergeBase, ahead: ahead.filter(Boolean), behind, files };
+}
+
+function commitJson(repo: string, sha: string) {
+  const api = `https://api.github.com/repos/${repo}`;
+  const person = { name: "t", email: "t@example.test", date: "2024-01-01T00:00:00Z" };
+  return {
+    url: `${api}/commits/${sha}`,
+    sha,
+    node_id: `C_${sha.slice(0, 10)}`,
+    html_url: `https://github.com/${repo}/commit/${sha}`,
+    comments_url: `${api}/commits/${sha}/comments`,
+    commit: {
+      url: `${api}/git/commits/${sha}`,
+      author: person,
+      committer: person,
+      message: "commit",
+      comment_count: 0,
+      tree: { sha: "0".repeat(40), url: `${api}/git/trees/${"0".repeat(40)}` },
+    },
+    author: null,
+    committer: null,
+    parents: [],
+  };
+}
+
+/** The commit-comparison GitHub answers; files capped at 300, as GitHub caps them. */
+function comparisonJson(
+  repo: string,
+  base: string,
+  head: string,
+  cmp: GitComparison,
+  perPage: number,
+) {
+  const api = `https://api.github.com/repos/${repo}`;
+  const web = `https://github.com/${repo}`;
+  const ahead = cmp.ahead.length;
+  const status =
+    ahead === 0 && cmp.behind === 0
+      ? "identical"
+      : cmp.behind === 0
+        ? "ahead"
+        : ahead === 0
+          ? "behind"
+          : "diverged";
+  return {
+    url: `${api}/compare/${base}...${head}`,
+    html_url: `${web}/compare/${base}...${head}`,
+    permalink_url: `${web}/compare/acme:${base}...acme:${head}`,
+    diff_url: `${web}/compare/${base}...${head}.diff`,
+    patch_url: `${web}/compare/${base}...${head}.patch`,
+    base_commit: commitJson(repo, base),
+    merge_base_commit: commitJson(repo, cmp.mergeBase),
+    status,
+    ahead_by: ahead,
+    behind_by: cmp.behind,
+    total_commits: ahead,
+    commits: cmp.ahead.slice(0, perPage).map((s) => commitJson(repo, s)),
+    files: cmp.files.slice(0, 300).map((f) => ({
+      sha: "0".repeat(40),
+      filename: f.filename,
+      status: f.status,
+      additions: 1,
+      deletions: 0,
+      changes: 1,
+      blob_url: `${web}/blob/${head}/${f.filename}`,
+      raw_url: `${web}/raw/${head}/${f.filename}`,
+      contents_url: `${api}/contents/${f.filename}?ref=${head}`,
+      ...(f.previous ? { previous_filename: f.previous } : {}),
+    })),
   };
 }
 

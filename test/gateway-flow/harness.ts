@@ -91,10 +91,17 @@ export class Repo {
     return `file://${path.join(this.root, "git")}`;
   }
 
-  /** Commits files (on top of `parent`, or the current HEAD) and returns the SHA. */
-  commit(files: Record<string, string>, parent?: string): string {
+  /**
+   * Commits files (on top of `parent`, or the current HEAD) and returns the SHA. A file given
+   * null is removed.
+   */
+  commit(files: Record<string, string | null>, parent?: string): string {
     if (parent) git(this.work, "checkout", "--quiet", "--detach", parent);
     for (const [f, text] of Object.entries(files)) {
+      if (text === null) {
+        rmSync(path.join(this.work, f));
+        continue;
+      }
       mkdirSync(path.dirname(path.join(this.work, f)), { recursive: true });
       writeFileSync(path.join(this.work, f), text);
     }
@@ -200,6 +207,7 @@ export class World {
     const w = new World();
     w.gh = await startGitHubDouble();
     w.gh.addInstallation({ id: INSTALLATION, account: "acme", repos: [REPO] });
+    w.gh.setGitDir(REPO, w.repo.bare);
     w.gh.addOrgMember("acme", TRUSTED);
     w.gh.addOrgMember("acme", "bob");
     w.baseSha = w.repo.commit({ ".airlock.yml": basePipeline, README: "app\n" });

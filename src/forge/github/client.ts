@@ -1,9 +1,12 @@
 // Typed GitHub operations for one installation. Reads retry briefly in memory; writes are sent
 // once and retried by the outbox, which stores them first (DESIGN.md invariant 6).
 import {
+  type ChangedFile,
   type CheckRun,
   type CheckRunState,
   type CommitStatus,
+  type Comparison,
+  type FileChange,
   FileTooLargeError,
   type Forge,
   type IssueComment,
@@ -18,6 +21,14 @@ import { api, filePath, query } from "./path.js";
 
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 const READ_RETRIES = 2;
+/** GitHub lists at most this many changed files in a comparison. */
+export const COMPARE_MAX_FILES = 300;
+
+interface DiffEntry {
+  filename: string;
+  status: FileChange;
+  previous_filename?: string;
+}
 
 const isStatus = (e: unknown, ...codes: number[]) =>
   e instanceof GitHubError && codes.includes(e.status);
@@ -132,6 +143,40 @@ export class GitHubClient implements Forge {
       "GET /repos/{owner}/{repo}/pulls/{pull_number}",
     );
     return res.data;
+  }
+
+  /**
+   * What `head` changes against `base`, both full SHAs (a branch name could move meanwhile).
+   * One page of one commit: the files come with the first page whatever its size, and the commits
+   * themselves are not needed. A list of 300 files may have been cut: it is marked incomplete.
+   */
+  async compare({ owner, repo }: RepoRef, base: string, head: string): Promise<Comparison> {
+    for (const s of [base, head]) {
+      if (!SHA.test(s)) throw new Error(`compare needs full commit SHAs, got ${JSON.stringify(s)}`);
+    }
+    const res = await this.call<{
+      status: Comparison["status"];
+      ahead_by: number;
+      html_url: string;
+      files?: DiffEntry[];
+    }>(
+      "GET",
+      `${api`/repos/${owner}/${repo}/compare/${`${base}...${head}`}`}${query({ per_page: 1 })}`,
+      "GET /repos/{owner}/{repo}/compare/{basehead}",
+    );
+    const entries = res.data.files ?? [];
+    const files: ChangedFile[] = entries.map((f) => ({
+      path: f.filename,
+      change: f.status,
+      ...(f.previous_filename ? { previousPath: f.previous_filename } : {}),
+    }));
+    return {
+      status: res.data.status,
+      aheadBy: res.data.ahead_by,
+      files,
+      complete: entries.length < COMPARE_MAX_FILES,
+      url: res.data.html_url,
+    };
   }
 
   async createCheckRun({ owner, repo }: RepoRef, state: CheckRunState): Promise<CheckRun> {
