@@ -317,12 +317,18 @@ function actionsOf(o: ServeConsoleOptions): ConsoleActions {
         commentCreatedAt: Date.now(),
       });
       if (!d.ok) return refuse(`Nothing was approved: ${d.reason}.`);
+      const since = Date.now();
       const state = await send(t.req, actor, `/ok-to-test ${sha}`);
-      const approval = await approvals.approvalFor(run.repo, run.pr!, sha);
-      if (approval) {
+      const mine = (await approvals.history(run.repo, run.pr!)).some(
+        (a) => a.sha === sha && a.voidedAt === null && a.approvedBy === actor,
+      );
+      if (mine) {
+        const queued = queuedSince(run.repo, run.pr!, since).some((r) => r.kind !== "public");
         return {
           ok: true,
-          message: `Approved ${short(sha)}: its restricted jobs are queued.`,
+          message: queued
+            ? `Approved ${short(sha)}: its restricted jobs are queued.`
+            : `Approved ${short(sha)}. It needs more approvals before its restricted jobs run (trust.rules): the approval check on the pull request says whose.`,
         };
       }
       if (state === "pending") return { ok: true, message: "Approval sent to the gateway." };

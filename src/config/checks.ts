@@ -10,6 +10,7 @@ import {
 } from "./matrix.js";
 import { type Config, durationMs } from "./schema.js";
 import { didYouMean } from "./suggest.js";
+import { checkTrust } from "./trust-checks.js";
 
 export type Path = (string | number)[];
 
@@ -35,6 +36,7 @@ export function checkConfig(config: Config): Problem[] {
   }
   problems.push(...checkSecretSets(config));
   problems.push(...checkSelection(config));
+  problems.push(...checkTrust(config));
 
   // Expanded ids: which template made each, to name both sides of a clash.
   const ids = new Map<string, string>();

@@ -1,14 +1,18 @@
 // The .airlock.yml schema. Everything else reads the parsed, typed result of this file.
 // Descriptions end up in the JSON Schema (`airlock schema`), where editors show them.
 import { z } from "zod";
-import { DURATION_RE, durationStringMs } from "./duration.js";
+import { Duration } from "./duration.js";
 import { ExecutorName, ExecutorSchema } from "./executor-schema.js";
 import { LimitsSchema } from "./limits-schema.js";
 import { NetworkSchema } from "./network-schema.js";
 import { DEFAULT_SUB, subTemplateProblem } from "./oidc-schema.js";
 import { MirrorSchema, SuiteSchema } from "./suite-schema.js";
+import { TrustSchema } from "./trust-schema.js";
 import { VaultSetSchema } from "./vault-schema.js";
 import { workspaceGlob } from "./workspace-path.js";
+
+export { Duration, durationMs } from "./duration.js";
+export { TrustSchema };
 
 const identifier = (what: string) =>
   z
@@ -26,25 +30,6 @@ export const EnvName = z
     /^[A-Za-z_][A-Za-z0-9_]*$/,
     "an environment variable name must match [A-Za-z_][A-Za-z0-9_]*",
   );
-
-const DURATION_HINT = 'a duration looks like "90s", "30m", "2h", "1h30m" or a number of seconds';
-
-/** "90s", "30m", "2h", "1h30m" or a number of seconds; never zero. */
-export const Duration = z.union(
-  [
-    z.number({ error: DURATION_HINT }).int(DURATION_HINT).positive("a duration must be above zero"),
-    z
-      .string()
-      .regex(DURATION_RE, DURATION_HINT)
-      .refine((s) => s.length > 0, DURATION_HINT)
-      .refine((s) => /[1-9]/.test(s), "a duration must be above zero"),
-  ],
-  { error: DURATION_HINT },
-);
-
-export function durationMs(d: z.infer<typeof Duration>): number {
-  return typeof d === "number" ? d * 1000 : durationStringMs(d);
-}
 
 export const IdTokenSchema = z
   .object({
@@ -176,29 +161,6 @@ export const SecretSetSchema = z
         "For the env backend: the variables of Airlock's environment this set passes on. With env_override, variables that may come from the environment even when the store lacks them.",
       ),
     vault: VaultSetSchema.optional().describe("For the vault backend: where the secret is read."),
-  })
-  .strict();
-
-export const TrustSchema = z
-  .object({
-    orgs: z.array(z.string()).default([]).describe("Members of these organisations are trusted."),
-    teams: z
-      .array(z.string())
-      .default([])
-      .describe('Members of these teams ("org/team") are trusted.'),
-    permission: z
-      .enum(["admin", "maintain", "write"])
-      .default("write")
-      .describe("Anyone with at least this permission on the repository is trusted."),
-    bots: z
-      .array(z.string())
-      .default([])
-      .describe('Bot accounts that are trusted, e.g. "dependabot[bot]".'),
-    users: z.array(z.string()).default([]).describe("Individual users who are trusted."),
-    approval: z
-      .literal("per-commit")
-      .default("per-commit")
-      .describe("An approval binds one head commit; a push voids it."),
   })
   .strict();
 

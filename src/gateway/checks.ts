@@ -1,12 +1,12 @@
-// What Airlock shows on a pull request: one check run per job, `airlock/approval`, and the gate
-// `airlock/all-tests`. Public output only: status, conclusion, duration, test counts, and test
-// names with their redacted failure messages from JUnit reports. Never log lines (DESIGN.md
-// invariant 5); the full record is on the private run page that details_url points to.
+// What Airlock shows on a pull request: one check run per job, and the gate `airlock/all-tests`
+// (`airlock/approval` is approval-check.ts). Public output only: status, conclusion, duration,
+// test counts, and test names with their redacted failure messages from JUnit reports. Never log
+// lines (DESIGN.md invariant 5); the full record is on the private run page that details_url
+// points to.
 import type { CheckConclusion, CheckRunState } from "../forge/types.js";
 import { type JobRow, jobNotes, type RunRow, type TestResult } from "../store/runs.js";
 import type { GateDecision } from "./gate.js";
 
-export const APPROVAL_CHECK = "airlock/approval";
 export const GATE_CHECK = "airlock/all-tests";
 export const CONFIG_CHECK = "airlock/configuration";
 export const jobCheckName = (jobId: string) => `airlock/${jobId}`;
@@ -63,7 +63,7 @@ export function fitOutput(text: string, more: string, max = OUTPUT_MAX_CHARS): s
   return (cut + note).slice(0, max);
 }
 
-const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+export const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -205,84 +205,6 @@ export function renderJobCheck(run: RunRow, job: JobRow, opts: RenderOptions = {
     completed_at: finished,
     output: { title, summary: fitOutput(summary, more), ...(text ? { text } : {}) },
   };
-}
-
-// ---- approval check -------------------------------------------------------------------------
-
-export type ApprovalView =
-  /** The plan has no restricted jobs: nothing to approve. */
-  | { kind: "none" }
-  | { kind: "trusted"; by: string; reason: string }
-  | { kind: "approved"; by: string }
-  | {
-      kind: "waiting";
-      restrictedJobs: string[];
-      /** Set when a push voided an approval: which SHA had been approved. */
-      voidedSha?: string;
-      /** Why the author is not trusted. */
-      reason?: string;
-    };
-
-export function renderApprovalCheck(
-  headSha: string,
-  view: ApprovalView,
-  opts: RenderOptions & { runId?: string } = {},
-): CheckRunState {
-  const details = opts.runId ? runPageUrl(opts.publicUrl, opts.runId) : undefined;
-  const base = {
-    name: APPROVAL_CHECK,
-    head_sha: headSha,
-    status: "completed" as const,
-    completed_at: new Date((opts.now ?? Date.now)()).toISOString(),
-    ...(details ? { details_url: details } : {}),
-  };
-  switch (view.kind) {
-    case "none":
-      return {
-        ...base,
-        conclusion: "neutral",
-        output: { title: "No restricted jobs", summary: "No job of this pipeline uses secrets." },
-      };
-    case "trusted":
-      return {
-        ...base,
-        conclusion: "success",
-        output: {
-          title: clip(`Trusted: ${view.by}`, TITLE_MAX),
-          summary: `Restricted jobs run for ${headSha}: ${view.reason}.`,
-        },
-      };
-    case "approved":
-      return {
-        ...base,
-        conclusion: "success",
-        output: {
-          title: clip(`Approved by ${view.by} for ${headSha.slice(0, 12)}`, TITLE_MAX),
-          summary: `${view.by} approved commit ${headSha}. A new push voids this approval.`,
-        },
-      };
-    case "waiting": {
-      const lines = [
-        view.voidedSha
-          ? `The approval of ${view.voidedSha} was voided because new commits were pushed; ${headSha} has not been approved.`
-          : `Commit ${headSha} has not been approved.`,
-        view.reason ? `${view.reason}.` : "",
-        `Waiting: ${view.restrictedJobs.map((j) => `\`${j}\``).join(", ") || "restricted jobs"} (they use secrets). Public jobs run without approval.`,
-        "",
-        "A trusted member approves this exact commit, after reviewing it, by commenting",
-        `\`/ok-to-test\` or \`/ok-to-test ${headSha}\`, or by adding the \`ok-to-test\` label. A new push voids the approval.`,
-      ];
-      return {
-        ...base,
-        // action_required needs a details_url; without one the check is neutral.
-        conclusion: details ? "action_required" : "neutral",
-        output: {
-          title: view.voidedSha ? "Approval voided by a new push" : "Waiting for approval",
-          summary: lines.filter((l, i) => l || i === 3).join("\n"),
-        },
-      };
-    }
-  }
 }
 
 // ---- gate check -----------------------------------------------------------------------------

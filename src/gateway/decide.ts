@@ -67,8 +67,8 @@ function restrict(plan: Plan, keep: (j: PlannedJob) => boolean): Plan {
   return { jobs, reasons };
 }
 
-/** Drops restricted jobs and every job that needs one, directly or not. */
-export function publicOnly(plan: Plan): Plan {
+/** Keeps the jobs `ok` accepts whose needs are all kept too, directly or not. */
+function runnableOnly(plan: Plan, ok: (j: PlannedJob) => boolean): Plan {
   const byId = new Map(plan.jobs.map((j) => [j.id, j]));
   const memo = new Map<string, boolean>();
   const runnable = (id: string): boolean => {
@@ -76,31 +76,40 @@ export function publicOnly(plan: Plan): Plan {
     if (hit !== undefined) return hit;
     memo.set(id, false);
     const j = byId.get(id);
-    const ok = !!j && !isRestricted(j) && j.needs.every(runnable);
-    memo.set(id, ok);
-    return ok;
+    const keep = !!j && ok(j) && j.needs.every(runnable);
+    memo.set(id, keep);
+    return keep;
   };
   return restrict(plan, (j) => runnable(j.id));
 }
 
+/** Drops restricted jobs and every job that needs one, directly or not. */
+export const publicOnly = (plan: Plan): Plan => runnableOnly(plan, (j) => !isRestricted(j));
+
 export interface PlanDecision {
   plan: Plan;
-  /** Restricted jobs left out because the commit is not authorized. */
+  /** Restricted jobs left out because the commit is not authorized for them. */
   withheld: string[];
 }
 
-/** The plan a request of `kind` runs, given whether restricted jobs may run on its commit. */
+/**
+ * The plan a request of `kind` runs, given which restricted jobs may receive their secrets on its
+ * commit: all (true), none (false), or those `allows` names (a bot's scope). A job that needs a
+ * withheld one is left out with it.
+ */
 export function planRequest(
   config: Config,
   kind: RunKind,
   selection: RequestSelection | null,
-  authorized: boolean,
+  allows: boolean | ((jobId: string) => boolean),
 ): PlanDecision {
   const sel = kind === "public" ? null : selection;
   let plan = planSelection(config, sel);
   if (kind === "restricted") plan = withNeeds(plan, isRestricted);
-  const withheld = authorized ? [] : plan.jobs.filter(isRestricted).map((j) => j.id);
-  if (kind === "public" || !authorized) plan = publicOnly(plan);
+  const may = (j: PlannedJob) => (typeof allows === "function" ? allows(j.id) : allows);
+  const withheld = plan.jobs.filter((j) => isRestricted(j) && !may(j)).map((j) => j.id);
+  if (kind === "public") plan = publicOnly(plan);
+  else if (withheld.length > 0) plan = runnableOnly(plan, (j) => !isRestricted(j) || may(j));
   return { plan, withheld };
 }
 

@@ -29,6 +29,8 @@ const ACTIVE = new Set(["pending", "running"]);
 interface Selection {
   jobs?: string[];
   labels?: string[];
+  /** A bot's scope chose what ran (trust.bots). */
+  scope?: string;
 }
 
 function selectionOf(run: RunRow): Selection | null {
@@ -76,7 +78,9 @@ function decideOnRuns(input: GateInput): GateDecision {
       `Only a selection of the restricted jobs ran on ${headSha}${sel.labels?.length ? ` (labels ${list(sel.labels)})` : ""}: ${ran.length ? list(ran) : "none"}.`,
       leftOut.length ? `Left out: ${list(leftOut)}.` : "Jobs outside the selection were left out.",
       "",
-      `To run them all, remove the \`${prefix}…\` labels or comment \`/test all\`. The gate turns green only after a full run on the current head succeeds.`,
+      sel.scope
+        ? `The scope of ${sel.scope} in trust.bots covers only those: the others run once a trusted member approves ${short(headSha)}. The gate turns green only after a full run on the current head succeeds.`
+        : `To run them all, remove the \`${prefix}…\` labels or comment \`/test all\`. The gate turns green only after a full run on the current head succeeds.`,
     ];
     return {
       state: "failure",

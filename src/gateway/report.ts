@@ -3,12 +3,8 @@
 import type { CheckRunState } from "../forge/types.js";
 import { type RunRequestRow, RunRequestStore } from "../store/run-requests.js";
 import type { RunRow, RunStore } from "../store/runs.js";
-import {
-  type ApprovalView,
-  renderApprovalCheck,
-  renderGateCheck,
-  renderJobCheck,
-} from "./checks.js";
+import { type ApprovalView, renderApprovalCheck } from "./approval-check.js";
+import { renderGateCheck, renderJobCheck } from "./checks.js";
 import { decideGate } from "./gate.js";
 import type { Outbox } from "./outbox.js";
 

@@ -16,6 +16,11 @@ export type RequestState = "queued" | "running" | "done" | "cancelled";
 export interface RequestSelection {
   labels?: string[];
   jobs?: string[];
+  /**
+   * Requested under a bot's scope (trust.bots), not a full authorization: only the restricted
+   * jobs it covers run, and an approval later still asks for a run of the rest.
+   */
+  scope?: string;
 }
 
 export interface RunRequestRow {

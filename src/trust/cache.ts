@@ -29,6 +29,10 @@ export class TtlCache<V> {
     this.entries.set(key, { value, until: this.now() + this.ttlMs });
   }
 
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
   clear(): void {
     this.entries.clear();
   }

@@ -1,6 +1,7 @@
-// Who is trusted: the `trust:` section of the configuration evaluated against GitHub. A bot is
-// trusted only by name in the allowlist; a person by name, organisation membership, team
-// membership, or a repository role at least as high as the configured one.
+// Who is trusted: the `trust:` section of the configuration evaluated against GitHub. A person is
+// trusted by name, organisation membership, team membership, or a repository role at least as
+// high as the configured one. A bot is never trusted as a person (it neither approves nor sends
+// commands): what its pull requests may run is its scope in `trust.bots` (policy.ts).
 import type { Config } from "../config/schema.js";
 import type { Permission, RepoRef } from "../forge/types.js";
 import { TtlCache } from "./cache.js";
@@ -52,18 +53,21 @@ export class TrustEvaluator {
   private readonly cache: TtlCache<TrustVerdict>;
   /** Bumped by forget(): an answer looked up before it is not cached after it. */
   private generation = 0;
+  private readonly teams: TtlCache<boolean>;
 
   constructor(
     private readonly lookups: TrustLookups,
     opts: TrustOptions = {},
   ) {
     this.cache = new TtlCache(opts.ttlMs ?? 60_000, opts.now);
+    this.teams = new TtlCache(opts.ttlMs ?? 60_000, opts.now);
   }
 
   /** Forgets every cached answer: a membership changed. */
   forget(): void {
     this.generation++;
     this.cache.clear();
+    this.teams.clear();
   }
 
   /**
@@ -86,13 +90,39 @@ export class TrustEvaluator {
     return verdict;
   }
 
+  /**
+   * The first of `teams` ("org/team-slug", or a bare slug of the repository owner's team) the
+   * person is an active member of, or undefined. Answers are cached like `check`'s.
+   */
+  async memberOf(login: string, teams: string[], repo: RepoRef): Promise<string | undefined> {
+    for (const team of teams) {
+      const [org, slug] = team.includes("/") ? team.split("/", 2) : [repo.owner, team];
+      if (!org || !slug) continue;
+      const key = JSON.stringify([
+        "team",
+        org.toLowerCase(),
+        slug.toLowerCase(),
+        login.toLowerCase(),
+      ]);
+      let member = this.teams.get(key);
+      if (member === undefined) {
+        const generation = this.generation;
+        member = await this.lookups.isTeamMember(org, slug, login);
+        if (generation === this.generation) this.teams.set(key, member);
+      }
+      if (member) return `${org}/${slug}`;
+    }
+    return undefined;
+  }
+
   private async evaluate(actor: Actor, repo: RepoRef, rules: TrustRules): Promise<TrustVerdict> {
     const login = actor.login;
     if (!login) return { trusted: false, reason: "the event has no sender" };
     if (isBot(actor)) {
-      return rules.bots.some((b) => same(b, login))
-        ? { trusted: true, reason: `${login} is an allowed bot` }
-        : { trusted: false, reason: `${login} is a bot that is not in trust.bots` };
+      return {
+        trusted: false,
+        reason: `${login} is a bot, whose code comes from elsewhere: trust.bots says what its pull requests may run without an approval`,
+      };
     }
     if (rules.users.some((u) => same(u, login))) {
       return { trusted: true, reason: `${login} is listed in trust.users` };
@@ -103,11 +133,8 @@ export class TrustEvaluator {
       }
     }
     for (const team of rules.teams) {
-      // "org/team-slug", or a bare slug for a team of the repository's owner.
-      const [org, slug] = team.includes("/") ? team.split("/", 2) : [repo.owner, team];
-      if (org && slug && (await this.lookups.isTeamMember(org, slug, login))) {
-        return { trusted: true, reason: `${login} is a member of team ${org}/${slug}` };
-      }
+      const t = await this.memberOf(login, [team], repo);
+      if (t) return { trusted: true, reason: `${login} is a member of team ${t}` };
     }
     const role = await this.lookups.permission(repo, login);
     if (RANK[role] >= RANK[rules.permission]) {

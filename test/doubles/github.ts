@@ -249,6 +249,7 @@ export interface PullSpec {
   state?: "open" | "closed";
   draft?: boolean;
   title?: string;
+  body?: string;
 }
 
 export interface CheckRun {
@@ -960,7 +961,7 @@ function faultAnswer(f: Fault): { status: number; body: unknown; headers: Record
 }
 
 function userJson(login: string) {
-  return { login, id: 1, type: "User", site_admin: false };
+  return { login, id: 1, type: login.endsWith("[bot]") ? "Bot" : "User", site_admin: false };
 }
 
 function installationJson(i: Installation) {
@@ -1037,6 +1038,7 @@ function pullJson(repo: string, pr: PullSpec) {
     merged: false,
     maintainer_can_modify: pr.maintainerCanModify ?? false,
     title: pr.title ?? `PR ${pr.number}`,
+    body: pr.body ?? null,
     user: userJson(pr.author),
     labels: (pr.labels ?? []).map((name, i) => ({ id: i + 1, name })),
     head: {

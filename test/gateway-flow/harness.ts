@@ -202,7 +202,11 @@ export class World {
 
   static async create(
     basePipeline = BASE_PIPELINE,
-    opts: { server?: boolean } = {},
+    opts: {
+      server?: boolean;
+      /** Secret values beyond the `cloud` set's CLOUD_TOKEN: set -> key -> value. */
+      secrets?: Record<string, Record<string, string>>;
+    } = {},
   ): Promise<World> {
     const w = new World();
     w.gh = await startGitHubDouble();
@@ -214,12 +218,13 @@ export class World {
     w.gh.setFile(REPO, w.baseSha, ".airlock.yml", basePipeline);
     mkdirSync(w.dataDir, { recursive: true });
     const db = await openDb(w.dataDir);
-    await new EmbeddedStore({ dataDir: w.dataDir, sqlite: db.sqlite }).set(
-      "cloud",
-      "CLOUD_TOKEN",
-      CLOUD_TOKEN,
-      { actor: "test" },
-    );
+    const store = new EmbeddedStore({ dataDir: w.dataDir, sqlite: db.sqlite });
+    await store.set("cloud", "CLOUD_TOKEN", CLOUD_TOKEN, { actor: "test" });
+    for (const [set, values] of Object.entries(opts.secrets ?? {})) {
+      for (const [key, value] of Object.entries(values)) {
+        await store.set(set, key, value, { actor: "test" });
+      }
+    }
     await db.close();
     if (opts.server !== false) {
       w.server = await startFlowServer({
@@ -234,7 +239,7 @@ export class World {
   /** A new PR whose head commit has `files` on top of the base. */
   openPr(o: {
     author: string;
-    files?: Record<string, string>;
+    files?: Record<string, string | null>;
     headRef?: string;
     /** "owner/app": the head branch lives in that fork (default: the base repository). */
     headRepo?: string;
@@ -242,6 +247,8 @@ export class World {
     maintainerCanModify?: boolean;
     draft?: boolean;
     labels?: string[];
+    title?: string;
+    body?: string;
   }) {
     const number = this.nextPr++;
     const headSha = this.repo.commit(o.files ?? { [`f${number}.txt`]: "x\n" }, this.baseSha);
@@ -257,13 +264,18 @@ export class World {
       ...(o.maintainerCanModify ? { maintainerCanModify: true } : {}),
       ...(o.draft ? { draft: true } : {}),
       ...(o.labels ? { labels: o.labels } : {}),
+      ...(o.title !== undefined ? { title: o.title } : {}),
+      ...(o.body !== undefined ? { body: o.body } : {}),
     });
     return { number, headSha, ...o };
   }
 
-  /** A push to the PR: a new head commit on top of the old one. */
-  push(pr: { number: number; headSha: string }): string {
-    const sha = this.repo.commit({ [`p${randomUUID().slice(0, 6)}.txt`]: "y\n" }, pr.headSha);
+  /** A push to the PR: a new head commit (of `files`, or a new file) on top of the old one. */
+  push(pr: { number: number; headSha: string }, files?: Record<string, string | null>): string {
+    const sha = this.repo.commit(
+      files ?? { [`p${randomUUID().slice(0, 6)}.txt`]: "y\n" },
+      pr.headSha,
+    );
     this.repo.setPullHead(pr.number, sha);
     this.gh.pushPull(REPO, pr.number, sha);
     pr.headSha = sha;
@@ -378,6 +390,8 @@ export function prPayload(
     maintainerCanModify?: boolean;
     draft?: boolean;
     labels?: string[];
+    title?: string;
+    body?: string;
   },
   o: { sender?: string; label?: string; baseSha: string; state?: "open" | "closed" },
 ): Payload {
@@ -392,6 +406,8 @@ export function prPayload(
   q.draft = pr.draft ?? false;
   q.user = user(pr.author);
   q.labels = (pr.labels ?? []).map((name, i) => ({ id: i + 1, name, color: "ffffff" }));
+  if (pr.title !== undefined) q.title = pr.title;
+  if (pr.body !== undefined) q.body = pr.body;
   q.head = {
     ...q.head,
     sha: pr.headSha,

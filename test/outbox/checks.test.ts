@@ -5,7 +5,6 @@ import {
   code,
   fitOutput,
   OUTPUT_MAX_CHARS,
-  renderApprovalCheck,
   renderGateCheck,
   renderJobCheck,
 } from "../../src/gateway/checks.js";
@@ -156,28 +155,6 @@ test("queued and running jobs are shown as such", () => {
   assert.equal(r.conclusion, undefined);
   assert.equal(renderJobCheck(run, job({ state: "timed_out" })).conclusion, "timed_out");
   assert.equal(renderJobCheck(run, job({ state: "passed" })).conclusion, "success");
-});
-
-test("the approval check says what waits and how to approve, and when a push voided it", () => {
-  const waiting = renderApprovalCheck(
-    HEAD,
-    { kind: "waiting", restrictedJobs: ["functional-aws-infra"], reason: "mallory is not trusted" },
-    { publicUrl: "https://a.example", runId: "r-1" },
-  );
-  assert.equal(waiting.conclusion, "action_required");
-  assert.equal(waiting.output?.title, "Waiting for approval");
-  assert.match(waiting.output!.summary, new RegExp(`/ok-to-test ${HEAD}`));
-  assert.match(waiting.output!.summary, /ok-to-test` label/);
-  assert.match(waiting.output!.summary, /functional-aws-infra/);
-  const voided = renderApprovalCheck(HEAD, {
-    kind: "waiting",
-    restrictedJobs: [],
-    voidedSha: "a".repeat(40),
-  });
-  assert.equal(voided.output?.title, "Approval voided by a new push");
-  assert.equal(voided.conclusion, "neutral", "action_required needs a details_url");
-  assert.equal(renderApprovalCheck(HEAD, { kind: "approved", by: "alice" }).conclusion, "success");
-  assert.equal(renderApprovalCheck(HEAD, { kind: "none" }).conclusion, "neutral");
 });
 
 test("the gate check is in progress while pending and fails unless the gate is green", () => {

@@ -56,6 +56,9 @@ const authorize = (sha: string, author = "mallory", headRepo: HeadRepo | null = 
     rules,
     trust,
     approvals: store,
+    restricted: [],
+    // Without trust.rules, what a commit changes is never asked.
+    changes: () => Promise.reject(new Error("the comparison was asked for")),
   });
 
 /** What the gateway does with a PR comment: parse, check the sender, apply the rule, store. */

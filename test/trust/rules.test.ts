@@ -58,18 +58,26 @@ test("write permission or above is trusted; read and triage are not", async () =
   assert.equal((await t.check({ login: "maya" }, REPO, strict)).trusted, false);
 });
 
-test("bots are trusted only by the allowlist, whatever their permission", async () => {
+test("a bot is never trusted as a person, listed or not, whatever its permission", async () => {
   const t = evaluator();
-  assert.equal(
-    (await t.check({ login: "dependabot[bot]", type: "Bot" }, REPO, rules)).trusted,
-    true,
-  );
+  // Listed: its pull requests get its scope (policy.ts), but it neither approves nor commands.
+  const listed = await t.check({ login: "dependabot[bot]", type: "Bot" }, REPO, rules);
+  assert.equal(listed.trusted, false);
+  assert.match(listed.reason, /is a bot.*trust\.bots says what its pull requests may run/);
   const other = await t.check({ login: "evil[bot]", type: "Bot" }, REPO, rules);
   assert.equal(other.trusted, false);
-  assert.match(other.reason, /not in trust\.bots/);
   // A bot account typed "Bot" without the suffix is still a bot.
   assert.equal(isBot({ login: "renovate", type: "Bot" }), true);
   assert.equal((await t.check({ login: "renovate", type: "Bot" }, REPO, rules)).trusted, false);
+});
+
+test("team membership for a rule: the first listed team the person is in, asked once", async () => {
+  const t = evaluator();
+  assert.equal(await t.memberOf("tina", ["acme/security", "release"], REPO), "acme/release");
+  assert.equal(await t.memberOf("alice", ["acme/release"], REPO), undefined);
+  const start = gh.requests.length;
+  assert.equal(await t.memberOf("tina", ["acme/release"], REPO), "acme/release");
+  assert.equal(gh.requests.length, start, "the answer was cached");
 });
 
 test("listed users are trusted without a lookup, case-insensitively", async () => {

@@ -1,6 +1,8 @@
 // Who may do what on a PR: whether its head commit may receive secrets, and whether an event's
 // sender is trusted, both by the rules of the PR's trusted base definition.
 import { repoRef } from "../../forge/types.js";
+import { expandJobs } from "../../pipeline/expand.js";
+import { isRestricted } from "../../pipeline/types.js";
 import { authorizeCommit, type CommitAuthorization } from "../../trust/authorize.js";
 import type { Actor, TrustVerdict } from "../../trust/rules.js";
 import type { Flow, Loaded, PrFacts } from "./types.js";
@@ -27,6 +29,10 @@ export async function authorize(
     rules: loaded.base.trust,
     trust: flow.trustOf(f.installationId),
     approvals: flow.o.approvals,
+    restricted: expandJobs(loaded.defs.config)
+      .filter(isRestricted)
+      .map((j) => ({ id: j.id, template: j.template, secrets: j.secrets })),
+    changes: () => flow.changes(f),
   });
 }
 

@@ -13,12 +13,14 @@ import {
   type RestrictedSide,
   unavailableSide,
 } from "../../suite/restricted-side.js";
+import { allows, type CommitAuthorization } from "../../trust/authorize.js";
 import { planRequest, SelectionError } from "../decide.js";
 import { CONFIG_FILE } from "../definitions.js";
 import { HeadMovedError, type PrSource } from "../pr-source.js";
 import { authorize } from "./authorize.js";
 import { facts, factsOfRequest } from "./facts.js";
 import { load } from "./load.js";
+import { runsRestricted } from "./requests.js";
 import { reportGateAfterRun } from "./status.js";
 import type { Flow } from "./types.js";
 
@@ -44,7 +46,9 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
   const auth = req.kind === "public" ? null : await authorize(flow, f, loaded);
   let decision: ReturnType<typeof planRequest>;
   try {
-    decision = planRequest(loaded.defs.config, req.kind, req.selection, auth?.authorized ?? false);
+    decision = planRequest(loaded.defs.config, req.kind, req.selection, (id) =>
+      auth ? allows(auth, id) : false,
+    );
   } catch (e) {
     if (!(e instanceof SelectionError)) throw e;
     await o.requests.finish(req.id, "cancelled", "the selection selects nothing");
@@ -74,11 +78,14 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
   const built = await o.runnerFor(loaded.defs.config, plan.jobs, {
     authorized: auth?.authorized ?? false,
   });
-  // Secrets are released only while this exact commit is still authorized (invariant 1): the
-  // check is repeated at each grant, so a push or a voided approval mid-run stops the release.
-  const authorized = async () => {
+  // Secrets are released only while this exact commit is still authorized for the job (invariant
+  // 1): the check is repeated at each grant, so a push or a voided approval mid-run stops the
+  // release. A set granted outside a job (suite, pipeline, mirror credentials) serves the jobs
+  // the commit is authorized for, so it needs one of them.
+  const authorized = async (jobId?: string) => {
     const now = await authorize(flow, f, loaded);
-    if (!now.authorized) throw new Error(`secrets withheld: ${now.reason}`);
+    const ok = jobId === undefined ? runsRestricted(now) : allows(now, jobId);
+    if (!ok) throw new Error(`secrets withheld: ${now.reason}`);
   };
   const grantSet = async (set: string, gctx: GrantContext) => {
     await authorized();
@@ -92,7 +99,7 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
   const runner: RunnerDeps = {
     ...built.runner,
     grant: async (job, gctx) => {
-      await authorized();
+      await authorized(job.id);
       return built.runner.grant(job, gctx);
     },
     grantSet,
@@ -113,7 +120,7 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
       ref: req.headRef,
       sha: req.headSha,
       pr: req.pr,
-      authorizedBy: restrictedRun && auth?.authorized ? auth.by : null,
+      authorizedBy: !restrictedRun || !auth ? null : auth.authorized ? auth.by : scopeOf(auth),
       // null marks an unfiltered run, the only kind the gate trusts.
       selection:
         req.kind === "public" && loaded.restricted.length > 0 ? { public: true } : req.selection,
@@ -179,6 +186,10 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
   await reportGateAfterRun(flow, f, loaded);
   await o.requests.finish(req.id, "done");
 }
+
+/** Who let a run under a bot's scope have secrets: "dependabot[bot] (trust.bots scope)". */
+const scopeOf = (auth: CommitAuthorization) =>
+  auth.scoped ? `${auth.scoped.bot} (trust.bots scope)` : null;
 
 /**
  * A shutdown stopped the request: its run is recorded as interrupted (neither cancelled nor

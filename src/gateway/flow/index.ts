@@ -11,6 +11,7 @@ import type { EventHandler } from "../events.js";
 import { Reporter } from "../report.js";
 import { Supervisor } from "../supervisor.js";
 import { AbandonedWorkSweep } from "./abandoned-work.js";
+import { Comparisons } from "./changes.js";
 import { execute } from "./execute.js";
 import { BaseConfigs } from "./load.js";
 import { recover } from "./recover.js";
@@ -46,6 +47,7 @@ export class PrFlow {
     });
     const parse = (text: string, file: string) => this.parser.parse(text, file);
     const baseConfigs = new BaseConfigs(o.forgeFor, parse);
+    const comparisons = new Comparisons(o.forgeFor);
     this.flow = {
       o,
       reporter: this.reporter,
@@ -54,6 +56,7 @@ export class PrFlow {
       trustOf: (installationId) => o.trust.of(installationId),
       baseConfig: (repo, inst, sha) => baseConfigs.get(repo, inst, sha),
       parseConfig: parse,
+      changes: (f, base = f.baseSha) => comparisons.get(f.repo, f.installationId, base, f.headSha),
       interrupted: this.interrupted,
     };
     const abandoned = new AbandonedWorkSweep({

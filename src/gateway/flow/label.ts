@@ -6,7 +6,14 @@ import { authorize, senderTrust } from "./authorize.js";
 import { decideHead } from "./decide-head.js";
 import { facts } from "./facts.js";
 import { load } from "./load.js";
-import { checkSelection, currentTrustedLabels, publicDone, request } from "./requests.js";
+import {
+  checkSelection,
+  currentTrustedLabels,
+  publicDone,
+  request,
+  runsRestricted,
+  selectionUnder,
+} from "./requests.js";
 import { reply, reportGate } from "./status.js";
 import type { PrEvent, UseCase } from "./types.js";
 
@@ -63,12 +70,12 @@ export const onLabel: UseCase<PrEvent> = async (flow, ev, ctx) => {
   }
   const auth = await authorize(flow, f, loaded);
   const selection = labels.length > 0 ? { labels } : null;
-  if (!auth.authorized || loaded.restricted.length === 0) {
+  if (!runsRestricted(auth) || loaded.restricted.length === 0) {
     await reportGate(flow, f, loaded);
     return;
   }
   if (!checkSelection(flow, f, loaded, selection, ctx)) return;
   const kind = (await publicDone(flow, f)) ? "restricted" : "full";
-  request(flow, f, ctx, kind, selection, ev.sender.login);
+  request(flow, f, ctx, kind, selectionUnder(auth, selection), ev.sender.login);
   await reportGate(flow, f, loaded);
 };

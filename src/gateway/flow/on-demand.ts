@@ -1,10 +1,11 @@
 // Restricted jobs on demand (`/test`, `/retest`, a re-requested check), only on an authorized head.
 import { isRestricted } from "../../pipeline/types.js";
 import type { RequestSelection, RunKind } from "../../store/run-requests.js";
+import { allows } from "../../trust/authorize.js";
 import { planRequest } from "../decide.js";
 import type { HandlerContext } from "../events.js";
 import { authorize } from "./authorize.js";
-import { checkSelection, publicDone, request } from "./requests.js";
+import { checkSelection, publicDone, request, selectionUnder } from "./requests.js";
 import { reply, reportGate } from "./status.js";
 import { type Flow, type Loaded, type PrFacts, short } from "./types.js";
 
@@ -23,10 +24,14 @@ export async function runOnDemand(
 ): Promise<void> {
   if (!checkSelection(flow, f, loaded, selection, ctx, key)) return;
   const auth = await authorize(flow, f, loaded);
+  const config = loaded.defs.config;
   const wantsSecrets =
-    kind !== "rerun" ||
-    planRequest(loaded.defs.config, "rerun", selection, true).plan.jobs.some(isRestricted);
-  if (wantsSecrets && !auth.authorized) {
+    kind !== "rerun" || planRequest(config, "rerun", selection, true).plan.jobs.some(isRestricted);
+  // Under a bot's scope, only a selection the scope covers whole may run.
+  const covered =
+    auth.scoped !== undefined &&
+    planRequest(config, kind, selection, (id) => allows(auth, id)).withheld.length === 0;
+  if (wantsSecrets && !auth.authorized && !covered) {
     await reply(
       flow,
       f,
@@ -37,7 +42,7 @@ export async function runOnDemand(
     return;
   }
   const k: RunKind = kind === "restricted" && !(await publicDone(flow, f)) ? "full" : kind;
-  request(flow, f, ctx, k, selection, sender);
+  request(flow, f, ctx, k, selectionUnder(auth, selection), sender);
   await reportGate(flow, f, loaded);
 }
 

@@ -9,6 +9,7 @@ import {
   type RunKind,
   type RunRequestRow,
 } from "../../store/run-requests.js";
+import type { CommitAuthorization } from "../../trust/authorize.js";
 import { block } from "../checks.js";
 import { planRequest, SelectionError, testLabels } from "../decide.js";
 import type { HandlerContext } from "../events.js";
@@ -42,6 +43,21 @@ export function request(
     process.nextTick(() => flow.supervisor.poke());
   });
   return req.id;
+}
+
+/** Whether the authorization lets any restricted job run (all of them, or a bot's scope). */
+export const runsRestricted = (auth: CommitAuthorization): boolean =>
+  auth.authorized || (auth.scoped?.jobs.length ?? 0) > 0;
+
+/**
+ * The selection of a request made under `auth`: as given, or marked as a bot's scope when only
+ * that lets restricted jobs run (see RequestSelection.scope).
+ */
+export function selectionUnder(
+  auth: CommitAuthorization,
+  selection: RequestSelection | null,
+): RequestSelection | null {
+  return auth.authorized || !auth.scoped ? selection : { ...selection, scope: auth.scoped.bot };
 }
 
 /** Stops the PR's runs (all, or those not on `keepSha`) and drops its queued requests. */

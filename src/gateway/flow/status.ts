@@ -1,6 +1,7 @@
 // What the PR shows of the flow's decisions: the approval check, the gate, and replies.
 import type { CommitAuthorization } from "../../trust/authorize.js";
-import type { ApprovalView } from "../checks.js";
+import { distinct } from "../../trust/policy.js";
+import type { ApprovalDelta, ApprovalView } from "../approval-check.js";
 import type { HandlerContext } from "../events.js";
 import { type GateEnd, superseded } from "../report.js";
 import { facts } from "./facts.js";
@@ -24,19 +25,59 @@ export async function reportApproval(
   if (loaded.restricted.length === 0) view = { kind: "none" };
   else if (auth.authorized && auth.by?.toLowerCase() === f.author.login.toLowerCase()) {
     view = { kind: "trusted", by: auth.by, reason: auth.reason };
-  } else if (auth.authorized) view = { kind: "approved", by: auth.by ?? "" };
-  else {
+  } else if (auth.authorized) {
+    view = {
+      kind: "approved",
+      by: auth.by ?? "",
+      ...(auth.approval ? { rules: auth.approval.requirements } : {}),
+    };
+  } else {
+    const delta = await deltaSinceApproval(flow, f);
     view = {
       kind: "waiting",
-      restrictedJobs: loaded.restricted,
+      restrictedJobs: loaded.restricted.filter((j) => !auth.scoped?.jobs.includes(j)),
       reason: auth.reason,
       ...(o.voidedSha ? { voidedSha: o.voidedSha } : {}),
+      ...(auth.approval
+        ? { requirements: auth.approval.requirements, incomplete: auth.approval.incomplete }
+        : {}),
+      ...(auth.scoped ? { scoped: auth.scoped } : {}),
+      ...(auth.note ? { note: auth.note } : {}),
+      ...(delta ? { delta } : {}),
     };
   }
   await flow.reporter.approval(f.repo, f.installationId, f.headSha, view, {
     ...(o.runId ? { runId: o.runId } : {}),
     notes: loaded.defs.notes,
   });
+}
+
+/**
+ * What changed since the PR's last approved commit (when one was approved before the head), for a
+ * member re-approving after a push. Informational: a forge that cannot answer leaves it out.
+ */
+export async function deltaSinceApproval(
+  flow: Flow,
+  f: PrFacts,
+): Promise<ApprovalDelta | undefined> {
+  const earlier = (await flow.o.approvals.history(f.repo, f.number)).filter(
+    (a) => a.sha !== f.headSha,
+  );
+  const last = earlier.at(-1);
+  if (!last) return undefined;
+  try {
+    return {
+      fromSha: last.sha,
+      approvedBy: distinct(earlier.filter((a) => a.sha === last.sha).map((a) => a.approvedBy)),
+      comparison: await flow.changes(f, last.sha),
+    };
+  } catch (e) {
+    flow.o.log?.warn(
+      { repo: f.repo, pr: f.number, message: e instanceof Error ? e.message : String(e) },
+      "the changes since the last approval could not be compared",
+    );
+    return undefined;
+  }
 }
 
 /** The gate of the PR's head, from the runs decided against its current base. */

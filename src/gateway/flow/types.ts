@@ -3,7 +3,7 @@
 // each other's helpers; nothing here imports a use case.
 import type { Config } from "../../config/schema.js";
 import type { Executor } from "../../executors/types.js";
-import type { Forge } from "../../forge/types.js";
+import type { Comparison, Forge } from "../../forge/types.js";
 import type { RunnerDeps } from "../../pipeline/runner.js";
 import type { PlannedJob } from "../../pipeline/types.js";
 import type { GrantContext, SecretGrant } from "../../secrets/types.js";
@@ -81,6 +81,8 @@ export interface Flow {
   baseConfig(repo: string, installationId: number, baseSha: string): Promise<Config | null>;
   /** Parses a pipeline file off the event loop; rejects with its ConfigError. */
   parseConfig(text: string, file: string): Promise<Config>;
+  /** What the PR's head changes against `base` (the PR's base commit unless given). */
+  changes(f: PrFacts, base?: string): Promise<Comparison>;
   /** Request ids of runs a dead process left unfinished (found at start). */
   interrupted: ReadonlySet<string>;
 }
