@@ -4,15 +4,7 @@
 // no approval rule applies. A bot never approves.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import {
-  CLOUD_TOKEN,
-  commentPayload,
-  prPayload,
-  REPO,
-  TRUSTED,
-  UNTRUSTED,
-  World,
-} from "./harness.js";
+import { CLOUD_TOKEN, commentPayload, prPayload, TRUSTED, UNTRUSTED, World } from "./harness.js";
 
 const NPM_TOKEN = "npm-t0ken-Hq4Zr8Lw1";
 
@@ -159,18 +151,7 @@ test("a bot's /ok-to-test and ok-to-test label approve nothing", async () => {
       (await w.send("issue_comment", commentPayload(pr.number, "/ok-to-test", bot))).status,
       202,
     );
-    const labeled = { ...pr, labels: ["ok-to-test"] };
-    w.gh.addPull(REPO, {
-      number: pr.number,
-      headSha: pr.headSha,
-      baseSha: w.baseSha,
-      author: UNTRUSTED,
-      labels: ["ok-to-test"],
-    });
-    await w.send(
-      "pull_request",
-      prPayload("labeled", labeled, { baseSha: w.baseSha, sender: bot, label: "ok-to-test" }),
-    );
+    assert.equal((await w.addLabel(pr, "ok-to-test", bot)).status, 202);
   }
   await w.settle();
   assert.deepEqual(ran(pr.headSha), { unit: "passed" });

@@ -282,6 +282,26 @@ export class World {
     return sha;
   }
 
+  /** `sender` adds `label` to the PR: the double shows it, and the labeled event is delivered. */
+  async addLabel(
+    pr: { number: number; headSha: string; author: string; labels?: string[] },
+    label: string,
+    sender: string,
+  ) {
+    pr.labels = [...(pr.labels ?? []), label];
+    this.gh.addPull(REPO, {
+      number: pr.number,
+      headSha: pr.headSha,
+      baseSha: this.baseSha,
+      author: pr.author,
+      labels: pr.labels,
+    });
+    return this.send(
+      "pull_request",
+      prPayload("labeled", pr, { baseSha: this.baseSha, sender, label }),
+    );
+  }
+
   async send(event: string, payload: unknown, opts: { id?: string; secret?: string | null } = {}) {
     const id = opts.id ?? randomUUID();
     const body = JSON.stringify(payload);
