@@ -63,7 +63,7 @@ describe("trust.bots", () => {
     ).join("\n");
     assert.match(
       e,
-      /:19:14: trust\.bots\[0\]\.jobs\[0\]: no job named "functionl" \(did you mean "functional"\?\)/,
+      /:18:14: trust\.bots\[0\]\.jobs\[0\]: no job named "functionl" \(did you mean "functional"\?\)/,
     );
     assert.match(e, /trust\.bots\[0\]\.jobs\[1\]: "unit" is a public job/);
     assert.match(e, /trust\.bots\[0\]\.secrets\[0\]: no secret set named "npmm"/);
