@@ -213,7 +213,10 @@ async function botPath(
     };
   }
   if (pushedBy === null) {
-    return { ...none, note: `Airlock has no evidence of who pushed this commit: the scope of ${author.login} does not apply.` };
+    return {
+      ...none,
+      note: `Airlock has no evidence of who pushed this commit: the scope of ${author.login} does not apply.`,
+    };
   }
   const pusherOk =
     same(pushedBy, author.login) ||
