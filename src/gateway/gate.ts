@@ -1,5 +1,7 @@
-// The merge gate `airlock/all-tests`: green only when an unfiltered restricted run on the PR's
-// current head succeeded. A partial (label- or /test-filtered) run never turns it green.
+// The merge gate `airlock/all-tests`: green only when a full restricted run on the PR's current
+// head succeeded. A partial (label- or /test-filtered) run never turns it green; a selection that
+// covers every restricted job (the `test-all` label) is a full run. It never concludes while an
+// attempt of a run on the head is still queued or running: that attempt may change the answer.
 import type { JobRow, RunRow } from "../store/runs.js";
 
 export interface GateInput {
@@ -13,6 +15,11 @@ export interface GateInput {
   labelPrefix?: string;
   /** The PR is a draft: restricted jobs wait until it is ready for review. */
   draft?: boolean;
+  /**
+   * Requests on the head whose attempt is queued or running (a retry after a restart included):
+   * while there are any, the gate says what it knows so far but does not conclude.
+   */
+  pending?: number;
 }
 
 export interface GateDecision {
@@ -44,7 +51,7 @@ function selectionOf(run: RunRow): Selection | null {
 }
 
 export function decideGate(input: GateInput): GateDecision {
-  const d = decideOnRuns(input);
+  const d = untilSettled(decideOnRuns(input), input);
   if (!input.draft || d.state === "success") return d;
   // A draft's partial or stopped run is not a failure yet: nothing restricted may run until then.
   return {
@@ -54,12 +61,34 @@ export function decideGate(input: GateInput): GateDecision {
   };
 }
 
+/** A conclusion waits while a run on the head may still change it. */
+function untilSettled(d: GateDecision, input: GateInput): GateDecision {
+  const n = input.pending ?? 0;
+  if (d.state === "pending" || n === 0) return d;
+  return {
+    state: "pending",
+    title: `Waiting for ${n} run${n === 1 ? "" : "s"} on ${short(input.headSha)}`,
+    summary: `${n === 1 ? "A run" : `${n} runs`} on ${input.headSha} ${n === 1 ? "has" : "have"} not ended yet (queued, running, or taken up again after an interruption). The gate concludes when ${n === 1 ? "it has" : "they have"}.\n\nSo far: ${d.title}.`,
+  };
+}
+
+/**
+ * A run of every restricted job: unfiltered, or a selection that happens to cover them all (the
+ * `test-all` label, `/test` naming each group).
+ */
+function isFull(r: { run: RunRow; jobs: JobRow[] }, allRestricted: string[] | undefined): boolean {
+  if (selectionOf(r.run) === null) return true;
+  if (!allRestricted?.length) return false;
+  const ran = new Set(r.jobs.filter((j) => j.restricted === 1).map((j) => j.job_id));
+  return allRestricted.every((id) => ran.has(id));
+}
+
 function decideOnRuns(input: GateInput): GateDecision {
   const { headSha } = input;
   const onHead = input.runs
     .filter((r) => r.run.sha === headSha)
     .sort((a, b) => a.run.created_at - b.run.created_at);
-  const base = [...onHead].reverse().find((r) => selectionOf(r.run) === null);
+  const base = [...onHead].reverse().find((r) => isFull(r, input.allRestricted));
 
   if (!base) {
     const filtered = [...onHead].reverse().find((r) => selectionOf(r.run) !== null);

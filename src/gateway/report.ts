@@ -33,6 +33,8 @@ export interface GateContext {
   draft?: boolean;
   /** Only these runs count (those decided against the PR's current base); all when omitted. */
   runIds?: ReadonlySet<string>;
+  /** The request reporting its own end: its run is over although it is not marked done yet. */
+  ending?: string;
 }
 
 /** Why a commit's gate no longer applies: the PR moved on, or was closed. */
@@ -172,9 +174,17 @@ export class Reporter {
       if (g.restricted.length > 0 && !jobs.some((j) => j.restricted === 1)) continue;
       found.push({ run, jobs });
     }
-    const requests = new Map(
-      this.requests.forPr(g.repo, g.pr, g.headSha).map((r) => [r.id, r] as const),
-    );
+    const onHead = await this.requests.forPr(g.repo, g.pr, g.headSha);
+    const requests = new Map(onHead.map((r) => [r.id, r] as const));
+    // Attempts still to come or under way: a queued retry of an interrupted run included. A
+    // public-only request says nothing about restricted jobs.
+    const pending = onHead.filter(
+      (r) =>
+        (r.state === "queued" || r.state === "running") &&
+        r.id !== g.ending &&
+        (!g.runIds || g.runIds.has(r.id)) &&
+        (g.restricted.length === 0 || r.kind !== "public"),
+    ).length;
     // decideGate takes the newest runs by created_at: it is given the order of the requests, so
     // that a retry started late does not count as newer than a request made after the original.
     const runs = inRequestOrder(found, requests).map((x, i) => ({
@@ -186,6 +196,7 @@ export class Reporter {
       runs,
       allRestricted: g.restricted,
       labelPrefix: g.labelPrefix,
+      pending,
       ...(g.draft ? { draft: true } : {}),
     });
     const newest = runs.at(-1);

@@ -202,6 +202,29 @@ test("a test label filters the run; the gate stays red naming what was left out 
   assert.equal(w.checks(next)["airlock/all-tests"], "failure");
 });
 
+test("the test-all label selects every job: a full run, and the gate turns green", async () => {
+  const pr = w.openPr({ author: TRUSTED, labels: ["test-all"] });
+  await opened(pr);
+  assert.deepEqual(restrictedRuns(pr.headSha), [["functional-aws", "functional-scw"]]);
+  const gate = w.check(pr.headSha, "airlock/all-tests")!;
+  assert.equal(gate.conclusion, "success", gate.output.title ?? "");
+  assert.match(gate.output.title ?? "", /All 2 required jobs passed/);
+  const sent = runsNamed(pr.headSha, "airlock/all-tests").flatMap((c) => c.history);
+  assert.deepEqual(
+    sent.map((h) => h.conclusion).filter((c) => c != null),
+    ["success"],
+    "the gate concluded once, green",
+  );
+
+  // A label naming each group is a full run too; a label naming one is still partial.
+  const groups = w.openPr({ author: TRUSTED, labels: ["test-aws", "test-scw"] });
+  await opened(groups);
+  assert.equal(w.checks(groups.headSha)["airlock/all-tests"], "success");
+  const one = w.openPr({ author: TRUSTED, labels: ["test-aws"] });
+  await opened(one);
+  assert.equal(w.checks(one.headSha)["airlock/all-tests"], "failure");
+});
+
 test("a label or /test name that selects nothing is answered with a comment naming it", async () => {
   const pr = w.openPr({ author: TRUSTED });
   await opened(pr);

@@ -266,6 +266,53 @@ test("SIGKILL mid-pipeline: the restarted gateway adopts the pipeline, no second
   assert.equal((await stop("SIGTERM")).code, 0);
 });
 
+test("SIGKILL with two runs on the head: the gate never concludes while their retries are queued", {
+  timeout: 120_000,
+}, async () => {
+  await start();
+  const { pr, id } = await pipelineRunning();
+  await deliver("issue_comment", commentPayload(pr.number, "/test all", TRUSTED));
+  const second = await waitFor("the second run's pipeline to be followed", () => {
+    const t = triggersFor(pr.headSha)[1];
+    return t && (gl.pipeline(t.pipelineId)?.gets ?? 0) > 0 && t.pipelineId;
+  });
+
+  // Both runs are cut off mid-pipeline; at the next start, each is taken up again in turn.
+  await stop("SIGKILL");
+  const gets = [gl.pipeline(id)!.gets, gl.pipeline(second)!.gets];
+  await start();
+  await waitFor("the restarted gateway to follow both pipelines", () => {
+    assert.equal(triggersFor(pr.headSha).length, 2, "no pipeline was triggered again");
+    return gl.pipeline(id)!.gets > gets[0]! && gl.pipeline(second)!.gets > gets[1]!;
+  });
+  const concluded = () =>
+    w.gh
+      .checkRuns("acme/app", pr.headSha)
+      .filter((c) => c.name === "airlock/all-tests")
+      .flatMap((c) => c.history)
+      .map((h) => h.conclusion)
+      .filter((c) => c != null);
+  assert.deepEqual(concluded(), [], "no conclusion while both runs are taken up again");
+  assert.equal(check(pr.headSha, "airlock/all-tests")?.status, "in_progress");
+
+  gl.finish(id, GREEN);
+  gl.finish(second, GREEN);
+  await waitFor("the gateway to settle", settled(pr.number));
+  assertGreen(pr.headSha);
+  assert.deepEqual(concluded(), ["success"], "the gate concluded once, green");
+  const reqs = requestsOf(pr.number);
+  assert.deepEqual(
+    reqs.map((r) => [r.attempt, r.state]),
+    [
+      [1, "done"],
+      [1, "done"],
+      [2, "done"],
+      [2, "done"],
+    ],
+  );
+  assert.equal((await stop("SIGTERM")).code, 0);
+});
+
 test("/cancel still cancels the pipeline, also one adopted after a graceful restart", {
   timeout: 120_000,
 }, async () => {

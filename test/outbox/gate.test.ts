@@ -136,3 +136,50 @@ test("restricted jobs skipped for want of approval do not pass the gate", () => 
   });
   assert.notEqual(decideGate({ headSha: HEAD, runs: [r] }).state, "success");
 });
+
+test("no conclusion while an attempt is pending: an interrupted run's cancelled jobs wait for their retry", () => {
+  const interrupted = runOf("r1", {
+    at: 1,
+    jobs: { lint: "passed", "aws-infra": "cancelled", "scw-infra": "passed", "do-infra": "passed" },
+  });
+  const waiting = decideGate({ headSha: HEAD, runs: [interrupted], pending: 1 });
+  assert.equal(waiting.state, "pending");
+  assert.match(waiting.title, /Waiting for 1 run on d{12}/);
+  assert.match(waiting.summary, /So far: 1 of 3 required jobs did not pass/);
+  // A green answer waits too: the pending attempt may still change it.
+  const green = runOf("r2", { at: 2, jobs: { ...allPassed } });
+  assert.equal(decideGate({ headSha: HEAD, runs: [green], pending: 2 }).state, "pending");
+  assert.match(decideGate({ headSha: HEAD, runs: [green], pending: 2 }).title, /2 runs/);
+  // Once nothing is pending, the runs decide.
+  assert.equal(decideGate({ headSha: HEAD, runs: [interrupted], pending: 0 }).state, "failure");
+  assert.equal(decideGate({ headSha: HEAD, runs: [green] }).state, "success");
+});
+
+test("a selection that covers every restricted job is a full run", () => {
+  const all = runOf("r1", {
+    at: 1,
+    selection: { labels: ["test-all"] },
+    jobs: { ...allPassed },
+  });
+  const d = decideGate({ headSha: HEAD, allRestricted: ALL, runs: [all] });
+  assert.equal(d.state, "success", d.title);
+  assert.match(d.title, /All 3 required jobs passed/);
+  // Its failures count like a full run's, and a partial one after it is a retest.
+  const failing = runOf("r1", {
+    at: 1,
+    selection: { labels: ["test-aws-all", "test-scw-all", "test-do-all"] },
+    jobs: { ...allPassed, "do-infra": "failed" },
+  });
+  assert.equal(decideGate({ headSha: HEAD, allRestricted: ALL, runs: [failing] }).state, "failure");
+  const retest = runOf("r2", {
+    at: 2,
+    selection: { jobs: ["do-infra"] },
+    jobs: { "do-infra": "passed" },
+  });
+  assert.equal(
+    decideGate({ headSha: HEAD, allRestricted: ALL, runs: [failing, retest] }).state,
+    "success",
+  );
+  // Without the definition's list, a selection is never taken for a full run.
+  assert.equal(decideGate({ headSha: HEAD, runs: [all] }).state, "failure");
+});

@@ -11,7 +11,7 @@ import { load } from "./load.js";
 import { mirror } from "./mirror.js";
 import { failedJobs, runOnDemand } from "./on-demand.js";
 import { cancelPr } from "./requests.js";
-import { reply } from "./status.js";
+import { reply, reportGate } from "./status.js";
 import {
   type CommentEvent,
   type Flow,
@@ -86,9 +86,14 @@ async function command(
       }
       return runOnDemand(flow, f, loaded, ctx, { jobs: failed }, sender, key, "rerun");
     }
-    case "cancel":
-      cancelPr(flow, f.repo, f.number, ctx, `cancelled by ${sender}`);
-      return;
+    case "cancel": {
+      const why = `cancelled by ${sender}`;
+      // Queued requests end now, not only with the event, so that the gate counts them out.
+      await flow.o.requests.ready();
+      flow.o.requests.cancelQueuedSync(f.repo, f.number, why);
+      cancelPr(flow, f.repo, f.number, ctx, why);
+      return reportGate(flow, f, loaded);
+    }
     case "mirror":
       return mirror(flow, f, loaded, ctx, key);
   }

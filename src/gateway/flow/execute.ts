@@ -183,7 +183,7 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
   await reports;
   if (isShutdown(signal)) return interruptedByShutdown(flow, req);
   await flow.reporter.jobs(req.repo, req.installationId, req.id);
-  await reportGateAfterRun(flow, f, loaded);
+  await reportGateAfterRun(flow, f, loaded, req.id);
   await o.requests.finish(req.id, "done");
 }
 

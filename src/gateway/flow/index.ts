@@ -14,7 +14,7 @@ import { AbandonedWorkSweep } from "./abandoned-work.js";
 import { Comparisons } from "./changes.js";
 import { execute } from "./execute.js";
 import { BaseConfigs } from "./load.js";
-import { recover } from "./recover.js";
+import { gateOfRequest, recover } from "./recover.js";
 import { route } from "./router.js";
 import { withSecretSet } from "./secret-set.js";
 import type { Flow, FlowOptions } from "./types.js";
@@ -43,6 +43,11 @@ export class PrFlow {
       maxAttempts: o.maxAttempts ?? 3,
       execute: (req, signal) => execute(this.flow, req, signal),
       recover: (req) => recover(this.flow, req),
+      // A request that threw was taken up again or given up: its gate says so.
+      failed: async (req) => {
+        const head = await o.approvals.head(req.repo, req.pr);
+        if (head?.sha === req.headSha) await gateOfRequest(this.flow, req);
+      },
       onError: (message, req) => o.log?.error({ run: req.id, message }, "run failed to start"),
     });
     const parse = (text: string, file: string) => this.parser.parse(text, file);

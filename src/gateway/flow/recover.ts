@@ -12,7 +12,6 @@ const FINAL_RUN = new Set(["passed", "failed", "cancelled", "error"]);
 export async function recover(flow: Flow, req: RunRequestRow): Promise<void> {
   const { o } = flow;
   const run = await o.runs.get(req.id);
-  const f = factsOfRequest(req);
   const finished = run && FINAL_RUN.has(run.status) && !flow.interrupted.has(run.id);
   const head = await o.approvals.head(req.repo, req.pr);
   const current = head?.sha === req.headSha;
@@ -22,8 +21,15 @@ export async function recover(flow: Flow, req: RunRequestRow): Promise<void> {
   } else {
     await o.requests.requeue(req, newRequestId());
   }
-  if (current) {
-    const loaded = await load(flow, f).catch(() => undefined);
-    if (loaded) await reportGate(flow, f, loaded);
-  }
+  if (current) await gateOfRequest(flow, req);
+}
+
+/**
+ * The gate of a request's commit, after the request was settled outside a run's own end (taken up
+ * again, or given up): a queued retry keeps it pending, a request given up lets it conclude.
+ */
+export async function gateOfRequest(flow: Flow, req: RunRequestRow): Promise<void> {
+  const f = factsOfRequest(req);
+  const loaded = await load(flow, f).catch(() => undefined);
+  if (loaded) await reportGate(flow, f, loaded);
 }

@@ -80,8 +80,16 @@ export async function deltaSinceApproval(
   }
 }
 
-/** The gate of the PR's head, from the runs decided against its current base. */
-export async function reportGate(flow: Flow, f: PrFacts, loaded: Loaded): Promise<void> {
+/**
+ * The gate of the PR's head, from the runs decided against its current base. `ending`: the
+ * request whose run just ended, reporting before it is marked done.
+ */
+export async function reportGate(
+  flow: Flow,
+  f: PrFacts,
+  loaded: Loaded,
+  ending?: string,
+): Promise<void> {
   const head = await flow.o.approvals.head(f.repo, f.number);
   if (head && head.sha !== f.headSha) {
     return flow.reporter.gateEnded(f.repo, f.installationId, f.headSha, superseded(head.sha));
@@ -99,16 +107,22 @@ export async function reportGate(flow: Flow, f: PrFacts, loaded: Loaded): Promis
     notes: loaded.defs.notes,
     draft: f.draft,
     runIds: new Set(onBase.map((r) => r.id)),
+    ...(ending ? { ending } : {}),
   });
 }
 
 /** The gate after a run, from where the PR is now (it may have been closed or made a draft). */
-export async function reportGateAfterRun(flow: Flow, f: PrFacts, loaded: Loaded): Promise<void> {
+export async function reportGateAfterRun(
+  flow: Flow,
+  f: PrFacts,
+  loaded: Loaded,
+  ending?: string,
+): Promise<void> {
   const now = await facts(flow, f.repo, f.installationId, f.number).catch(() => undefined);
   if (now && !now.open) {
     return flow.reporter.gateEnded(f.repo, f.installationId, f.headSha, CLOSED);
   }
-  return reportGate(flow, { ...f, draft: now?.draft ?? f.draft }, loaded);
+  return reportGate(flow, { ...f, draft: now?.draft ?? f.draft }, loaded, ending);
 }
 
 /** A comment on the PR, posted once per delivery and key. */
