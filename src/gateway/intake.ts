@@ -1,7 +1,8 @@
 // Webhook intake: authenticate a delivery, de-duplicate it by delivery id and store it before it
 // is acknowledged (DESIGN.md invariant 6). Transport-free: the web route hands it headers and the
 // raw body, and turns the outcome into an HTTP answer.
-import { verify } from "@octokit/webhooks-methods";
+import { isUtf8 } from "node:buffer";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { EventStore } from "../store/events.js";
 import { HANDLED_EVENTS, parseEvent } from "./parse-event.js";
 
@@ -18,7 +19,11 @@ export interface DeliveryInput {
 
 export type IntakeOutcome =
   | { status: 401; reason: "signature_missing" | "signature_invalid" }
-  | { status: 400; reason: "headers_invalid" | "malformed_json" | "bad_form"; detail: string }
+  | {
+      status: 400;
+      reason: "headers_invalid" | "not_utf8" | "malformed_json" | "bad_form";
+      detail: string;
+    }
   | { status: 204; reason: "ignored"; detail: string }
   | { status: 202; reason: "accepted"; deliveryId: string; name: string }
   | { status: 200; reason: "duplicate"; deliveryId: string }
@@ -38,6 +43,15 @@ export interface IntakeOptions {
   onStored?: () => void;
 }
 
+/**
+ * The X-Hub-Signature-256 of the exact bytes received: GitHub signs bytes, and a body that is not
+ * valid UTF-8 must still be authenticated (then refused for its encoding), not mistaken for a
+ * forgery by decoding it first.
+ */
+export function signatureOf(secret: string, body: Buffer): string {
+  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+}
+
 export class Intake {
   constructor(private readonly opts: IntakeOptions) {
     if (opts.secrets.length === 0 || opts.secrets.some((s) => s.length === 0)) {
@@ -46,22 +60,28 @@ export class Intake {
   }
 
   /** True when `signature` is a valid X-Hub-Signature-256 of `body` under any configured secret. */
-  async authentic(body: string, signature: string): Promise<boolean> {
+  authentic(body: Buffer, signature: string): boolean {
     if (!signature.startsWith("sha256=") || body.length === 0) return false;
+    const given = Buffer.from(signature);
     let ok = false;
-    // Every secret is tried, so the time taken does not depend on which one matched.
+    // Every secret is tried and compared in constant time, so the time taken says nothing about
+    // which one matched or how much of the signature did.
     for (const secret of this.opts.secrets) {
-      if (await verify(secret, body, signature)) ok = true;
+      const want = Buffer.from(signatureOf(secret, body));
+      if (want.length === given.length && timingSafeEqual(want, given)) ok = true;
     }
     return ok;
   }
 
   async receive(d: DeliveryInput): Promise<IntakeOutcome> {
     if (!d.signature) return { status: 401, reason: "signature_missing" };
-    const raw = d.body.toString("utf8");
-    if (!(await this.authentic(raw, d.signature))) {
+    if (!this.authentic(d.body, d.signature)) {
       return { status: 401, reason: "signature_invalid" };
     }
+    if (!isUtf8(d.body)) {
+      return { status: 400, reason: "not_utf8", detail: "the body is not valid UTF-8" };
+    }
+    const raw = d.body.toString("utf8");
     if (!d.event || !EVENT_NAME.test(d.event) || !d.delivery || !DELIVERY_ID.test(d.delivery)) {
       return {
         status: 400,

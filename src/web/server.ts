@@ -2,6 +2,7 @@
 // routes register beside these through `extraRoutes`.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Intake } from "../gateway/intake.js";
+import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from "../gateway/serve-settings.js";
 import type { JobApi } from "../jobapi/job-api.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { healthzRoute } from "./routes/healthz.js";
@@ -28,10 +29,23 @@ export interface ServerOptions {
   extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
   /** The job API that jobs running elsewhere (Kubernetes pods) call with their token. */
   jobApi?: JobApi;
+  /** How long a client may take (docs/operations.md); the documented defaults otherwise. */
+  timeouts?: HttpTimeouts;
 }
 
 export async function createServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const t = opts.timeouts ?? DEFAULT_HTTP_TIMEOUTS;
   const app = Fastify({
+    // A client that stalls in its headers or its body, or keeps an idle connection, is answered
+    // 408 or closed, so that it cannot hold a connection. Node checks the first two on an
+    // interval, a tenth of the shorter one here.
+    http: {
+      headersTimeout: t.headersMs,
+      requestTimeout: t.requestMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(t.headersMs, t.requestMs) / 10),
+    },
+    requestTimeout: t.requestMs,
+    keepAliveTimeout: t.idleMs,
     // The default request serializers log method, URL and status; never headers (signatures).
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     trustProxy: false,

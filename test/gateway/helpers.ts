@@ -9,6 +9,7 @@ import { sign } from "@octokit/webhooks-methods";
 import { type RunningGateway, startGateway } from "../../src/cli/commands/serve.js";
 import type { EventHandler } from "../../src/gateway/events.js";
 import type { GatewayEvent } from "../../src/gateway/parse-event.js";
+import type { HttpTimeouts } from "../../src/gateway/serve-settings.js";
 
 export const SECRET = "it's a secret to everybody";
 
@@ -19,7 +20,12 @@ export interface TestGateway extends RunningGateway {
 }
 
 export async function testGateway(
-  opts: { secrets?: string[]; handler?: EventHandler; maxAttempts?: number } = {},
+  opts: {
+    secrets?: string[];
+    handler?: EventHandler;
+    maxAttempts?: number;
+    timeouts?: HttpTimeouts;
+  } = {},
 ): Promise<TestGateway> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "airlock-gw-"));
   const handled: TestGateway["handled"] = [];
@@ -29,6 +35,7 @@ export async function testGateway(
     listen: { host: "127.0.0.1", port: 0 },
     maxAttempts: opts.maxAttempts ?? 3,
     backoffMs: () => 5,
+    ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
     handler:
       opts.handler ??
       (async (event, ctx) => {

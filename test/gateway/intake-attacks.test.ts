@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { sign } from "@octokit/webhooks-methods";
+import { signatureOf } from "../../src/gateway/intake.js";
 import { deliver, example, SECRET, type TestGateway, testGateway } from "./helpers.js";
 
 const opened = example("pull_request", "opened");
@@ -112,6 +113,31 @@ test("malformed JSON with a valid signature answers 400", async () => {
   const res = await deliver(gw.url, { event: "pull_request", payload: null, rawBody: '{"a":' });
   assert.equal(res.status, 400);
   assert.equal(gw.events.get(res.id), undefined);
+});
+
+test("a valid signature over a body that is not UTF-8 answers 400 for the encoding, not 401", async () => {
+  const body = Buffer.concat([
+    Buffer.from('{"action":"opened","title":"'),
+    Buffer.from([0xff, 0xfe, 0xc3]),
+    Buffer.from('"}'),
+  ]);
+  const send = (id: string, secret: string) =>
+    fetch(`${gw.url}/webhooks/github`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "pull_request",
+        "x-github-delivery": id,
+        "x-hub-signature-256": signatureOf(secret, body),
+      },
+      body,
+    });
+  const res = await send("latin-1", SECRET);
+  assert.equal(res.status, 400);
+  assert.match(await res.text(), /not valid UTF-8/);
+  assert.equal(gw.events.get("latin-1"), undefined);
+  // The signature is checked first, over the bytes: a forged one is still a 401.
+  assert.equal((await send("latin-2", "guess")).status, 401);
 });
 
 test("missing X-GitHub-Event or X-GitHub-Delivery answers 400", async () => {

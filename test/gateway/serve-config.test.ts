@@ -240,4 +240,30 @@ test("operational settings have defaults, come from the file, and the environmen
     errorOf(() => loadServeConfig({ file: bad, env })),
     /trust_cache_ttl: expected a duration/,
   );
+
+  // HTTP timeouts: documented defaults, the file, the environment; headers within the body's.
+  assert.deepEqual(loadServeConfig({ env, cwd: dir }).settings.http, {
+    headersMs: 10_000,
+    requestMs: 60_000,
+    idleMs: 75_000,
+  });
+  const timeouts = write(
+    "timeouts.yml",
+    "http_header_timeout: 5s\nhttp_body_timeout: 20s\nhttp_idle_timeout: 2m\n",
+  );
+  assert.deepEqual(
+    loadServeConfig({ file: timeouts, env: { ...env, AIRLOCK_HTTP_BODY_TIMEOUT: "30s" } }).settings
+      .http,
+    { headersMs: 5_000, requestMs: 30_000, idleMs: 120_000 },
+  );
+  assert.match(
+    errorOf(() =>
+      loadServeConfig({ env: { ...env, AIRLOCK_HTTP_HEADER_TIMEOUT: "2m" }, cwd: dir }),
+    ),
+    /http_header_timeout must not be longer than http_body_timeout/,
+  );
+  assert.match(
+    errorOf(() => loadServeConfig({ env: { ...env, AIRLOCK_HTTP_IDLE_TIMEOUT: "0s" }, cwd: dir })),
+    /AIRLOCK_HTTP_IDLE_TIMEOUT must be at least 1s/,
+  );
 });

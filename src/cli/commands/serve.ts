@@ -11,6 +11,7 @@ import { dispatchPublicKeyPem, loadOrCreateDispatchKey } from "../../dispatch/in
 import { type EventHandler, EventLoop } from "../../gateway/events.js";
 import { Intake } from "../../gateway/intake.js";
 import { loadServeConfig, type ServeConfig, ServeConfigError } from "../../gateway/serve-config.js";
+import type { HttpTimeouts } from "../../gateway/serve-settings.js";
 import { type WiredFlow, wireFlow } from "../../gateway/wiring.js";
 import { JobApi } from "../../jobapi/job-api.js";
 import { OidcKeyStore } from "../../secrets/oidc/keys.js";
@@ -56,6 +57,8 @@ export interface GatewayOptions {
   issuer?: string;
   /** Served beside the webhook, for jobs running elsewhere. */
   jobApi?: JobApi;
+  /** How long a client may take to send a request (the documented defaults otherwise). */
+  timeouts?: HttpTimeouts;
 }
 
 export interface RunningGateway {
@@ -128,6 +131,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     },
     ...(o.extraRoutes ? { extraRoutes: (a: FastifyInstance) => o.extraRoutes!(a, db) } : {}),
     ...(o.jobApi ? { jobApi: o.jobApi } : {}),
+    ...(o.timeouts ? { timeouts: o.timeouts } : {}),
   });
   await service?.start();
   await loop.start();
@@ -282,6 +286,7 @@ export function registerServe(program: Command): void {
           listen: config.listen,
           ...(config.publicUrl ? { issuer: config.publicUrl } : {}),
           jobApi,
+          timeouts: config.settings.http,
           ...(config.embedded
             ? { handler: logOnlyHandler(log) }
             : {
