@@ -135,7 +135,8 @@ export function summaryTable(jobs: JobRow[], lastLines: LastLines = new Map()): 
     j.tests_passed + j.tests_failed + j.tests_skipped > 0
       ? `${j.tests_passed} passed, ${j.tests_failed} failed${j.tests_skipped ? `, ${j.tests_skipped} skipped` : ""}`
       : "",
-    [endReason(j), ...jobNotes(j)].filter(Boolean).join("; "),
+    // A limit that ended the job says more than its exit code: Airlock's notes come first.
+    [...jobNotes(j), endReason(j)].filter(Boolean).join("; "),
   ]);
   const head = ["JOB", "RESULT", "DURATION", "TESTS", "NOTE"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

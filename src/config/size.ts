@@ -61,3 +61,8 @@ export function formatBytes(n: number): string {
   }
   return `${n} bytes`;
 }
+
+/** Counts for people: "1,024". */
+export function formatCount(n: number): string {
+  return n.toLocaleString("en-US");
+}

@@ -1,7 +1,7 @@
 // What a job may use: its `.airlock.yml` limits, completed with defaults (public and restricted
 // jobs differ) and capped by the server's maximums, since a pull request can write that file.
 import type { LimitsConfig } from "../config/limits-schema.js";
-import { formatBytes, sizeBytes } from "../config/size.js";
+import { formatBytes, formatCount, sizeBytes } from "../config/size.js";
 import { isRestricted, type JobLimits, type PlannedJob } from "./types.js";
 
 /** The limits every job has (open_files and file_size stay the host's unless asked for). */
@@ -71,15 +71,16 @@ export const LIMIT_FIELDS: Record<keyof JobLimits, { name: string; format(n: num
   fileSizeBytes: { name: "file_size", format: formatBytes },
 };
 
-export function formatCount(n: number): string {
-  return n.toLocaleString("en-US");
-}
-
 /** The limits of `.airlock.yml` in bytes and counts. */
 export function limitsOf(l: LimitsConfig): JobLimits {
   const bytes = (v: LimitsConfig["tmp"]) => (v === undefined ? undefined : sizeBytes(v));
   const all: JobLimits = {
+    memoryBytes: bytes(l.memory),
+    processes: l.processes,
+    cpus: l.cpus,
     tmpBytes: bytes(l.tmp),
+    homeBytes: bytes(l.home),
+    diskBytes: bytes(l.disk),
     logBytes: bytes(l.log),
     openFiles: l.open_files,
     fileSizeBytes: bytes(l.file_size),

@@ -37,6 +37,36 @@ export const JOB_COMMAND = [
   "airlock-job",
 ];
 
+/** The fd on which the sandbox reports how many processes the job left running. */
+export const LEFTOVERS_FD = 5;
+
+/**
+ * The sandbox's version: the script runs as a child (without the leftovers fd), and when it ends
+ * the processes it left in the PID namespace are counted (zombies aside) and reported before
+ * the namespace's end kills them. A job that interferes only spoils its own count.
+ */
+export const SANDBOX_JOB_COMMAND = [
+  "/bin/bash",
+  "-c",
+  [
+    // The group's stderr is not the job's: bash's own "Killed" notice stays out of the log.
+    `{ /bin/bash -e -o pipefail "$1" 2>&1 ${LEFTOVERS_FD}>&-; } 2>/dev/null`,
+    "s=$?",
+    "n=0",
+    "for p in /proc/[0-9]*; do",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+    '  p="${p#/proc/}"',
+    '  [ "$p" = 1 ] || [ "$p" = $$ ] && continue',
+    '  read -r st 2>/dev/null <"/proc/$p/stat" || continue',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+    '  case "${st##*) }" in Z*|X*) ;; *) n=$((n + 1)) ;; esac',
+    "done",
+    `echo "$n" >&${LEFTOVERS_FD}`,
+    "exit $s",
+  ].join("\n"),
+  "airlock-job",
+];
+
 export interface JobSandbox {
   network: boolean;
   layout: HostLayout;
@@ -54,6 +84,8 @@ export interface JobSandbox {
   tmpBytes?: number;
   /** Egress through Airlock's proxy: the job's resolv.conf, and the fd it waits on to start. */
   egress?: { resolvConf: string; blockFd: number };
+  /** Size of the private $HOME in bytes (absent: tmpfs's default). */
+  homeBytes?: number;
   scriptFd: number;
   secretFiles: { name: string; fd: number }[];
   /** Host path of the job's API socket, bound at SANDBOX.apiSocket. */
@@ -69,7 +101,9 @@ export function jobArgs(s: JobSandbox): string[] {
   // HOME and /tmp are private and in memory; the checkout is the only thing on disk.
   a.push("--proc", "/proc", "--dev", "/dev");
   if (s.tmpBytes !== undefined) a.push("--size", String(s.tmpBytes));
-  a.push("--tmpfs", "/tmp", "--tmpfs", SANDBOX.home);
+  a.push("--tmpfs", "/tmp");
+  if (s.homeBytes !== undefined) a.push("--size", String(s.homeBytes));
+  a.push("--tmpfs", SANDBOX.home);
   a.push("--bind", s.workspace, SANDBOX.workspace, ...s.layout.extraArgs);
   for (const m of s.mounts) a.push("--ro-bind", m.source, m.target);
   for (const m of s.masks) a.push("--tmpfs", m);
@@ -85,7 +119,7 @@ export function jobArgs(s: JobSandbox): string[] {
   a.push("--remount-ro", SANDBOX.run, "--remount-ro", "/");
   a.push("--chdir", s.cwd, "--json-status-fd", String(s.statusFd));
   if (s.egress) a.push("--block-fd", String(s.egress.blockFd));
-  a.push("--", ...JOB_COMMAND, SANDBOX.script);
+  a.push("--", ...SANDBOX_JOB_COMMAND, SANDBOX.script);
   return a;
 }
 

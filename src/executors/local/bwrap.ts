@@ -7,7 +7,9 @@ import { EgressSession } from "../../egress/session.js";
 import { attemptOf } from "../attempt.js";
 import type { Executor, JobIO, JobRequest, JobResult, PreparedRun } from "../types.js";
 import { isRestricted } from "../types.js";
-import { badMountTarget, JOB_COMMAND, jobArgs } from "./bwrap-args.js";
+import { BoundsError, cgroupsHere, JOIN_FAILED, JobBounds } from "./bounds.js";
+import { badMountTarget, JOB_COMMAND, jobArgs, LEFTOVERS_FD } from "./bwrap-args.js";
+import type { CgroupProbe } from "./cgroup.js";
 import { checkSandbox } from "./check.js";
 import { egressResolvConf, egressWrapper, SandboxEgress } from "./egress.js";
 import { baseEnv, buildEnv, SANDBOX } from "./env.js";
@@ -15,7 +17,7 @@ import { type EtcLayout, type HostLayout, prepareEtc, systemLayout } from "./lay
 import { isInside, realish, safeRelative } from "./paths.js";
 import { SandboxInit } from "./pidns.js";
 import { type ExtraFd, type Finished, supervise } from "./process.js";
-import { readReports, stampReports } from "./reports.js";
+import { type ReportStamps, readReports, stampReports } from "./reports.js";
 import { checkPrlimit, prlimitArgs } from "./rlimits.js";
 import { type Workspace, Workspaces } from "./workspace.js";
 
@@ -48,6 +50,13 @@ export interface LocalExecutorOptions {
     nsenterPath?: string;
     unsharePath?: string;
   };
+  /** Where job cgroups are made (default: this machine's, probed once). */
+  cgroups?: () => Promise<CgroupProbe>;
+  /**
+   * Refuse public jobs when no cgroup can limit their memory and processes (`airlock serve`,
+   * unless its config allows it). Default false: they run with a warning in their log.
+   */
+  requireCgroups?: boolean;
 }
 
 const SECRET_FILE = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
@@ -158,7 +167,11 @@ export class LocalExecutor implements Executor {
     try {
       result = req.signal.aborted ? cancelled() : done(await this.#runIn(ws, req, bwrap, prlimit));
     } catch (e) {
-      result = fail(e instanceof JobSetupError ? e.message : `the executor failed: ${message(e)}`);
+      result = fail(
+        e instanceof JobSetupError || e instanceof BoundsError
+          ? e.message
+          : `the executor failed: ${message(e)}`,
+      );
     }
     try {
       await ws.remove();
@@ -194,14 +207,55 @@ export class LocalExecutor implements Executor {
     // Reports already in the checkout before the job runs are not the job's results.
     const stamps = await stampReports(start, job.reports);
     const script = Buffer.from(job.run, "utf8");
-    const sup = { output: req.output, signal: req.signal, timeoutMs: job.timeoutMs };
+    const bounds = await JobBounds.start({
+      job,
+      cgroups: await (this.#opts.cgroups ?? cgroupsHere)(),
+      requireCgroups: this.#opts.requireCgroups ?? false,
+      dirs: [ws.src, ...(ws.home ? [ws.home] : [])],
+    });
+    if (bounds.warning) note(req, bounds.warning);
+    try {
+      return await this.#supervised(ws, req, {
+        bwrap,
+        prlimit,
+        start,
+        workdir,
+        script,
+        bounds,
+        stamps,
+      });
+    } catch (e) {
+      await bounds.finish("error", null).catch(() => []);
+      throw e;
+    }
+  }
+
+  async #supervised(
+    ws: Workspace,
+    req: JobRequest & JobIO,
+    o: {
+      bwrap: string | null;
+      prlimit: string;
+      start: string;
+      workdir: string;
+      script: Buffer;
+      bounds: JobBounds;
+      stamps: ReportStamps;
+    },
+  ): Promise<Omit<JobResult, "durationMs">> {
+    const { job } = req;
+    const { bwrap, prlimit, start, workdir, script, bounds, stamps } = o;
+    // A limit that must end the job now (the disk budget) stops it as a cancel would.
+    const signal = AbortSignal.any([req.signal, bounds.stopped]);
+    const sup = { output: req.output, signal, timeoutMs: job.timeoutMs };
     const limited = prlimitArgs(job.limits);
     let finished: Finished;
     let started: boolean;
     let egressRecord: JobResult["egress"];
     let egressError: Error | null = null;
+    let leftovers: number | null = null;
     if (bwrap) {
-      const secretFds = req.secretFiles.map((f, i) => ({ name: f.name, fd: 5 + i }));
+      const secretFds = req.secretFiles.map((f, i) => ({ name: f.name, fd: LEFTOVERS_FD + 1 + i }));
       const names = new Set<string>();
       for (const f of req.secretFiles) {
         if (!SECRET_FILE.test(f.name) || names.has(f.name)) {
@@ -239,6 +293,7 @@ export class LocalExecutor implements Executor {
           },
         },
         { write: script },
+        { read: true },
         ...req.secretFiles.map((f) => ({ write: Buffer.from(f.value, "utf8") })),
         ...(egress ? [{ write: egress.ready }] : []),
       ];
@@ -255,10 +310,11 @@ export class LocalExecutor implements Executor {
           ? {
               egress: {
                 resolvConf: await egressResolvConf(await this.#workspaces.root()),
-                blockFd: 5 + secretFds.length,
+                blockFd: LEFTOVERS_FD + 1 + secretFds.length,
               },
             }
           : {}),
+        homeBytes: job.limits?.homeBytes,
         statusFd: 3,
         scriptFd: 4,
         secretFiles: secretFds,
@@ -280,8 +336,12 @@ export class LocalExecutor implements Executor {
       );
       try {
         const wrapper = egress ? egressWrapper(this.#opts.egress?.unsharePath) : [];
+        const [file, ...rest] = bounds.wrap([prlimit, ...limited, ...wrapper, bwrap, ...args]) as [
+          string,
+          ...string[],
+        ];
         finished = await supervise(
-          { file: prlimit, args: [...limited, ...wrapper, bwrap, ...args], env, fds },
+          { file, args: rest, env, fds },
           { ...sup, beforeKill: () => init.kill() },
         );
       } finally {
@@ -291,6 +351,8 @@ export class LocalExecutor implements Executor {
       }
       init.learn(finished.reads[0] ?? "");
       started = init.pid !== null;
+      const count = /^(\d+)\n$/.exec(finished.reads[LEFTOVERS_FD - 3] ?? "");
+      if (count) leftovers = Number(count[1]);
       // Whatever ended the job, nothing of it may outlive it: kill the init (a no-op when it is
       // gone) and wait until the namespace is empty, checking every process after a kill.
       init.kill();
@@ -310,9 +372,12 @@ export class LocalExecutor implements Executor {
       );
       // No secrets ever run here, so the script may sit on disk, beside the workspace.
       await writeFile(ws.script!, script, { mode: 0o400 });
-      const [shell, ...rest] = JOB_COMMAND as [string, ...string[]];
+      const [file, ...rest] = bounds.wrap([prlimit, ...limited, ...JOB_COMMAND, ws.script!]) as [
+        string,
+        ...string[],
+      ];
       finished = await supervise(
-        { file: prlimit, args: [...limited, shell, ...rest, ws.script!], env, cwd: start, fds: [] },
+        { file, args: rest, env, cwd: start, fds: [] },
         { ...sup, closeGraceMs: 500 },
       );
       started = finished.end !== "spawn_failed";
@@ -324,19 +389,23 @@ export class LocalExecutor implements Executor {
     if (egressError && finished.end === "exited") {
       throw new JobSetupError(`cannot give the job its egress proxy: ${egressError.message}`);
     }
+    const join = finished.exitCode === 125 ? JOIN_FAILED.exec(finished.tail) : null;
+    if (join) throw new JobSetupError(`cannot put the job in its cgroup: ${join[0]}`);
     if (!started && finished.end === "exited") {
       const why =
         finished.tail.trim().split("\n").pop() || `bwrap exited with ${finished.exitCode}`;
       throw new JobSetupError(`the sandbox did not start: ${why}`);
     }
-    const status =
-      finished.end === "timed_out"
+    const status = bounds.overDisk
+      ? "failed"
+      : finished.end === "timed_out"
         ? "timed_out"
         : finished.end === "cancelled"
           ? "cancelled"
           : finished.exitCode === 0
             ? "passed"
             : "failed";
+    const notes = await bounds.finish(status, leftovers);
     if (status === "timed_out") {
       note(req, `job timed out after ${formatMs(job.timeoutMs)}: every process of it was stopped`);
     } else if (status === "cancelled") {
@@ -347,7 +416,7 @@ export class LocalExecutor implements Executor {
       : { reports: [], skipped: [], missing: [] };
     for (const s of read.skipped) note(req, `report skipped: ${s}`);
     // A configured report that never appeared is a warning on the job (its tests are unknown).
-    const notes = read.missing.map((p) => `warning: no report matched ${p}`);
+    notes.push(...read.missing.map((p) => `warning: no report matched ${p}`));
     return {
       status,
       exitCode: finished.exitCode,

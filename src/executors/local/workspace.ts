@@ -2,7 +2,7 @@
 // --dirty), under a per-run temporary root that is removed at the end.
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import {
   chmod,
   copyFile,
@@ -11,10 +11,12 @@ import {
   mkdir,
   mkdtemp,
   readdir,
+  readFile,
   readlink,
   realpath,
   rm,
   symlink,
+  writeFile,
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -78,8 +80,10 @@ export class Workspaces {
   /** The per-run root (mode 0700), made on first use. */
   root(): Promise<string> {
     this.#root ??= (async () => {
+      await sweepStaleRoots(this.#tempDir);
       const dir = await mkdtemp(path.join(this.#tempDir, "airlock-"));
       await chmod(dir, 0o700);
+      await writeFile(path.join(dir, OWNER), `${OWN_ID}\n`, { mode: 0o600 });
       await mkdir(path.join(dir, "jobs"), { mode: 0o700 });
       this.#rootPath = dir;
       process.on("exit", this.#onExit);
@@ -200,6 +204,53 @@ export class Workspaces {
       },
     });
   }
+}
+
+// ---- roots left by a run that was killed ----------------------------------------------------
+
+/** The file naming the process that owns a workspace root: "pid start-time". */
+const OWNER = "owner";
+const OWN_ID = processId(process.pid);
+const swept = new Map<string, Promise<number>>();
+
+/** "pid start-time" of a live process (the start time tells a reused pid apart), or null. */
+function processId(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return `${pid} ${start}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Removes the workspace roots in `dir` whose owner is gone: what a killed `airlock run` or
+ * gateway left behind (a clean end removes its own). Once per directory and process; returns
+ * how many were removed.
+ */
+export function sweepStaleRoots(dir: string): Promise<number> {
+  let p = swept.get(dir);
+  if (!p) {
+    p = (async () => {
+      let n = 0;
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        if (!name.startsWith("airlock-")) continue;
+        const root = path.join(dir, name);
+        const owner = (await readFile(path.join(root, OWNER), "utf8").catch(() => "")).trim();
+        const pid = /^(\d+) \d+$/.exec(owner)?.[1];
+        // A root without an owner file is not known to be ours, or is being made: left alone.
+        if (!pid || processId(Number(pid)) === owner) continue;
+        await removeTree(root).then(
+          () => n++,
+          () => {},
+        );
+      }
+      return n;
+    })();
+    swept.set(dir, p);
+  }
+  return p;
 }
 
 /** A materialised commit and its entries, listed once so that each job's copy is a flat loop. */

@@ -123,3 +123,37 @@ describe("Workspaces", () => {
     assert.ok(!existsSync(root));
   });
 });
+
+describe("workspace roots left by a killed run", () => {
+  it("are removed at the next start; live owners' roots and unknown directories stay", async () => {
+    const dir = path.join(t.dir, "sweep");
+    mkdirSync(dir);
+    // A process that has exited: its pid and start time no longer name a live process.
+    const dead = execFileSync("sh", ["-c", 'echo "$$ $(cut -d" " -f22 /proc/$$/stat)"'], {
+      encoding: "utf8",
+    }).trim();
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const self = `${process.pid} ${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}`;
+    const root = (name: string, owner?: string) => {
+      mkdirSync(path.join(dir, name, "jobs", "j-1"), { recursive: true });
+      writeFileSync(path.join(dir, name, "jobs", "j-1", "f"), "x");
+      if (owner) writeFileSync(path.join(dir, name, "owner"), `${owner}\n`);
+    };
+    root("airlock-killed", dead);
+    // Our own pid with another start time: the pid was reused, the owner is gone.
+    root("airlock-reused", `${process.pid} 1`);
+    root("airlock-live", self);
+    root("airlock-unknown");
+    const ws = new Workspaces({ tempDir: dir });
+    try {
+      const made = await ws.root();
+      assert.deepEqual(
+        readdirSync(dir).sort(),
+        ["airlock-live", "airlock-unknown", path.basename(made)].sort(),
+      );
+      assert.equal(readFileSync(path.join(made, "owner"), "utf8"), `${self}\n`);
+    } finally {
+      await ws.close();
+    }
+  });
+});

@@ -1,0 +1,429 @@
+// Per-job control groups: memory (no swap), process count and CPU limits for the whole sandbox,
+// and the kernel's own counters of what hit them. cgroup v2 (current Debian, Ubuntu, Fedora)
+// needs a delegated subtree: under systemd, `Delegate=yes` on Airlock's unit; Airlock then moves
+// itself to a leaf `airlock` of its own cgroup and makes jobs under `jobs/`. cgroup v1 (older
+// hosts) has one hierarchy per controller, each writable by root; jobs go under `airlock-jobs/`
+// of Airlock's own cgroup in each.
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export type Controller = "memory" | "pids" | "cpu";
+const CONTROLLERS: Controller[] = ["memory", "pids", "cpu"];
+
+export interface CgroupLimits {
+  memoryBytes?: number;
+  processes?: number;
+  cpus?: number;
+}
+
+/** What the kernel counted in a job's cgroup. */
+export interface CgroupCounters {
+  /** Processes the OOM killer ended because the job reached its memory limit. */
+  oomKills: number;
+  /** Process creations refused because the job reached its process limit. */
+  pidsRefused: number;
+}
+
+/** Where to look: the real /proc and mounts, or a layout a test made. */
+export interface ProbeOptions {
+  /** Directory holding `self/cgroup` and `self/mountinfo` (default /proc). */
+  proc?: string;
+  /** Airlock's pid (default: this process). */
+  pid?: number;
+}
+
+export type CgroupProbe =
+  | { ok: true; host: CgroupHost; message: string }
+  | { ok: false; version: 1 | 2 | null; message: string };
+
+/** The period of the CPU quota: 100 ms, the kernel's default. */
+const CPU_PERIOD_US = 100_000;
+/** How long an emptied cgroup may take to be removable (its processes' exit is asynchronous). */
+const REMOVE_WAIT_MS = 5_000;
+
+/** The cgroups of this machine that jobs can be put in. */
+export class CgroupHost {
+  constructor(
+    readonly version: 1 | 2,
+    /** Per controller, the directory job cgroups are made in (v2: the same one for all). */
+    readonly parents: Partial<Record<Controller, string>>,
+  ) {}
+
+  get controllers(): Controller[] {
+    return CONTROLLERS.filter((c) => this.parents[c] !== undefined);
+  }
+
+  /** Makes a job's cgroup with its limits (only the controllers asked for and available). */
+  async create(name: string, limits: CgroupLimits): Promise<JobCgroup> {
+    const dirs = new Map<string, Controller[]>();
+    for (const c of this.controllers) {
+      const dir = path.join(this.parents[c]!, name);
+      dirs.set(dir, [...(dirs.get(dir) ?? []), c]);
+    }
+    const job = new JobCgroup(this.version, dirs, limits);
+    try {
+      // Recursive: another Airlock process may just have removed the (v1) parent it found empty.
+      for (const dir of dirs.keys()) await mkdir(dir, { recursive: true });
+      await job.apply();
+    } catch (e) {
+      await job.remove().catch(() => {});
+      throw e;
+    }
+    return job;
+  }
+
+  /** Removes a job's cgroup, and v1's parents when no other job is in them. */
+  async remove(job: JobCgroup): Promise<void> {
+    await job.remove();
+    // v2's parent is Airlock's own delegated subtree, set up once; v1's sit in shared
+    // hierarchies, so they go when empty (rmdir fails while another job has a cgroup there).
+    if (this.version === 1) {
+      for (const parent of new Set(Object.values(this.parents)))
+        await rmdir(parent).catch(() => {});
+    }
+  }
+
+  /**
+   * Removes job cgroups that a process which is gone left behind (a crash, a SIGKILL), killing
+   * what still runs in them. Job cgroup names start with the owner's pid. Returns how many.
+   */
+  async sweep(): Promise<number> {
+    let n = 0;
+    const parents = new Set(Object.values(this.parents));
+    for (const parent of parents) {
+      for (const name of await readdir(parent).catch(() => [] as string[])) {
+        const owner = /^(\d+)-/.exec(name)?.[1];
+        if (!owner || alive(Number(owner))) continue;
+        const dirs = new Map<string, Controller[]>(
+          this.controllers.map((c) => [path.join(this.parents[c]!, name), [c]]),
+        );
+        const stale = new JobCgroup(this.version, dirs, {});
+        await stale.killAll();
+        if (
+          await stale.remove().then(
+            () => true,
+            () => false,
+          )
+        )
+          n++;
+      }
+    }
+    return n;
+  }
+}
+
+/** One job's cgroup (v1: one directory per controller). */
+export class JobCgroup {
+  constructor(
+    readonly version: 1 | 2,
+    /** Directory -> the controllers it is for. */
+    readonly dirs: Map<string, Controller[]>,
+    readonly limits: CgroupLimits,
+  ) {}
+
+  /** The cgroup.procs files a process writes its pid to, to join the job's cgroup. */
+  get procsFiles(): string[] {
+    return [...this.dirs.keys()].map((d) => path.join(d, "cgroup.procs"));
+  }
+
+  #dir(c: Controller): string | undefined {
+    for (const [d, cs] of this.dirs) if (cs.includes(c)) return d;
+    return undefined;
+  }
+
+  async apply(): Promise<void> {
+    const { memoryBytes, processes, cpus } = this.limits;
+    const mem = this.#dir("memory");
+    if (mem && memoryBytes !== undefined) {
+      if (this.version === 2) {
+        await put(mem, "memory.max", memoryBytes);
+        // No swap: a job past its memory is stopped, not slowed to a crawl on the host's disk.
+        await put(mem, "memory.swap.max", 0).catch(ignoreMissing);
+      } else {
+        await put(mem, "memory.limit_in_bytes", memoryBytes);
+        // memory+swap = memory: no swap (the file exists only with swap accounting).
+        await put(mem, "memory.memsw.limit_in_bytes", memoryBytes).catch(ignoreMissing);
+        await put(mem, "memory.swappiness", 0).catch(ignoreMissing);
+      }
+    }
+    const pids = this.#dir("pids");
+    if (pids && processes !== undefined) await put(pids, "pids.max", processes);
+    const cpu = this.#dir("cpu");
+    if (cpu && cpus !== undefined) {
+      const quota = Math.max(1000, Math.round(cpus * CPU_PERIOD_US));
+      if (this.version === 2) await put(cpu, "cpu.max", `${quota} ${CPU_PERIOD_US}`);
+      else {
+        await put(cpu, "cpu.cfs_period_us", CPU_PERIOD_US);
+        await put(cpu, "cpu.cfs_quota_us", quota);
+      }
+    }
+  }
+
+  /** The kernel's counts of limits reached, read from the cgroup's own event files. */
+  async counters(): Promise<CgroupCounters> {
+    const mem = this.#dir("memory");
+    const pids = this.#dir("pids");
+    const memFile = this.version === 2 ? "memory.events" : "memory.oom_control";
+    return {
+      oomKills: mem ? field(await readText(path.join(mem, memFile)), "oom_kill") : 0,
+      pidsRefused: pids ? field(await readText(path.join(pids, "pids.events")), "max") : 0,
+    };
+  }
+
+  /** Pids of the processes in the cgroup now. */
+  async pids(): Promise<number[]> {
+    const dir = this.#dir("pids") ?? this.#dir("memory") ?? [...this.dirs.keys()][0];
+    if (!dir) return [];
+    return (await readText(path.join(dir, "cgroup.procs")))
+      .split("\n")
+      .filter((l) => /^\d+$/.test(l))
+      .map(Number);
+  }
+
+  /** SIGKILLs every process in the cgroup until it is empty; returns how many were killed. */
+  async killAll(): Promise<number> {
+    const killed = new Set<number>();
+    const until = Date.now() + REMOVE_WAIT_MS;
+    for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+      const left = await this.pids();
+      if (left.length === 0 || Date.now() > until) break;
+      for (const pid of left) {
+        try {
+          process.kill(pid, "SIGKILL");
+          killed.add(pid);
+        } catch {
+          // Already gone.
+        }
+      }
+      await sleep(pause);
+    }
+    return killed.size;
+  }
+
+  /** Removes the cgroup's directories (waiting for exiting processes to leave them). */
+  async remove(): Promise<void> {
+    for (const dir of this.dirs.keys()) {
+      const until = Date.now() + REMOVE_WAIT_MS;
+      for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+        try {
+          await rmdir(dir);
+          break;
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === "ENOENT") break;
+          // A cgroup directory holds only the kernel's files, which rmdir ignores; a plain
+          // directory standing in for one (a test's layout) needs its files removed first.
+          if (code === "ENOTEMPTY") {
+            await rm(dir, { recursive: true, force: true });
+            break;
+          }
+          if (code !== "EBUSY" || Date.now() > until) throw e;
+          await sleep(pause);
+        }
+      }
+    }
+  }
+}
+
+/** A name for a job's cgroup: the owner's pid first (see sweep), then the job and a random part. */
+export function cgroupName(jobId: string, pid = process.pid): string {
+  const safe = jobId.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 40);
+  return `${pid}-${safe}-${randomBytes(4).toString("hex")}`;
+}
+
+// ---- finding the hierarchy ------------------------------------------------------------------
+
+interface Mount {
+  point: string;
+  fstype: string;
+  /** Super options: for cgroup v1, the controllers of the hierarchy ("rw,memory"). */
+  options: string[];
+}
+
+/** Mounts from /proc/self/mountinfo (fields: … mount-point … - fstype source super-options). */
+export function parseMountinfo(text: string): Mount[] {
+  const out: Mount[] = [];
+  for (const line of text.split("\n")) {
+    const f = line.split(" ");
+    const dash = f.indexOf("-");
+    if (dash < 0 || f.length < dash + 4) continue;
+    out.push({
+      point: unescapeMount(f[4]!),
+      fstype: f[dash + 1]!,
+      options: f[dash + 3]!.split(","),
+    });
+  }
+  return out;
+}
+
+const unescapeMount = (s: string) =>
+  s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+
+/** /proc/self/cgroup: "0::/path" (v2) and "N:ctl1,ctl2:/path" (v1), by controller list. */
+export function parseProcCgroup(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (m) out.set(m[1]!, m[2]!);
+  }
+  return out;
+}
+
+/**
+ * Finds the cgroups jobs can be limited with, and prepares them (v2: Airlock moves itself to a
+ * leaf and enables the controllers for its children). Says what is missing, and the fix.
+ */
+export async function probeCgroups(opts: ProbeOptions = {}): Promise<CgroupProbe> {
+  const proc = opts.proc ?? "/proc";
+  const pid = opts.pid ?? process.pid;
+  let mounts: Mount[];
+  let own: Map<string, string>;
+  try {
+    mounts = parseMountinfo(await readFile(path.join(proc, "self", "mountinfo"), "utf8"));
+    own = parseProcCgroup(await readFile(path.join(proc, "self", "cgroup"), "utf8"));
+  } catch (e) {
+    return { ok: false, version: null, message: `cannot read ${proc}/self: ${reason(e)}` };
+  }
+  const v2 = mounts.find((m) => m.fstype === "cgroup2");
+  const v2Path = own.get("");
+  // A cgroup2 mount that holds the controllers is the unified hierarchy (hybrid hosts also
+  // mount an empty one beside their v1 hierarchies).
+  if (v2 && v2Path !== undefined) {
+    const dir = path.join(v2.point, v2Path);
+    const available = (await readText(path.join(dir, "cgroup.controllers"))).split(/\s+/);
+    if (available.includes("memory") || available.includes("pids")) {
+      return probeV2(dir, available, pid);
+    }
+  }
+  return probeV1(mounts, own);
+}
+
+const V2_FIX =
+  "run Airlock as a systemd service with Delegate=yes (docs/operations.md), or start it with `systemd-run --scope -p Delegate=yes`";
+
+async function probeV2(own: string, available: string[], pid: number): Promise<CgroupProbe> {
+  const want = CONTROLLERS.filter((c) => available.includes(c));
+  const missing = CONTROLLERS.filter((c) => !available.includes(c));
+  if (!want.includes("memory") || !want.includes("pids")) {
+    return {
+      ok: false,
+      version: 2,
+      message: `cgroup v2: Airlock's cgroup ${own} was given no ${missing.join(" or ")} controller: ${V2_FIX}`,
+    };
+  }
+  const enable = want.map((c) => `+${c}`).join(" ");
+  try {
+    const self = path.join(own, "airlock");
+    const procs = (await readText(path.join(own, "cgroup.procs"))).split("\n").filter(Boolean);
+    const inLeaf = (await readText(path.join(self, "cgroup.procs"))).split("\n").includes(`${pid}`);
+    if (!inLeaf) {
+      // Only a cgroup of our own can be split: processes may not sit beside child cgroups.
+      const others = procs.filter((p) => p !== `${pid}`);
+      if (others.length > 0) {
+        return {
+          ok: false,
+          version: 2,
+          message: `cgroup v2: Airlock shares its cgroup ${own} with ${others.length} other process${others.length === 1 ? "" : "es"}, so it cannot make job cgroups there: ${V2_FIX}`,
+        };
+      }
+      await mkdir(self, { recursive: true });
+      await writeFile(path.join(self, "cgroup.procs"), `${pid}\n`);
+    }
+    await writeFile(path.join(own, "cgroup.subtree_control"), enable);
+    const jobs = path.join(own, "jobs");
+    await mkdir(jobs, { recursive: true });
+    await writeFile(path.join(jobs, "cgroup.subtree_control"), enable);
+    const parents = Object.fromEntries(want.map((c) => [c, jobs]));
+    return {
+      ok: true,
+      host: new CgroupHost(2, parents),
+      message: `cgroup v2 at ${jobs} (${want.join(", ")})${missing.length ? `; no ${missing.join(", ")} controller` : ""}`,
+    };
+  } catch (e) {
+    return {
+      ok: false,
+      version: 2,
+      message: `cgroup v2: cannot make job cgroups under ${own}: ${reason(e)}; ${V2_FIX}`,
+    };
+  }
+}
+
+async function probeV1(mounts: Mount[], own: Map<string, string>): Promise<CgroupProbe> {
+  const parents: Partial<Record<Controller, string>> = {};
+  const problems: string[] = [];
+  for (const c of CONTROLLERS) {
+    const m = mounts.find((x) => x.fstype === "cgroup" && x.options.includes(c));
+    const at = [...own.entries()].find(([k]) => k.split(",").includes(c))?.[1];
+    if (!m || at === undefined) {
+      problems.push(`no ${c} hierarchy`);
+      continue;
+    }
+    const parent = path.join(m.point, at, "airlock-jobs");
+    try {
+      // Made to prove it can be; made again by each job (see create), removed when empty.
+      await mkdir(parent, { recursive: true });
+      await rmdir(parent).catch(() => {});
+      parents[c] = parent;
+    } catch (e) {
+      problems.push(`${c}: cannot write ${path.dirname(parent)} (${reason(e)})`);
+    }
+  }
+  const have = CONTROLLERS.filter((c) => parents[c]);
+  if (!parents.memory || !parents.pids) {
+    const none = mounts.every((m) => m.fstype !== "cgroup");
+    return {
+      ok: false,
+      version: none ? null : 1,
+      message: none
+        ? "no cgroup hierarchy is mounted: mount cgroup2 at /sys/fs/cgroup (systemd does)"
+        : `cgroup v1: ${problems.join("; ")}: Airlock needs the memory and pids hierarchies, writable (run it as root, or on cgroup v2 with Delegate=yes)`,
+    };
+  }
+  return {
+    ok: true,
+    host: new CgroupHost(1, parents),
+    message: `cgroup v1 (${have.join(", ")})${problems.length ? `; ${problems.join("; ")}` : ""}`,
+  };
+}
+
+// ---- small helpers --------------------------------------------------------------------------
+
+function put(dir: string, file: string, value: number | string): Promise<void> {
+  return writeFile(path.join(dir, file), `${value}\n`);
+}
+
+function ignoreMissing(e: unknown): void {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code !== "ENOENT" && code !== "EACCES" && code !== "EPERM" && code !== "EINVAL") throw e;
+}
+
+async function readText(file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** The number after `name` in a "key value" file (memory.events, pids.events, oom_control). */
+function field(text: string, name: string): number {
+  const m = new RegExp(`^${name} (\\d+)$`, "m").exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+function alive(pid: number): boolean {
+  try {
+    readFileSync(`/proc/${pid}/stat`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function reason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err.code ?? (e instanceof Error ? e.message : String(e));
+}
