@@ -13,6 +13,7 @@ import { type ExecutorOverride, executorSelector, sweepers } from "../executors/
 import type { Executor } from "../executors/types.js";
 import type { JobApi } from "../jobapi/job-api.js";
 import { parseJUnit } from "../pipeline/junit.js";
+import type { LimitPolicy } from "../pipeline/limits.js";
 import type { RunnerDeps } from "../pipeline/runner.js";
 import { isRestricted, type PlannedJob } from "../pipeline/types.js";
 import { createRedactor } from "../redact/redactor.js";
@@ -54,6 +55,10 @@ export interface RunnerDepsOptions {
   override?: ExecutorOverride;
   /** What jobs' network must be (the serve config's `egress`, `airlock run --require-allowlist`). */
   egress?: EgressRequirements;
+  /** Jobs' default and maximum limits (default: the built-in defaults, no maximum). */
+  limits?: LimitPolicy;
+  /** Public jobs refuse to run without cgroup memory and process limits (`airlock serve`). */
+  requireCgroups?: boolean;
 }
 
 export interface BuiltRunnerDeps {
@@ -90,7 +95,7 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
   const executors = createExecutors({
     config: opts.config,
     dataDir: opts.dataDir,
-    local: { sandbox: opts.sandbox, tempDir },
+    local: { sandbox: opts.sandbox, tempDir, requireCgroups: opts.requireCgroups ?? false },
     ...(opts.executors ? { named: opts.executors } : {}),
     ...(opts.jobApi ? { jobApi: opts.jobApi } : {}),
   });
@@ -126,6 +131,7 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
     },
     parseReport: parseJUnit,
     ...(opts.egress ? { egress: opts.egress } : {}),
+    ...(opts.limits ? { limits: opts.limits } : {}),
   };
   return {
     runner,

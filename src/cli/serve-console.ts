@@ -65,6 +65,8 @@ export interface ServeConsoleOptions {
   log: ConsoleLogger;
   /** How long an action waits for the gateway's answer before saying it is under way. */
   actionWaitMs?: number;
+  /** Warnings shown on every signed-in page while an unsafe setting is in force. */
+  notices?: readonly string[];
 }
 
 const GITHUB_LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
@@ -389,5 +391,6 @@ export async function registerServeConsole(
     ...(secrets ? { secrets } : {}),
     publicSummary: publicSummaryPolicy(o.projectDir),
     githubWebUrl: o.webUrl,
+    ...(o.notices ? { notices: o.notices } : {}),
   });
 }

@@ -15,6 +15,7 @@ import {
   type NamedExecutorConfig,
   NamedExecutorSchema,
 } from "../config/executor-schema.js";
+import { limitsFileShape, resolveLimits, type ServeLimits } from "./serve-limits.js";
 import { resolveSettings, type ServeSettings, settingsFileShape } from "./serve-settings.js";
 import { cloneBaseFromApi } from "./wiring.js";
 
@@ -49,6 +50,8 @@ export interface ServeConfig {
   settings: ServeSettings;
   /** What jobs' network must be: restricted jobs may be required to list where they connect. */
   egress: { requireAllowlist: boolean };
+  /** Jobs' default and maximum limits, and how many run at once (serve-limits.ts). */
+  limits: ServeLimits;
 }
 
 const secretRef = z.union([
@@ -79,6 +82,7 @@ const fileSchema = z
     executors: z.record(ExecutorName, NamedExecutorSchema).optional(),
     ...settingsFileShape,
     egress: z.object({ require_allowlist: z.boolean().optional() }).strict().optional(),
+    ...limitsFileShape,
   })
   .strict();
 
@@ -126,6 +130,17 @@ function readConfigFile(file: string): FileConfig {
     fail(`${file}: ${i.path.join(".") || "(top level)"}: ${i.message}`);
   }
   return r.data;
+}
+
+/** The job limits of a serve config file (`airlock run -c`), without resolving its secrets. */
+export function readServeLimits(file: string): ServeLimits {
+  const abs = path.resolve(file);
+  try {
+    return resolveLimits(readConfigFile(abs));
+  } catch (e) {
+    if (e instanceof ServeConfigError) throw e;
+    fail(`${abs}: ${(e as Error).message}`);
+  }
 }
 
 /** The named executors of a serve config file, without resolving any of its secrets. */
@@ -351,8 +366,10 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
   );
 
   let settings: ServeSettings;
+  let limits: ServeLimits;
   try {
     settings = resolveSettings(fc, env);
+    limits = resolveLimits(fc);
   } catch (e) {
     fail(`${where}: ${(e as Error).message}`);
   }
@@ -374,6 +391,7 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
     executors: fc.executors ?? {},
     settings,
     egress: { requireAllowlist },
+    limits,
   };
   // Printing or serialising the config shows where things are, never secret values.
   Object.defineProperties(config, {
@@ -401,5 +419,6 @@ export function describeServeConfig(c: ServeConfig): Record<string, unknown> {
     executors: Object.fromEntries(Object.entries(c.executors).map(([n, e]) => [n, e.kind])),
     settings: c.settings,
     egress: c.egress,
+    limits: c.limits,
   };
 }

@@ -13,6 +13,8 @@ export interface SupervisorOptions {
   recover(req: RunRequestRow): Promise<void>;
   /** Runs at once (each runs its jobs with its own concurrency). */
   maxRuns?: number;
+  /** A queued request that should stay queued for now (its fair share is in use); it is skipped. */
+  holds?(req: RunRequestRow, inFlight: RunRequestRow[]): boolean;
   pollMs?: number;
   onError?(message: string, req: RunRequestRow): void;
   /** Attempts in all for a request whose execution throws (default 3); shutdowns do not count. */
@@ -124,7 +126,8 @@ export class Supervisor {
 
   private async pump(): Promise<void> {
     while (this.running && this.inFlight.size < this.maxRuns) {
-      const req = await this.opts.requests.claimNext();
+      const held = await this.held();
+      const req = await this.opts.requests.claimNext(Date.now(), held);
       if (!req) break;
       const ctrl = new AbortController();
       const done = this.opts
@@ -139,6 +142,15 @@ export class Supervisor {
       this.inFlight.set(req.id, { req, ctrl, done });
     }
     this.checkIdle();
+  }
+
+  /** Ids of queued requests that `holds` keeps queued, given the runs in flight. */
+  private async held(): Promise<string[]> {
+    const holds = this.opts.holds;
+    if (!holds) return [];
+    const active = this.active();
+    const queued = await this.opts.requests.inState("queued");
+    return queued.filter((r) => holds(r, active)).map((r) => r.id);
   }
 
   /**

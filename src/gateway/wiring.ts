@@ -12,6 +12,7 @@ import { TrustRegistry } from "../trust/registry.js";
 import { type FlowLogger, type FlowOptions, PrFlow } from "./flow/index.js";
 import { Outbox, type OutboxOptions } from "./outbox.js";
 import { PrSource } from "./pr-source.js";
+import type { Capacity } from "./serve-limits.js";
 
 export interface FlowWiringOptions {
   db: OpenedDb;
@@ -26,6 +27,9 @@ export interface FlowWiringOptions {
   /** Airlock's public base URL, for links to the private run pages. */
   publicUrl?: string;
   runnerFor: FlowOptions["runnerFor"];
+  /** Jobs and runs at once, and the fair share (default DEFAULT_CAPACITY). */
+  capacity?: Capacity;
+  /** Jobs at once within a run, and runs at once: win over `capacity` (tests). */
   concurrency?: number;
   maxRuns?: number;
   /** Attempts of a run interrupted by a restart or failing to execute (default 3). */
@@ -79,6 +83,7 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
     trust,
     runnerFor: o.runnerFor,
     ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
+    ...(o.capacity ? { capacity: o.capacity } : {}),
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
     ...(o.maxRuns ? { maxRuns: o.maxRuns } : {}),
     ...(o.maxAttempts ? { maxAttempts: o.maxAttempts } : {}),

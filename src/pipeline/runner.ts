@@ -78,6 +78,8 @@ export interface RunRequest {
   context?: RunExtras;
   /** Set when restricted jobs cannot run (their suite could not be prepared): they end in error with it. */
   refuseRestricted?: string;
+  /** Waits for a job's slot before it starts (the gateway's fair share); see runDag's admit. */
+  admit?(job: PlannedJob, signal: AbortSignal): Promise<(() => void) | null>;
   /** Live view hooks. Output given here is already redacted. */
   onJobStart?(jobId: string): void;
   onJobEnd?(jobId: string, outcome: JobOutcome): void;
@@ -159,6 +161,7 @@ export async function executeRun(deps: RunnerDeps, req: RunRequest): Promise<Run
       concurrency: req.concurrency,
       failFast: req.failFast,
       signal: req.signal,
+      ...(req.admit ? { admit: (id, s) => req.admit!(byId.get(id)!, s) } : {}),
       onStart: (id) => {
         started.add(id);
         req.onJobStart?.(id);

@@ -14,6 +14,12 @@ export interface SchedulerOptions {
   failFast?: boolean;
   /** Aborting cancels every running job and leaves the rest cancelled. */
   signal?: AbortSignal;
+  /**
+   * Waits, before a job starts, for what it may start with (a slot of the gateway's fair share);
+   * resolves with its release, or null when the job was cancelled while it waited. A waiting job
+   * has not started: onStart comes once it is admitted.
+   */
+  admit?: (id: string, signal: AbortSignal) => Promise<(() => void) | null>;
   /** Called when a job starts and when it ends (for the live view and the store). */
   onStart?: (id: string) => void;
   onEnd?: (id: string, result: JobOutcome) => void;
@@ -93,8 +99,17 @@ export async function runDag(
     const start = (id: string) => {
       const ctrl = new AbortController();
       running.set(id, ctrl);
-      opts.onStart?.(id);
-      execute(id, ctrl.signal)
+      const admitted = opts.admit ? opts.admit(id, ctrl.signal) : Promise.resolve(() => {});
+      admitted
+        .then(async (release): Promise<Outcome> => {
+          if (!release) return "cancelled";
+          try {
+            opts.onStart?.(id);
+            return await execute(id, ctrl.signal);
+          } finally {
+            release();
+          }
+        })
         .catch((): Outcome => "error")
         .then((outcome) => {
           running.delete(id);

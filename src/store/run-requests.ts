@@ -181,15 +181,18 @@ export class RunRequestStore {
   }
 
   /** Claims the oldest queued request, or returns undefined. */
-  async claimNext(now = Date.now()): Promise<RunRequestRow | undefined> {
+  /** Claims the oldest queued request, leaving those in `skip` (ids) queued. */
+  async claimNext(now = Date.now(), skip: string[] = []): Promise<RunRequestRow | undefined> {
     await this.ready();
     const r = this.sqlite
       .prepare(
         `UPDATE run_requests SET state = 'running', started_at = ?
-         WHERE id = (SELECT id FROM run_requests WHERE state = 'queued' ORDER BY created_at, attempt, rowid LIMIT 1)
+         WHERE id = (SELECT id FROM run_requests WHERE state = 'queued'
+                       AND id NOT IN (SELECT value FROM json_each(?))
+                     ORDER BY created_at, attempt, rowid LIMIT 1)
          RETURNING *`,
       )
-      .get(now) as Row | undefined;
+      .get(now, JSON.stringify(skip)) as Row | undefined;
     return r ? toRequest(r) : undefined;
   }
 

@@ -10,6 +10,7 @@ import { sign } from "@octokit/webhooks-methods";
 import { createRunnerDeps } from "../../src/cli/runner-deps.js";
 import { EventLoop } from "../../src/gateway/events.js";
 import { Intake } from "../../src/gateway/intake.js";
+import type { Capacity } from "../../src/gateway/serve-limits.js";
 import { type WiredFlow, wireFlow } from "../../src/gateway/wiring.js";
 import { EmbeddedStore } from "../../src/secrets/embedded.js";
 import { AuditLog } from "../../src/store/audit.js";
@@ -130,6 +131,8 @@ export async function startFlowServer(o: {
   dataDir: string;
   gh: Pick<GitHubDouble, "appId" | "privateKey" | "url">;
   cloneBase: string;
+  /** As the serve config sets it; without it, 2 runs of 2 jobs at once. */
+  capacity?: Capacity;
 }): Promise<FlowServer> {
   const db = await openDb(o.dataDir);
   const events = new EventStore(db.sqlite);
@@ -143,8 +146,7 @@ export async function startFlowServer(o: {
     apiUrl: o.gh.url,
     cloneBaseUrl: o.cloneBase,
     publicUrl: PUBLIC_URL,
-    concurrency: 2,
-    maxRuns: 2,
+    ...(o.capacity ? { capacity: o.capacity } : { concurrency: 2, maxRuns: 2 }),
     // More attempts than the durability test's kills, so that no request can run out of them.
     maxAttempts: 6,
     outbox: { baseDelayMs: 20, maxDelayMs: 200 },
@@ -204,6 +206,8 @@ export class World {
     basePipeline = BASE_PIPELINE,
     opts: {
       server?: boolean;
+      /** As the serve config sets it; without it, 2 runs of 2 jobs at once. */
+      capacity?: Capacity;
       /** Secret values beyond the `cloud` set's CLOUD_TOKEN: set -> key -> value. */
       secrets?: Record<string, Record<string, string>>;
     } = {},
@@ -231,6 +235,7 @@ export class World {
         dataDir: w.dataDir,
         gh: w.gh,
         cloneBase: w.repo.cloneBase,
+        ...(opts.capacity ? { capacity: opts.capacity } : {}),
       });
     }
     return w;

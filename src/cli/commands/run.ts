@@ -12,7 +12,12 @@ import type { Config } from "../../config/schema.js";
 import type { ExecutorOverride } from "../../executors/select.js";
 import type { CheckoutSource } from "../../executors/types.js";
 import { FileTooLargeError } from "../../forge/types.js";
-import { readServeExecutors, ServeConfigError } from "../../gateway/serve-config.js";
+import {
+  readServeExecutors,
+  readServeLimits,
+  ServeConfigError,
+} from "../../gateway/serve-config.js";
+import type { LimitPolicy } from "../../pipeline/limits.js";
 import { executeRun } from "../../pipeline/runner.js";
 import { planPipeline, type Selection, SelectionError } from "../../pipeline/select.js";
 import { isRestricted, type Plan } from "../../pipeline/types.js";
@@ -94,10 +99,13 @@ export async function loadPipeline(
   }
 }
 
-/** The named executors of a serve config. */
-function loadNamedExecutors(file: string): Record<string, NamedExecutorConfig> {
+/** The named executors and job limits of a serve config. */
+function loadServeParts(file: string): {
+  named: Record<string, NamedExecutorConfig>;
+  limits: LimitPolicy;
+} {
   try {
-    return readServeExecutors(file);
+    return { named: readServeExecutors(file), limits: readServeLimits(file).policy };
   } catch (e) {
     if (e instanceof ServeConfigError) throw new UserError(e.message);
     throw e;
@@ -158,7 +166,10 @@ export function registerRun(program: Command): void {
     .option("--plain", "one line per event instead of the live table")
     .option("--output", "also print each job's (redacted) output")
     .option("--json", "print the result as JSON")
-    .option("-c, --config <file>", "a serve config whose named executors jobs may use")
+    .option(
+      "-c, --config <file>",
+      "a serve config: its named executors, and its job limits (defaults and maximums)",
+    )
     .option(
       "--executor <name>",
       "run every job on this executor, or one side with public=NAME / restricted=NAME (repeatable)",
@@ -234,7 +245,9 @@ async function runCommand(opts: RunOptions): Promise<number> {
     cleanups.push(close);
     const runs = new RunStore(db);
     const logs = new LogStore(dataDir);
-    const named = opts.config ? loadNamedExecutors(opts.config) : {};
+    // With the server's config, its limits too: the same defaults and maximums as serve.
+    const serve = opts.config ? loadServeParts(opts.config) : null;
+    const named = serve?.named ?? {};
     // Jobs that run elsewhere (a Kubernetes pod) fetch their source and secrets from Airlock.
     let jobApi: JobApiServer | undefined;
     if (Object.values(named).some((e) => e.kind === "kubernetes")) {
@@ -253,6 +266,7 @@ async function runCommand(opts: RunOptions): Promise<number> {
       ...(jobApi ? { jobApi: jobApi.jobApi } : {}),
       override: executorOverride(opts.executor),
       ...(opts.requireAllowlist ? { egress: { requireAllowlist: true } } : {}),
+      ...(serve ? { limits: serve.limits } : {}),
     });
     cleanups.push(deps.close);
     const runId = newRunId();

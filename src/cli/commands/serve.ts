@@ -160,6 +160,15 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   };
 }
 
+/** What the console warns every signed-in member of while it is so. */
+export function serveNotices(config: ServeConfig): string[] {
+  return config.limits.allowUnlimitedPublicJobs
+    ? [
+        "limits.allow_unlimited_public_jobs is on: where this machine has no usable cgroups, public jobs run without memory and process limits, and a pull request from anyone can exhaust its memory and processes. Turn it off in the serve config once `airlock doctor` shows cgroups working.",
+      ]
+    : [];
+}
+
 /** Embedded mode receives no deliveries; should one be stored, it is recorded, never acted on. */
 function logOnlyHandler(log: FastifyBaseLogger): EventHandler {
   return async (event, ctx) => {
@@ -209,6 +218,7 @@ function flowService(config: ServeConfig, log: FastifyBaseLogger, jobApi: JobApi
       cloneBaseUrl: config.cloneUrl,
       ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
       trustTtlMs: config.settings.trustCacheTtlMs,
+      capacity: config.limits.capacity,
       log,
       runnerFor: async (pipeline, jobs, run) => {
         const b = await createRunnerDeps({
@@ -227,6 +237,8 @@ function flowService(config: ServeConfig, log: FastifyBaseLogger, jobApi: JobApi
           jobApi,
           authorized: run?.authorized ?? false,
           egress: config.egress,
+          limits: config.limits.policy,
+          requireCgroups: !config.limits.allowUnlimitedPublicJobs,
         });
         return {
           runner: b.runner,
@@ -269,6 +281,7 @@ export function registerServe(program: Command): void {
       const config = loadConfig(opts);
       const format = logFormat(process.env, process.stdout.isTTY);
       const log = serveLogger(format, process.stdout, process.env.AIRLOCK_LOG_LEVEL ?? "info");
+      for (const n of serveNotices(config)) log.warn(n);
       if (config.embedded) {
         process.stderr.write(
           `airlock: no GitHub App is configured: serving the console for the runs in ${config.dataDir}; webhooks are not processed (see docs/github-app.md to add the App)\n`,
@@ -309,6 +322,7 @@ export function registerServe(program: Command): void {
               trustProxy: config.trustProxy,
               notify: () => gw?.loop.notify(),
               log,
+              notices: serveNotices(config),
             }),
         });
       } catch (e) {

@@ -1,5 +1,6 @@
 // `airlock doctor`: every check, in the order a maintainer would fix things, as one list.
 import { inspectDb } from "../../store/db.js";
+import { checkCgroups } from "./cgroups.js";
 import { checkConfig } from "./config.js";
 import { checkDataDirModes, checkDisk, checkMasterKeyAndStore } from "./datadir.js";
 import { checkDataDirIgnored } from "./datadir-git.js";
@@ -54,6 +55,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     checks.push(...checkWorkspaces(ctx));
     checks.push(...(await checkSecretSets(ctx)));
     checks.push(...checkServe(ctx, o.serveConfig));
+    checks.push(...(await checkCgroups(ctx, o.serveConfig)));
   } finally {
     await db?.close();
   }

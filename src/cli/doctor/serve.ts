@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { APP_DIR, FILES } from "../../forge/github/manifest.js";
-import { loadServeConfig, ServeConfigError } from "../../gateway/serve-config.js";
+import { loadServeConfig, type ServeConfig, ServeConfigError } from "../../gateway/serve-config.js";
 import { type DoctorCheck, type DoctorContext, fail, ok, warn } from "./types.js";
 
 const subject = "serve";
@@ -23,19 +23,28 @@ export function serveConfigFile(ctx: DoctorContext, given?: string): string | un
   return existsSync(stored) ? stored : undefined;
 }
 
-export function checkServe(ctx: DoctorContext, given?: string): DoctorCheck[] {
+/**
+ * The serve config this machine serves a GitHub App with; null when nothing says it does, a
+ * ServeConfigError when it cannot be loaded.
+ */
+export function servedConfig(ctx: DoctorContext, given?: string): ServeConfig | null {
   const file = serveConfigFile(ctx, given);
-  // Nothing says this machine serves a GitHub App: nothing to check.
-  if (!file && !APP_ENV.some((v) => ctx.env[v])) return [];
-  const where = file ?? "the environment";
-  let c: ReturnType<typeof loadServeConfig>;
+  if (!file && !APP_ENV.some((v) => ctx.env[v])) return null;
+  return loadServeConfig({ ...(file ? { file } : {}), env: ctx.env, projectDir: ctx.projectDir });
+}
+
+export function checkServe(ctx: DoctorContext, given?: string): DoctorCheck[] {
+  const where = serveConfigFile(ctx, given) ?? "the environment";
+  let c: ServeConfig | null;
   try {
-    c = loadServeConfig({ ...(file ? { file } : {}), env: ctx.env, projectDir: ctx.projectDir });
+    c = servedConfig(ctx, given);
   } catch (e) {
     // Its messages say where the setting is, never a secret's value.
     if (e instanceof ServeConfigError) return [fail(subject, e.message)];
     throw e;
   }
+  // Nothing says this machine serves a GitHub App: nothing to check.
+  if (!c) return [];
   if (c.embedded) {
     return [
       ok(subject, `${where} configures no GitHub App: \`airlock serve\` serves the console only`),

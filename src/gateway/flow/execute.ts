@@ -16,7 +16,9 @@ import {
 import { allows, type CommitAuthorization } from "../../trust/authorize.js";
 import { planRequest, SelectionError } from "../decide.js";
 import { CONFIG_FILE } from "../definitions.js";
+import { prKey } from "../fair-share.js";
 import { HeadMovedError, type PrSource } from "../pr-source.js";
+import { DEFAULT_CAPACITY } from "../serve-limits.js";
 import { authorize } from "./authorize.js";
 import { facts, factsOfRequest } from "./facts.js";
 import { load } from "./load.js";
@@ -165,7 +167,13 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
         requestedAt: req.createdAt,
       },
       plan,
-      concurrency: o.concurrency ?? 2,
+      concurrency: o.concurrency ?? o.capacity?.jobsPerRun ?? DEFAULT_CAPACITY.jobsPerRun,
+      // Each job waits for its slot: public ones for their pull request's and author's share.
+      admit: (job, s) =>
+        flow.share.acquire(
+          { pr: prKey(req.repo, req.pr), author: req.author, public: !isRestricted(job) },
+          s,
+        ),
       signal,
       onJobStart: (id) => {
         report(first ? undefined : [id]);

@@ -8,7 +8,9 @@
 // before that transaction makes the event run again.
 import { OffThreadParser } from "../../config/parse-off-thread.js";
 import type { EventHandler } from "../events.js";
+import { FairShare } from "../fair-share.js";
 import { Reporter } from "../report.js";
+import { DEFAULT_CAPACITY } from "../serve-limits.js";
 import { Supervisor } from "../supervisor.js";
 import { AbandonedWorkSweep } from "./abandoned-work.js";
 import { Comparisons } from "./changes.js";
@@ -37,9 +39,12 @@ export class PrFlow {
       ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
       onEnqueued: () => o.outbox.poke(),
     });
+    const capacity = o.capacity ?? DEFAULT_CAPACITY;
+    const share = new FairShare(capacity);
     this.supervisor = new Supervisor({
       requests: o.requests,
-      maxRuns: o.maxRuns ?? 2,
+      maxRuns: o.maxRuns ?? capacity.runs,
+      holds: (req, inFlight) => share.holds(req, inFlight),
       maxAttempts: o.maxAttempts ?? 3,
       execute: (req, signal) => execute(this.flow, req, signal),
       recover: (req) => recover(this.flow, req),
@@ -57,6 +62,7 @@ export class PrFlow {
       o,
       reporter: this.reporter,
       supervisor: this.supervisor,
+      share,
       forge: o.forgeFor,
       trustOf: (installationId) => o.trust.of(installationId),
       baseConfig: (repo, inst, sha) => baseConfigs.get(repo, inst, sha),

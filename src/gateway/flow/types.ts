@@ -15,10 +15,12 @@ import type { TrustRegistry } from "../../trust/registry.js";
 import type { Actor, TrustEvaluator } from "../../trust/rules.js";
 import type { Definitions } from "../definitions.js";
 import type { HandlerContext } from "../events.js";
+import type { FairShare } from "../fair-share.js";
 import type { Outbox } from "../outbox.js";
 import type { GatewayEvent } from "../parse-event.js";
 import type { PrSource } from "../pr-source.js";
 import type { Reporter } from "../report.js";
+import type { Capacity } from "../serve-limits.js";
 import type { Supervisor } from "../supervisor.js";
 
 export interface FlowLogger {
@@ -59,9 +61,11 @@ export interface FlowOptions {
    */
   runnerFor(config: Config, jobs: PlannedJob[], run?: RunFacts): Promise<RunnerForRun>;
   publicUrl?: string;
-  /** Jobs at once within a run. */
+  /** Jobs and runs at once, and each pull request's and author's share (DEFAULT_CAPACITY). */
+  capacity?: Capacity;
+  /** Jobs at once within a run (default: capacity.jobsPerRun). */
   concurrency?: number;
-  /** Runs at once. */
+  /** Runs at once (default: capacity.runs). */
   maxRuns?: number;
   /** Interrupted runs are started again up to this many attempts in all. */
   maxAttempts?: number;
@@ -75,6 +79,8 @@ export interface Flow {
   o: FlowOptions;
   reporter: Reporter;
   supervisor: Supervisor;
+  /** The gateway's job slots, shared by every run. */
+  share: FairShare;
   forge(installationId: number): Forge;
   trustOf(installationId: number): TrustEvaluator;
   /** The base commit's definition (null: it has none); throws ConfigError when it is invalid. */

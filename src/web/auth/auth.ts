@@ -17,6 +17,8 @@ export interface Principal {
   trusted: boolean;
   /** The session's CSRF token; null for bearer requests, which carry no ambient credential. */
   csrf: string | null;
+  /** Warnings about the server the console shows this viewer on every page (not from sign-in). */
+  notices?: readonly string[];
 }
 
 /** What the console writes to the audit log; `AuditLog` from src/store/audit.ts satisfies it. */

@@ -82,6 +82,7 @@ a{color:var(--link)}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .top{display:flex;flex-wrap:wrap;gap:.5em 1.5em;align-items:center;padding:.6em 1em;background:#24292f;color:#fff}
 .top a{color:#fff}
+.notice{margin:0;padding:.6em 1em;background:#fff8c5;color:#3b2300;border-bottom:2px solid #d4a72c;font-weight:600}
 .brand{font-weight:700;text-decoration:none}
 .top nav ul{display:flex;gap:1em;list-style:none;margin:0;padding:0}
 .top [aria-current=page]{text-decoration:underline 3px}

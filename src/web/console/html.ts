@@ -78,7 +78,7 @@ export function time(ms: number | null | undefined): string {
 export interface PageOptions {
   title: string;
   /** Signed-in user; absent on public pages and the sign-in page. */
-  user?: { actor: string; csrf: string | null };
+  user?: { actor: string; csrf: string | null; notices?: readonly string[] };
   /** Which main navigation entry is current. */
   current?: "runs" | "secrets" | "audit";
   body: SafeHtml;
@@ -95,11 +95,12 @@ export function page(o: PageOptions): string {
 <nav aria-label="Main"><ul>${nav("runs", "/runs", "Runs")}${nav("secrets", "/secrets", "Secrets")}${nav("audit", "/audit", "Audit")}</ul></nav>
 <form class="signout" method="post" action="/logout"><input type="hidden" name="_csrf" value="${o.user.csrf ?? ""}"><span class="who">${o.user.actor}</span> <button type="submit">Sign out</button></form></header>`
     : html`<header class="top"><span class="brand">Airlock</span></header>`;
+  const notices = (o.user?.notices ?? []).map((n) => html`<p class="notice" role="alert">${n}</p>`);
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${o.title} · Airlock</title><link rel="stylesheet" href="${ASSET_BASE}/console.css">
 <script src="${ASSET_BASE}/console.js" defer></script></head>
-<body><a class="skip" href="#main">Skip to content</a>${header}
+<body><a class="skip" href="#main">Skip to content</a>${header}${notices}
 <main id="main" tabindex="-1">${o.body}</main></body></html>
 `.text;
 }

@@ -72,6 +72,9 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
   const pageRuns = opts.pageRuns ?? 50;
   const pageAudit = opts.pageAudit ?? 50;
   const pollMs = opts.pollMs ?? 200;
+  /** The signed-in principal, with the server's warnings every page shows. */
+  const viewer = (req: FastifyRequest): Principal =>
+    opts.notices?.length ? { ...Auth.of(req), notices: opts.notices } : Auth.of(req);
 
   async function loadRun(id: string): Promise<RunRow | undefined> {
     return ID.test(id) ? runs.get(id) : undefined;
@@ -129,7 +132,7 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
           reply,
           200,
           runsListPage({
-            principal: Auth.of(req),
+            principal: viewer(req),
             filter,
             rows,
             states,
@@ -155,7 +158,7 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
 
     // --- run page -------------------------------------------------------------------------------
     scope.get("/runs/:run", page, async (req: FastifyRequest<RunParams>, reply) => {
-      const p = Auth.of(req);
+      const p = viewer(req);
       const run = await loadRun(req.params.run);
       if (!run) return sendHtml(reply, 404, notFoundPage(p, "No such run."));
       const [jobs, audit] = await Promise.all([
@@ -187,7 +190,7 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
       "/runs/:run/jobs/:job",
       page,
       async (req: FastifyRequest<JobParams & { Querystring: Record<string, string> }>, reply) => {
-        const p = Auth.of(req);
+        const p = viewer(req);
         const found = await loadJob(req.params.run, req.params.job);
         if (!found) return sendHtml(reply, 404, notFoundPage(p, "No such job."));
         const { run, job } = found;
@@ -338,7 +341,7 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
         }>,
         reply,
       ) => {
-        const p = Auth.of(req);
+        const p = viewer(req);
         const action = Object.hasOwn(actions, req.params.action)
           ? actions[req.params.action]
           : undefined;
@@ -373,7 +376,7 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
     // --- secrets and audit ----------------------------------------------------------------------
     scope.get("/secrets", page, async (req, reply) => {
       const sets = opts.secrets ? await opts.secrets.listSets() : null;
-      return sendHtml(reply, 200, secretsPage(Auth.of(req), sets));
+      return sendHtml(reply, 200, secretsPage(viewer(req), sets));
     });
 
     /** The audit view the query string asks for, or the message naming its bad parameter. */
@@ -390,11 +393,11 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
     scope.get("/audit", page, async (req: AuditRequest, reply) => {
       const view = auditView(req.query);
       if ("error" in view) {
-        const body = auditPage(Auth.of(req), { error: view.error, raw: rawFilters(req.query) });
+        const body = auditPage(viewer(req), { error: view.error, raw: rawFilters(req.query) });
         return sendHtml(reply, 400, body);
       }
       const result = await opts.audit.page(view.query, cursorOf(view));
-      return sendHtml(reply, 200, auditPage(Auth.of(req), { view, result }));
+      return sendHtml(reply, 200, auditPage(viewer(req), { view, result }));
     });
 
     scope.get("/api/audit", api, async (req: AuditRequest, reply) => {

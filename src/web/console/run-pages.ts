@@ -30,7 +30,11 @@ export const RUN_STATUSES = [
   "interrupted",
 ] as const;
 
-export const user = (p: Principal) => ({ actor: p.actor, csrf: p.csrf });
+export const user = (p: Principal) => ({
+  actor: p.actor,
+  csrf: p.csrf,
+  ...(p.notices?.length ? { notices: p.notices } : {}),
+});
 
 export function badge(state: string): SafeHtml {
   return html`<span class="badge s-${/^[a-z_]+$/.test(state) ? state : "unknown"}">${state.replace("_", " ")}</span>`;

@@ -113,4 +113,6 @@ export interface ConsoleOptions {
   pageRuns?: number;
   /** Audit entries per page; 50 by default. */
   pageAudit?: number;
+  /** Warnings about the server shown on every signed-in page (an unsafe setting in force). */
+  notices?: readonly string[];
 }

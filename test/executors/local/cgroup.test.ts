@@ -2,7 +2,7 @@
 // shows it), and the v1 path against this machine's real hierarchies.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import {
@@ -11,39 +11,13 @@ import {
   parseProcCgroup,
   probeCgroups,
 } from "../../../src/executors/local/cgroup.js";
+import { makeV2Layout, type V2LayoutOptions } from "./cgroup-layout.js";
 import { tempDir } from "./helpers.js";
 
 const t = tempDir("airlock-cgroup-test-");
 after(() => t.cleanup());
 const GiB = 1024 ** 3;
-let layouts = 0;
-
-/**
- * A cgroup2 layout as the kernel shows it: /proc/self/{mountinfo,cgroup} and Airlock's own
- * cgroup `system.slice/airlock.service` with the files a delegated one has.
- */
-function v2Layout(o: { controllers?: string; procs?: number[] } = {}) {
-  const root = path.join(t.dir, `v2-${++layouts}`);
-  const mount = path.join(root, "sys", "fs", "cgroup");
-  const own = path.join(mount, "system.slice", "airlock.service");
-  mkdirSync(path.join(root, "proc", "self"), { recursive: true });
-  mkdirSync(own, { recursive: true });
-  writeFileSync(
-    path.join(root, "proc", "self", "mountinfo"),
-    [
-      "22 1 0:21 / / rw,relatime - ext4 /dev/vda rw",
-      `35 24 0:30 / ${mount} rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot`,
-    ].join("\n"),
-  );
-  writeFileSync(path.join(root, "proc", "self", "cgroup"), "0::/system.slice/airlock.service\n");
-  writeFileSync(
-    path.join(own, "cgroup.controllers"),
-    `${o.controllers ?? "cpuset cpu io memory hugetlb pids rdma misc"}\n`,
-  );
-  writeFileSync(path.join(own, "cgroup.subtree_control"), "");
-  writeFileSync(path.join(own, "cgroup.procs"), (o.procs ?? [4242]).map((p) => `${p}\n`).join(""));
-  return { proc: path.join(root, "proc"), own };
-}
+const v2Layout = (o: V2LayoutOptions = {}) => makeV2Layout(t.dir, o);
 
 const read = (...p: string[]) => readFileSync(path.join(...p), "utf8");
 
