@@ -23,7 +23,11 @@ function spawnOnce(file: string, args: string[]): Promise<void> {
 }
 
 /** `n` runs of `once`, `parallel` at a time, after one warm-up (page cache, binary loading). */
-async function timeRuns(n: number, once: () => Promise<unknown>, parallel = 1): Promise<Timing> {
+export async function timeRuns(
+  n: number,
+  once: () => Promise<unknown>,
+  parallel = 1,
+): Promise<Timing> {
   await once();
   let next = 0;
   const t0 = performance.now();
@@ -42,7 +46,7 @@ export function measureShSpawn(n: number): Promise<Timing> {
 }
 
 /** The argument list of a bare sandbox: the same namespaces and system mounts, no workspace. */
-function bareBwrapArgs(): string[] {
+export function bareBwrapArgs(): string[] {
   return [
     ...sandboxFlags({ network: false }),
     ...systemLayout().args,

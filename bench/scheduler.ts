@@ -8,24 +8,42 @@ import path from "node:path";
 import { parseConfig } from "../src/config/loader.js";
 import { LocalExecutor } from "../src/executors/local/bwrap.js";
 import { parseJUnit } from "../src/pipeline/junit.js";
+import {
+  type CoreLimits,
+  DEFAULT_LIMITS,
+  type LimitPolicy,
+  LOCAL_POLICY,
+} from "../src/pipeline/limits.js";
 import { executeRun } from "../src/pipeline/runner.js";
 import { planPipeline } from "../src/pipeline/select.js";
 import { createRedactor } from "../src/redact/redactor.js";
 import { openDb } from "../src/store/db.js";
 import { LogStore } from "../src/store/logs.js";
 import { RunStore } from "../src/store/runs.js";
+import { measureBareBwrapInCgroup, measureCgroupSetup } from "./cgroup-baselines.js";
 import { busyWhile, makeBenchRepo, measureBareBwrap, measureShSpawn } from "./sandbox-baselines.js";
 import type { BenchResult } from "./types.js";
 
 const JOBS = Number(process.env.AIRLOCK_BENCH_JOBS ?? 200);
+
+/** Without memory, process, CPU and disk limits: every job as it ran before cgroups. */
+const NO_CGROUP_LIMITS = (() => {
+  const strip = ({ memoryBytes, processes, cpus, diskBytes, ...rest }: CoreLimits) => rest;
+  return {
+    public: strip(DEFAULT_LIMITS.public),
+    restricted: strip(DEFAULT_LIMITS.restricted),
+    max: {},
+  } as unknown as LimitPolicy;
+})();
 
 async function runPipeline(
   dir: string,
   repo: string,
   sha: string,
   concurrency: number,
-  tempDir?: string,
+  o: { tempDir?: string; limits?: boolean } = {},
 ) {
+  const tempDir = o.tempDir;
   const values = Array.from({ length: JOBS }, (_, i) => `${i}`);
   const config = parseConfig(
     `version: 1\njobs:\n  noop:\n    matrix: { n: [${values.join(", ")}] }\n    run: "true"\n`,
@@ -45,6 +63,8 @@ async function runPipeline(
         grant: async () => [],
         createRedactor: (s) => createRedactor({ secrets: s }),
         parseReport: parseJUnit,
+        // Limits on: the defaults every job gets (a cgroup, the disk budget); off: as before.
+        limits: o.limits === false ? NO_CGROUP_LIMITS : LOCAL_POLICY,
       },
       {
         runId: `bench-${concurrency}`,
@@ -74,13 +94,16 @@ export default async function schedulerBench(): Promise<BenchResult> {
     const sh = await measureShSpawn(JOBS);
     const bwrap = await measureBareBwrap(JOBS);
     const bwrap2 = await measureBareBwrap(JOBS, 2);
+    const cgSetup = await measureCgroupSetup(JOBS);
+    const bwrapCg = await measureBareBwrapInCgroup(JOBS);
+    const unlimited = (await runPipeline(dir, repo, sha, 1, { limits: false })) / JOBS;
     const seq = (await runPipeline(dir, repo, sha, 1)) / JOBS;
     const par = await busyWhile(() => runPipeline(dir, repo, sha, 2));
     const parMs = par.value / JOBS;
     const overhead = seq - bwrap.perRunMs;
     // The same with workspaces on a tmpfs (AIRLOCK_WORKSPACES=/dev/shm), where file creation is cheap.
     const shm = existsSync("/dev/shm")
-      ? (await runPipeline(dir, repo, sha, 1, "/dev/shm")) / JOBS
+      ? (await runPipeline(dir, repo, sha, 1, { tempDir: "/dev/shm" })) / JOBS
       : null;
     const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
     return {
@@ -99,11 +122,30 @@ export default async function schedulerBench(): Promise<BenchResult> {
           unit: "ms",
           ratio: { value: bwrap.perRunMs / bwrap2.perRunMs, against: "1 at a time (speed-up)" },
         },
+        ...(bwrapCg
+          ? [
+              {
+                name: "bare bwrap … true in a fresh cgroup (per spawn)",
+                value: bwrapCg.perRunMs,
+                unit: "ms",
+                ratio: { value: bwrapCg.perRunMs / bwrap.perRunMs, against: "bare bwrap" },
+              },
+            ]
+          : []),
+        ...(cgSetup
+          ? [{ name: "cgroup set-up and removal (per job)", value: cgSetup.perRunMs, unit: "ms" }]
+          : []),
         {
-          name: "airlock, concurrency 1 (per job)",
+          name: "airlock, no cgroup limits, concurrency 1 (per job)",
+          value: unlimited,
+          unit: "ms",
+          ratio: { value: unlimited / bwrap.perRunMs, against: "bare bwrap" },
+        },
+        {
+          name: "airlock, limits on, concurrency 1 (per job)",
           value: seq,
           unit: "ms",
-          ratio: { value: seq / bwrap.perRunMs, against: "bare bwrap" },
+          ratio: { value: seq / unlimited, against: "no cgroup limits" },
         },
         { name: "airlock overhead over bare bwrap (per job)", value: overhead, unit: "ms" },
         ...(shm === null
@@ -131,6 +173,9 @@ export default async function schedulerBench(): Promise<BenchResult> {
       ],
       notes: [
         `target: overhead ≤ 10 ms per job over bare bwrap (measured ${overhead.toFixed(1)} ms)`,
+        cgSetup
+          ? `target: cgroup set-up ≤ 2 ms per job (measured ${cgSetup.perRunMs.toFixed(2)} ms); limits cost ${(seq - unlimited).toFixed(1)} ms per job in all`
+          : "no usable cgroups here: the limits rows ran without them",
         "workspaces on disk depend on the filesystem: ext4 without a journal skips inodes freed in the last 30 s when it makes new ones, so right after heavy file churn (npm test) on-disk figures are worse; tmpfs is not affected",
         `speed-up with 2 jobs at once: ${(seq / parMs).toFixed(2)}× (bare bwrap itself: ${(bwrap.perRunMs / bwrap2.perRunMs).toFixed(2)}×); cores busy ${pct(par.busy)} of the time`,
       ],

@@ -66,7 +66,8 @@ export class CgroupHost {
     const job = new JobCgroup(this.version, dirs, limits);
     try {
       // Recursive: another Airlock process may just have removed the (v1) parent it found empty.
-      for (const dir of dirs.keys()) await mkdir(dir, { recursive: true });
+      // Each hierarchy at once: the kernel's work is in the syscalls, not in their order.
+      await Promise.all([...dirs.keys()].map((dir) => mkdir(dir, { recursive: true })));
       await job.apply();
     } catch (e) {
       await job.remove().catch(() => {});
@@ -81,8 +82,8 @@ export class CgroupHost {
     // v2's parent is Airlock's own delegated subtree, set up once; v1's sit in shared
     // hierarchies, so they go when empty (rmdir fails while another job has a cgroup there).
     if (this.version === 1) {
-      for (const parent of new Set(Object.values(this.parents)))
-        await rmdir(parent).catch(() => {});
+      const parents = [...new Set(Object.values(this.parents))];
+      await Promise.all(parents.map((p) => rmdir(p).catch(() => {})));
     }
   }
 
@@ -134,32 +135,39 @@ export class JobCgroup {
     return undefined;
   }
 
+  /** Writes the limits, each controller's at once (they are independent). */
   async apply(): Promise<void> {
     const { memoryBytes, processes, cpus } = this.limits;
     const mem = this.#dir("memory");
-    if (mem && memoryBytes !== undefined) {
-      if (this.version === 2) {
-        await put(mem, "memory.max", memoryBytes);
-        // No swap: a job past its memory is stopped, not slowed to a crawl on the host's disk.
-        await put(mem, "memory.swap.max", 0).catch(ignoreMissing);
-      } else {
-        await put(mem, "memory.limit_in_bytes", memoryBytes);
-        // memory+swap = memory: no swap (the file exists only with swap accounting).
-        await put(mem, "memory.memsw.limit_in_bytes", memoryBytes).catch(ignoreMissing);
-        await put(mem, "memory.swappiness", 0).catch(ignoreMissing);
-      }
-    }
     const pids = this.#dir("pids");
-    if (pids && processes !== undefined) await put(pids, "pids.max", processes);
     const cpu = this.#dir("cpu");
-    if (cpu && cpus !== undefined) {
-      const quota = Math.max(1000, Math.round(cpus * CPU_PERIOD_US));
-      if (this.version === 2) await put(cpu, "cpu.max", `${quota} ${CPU_PERIOD_US}`);
-      else {
-        await put(cpu, "cpu.cfs_period_us", CPU_PERIOD_US);
-        await put(cpu, "cpu.cfs_quota_us", quota);
-      }
-    }
+    await Promise.all([
+      mem && memoryBytes !== undefined
+        ? this.version === 2
+          ? Promise.all([
+              put(mem, "memory.max", memoryBytes),
+              // No swap: a job past its memory is stopped, not slowed to a crawl on the disk.
+              put(mem, "memory.swap.max", 0).catch(ignoreMissing),
+            ])
+          : put(mem, "memory.limit_in_bytes", memoryBytes).then(() =>
+              Promise.all([
+                // memory+swap = memory: no swap (the file exists only with swap accounting);
+                // it may not be below memory.limit_in_bytes, so it comes second.
+                put(mem, "memory.memsw.limit_in_bytes", memoryBytes).catch(ignoreMissing),
+                put(mem, "memory.swappiness", 0).catch(ignoreMissing),
+              ]),
+            )
+        : null,
+      pids && processes !== undefined ? put(pids, "pids.max", processes) : null,
+      cpu && cpus !== undefined ? this.#applyCpu(cpu, cpus) : null,
+    ]);
+  }
+
+  async #applyCpu(dir: string, cpus: number): Promise<void> {
+    const quota = Math.max(1000, Math.round(cpus * CPU_PERIOD_US));
+    if (this.version === 2) return put(dir, "cpu.max", `${quota} ${CPU_PERIOD_US}`);
+    await put(dir, "cpu.cfs_period_us", CPU_PERIOD_US);
+    await put(dir, "cpu.cfs_quota_us", quota);
   }
 
   /** The kernel's counts of limits reached, read from the cgroup's own event files. */
@@ -167,10 +175,11 @@ export class JobCgroup {
     const mem = this.#dir("memory");
     const pids = this.#dir("pids");
     const memFile = this.version === 2 ? "memory.events" : "memory.oom_control";
-    return {
-      oomKills: mem ? field(await readText(path.join(mem, memFile)), "oom_kill") : 0,
-      pidsRefused: pids ? field(await readText(path.join(pids, "pids.events")), "max") : 0,
-    };
+    const [memText, pidsText] = await Promise.all([
+      mem ? readText(path.join(mem, memFile)) : "",
+      pids ? readText(path.join(pids, "pids.events")) : "",
+    ]);
+    return { oomKills: field(memText, "oom_kill"), pidsRefused: field(pidsText, "max") };
   }
 
   /** Pids of the processes in the cgroup now. */
@@ -205,25 +214,28 @@ export class JobCgroup {
 
   /** Removes the cgroup's directories (waiting for exiting processes to leave them). */
   async remove(): Promise<void> {
-    for (const dir of this.dirs.keys()) {
-      const until = Date.now() + REMOVE_WAIT_MS;
-      for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
-        try {
-          await rmdir(dir);
-          break;
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code === "ENOENT") break;
-          // A cgroup directory holds only the kernel's files, which rmdir ignores; a plain
-          // directory standing in for one (a test's layout) needs its files removed first.
-          if (code === "ENOTEMPTY") {
-            await rm(dir, { recursive: true, force: true });
-            break;
-          }
-          if (code !== "EBUSY" || Date.now() > until) throw e;
-          await sleep(pause);
-        }
+    await Promise.all([...this.dirs.keys()].map((dir) => removeDir(dir)));
+  }
+}
+
+/** Removes a cgroup directory, waiting for exiting processes to leave it. */
+async function removeDir(dir: string): Promise<void> {
+  const until = Date.now() + REMOVE_WAIT_MS;
+  for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return;
+      // A cgroup directory holds only the kernel's files, which rmdir ignores; a plain
+      // directory standing in for one (a test's layout) needs its files removed first.
+      if (code === "ENOTEMPTY") {
+        await rm(dir, { recursive: true, force: true });
+        return;
       }
+      if (code !== "EBUSY" || Date.now() > until) throw e;
+      await sleep(pause);
     }
   }
 }
