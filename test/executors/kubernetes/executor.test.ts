@@ -31,8 +31,8 @@ const noProblems = () => assert.deepEqual(w.k8s.problems, [], "every request mat
 
 describe("Kubernetes executor", () => {
   it("runs a public job as a Job whose pod fetches the commit, and follows its log", async () => {
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, not a template
     const job = spec(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, not a template
       'cat README.md; bash app/test.sh; echo "sha=$AIRLOCK_SHA"; test -z "${GITHUB_TOKEN:-}"',
     );
     const run = await w.executor.prepare(runContext(w, [job]));
