@@ -73,7 +73,10 @@ export const KubernetesExecutorSchema = z
     job_api_cidrs: z
       .array(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "a CIDR such as 10.0.0.5/32"))
       .default([]),
-    /** Requests and limits of every job's container (a job's own `limits` add to them). */
+    /**
+     * Requests and limits of every job's container; a job's own `limits` (memory, cpus) take
+     * their place where they are lower.
+     */
     resources: z
       .object({ cpu: Quantity.default("1"), memory: Quantity.default("2Gi") })
       .strict()

@@ -38,6 +38,7 @@ import {
   jobManifest,
   LABELS,
   networkPolicyManifest,
+  podResources,
   runKey,
 } from "./manifests.js";
 import { containerEnded, containerStarted, interpret, newest } from "./status.js";
@@ -140,7 +141,7 @@ export class KubernetesExecutor implements Executor {
       image: req.job.image ?? c.image,
       jobApiUrl: url,
       token: grant.token,
-      resources: c.resources,
+      resources: podResources(c.resources, req.job.limits),
       ttlSeconds: Math.round(durationMs(c.ttl_after_finished) / 1000),
     });
     const name = job.metadata!.name!;
@@ -158,7 +159,16 @@ export class KubernetesExecutor implements Executor {
       if (policy) await cluster.deleteNetworkPolicy(name).catch(() => {});
       throw e;
     }
-    return new KubernetesAttempt(cluster, this.#timing(), req, name, grant, attempt, false, policy);
+    return new KubernetesAttempt(
+      cluster,
+      this.#timing(req),
+      req,
+      name,
+      grant,
+      attempt,
+      false,
+      policy,
+    );
   }
 
   /** The Job an earlier attempt of the run started for this job, taken over if it is still there. */
@@ -187,7 +197,7 @@ export class KubernetesExecutor implements Executor {
     const name = job.metadata!.name!;
     return new KubernetesAttempt(
       cluster,
-      this.#timing(),
+      this.#timing(req),
       req,
       name,
       grant,
@@ -197,12 +207,12 @@ export class KubernetesExecutor implements Executor {
     );
   }
 
-  #timing(): Timing {
+  #timing(req: JobRequest): Timing {
     const c = this.o.config;
     return {
       pollMs: this.o.pollMs ?? durationMs(c.poll_interval),
       scheduleTimeoutMs: durationMs(c.schedule_timeout),
-      memory: c.resources.memory,
+      memory: podResources(c.resources, req.job.limits).memory,
     };
   }
 

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type { V1Job, V1NetworkPolicy } from "@kubernetes/client-node";
 import { JOB_API_PREFIX } from "../../jobapi/job-api.js";
-import type { JobRequest } from "../types.js";
+import type { JobLimits, JobRequest } from "../types.js";
 import { BOOTSTRAP } from "./bootstrap.js";
 
 export const LABELS = {
@@ -63,6 +63,46 @@ export interface JobManifestInput {
   token: string;
   resources: { cpu: string; memory: string };
   ttlSeconds: number;
+}
+
+const UNITS: Record<string, number> = {
+  "": 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+};
+
+/** A Kubernetes quantity as the configuration allows it ("500m", "2", "4Gi") in base units. */
+export function quantity(q: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(q);
+  if (!m) throw new Error(`not a Kubernetes quantity: ${q}`);
+  const unit = m[2] ?? "";
+  return Number(m[1]) * (unit === "m" ? 1e-3 : (UNITS[unit] ?? 1));
+}
+
+/**
+ * The container's CPU and memory (requests and limits alike): the executor's `resources`, or the
+ * job's own resolved `limits` where they are lower, so that a job never gets more than its pool
+ * and a server maximum (or a job's smaller limit) holds in the cluster too.
+ */
+export function podResources(
+  pool: { cpu: string; memory: string },
+  limits: JobLimits = {},
+): { cpu: string; memory: string } {
+  const mem = limits.memoryBytes;
+  const cpu = limits.cpus;
+  return {
+    cpu:
+      cpu !== undefined && cpu < quantity(pool.cpu)
+        ? `${Math.max(1, Math.round(cpu * 1000))}m`
+        : pool.cpu,
+    memory: mem !== undefined && mem < quantity(pool.memory) ? String(mem) : pool.memory,
+  };
 }
 
 export function jobManifest(m: JobManifestInput): V1Job {
