@@ -32,7 +32,7 @@ interface Pod {
   partial: string;
   stop: AbortController;
   /** Why the kubelet stopped it, when it did. */
-  killed?: "evicted" | "oom" | "deleted";
+  killed?: "evicted" | "oom" | "deleted" | "deadline";
   done: Promise<void>;
   listeners: Set<() => void>;
 }
@@ -135,6 +135,11 @@ current-context: double
   /** Kills the Job's container as the kernel does at its memory limit. */
   oomKill(job: string): void {
     for (const p of this.podsOf(job)) this.#kill(p, "oom");
+  }
+
+  /** Ends the Job as its activeDeadlineSeconds would, whatever time it is (no race with load). */
+  exceedDeadline(job: string): void {
+    for (const p of this.podsOf(job)) this.#kill(p, "deadline");
   }
 
   /** Deletes a Job and its pods as someone else would (kubectl delete). */
@@ -437,7 +442,7 @@ current-context: double
         phase: "Failed",
         containerStatuses: [term(137, "OOMKilled")],
       };
-    } else if (r.status === "timed_out") {
+    } else if (r.status === "timed_out" || pod.killed === "deadline") {
       pod.obj.status = {
         ...pod.obj.status,
         phase: "Failed",

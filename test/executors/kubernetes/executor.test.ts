@@ -218,7 +218,6 @@ describe("Kubernetes executor", () => {
       arrange(name: string): void;
       want: RegExp;
       status: string;
-      over?: object;
     }[] = [
       {
         id: "pull",
@@ -255,14 +254,16 @@ describe("Kubernetes executor", () => {
       },
       {
         id: "deadline",
-        arrange: () => {},
-        want: /timed out after 1s: Kubernetes stopped its pod/,
+        arrange: (name) =>
+          void until("a pod", () =>
+            w.k8s.podsOf(name).some((p) => p.obj.status.phase === "Running"),
+          ).then(() => w.k8s.exceedDeadline(name)),
+        want: /timed out after 1 min: Kubernetes stopped its pod/,
         status: "timed_out",
-        over: { timeoutMs: 1_000 },
       },
     ];
     for (const c of cases) {
-      const job = spec("sleep 30", { id: c.id, ...c.over });
+      const job = spec("sleep 30", { id: c.id });
       const run = await w.executor.prepare(runContext(w, [job]));
       c.arrange(jobName("run-1", c.id));
       const req = jobRequest(w, job);
