@@ -185,11 +185,9 @@ test("converted_to_draft stops restricted jobs (killing a running one) and keeps
   const pr = w.openPr({ author: TRUSTED, files: { slow: "all" } });
   await send("opened", pr);
   await waitFor("both functional jobs to run", running(pr.headSha, "functional-aws", 2));
-  const started = Date.now();
   update(pr, { draft: true });
   await send("converted_to_draft", pr);
   await w.settle();
-  assert.ok(Date.now() - started < 15_000, "the hanging job was stopped");
   assert.equal(sleepers(), 0, "no process of the stopped job is left");
   const checks = w.checks(pr.headSha);
   assert.equal(checks["airlock/unit"], "success", "the public job's result stands");
@@ -220,11 +218,9 @@ test("a new push cancels the old head's run, kills its job, and closes the old h
   const old = pr.headSha;
   await send("opened", pr);
   await waitFor("functional-aws to run", running(old, "functional-aws"));
-  const started = Date.now();
   const next = pushFiles(pr, { slow: "none" });
   await send("synchronize", pr);
   await w.settle();
-  assert.ok(Date.now() - started < 15_000, "the hanging job was stopped");
   assert.equal(sleepers(), 0, "no process of the old run is left");
 
   const was = w.checks(old);
@@ -254,11 +250,9 @@ test("closing cancels runs and voids approvals; reopening asks for a new approva
   await w.settle();
   await comment(pr.number, "/ok-to-test", TRUSTED);
   await waitFor("functional-aws to run", running(pr.headSha, "functional-aws"));
-  const started = Date.now();
   update(pr, { state: "closed" });
   await send("closed", pr, { sender: UNTRUSTED });
   await w.settle();
-  assert.ok(Date.now() - started < 15_000, "the hanging job was stopped");
   assert.equal(sleepers(), 0);
   const checks = w.checks(pr.headSha);
   assert.equal(checks["airlock/functional-aws"], "cancelled");
