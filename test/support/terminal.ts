@@ -46,17 +46,26 @@ export function spawnInTerminal(
       return new Promise((resolve, reject) => {
         const check = () => {
           const m = re.exec(out);
-          if (!m) return;
+          if (!m || !waiters.includes(check)) return;
           waiters.splice(waiters.indexOf(check), 1);
           clearTimeout(timer);
           resolve(m[0]);
         };
-        const timer = setTimeout(() => {
+        const fail = (why: string) => {
+          if (!waiters.includes(check)) return;
           waiters.splice(waiters.indexOf(check), 1);
-          reject(new Error(`the terminal never showed ${re}:\n${out}`));
-        }, timeoutMs);
+          clearTimeout(timer);
+          reject(new Error(`the terminal ${why} ${re}:\n${out}`));
+        };
+        const timer = setTimeout(() => fail("never showed"), timeoutMs);
         waiters.push(check);
-        void exited.then(() => setImmediate(check));
+        // Once the process is gone nothing more will come: answer now, not at the timeout.
+        void exited.then((code) =>
+          setImmediate(() => {
+            check();
+            fail(`exited (${code}) without showing`);
+          }),
+        );
         check();
       });
     },

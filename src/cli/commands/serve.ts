@@ -337,17 +337,8 @@ export function registerServe(program: Command): void {
       const running = gw;
       jobApi.url = config.publicUrl ?? running.url;
       log.info({ url: running.url, config }, "airlock gateway listening");
-      if (config.embedded) {
-        // Whoever can read this output on the machine may open the console: the link works once.
-        // It goes to stderr, apart from the log lines on stdout.
-        const link = await createConsoleLink(new SessionStore(running.db.sqlite), running.url);
-        process.stderr.write(
-          format === "pretty"
-            ? `\nOpen the console with this sign-in link (it works once):\nconsole: ${link}\n\n`
-            : `console: ${link}\n`,
-        );
-      }
-      await new Promise<void>((resolve) => {
+      // Handlers first: a Ctrl-C typed the moment the link shows must stop the server cleanly.
+      const stopped = new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           log.info({ signal }, "shutting down");
           process.off("SIGTERM", onTerm);
@@ -362,5 +353,16 @@ export function registerServe(program: Command): void {
         process.on("SIGTERM", onTerm);
         process.on("SIGINT", onInt);
       });
+      if (config.embedded) {
+        // Whoever can read this output on the machine may open the console: the link works once.
+        // It goes to stderr, apart from the log lines on stdout.
+        const link = await createConsoleLink(new SessionStore(running.db.sqlite), running.url);
+        process.stderr.write(
+          format === "pretty"
+            ? `\nOpen the console with this sign-in link (it works once):\nconsole: ${link}\n\n`
+            : `console: ${link}\n`,
+        );
+      }
+      await stopped;
     });
 }
