@@ -17,9 +17,8 @@ import {
 import { executeRun } from "../src/pipeline/runner.js";
 import { planPipeline } from "../src/pipeline/select.js";
 import { createRedactor } from "../src/redact/redactor.js";
-import { openDb } from "../src/store/db.js";
+import { openStore } from "../src/store/index.js";
 import { LogStore } from "../src/store/logs.js";
-import { RunStore } from "../src/store/runs.js";
 import { measureBareBwrapInCgroup, measureCgroupSetup } from "./cgroup-baselines.js";
 import { busyWhile, makeBenchRepo, measureBareBwrap, measureShSpawn } from "./sandbox-baselines.js";
 import type { BenchResult } from "./types.js";
@@ -51,13 +50,13 @@ async function runPipeline(
   );
   const plan = planPipeline(config);
   const dataDir = mkdtempSync(path.join(dir, "data-"));
-  const { db, close } = await openDb(dataDir);
+  const db = await openStore({ dataDir });
   const executor = new LocalExecutor({ dataDir, tempDir });
   try {
     const t0 = performance.now();
     const result = await executeRun(
       {
-        runs: new RunStore(db),
+        runs: db.runs,
         logs: new LogStore(dataDir),
         executorFor: () => executor,
         grant: async () => [],
@@ -83,7 +82,7 @@ async function runPipeline(
     return ms;
   } finally {
     await executor.close();
-    await close();
+    await db.close();
   }
 }
 

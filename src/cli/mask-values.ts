@@ -3,14 +3,14 @@
 import type { RegisteredSecret } from "../redact/types.js";
 import { EmbeddedStore } from "../secrets/embedded.js";
 import { resolveDataDir } from "../store/datadir.js";
-import { openDb } from "../store/db.js";
 import { UserError } from "./errors.js";
+import { openStoreFor } from "./open-store.js";
 
 export async function loadSetValues(sets: string[]): Promise<RegisteredSecret[]> {
   const dataDir = resolveDataDir(process.cwd());
-  const { sqlite, close } = await openDb(dataDir);
+  const db = await openStoreFor({ dataDir, env: process.env });
   try {
-    const store = new EmbeddedStore({ dataDir, sqlite, env: process.env });
+    const store = new EmbeddedStore({ dataDir, store: db, env: process.env });
     const out: RegisteredSecret[] = [];
     for (const set of sets) {
       const keys = await store.read(set);
@@ -23,6 +23,6 @@ export async function loadSetValues(sets: string[]): Promise<RegisteredSecret[]>
     }
     return out;
   } finally {
-    await close();
+    await db.close();
   }
 }

@@ -1,7 +1,6 @@
 // Builds the runner's dependencies from the embedded defaults: the executors the pipeline can use
 // (the bubblewrap sandbox, what `.airlock.yml` configures, what the serve config names), the
 // secrets service over the configured backends, the redactor and the JUnit parser.
-import type SQLite from "better-sqlite3";
 import type { NamedExecutorConfig } from "../config/executor-schema.js";
 import type { Config } from "../config/schema.js";
 import type { EgressRequirements } from "../egress/require.js";
@@ -23,18 +22,17 @@ import { parseIssuer } from "../secrets/oidc/discovery.js";
 import { IdTokenIssuer } from "../secrets/oidc/issuer.js";
 import { OidcKeyStore } from "../secrets/oidc/keys.js";
 import "../secrets/vault/register.js";
-import { AuditLog } from "../store/audit.js";
+import type { Store } from "../store/index.js";
 import type { LogStore } from "../store/logs.js";
-import type { RunStore } from "../store/runs.js";
 import { UserError } from "./errors.js";
 
 export interface RunnerDepsOptions {
-  sqlite: SQLite.Database;
+  /** Runs, sealed secrets and the audit log. */
+  store: Store;
   dataDir: string;
   config: Config;
   /** false: public jobs run without bubblewrap (`--no-sandbox`). */
   sandbox: boolean;
-  runs: RunStore;
   logs: LogStore;
   /** Jobs that will run, to refuse early when restricted ones cannot. */
   jobs: Pick<PlannedJob, "id" | "secrets" | "idTokens">[];
@@ -100,19 +98,17 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
     ...(opts.jobApi ? { jobApi: opts.jobApi } : {}),
   });
   const env = opts.env ?? process.env;
-  const audit = new AuditLog(opts.sqlite);
   const secrets = new SecretsService({
     dataDir: opts.dataDir,
-    sqlite: opts.sqlite,
+    store: opts.store,
     sets: opts.config.secrets,
     env,
-    audit,
     actor: opts.actor ?? "airlock run",
-    ...idTokenSettings(opts, env, audit),
+    ...idTokenSettings(opts, env),
   });
   const warned = new Set<string>();
   const runner: RunnerDeps = {
-    runs: opts.runs,
+    runs: opts.store.runs,
     logs: opts.logs,
     executorFor: executorSelector(opts.config, executors, {
       authorized: opts.authorized ?? true,
@@ -145,7 +141,6 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
 function idTokenSettings(
   opts: RunnerDepsOptions,
   env: NodeJS.ProcessEnv,
-  audit: AuditLog,
 ): { idTokens?: { issuer: IdTokenIssuer; sub: string } } {
   const raw = opts.issuer ?? env.AIRLOCK_PUBLIC_URL;
   if (!raw) return {};
@@ -155,11 +150,11 @@ function idTokenSettings(
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-  const store = new EmbeddedStore({ dataDir: opts.dataDir, sqlite: opts.sqlite, env });
-  const keys = new OidcKeyStore({ sqlite: opts.sqlite, store, audit });
+  const sealer = new EmbeddedStore({ dataDir: opts.dataDir, store: opts.store, env });
+  const keys = new OidcKeyStore({ db: opts.store, store: sealer });
   return {
     idTokens: {
-      issuer: new IdTokenIssuer({ issuer: url, keys, audit }),
+      issuer: new IdTokenIssuer({ issuer: url, keys }),
       sub: opts.config.oidc.sub,
     },
   };

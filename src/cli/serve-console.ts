@@ -20,16 +20,8 @@ import { CONFIG_FILE } from "../gateway/definitions.js";
 import { EmbeddedStore } from "../secrets/embedded.js";
 import { SecretsService } from "../secrets/grants.js";
 import "../secrets/vault/register.js";
-import { ApprovalStore } from "../store/approvals.js";
-import { AuditLog } from "../store/audit.js";
-import { ConsoleQueries } from "../store/console-queries.js";
-import type { OpenedDb } from "../store/db.js";
-import { EventStore } from "../store/events.js";
+import type { OpenedStore, RunRequestRow, RunRow } from "../store/index.js";
 import { LogStore } from "../store/logs.js";
-import { RunRequestStore } from "../store/run-requests.js";
-import type { RunRow } from "../store/runs.js";
-import { RunStore } from "../store/runs.js";
-import { SessionStore } from "../store/sessions.js";
 import { approveByComment } from "../trust/approvals.js";
 import type { TrustRegistry } from "../trust/registry.js";
 import { LINK_ACTOR, registerAuth } from "../web/auth/routes.js";
@@ -49,7 +41,7 @@ export interface ConsoleLogger {
 }
 
 export interface ServeConsoleOptions {
-  db: OpenedDb;
+  db: OpenedStore;
   dataDir: string;
   /** The project whose `.airlock.yml` the secrets inventory describes. */
   projectDir: string;
@@ -149,13 +141,12 @@ function inventoryOf(o: ServeConsoleOptions): SecretsInventory {
   const declared = config?.secrets ?? {};
   const service = new SecretsService({
     dataDir: o.dataDir,
-    sqlite: o.db.sqlite,
+    store: o.db,
     sets: declared,
     env: process.env,
-    audit: new AuditLog(o.db.sqlite),
     actor: "airlock serve",
   });
-  const embedded = new EmbeddedStore({ dataDir: o.dataDir, sqlite: o.db.sqlite, env: process.env });
+  const embedded = new EmbeddedStore({ dataDir: o.dataDir, store: o.db, env: process.env });
   const inventory = (stored: string[]) =>
     secretsInventory({
       sets: {
@@ -187,13 +178,11 @@ function memberCheck(o: ServeConsoleOptions): (login: string) => Promise<boolean
   const github = o.github;
   if (!github) return async () => false;
   const configs = new Map<string, Config | null>();
-  const repos = o.db.sqlite.prepare(
-    `SELECT repo, installation_id AS inst, base_sha AS base, max(created_at) AS at
-     FROM run_requests GROUP BY repo ORDER BY at DESC LIMIT 20`,
-  );
+
   return async (login) => {
     if (!GITHUB_LOGIN.test(login)) return false;
-    for (const r of repos.all() as { repo: string; inst: number; base: string }[]) {
+    for (const req of await o.db.requests.newestPerRepo(20)) {
+      const r = { repo: req.repo, inst: req.installationId, base: req.baseSha };
       try {
         const client = github.forgeFor(r.inst);
         const key = `${r.repo}@${r.base}`;
@@ -219,15 +208,13 @@ function memberCheck(o: ServeConsoleOptions): (login: string) => Promise<boolean
 }
 
 function actionsOf(o: ServeConsoleOptions): ConsoleActions {
-  const events = new EventStore(o.db.sqlite);
-  const requests = new RunRequestStore(o.db.sqlite);
-  const approvals = new ApprovalStore(o.db.sqlite);
+  const { events, requests, approvals } = o.db;
   const waitMs = o.actionWaitMs ?? 10_000;
   const refuse = (message: string): ActionResult => ({ ok: false, message });
 
   /** Why this run cannot be acted on, or the request it came from. */
   async function target(run: RunRef, actor: string, what: string) {
-    const req = requests.get(run.id);
+    const req = await requests.get(run.id);
     if (run.pr === null || !req) {
       return refuse(
         `This run was made by airlock run on a local checkout, not for a pull request: ${what} applies to pull-request runs only. To run it again, use airlock run where the project is checked out.`,
@@ -248,7 +235,7 @@ function actionsOf(o: ServeConsoleOptions): ConsoleActions {
 
   /** Stores the command as a comment by `actor` and waits (a while) until it was processed. */
   async function send(
-    req: NonNullable<ReturnType<RunRequestStore["get"]>>,
+    req: RunRequestRow,
     actor: string,
     body: string,
   ): Promise<"done" | "failed" | "pending"> {
@@ -272,7 +259,7 @@ function actionsOf(o: ServeConsoleOptions): ConsoleActions {
     o.notify();
     const until = Date.now() + waitMs;
     while (Date.now() < until) {
-      const ev = events.get(deliveryId);
+      const ev = await events.get(deliveryId);
       if (ev?.state === "done") return "done";
       if (ev?.state === "failed" || ev?.state === "rejected") return "failed";
       await new Promise((r) => setTimeout(r, 50));
@@ -280,8 +267,8 @@ function actionsOf(o: ServeConsoleOptions): ConsoleActions {
     return "pending";
   }
 
-  const queuedSince = (repo: string, pr: number, since: number) =>
-    requests.forPr(repo, pr).filter((r) => r.createdAt >= since && r.state !== "cancelled");
+  const queuedSince = async (repo: string, pr: number, since: number) =>
+    (await requests.forPr(repo, pr)).filter((r) => r.createdAt >= since && r.state !== "cancelled");
 
   /** `/test all` and `/retest`: answered by whether a run was queued. */
   async function runCommand(run: RunRef, actor: string, body: string, what: string) {
@@ -296,7 +283,7 @@ function actionsOf(o: ServeConsoleOptions): ConsoleActions {
     const state = await send(t.req, actor, body);
     const What = what[0]!.toUpperCase() + what.slice(1);
     if (state === "pending") return { ok: true, message: `${What}: sent to the gateway.` };
-    const queued = queuedSince(run.repo, run.pr!, since);
+    const queued = await queuedSince(run.repo, run.pr!, since);
     if (state === "done" && queued.length > 0) {
       return { ok: true, message: `${What}: run ${queued[0]!.id} is queued.` };
     }
@@ -325,7 +312,9 @@ function actionsOf(o: ServeConsoleOptions): ConsoleActions {
         (a) => a.sha === sha && a.voidedAt === null && a.approvedBy === actor,
       );
       if (mine) {
-        const queued = queuedSince(run.repo, run.pr!, since).some((r) => r.kind !== "public");
+        const queued = (await queuedSince(run.repo, run.pr!, since)).some(
+          (r) => r.kind !== "public",
+        );
         return {
           ok: true,
           message: queued
@@ -358,8 +347,7 @@ export async function registerServeConsole(
   app: FastifyInstance,
   o: ServeConsoleOptions,
 ): Promise<void> {
-  const sessions = new SessionStore(o.db.sqlite);
-  const audit = new AuditLog(o.db.sqlite);
+  const { sessions, audit } = o.db;
   const origin = {
     ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
     trustProxy: o.trustProxy,
@@ -384,8 +372,7 @@ export async function registerServeConsole(
   await registerConsole(app, {
     auth,
     audit,
-    runs: new RunStore(o.db.db),
-    queries: new ConsoleQueries(o.db.db),
+    runs: o.db.runs,
     logs: new LogStore(o.dataDir),
     actions: actionsOf(o),
     ...(secrets ? { secrets } : {}),

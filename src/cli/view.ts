@@ -2,8 +2,14 @@
 // otherwise, and the final summary. Everything it prints about jobs is already redacted.
 import { egressJson, egressLines } from "../egress/summary.js";
 import { endReason } from "../pipeline/end-reason.js";
+import {
+  DESCRIPTIONS_NOTE,
+  type JobRow,
+  jobEgress,
+  jobNotes,
+  type RunRow,
+} from "../store/index.js";
 import type { LastLines } from "../store/log-text.js";
-import { DESCRIPTIONS_NOTE, type JobRow, jobEgress, jobNotes, type RunRow } from "../store/runs.js";
 
 export type ViewState = "pending" | "running" | string;
 

@@ -4,7 +4,7 @@
 // lines (DESIGN.md invariant 5); the full record is on the private run page that details_url
 // points to.
 import type { CheckConclusion, CheckRunState } from "../forge/types.js";
-import { type JobRow, jobNotes, type RunRow, type TestResult } from "../store/runs.js";
+import { type JobRow, jobNotes, type RunRow, type TestResult } from "../store/index.js";
 import type { GateDecision } from "./gate.js";
 
 export const GATE_CHECK = "airlock/all-tests";

@@ -4,7 +4,7 @@ import type { Config } from "../config/schema.js";
 import { expandJobs } from "../pipeline/expand.js";
 import { planPipeline, SelectionError } from "../pipeline/select.js";
 import { isRestricted, type Plan, type PlannedJob } from "../pipeline/types.js";
-import type { RequestSelection, RunKind } from "../store/run-requests.js";
+import type { RequestSelection, RunKind } from "../store/index.js";
 
 export { SelectionError };
 

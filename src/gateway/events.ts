@@ -3,7 +3,7 @@
 // handler registers with `atCompletion` commit together with "done", so a crash at any point
 // neither loses an event nor applies those writes twice.
 import { ConfigError } from "../config/loader.js";
-import type { CompletionWrite, EventStore, StoredEvent } from "../store/events.js";
+import type { CompletionWrite, EventQueue, StoredEvent } from "../store/index.js";
 import { type GatewayEvent, parseEvent } from "./parse-event.js";
 
 export interface HandlerContext {
@@ -23,7 +23,7 @@ export type EventHandler = (event: GatewayEvent, ctx: HandlerContext) => Promise
 export type ProcessOutcome = "done" | "retry" | "failed" | "rejected";
 
 export interface EventLoopOptions {
-  store: EventStore;
+  store: EventQueue;
   handler: EventHandler;
   /** Attempts before an event is marked failed. */
   maxAttempts?: number;
@@ -180,7 +180,8 @@ export class EventLoop {
       }
       for (const w of this.idleWaiters.splice(0)) w();
       if (this.stopping) break;
-      const due = store.nextDueAt();
+      // A store that cannot answer now is asked again after the poll interval.
+      const due = await store.nextDueAt().catch(() => undefined);
       const wait =
         due === undefined ? this.pollMs : Math.max(0, Math.min(this.pollMs, due - Date.now()));
       await new Promise<void>((resolve) => {

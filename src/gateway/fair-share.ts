@@ -2,7 +2,7 @@
 // `publicJobsPerPr` public jobs of one pull request and `publicJobsPerAuthor` of one author, so
 // that one outsider opening many pull requests cannot take every slot. A job past its share waits,
 // still queued, for one of its own to end; jobs that fit are not held up behind it.
-import type { RunRequestRow } from "../store/run-requests.js";
+import type { RunRequestRow } from "../store/index.js";
 
 export interface ShareLimits {
   jobs: number;

@@ -2,7 +2,7 @@
 // head succeeded. A partial (label- or /test-filtered) run never turns it green; a selection that
 // covers every restricted job (the `test-all` label) is a full run. It never concludes while an
 // attempt of a run on the head is still queued or running: that attempt may change the answer.
-import type { JobRow, RunRow } from "../store/runs.js";
+import type { JobRow, RunRow } from "../store/index.js";
 
 export interface GateInput {
   /** The PR's current head SHA. */

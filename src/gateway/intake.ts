@@ -3,7 +3,7 @@
 // raw body, and turns the outcome into an HTTP answer.
 import { isUtf8 } from "node:buffer";
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { EventStore } from "../store/events.js";
+import type { EventQueue } from "../store/index.js";
 import { HANDLED_EVENTS, parseEvent } from "./parse-event.js";
 
 /** GitHub refuses to send payloads above 25 MB; neither do we accept them. */
@@ -38,7 +38,7 @@ const DELIVERY_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export interface IntakeOptions {
   /** Current and previous webhook secrets: any of them authenticates (rotation). */
   secrets: readonly string[];
-  store: EventStore;
+  store: EventQueue;
   /** Called after a new delivery is stored, to wake the processing loop. */
   onStored?: () => void;
 }

@@ -11,7 +11,7 @@ import {
   repoRef,
   type StatusState,
 } from "../forge/types.js";
-import type { CheckRunRecord, OutboxItem, OutboxStore } from "../store/outbox.js";
+import type { CheckRunRecord, OutboxItem, Store } from "../store/index.js";
 
 export type OutboxMessage =
   | {
@@ -98,7 +98,8 @@ export class Outbox {
   private readonly handlers = new Map<string, (item: OutboxItem) => Promise<void>>();
 
   constructor(
-    readonly store: OutboxStore,
+    /** Where items are stored (and, for enqueues inside a transaction, pass that transaction). */
+    readonly db: Store,
     private readonly opts: OutboxOptions,
   ) {
     this.baseDelayMs = opts.baseDelayMs ?? 1000;
@@ -121,9 +122,9 @@ export class Outbox {
     installationId: number,
     state: CheckRunState,
     key = randomUUID(),
-    onlyIf?: () => boolean,
+    onlyIf?: (tx: Store) => Promise<boolean>,
   ) {
-    return this.store.enqueue(
+    return this.db.outbox.enqueue(
       {
         kind: "check_run",
         key: `check_run:${key}`,
@@ -152,7 +153,7 @@ export class Outbox {
     status: CommitStatus,
     key = randomUUID(),
   ) {
-    return this.store.enqueue({
+    return this.db.outbox.enqueue({
       kind: "status",
       key: `status:${key}`,
       orderingKey: `status:${repo}:${sha}:${status.context}`,
@@ -166,7 +167,7 @@ export class Outbox {
   /** A comment, posted once per key (give a key derived from the event that caused it). */
   comment(repo: string, installationId: number, issue: number, body: string, key: string) {
     const k = `comment:${key}`;
-    return this.store.enqueue({
+    return this.db.outbox.enqueue({
       kind: "comment",
       key: k,
       orderingKey: k,
@@ -181,7 +182,7 @@ export class Outbox {
   }
 
   removeLabel(repo: string, installationId: number, issue: number, label: string, key: string) {
-    return this.store.enqueue({
+    return this.db.outbox.enqueue({
       kind: "remove_label",
       key: `remove_label:${key}`,
       orderingKey: `label:${repo}:${issue}:${label}`,
@@ -205,7 +206,7 @@ export class Outbox {
   /** Starts delivering in the background; items left in flight by a previous process go first. */
   async start(): Promise<void> {
     if (this.running) return;
-    await this.store.resetInterrupted();
+    await this.db.outbox.resetInterrupted();
     this.running = true;
     this.loop = this.run();
   }
@@ -231,7 +232,7 @@ export class Outbox {
       await this.deliverDue();
       if (!this.running) break;
       const now = this.now();
-      const due = this.store.nextDueAt();
+      const due = await this.db.outbox.nextDueAt().catch(() => undefined);
       const at = Math.max(due ?? now + 1000, this.pausedUntil);
       // Poll at least every second as well: an enqueue from another module may not poke.
       const wait = Math.min(Math.max(0, at - now), 1000);
@@ -248,7 +249,7 @@ export class Outbox {
     const worker = async () => {
       for (;;) {
         if (this.pausedUntil > this.now()) return;
-        const item = await this.store.claimNext(this.now());
+        const item = await this.db.outbox.claimNext(this.now());
         if (!item) return;
         count++;
         await this.deliver(item);
@@ -262,7 +263,7 @@ export class Outbox {
   async deliver(item: OutboxItem): Promise<void> {
     try {
       await this.send(item);
-      await this.store.complete(item.seq, this.now());
+      await this.db.outbox.complete(item.seq, this.now());
     } catch (e) {
       await this.onFailure(item, e);
     }
@@ -275,11 +276,15 @@ export class Outbox {
     const retryable = gh ? gh.transient || gh.status === 401 : true;
     if (!retryable) {
       this.opts.log?.error({ seq: item.seq, kind: item.kind, repo: item.repo }, message);
-      await this.store.fail(item.seq, message, now);
+      await this.db.outbox.fail(item.seq, message, now);
       return;
     }
     if (now - item.createdAt > this.deadlineMs) {
-      await this.store.fail(item.seq, `gave up after ${item.attempts} attempts: ${message}`, now);
+      await this.db.outbox.fail(
+        item.seq,
+        `gave up after ${item.attempts} attempts: ${message}`,
+        now,
+      );
       return;
     }
     let delay: number;
@@ -295,7 +300,7 @@ export class Outbox {
       { seq: item.seq, kind: item.kind, repo: item.repo, attempts: item.attempts, delayMs: delay },
       message,
     );
-    await this.store.retryLater(item.seq, now + delay, message);
+    await this.db.outbox.retryLater(item.seq, now + delay, message);
   }
 
   /** Exponential backoff with "equal jitter": half the step fixed, half random. */
@@ -354,12 +359,12 @@ export class Outbox {
     const { state } = msg;
     const repo = repoRef(fullName);
     const { head_sha: sha, name } = state;
-    const rec = this.store.checkRun(fullName, sha, name);
+    const rec = await this.db.checkRuns.get(fullName, sha, name);
     const record = (r: Omit<CheckRunRecord, "seq">) =>
-      this.store.setCheckRun(fullName, sha, name, { ...r, seq: item.seq }, this.now());
+      this.db.checkRuns.set(fullName, sha, name, { ...r, seq: item.seq }, this.now());
     if (rec?.via === "status" || this.statusOnly.has(fullName)) {
       await gh.createStatus(repo, sha, statusFromCheck(state));
-      record({ id: rec?.id ?? null, via: "status", status: state.status });
+      await record({ id: rec?.id ?? null, via: "status", status: state.status });
       return;
     }
     try {
@@ -380,24 +385,24 @@ export class Outbox {
         const [newest] = await gh.checkRunsNamed(repo, sha, name, this.opts.appId);
         if (newest && newest.id !== replaces) {
           id = newest.id;
-          record({ id, via: "checks", status: newest.status });
+          await record({ id, via: "checks", status: newest.status });
         }
       }
       if (id !== null) {
         await gh.updateCheckRun(repo, id, state);
-        record({ id, via: "checks", status: state.status });
+        await record({ id, via: "checks", status: state.status });
         return;
       }
-      record({ id: null, via: "checks", status: rec?.status ?? null, replaces });
+      await record({ id: null, via: "checks", status: rec?.status ?? null, replaces });
       const created = await gh.createCheckRun(repo, state);
-      record({ id: created.id, via: "checks", status: state.status });
+      await record({ id: created.id, via: "checks", status: state.status });
     } catch (e) {
       // 403 that is not a rate limit: the installation may not write checks. Fall back to statuses.
       if (e instanceof ForgeError && e.status === 403 && !e.rateLimited) {
         this.statusOnly.add(fullName);
         this.opts.log?.warn({ repo: fullName }, "checks refused (403): sending commit statuses");
         await gh.createStatus(repo, sha, statusFromCheck(state));
-        record({ id: null, via: "status", status: state.status });
+        await record({ id: null, via: "status", status: state.status });
         return;
       }
       throw e;

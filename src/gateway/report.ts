@@ -1,8 +1,7 @@
 // Turns stored runs into what the pull request shows, through the outbox (stored before sent,
 // retried until delivered): one check run per job, `airlock/approval`, and the gate.
 import type { CheckRunState } from "../forge/types.js";
-import { type RunRequestRow, RunRequestStore } from "../store/run-requests.js";
-import type { RunRow, RunStore } from "../store/runs.js";
+import type { RunRepo, RunRequestQueue, RunRequestRow, RunRow, Store } from "../store/index.js";
 import { type ApprovalView, renderApprovalCheck } from "./approval-check.js";
 import { renderGateCheck, renderJobCheck } from "./checks.js";
 import { decideGate } from "./gate.js";
@@ -10,9 +9,9 @@ import type { Outbox } from "./outbox.js";
 
 export interface ReporterOptions {
   outbox: Outbox;
-  runs: RunStore;
+  runs: RunRepo;
   /** The run requests; by default read from the outbox's database, where they live. */
-  requests?: RunRequestStore;
+  requests?: RunRequestQueue;
   /** Airlock's public base URL, for details_url links to the private run page. */
   publicUrl?: string;
   /** Applied once more to every test name and message leaving Airlock. */
@@ -85,12 +84,12 @@ function inRequestOrder<T extends { run: RunRow }>(
 }
 
 export class Reporter {
-  private readonly requests: RunRequestStore;
+  private readonly requests: RunRequestQueue;
   /** The gate reports of each commit, one after another (see `serially`). */
   private readonly gateQueue = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: ReporterOptions) {
-    this.requests = opts.requests ?? new RunRequestStore(opts.outbox.store.sqlite);
+    this.requests = opts.requests ?? opts.outbox.db.requests;
   }
 
   /**
@@ -124,11 +123,12 @@ export class Reporter {
   async jobs(repo: string, installationId: number, runId: string, only?: string[]) {
     const run = await this.opts.runs.get(runId);
     if (!run) return;
-    const req = this.requests.get(runId);
+    const req = await this.requests.get(runId);
     for (const job of await this.opts.runs.jobs(runId)) {
       if (only && !only.includes(job.job_id)) continue;
       const owned = req
-        ? () => this.requests.jobOwner(req.repo, req.pr, req.headSha, job.job_id) === runId
+        ? async (tx: Store) =>
+            (await tx.requests.jobOwner(req.repo, req.pr, req.headSha, job.job_id)) === runId
         : undefined;
       await this.opts.outbox.checkRun(
         repo,
@@ -165,7 +165,8 @@ export class Reporter {
   }
 
   private async gateNow(g: GateContext) {
-    const rows = (await this.opts.runs.list({ repo: g.repo, pr: g.pr, limit: 500 })).filter(
+    const listed = await this.opts.runs.list({ repo: g.repo, pr: g.pr }, { limit: 500, offset: 0 });
+    const rows = listed.rows.filter(
       (r) => r.sha === g.headSha && r.source === "github" && (!g.runIds || g.runIds.has(r.id)),
     );
     const found = [];

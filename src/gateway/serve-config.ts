@@ -15,6 +15,8 @@ import {
   type NamedExecutorConfig,
   NamedExecutorSchema,
 } from "../config/executor-schema.js";
+import type { DatabaseOptions } from "../store/index.js";
+import { DatabaseSettingsError, databaseSchema, resolveDatabase } from "../store/settings.js";
 import { limitsFileShape, resolveLimits, type ServeLimits } from "./serve-limits.js";
 import { resolveSettings, type ServeSettings, settingsFileShape } from "./serve-settings.js";
 import { cloneBaseFromApi } from "./wiring.js";
@@ -40,6 +42,8 @@ export interface ServeConfig {
   /** The OAuth client for "Sign in with GitHub" (the App's client id and secret). */
   oauth?: { clientId: string; clientSecret: string };
   dataDir: string;
+  /** Where the state lives (`database:`, AIRLOCK_DATABASE_URL); none: the data directory's SQLite. */
+  database?: DatabaseOptions;
   /** The project whose `.airlock.yml` the console's secrets inventory describes. */
   projectDir: string;
   listen: { host: string; port: number };
@@ -83,6 +87,7 @@ const fileSchema = z
     ...settingsFileShape,
     egress: z.object({ require_allowlist: z.boolean().optional() }).strict().optional(),
     ...limitsFileShape,
+    database: databaseSchema.optional(),
   })
   .strict();
 
@@ -121,6 +126,12 @@ function readConfigFile(file: string): FileConfig {
   if (Array.isArray(gh?.webhook_secrets) && gh.webhook_secrets.some((s) => typeof s === "string")) {
     fail(
       `${file}: github.webhook_secrets must not hold secret values; list { env: VAR } or { file: PATH } entries`,
+    );
+  }
+  const dbBlock = (raw as { database?: Record<string, unknown> } | null)?.database;
+  if (typeof dbBlock?.password === "string") {
+    fail(
+      `${file}: database.password must not hold the password itself; write { file: PATH } or { env: VAR }`,
     );
   }
   const r = fileSchema.safeParse(raw ?? {});
@@ -374,6 +385,14 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
     fail(`${where}: ${(e as Error).message}`);
   }
 
+  let database: DatabaseOptions | undefined;
+  try {
+    database = resolveDatabase({ block: fc.database, env, base, source: where });
+  } catch (e) {
+    if (e instanceof DatabaseSettingsError) fail(e.message);
+    throw e;
+  }
+
   const config: ServeConfig = {
     embedded,
     appId,
@@ -385,6 +404,7 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
     trustProxy,
     ...(oauth ? { oauth } : {}),
     dataDir,
+    ...(database ? { database } : {}),
     projectDir,
     listen,
     configFile,
@@ -401,6 +421,9 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
   return config;
 }
 
+/** A database URL as logs may show it: no password can be in it (refused), user and host kept. */
+const databaseShown = (url: string) => url.replace(/\?.*$/, "");
+
 /** The config as it may be logged: secrets replaced by a count. */
 export function describeServeConfig(c: ServeConfig): Record<string, unknown> {
   return {
@@ -414,6 +437,7 @@ export function describeServeConfig(c: ServeConfig): Record<string, unknown> {
     trustProxy: c.trustProxy,
     oauth: c.oauth ? { clientId: c.oauth.clientId, clientSecret: "[set]" } : null,
     dataDir: c.dataDir,
+    database: c.database?.url ? databaseShown(c.database.url) : `sqlite:${c.dataDir}/airlock.db`,
     listen: `${c.listen.host}:${c.listen.port}`,
     configFile: c.configFile,
     executors: Object.fromEntries(Object.entries(c.executors).map(([n, e]) => [n, e.kind])),

@@ -3,10 +3,10 @@
 // running to `recover`. A request whose execution throws is settled here (taken up again after a
 // pause, up to maxAttempts, then ended), so that it does not stay "running" until a restart.
 import { isShutdown, ShutdownAbort } from "../executors/abort.js";
-import { newRequestId, type RunRequestRow, type RunRequestStore } from "../store/run-requests.js";
+import { newRequestId, type RunRequestQueue, type RunRequestRow } from "../store/index.js";
 
 export interface SupervisorOptions {
-  requests: RunRequestStore;
+  requests: RunRequestQueue;
   /** Runs one claimed request to its end (or until `signal` aborts). */
   execute(req: RunRequestRow, signal: AbortSignal): Promise<void>;
   /** A request found running at start-up: its process died. */
@@ -52,7 +52,7 @@ export class Supervisor {
 
   async start(): Promise<void> {
     if (this.running) return;
-    for (const req of this.opts.requests.inState("running")) {
+    for (const req of await this.opts.requests.inState("running")) {
       try {
         await this.opts.recover(req);
       } catch (e) {
@@ -102,7 +102,7 @@ export class Supervisor {
     return new Promise((resolve) => {
       this.idleWaiters.push(resolve);
       this.poke();
-      this.checkIdle();
+      void this.checkIdle();
     });
   }
 
@@ -126,8 +126,10 @@ export class Supervisor {
 
   private async pump(): Promise<void> {
     while (this.running && this.inFlight.size < this.maxRuns) {
-      const held = await this.held();
-      const req = await this.opts.requests.claimNext(Date.now(), held);
+      // A store that fails now is asked again at the next poll (DESIGN.md invariant 11).
+      const req = await this.held()
+        .then((held) => this.opts.requests.claimNext(Date.now(), held))
+        .catch(() => undefined);
       if (!req) break;
       const ctrl = new AbortController();
       const done = this.opts
@@ -137,11 +139,11 @@ export class Supervisor {
         .finally(() => {
           this.inFlight.delete(req.id);
           this.poke();
-          this.checkIdle();
+          void this.checkIdle();
         });
       this.inFlight.set(req.id, { req, ctrl, done });
     }
-    this.checkIdle();
+    void this.checkIdle();
   }
 
   /** Ids of queued requests that `holds` keeps queued, given the runs in flight. */
@@ -161,7 +163,7 @@ export class Supervisor {
   private async settleFailed(req: RunRequestRow, e: unknown, signal: AbortSignal): Promise<void> {
     const message = e instanceof Error ? e.message : String(e);
     this.opts.onError?.(message, req);
-    const retry = this.opts.requests.attemptsSpent(req) < this.maxAttempts;
+    const retry = (await this.opts.requests.attemptsSpent(req)) < this.maxAttempts;
     if (retry && !signal.aborted) {
       const ms = this.retryDelayMs * 2 ** (req.attempt - 1);
       await new Promise<void>((resolve) => {
@@ -175,7 +177,7 @@ export class Supervisor {
     }
     if (isShutdown(signal)) return;
     // execute may have settled the request itself before it threw.
-    if (this.opts.requests.get(req.id)?.state !== "running") return;
+    if ((await this.opts.requests.get(req.id))?.state !== "running") return;
     const why = `failed: ${message}`.slice(0, 500);
     if (signal.aborted) {
       await this.opts.requests.finish(req.id, "cancelled", String(signal.reason));
@@ -187,9 +189,10 @@ export class Supervisor {
     await this.opts.failed?.(req, message);
   }
 
-  private checkIdle(): void {
+  private async checkIdle(): Promise<void> {
     if (this.idleWaiters.length === 0 || this.inFlight.size > 0) return;
-    if (this.opts.requests.inState("queued").length > 0) return;
+    const queued = await this.opts.requests.inState("queued").catch(() => [null]);
+    if (queued.length > 0 || this.inFlight.size > 0) return;
     for (const w of this.idleWaiters.splice(0)) w();
   }
 }

@@ -3,11 +3,7 @@
 // of these and hands `handler` to the processing loop.
 import { githubApp } from "../forge/github/app.js";
 import type { Forge } from "../forge/types.js";
-import { ApprovalStore } from "../store/approvals.js";
-import type { OpenedDb } from "../store/db.js";
-import { OutboxStore } from "../store/outbox.js";
-import { RunRequestStore } from "../store/run-requests.js";
-import { RunStore } from "../store/runs.js";
+import type { Store } from "../store/index.js";
 import { TrustRegistry } from "../trust/registry.js";
 import { type FlowLogger, type FlowOptions, PrFlow } from "./flow/index.js";
 import { Outbox, type OutboxOptions } from "./outbox.js";
@@ -15,7 +11,7 @@ import { PrSource } from "./pr-source.js";
 import type { Capacity } from "./serve-limits.js";
 
 export interface FlowWiringOptions {
-  db: OpenedDb;
+  db: Store;
   dataDir: string;
   appId: number;
   /** PEM of the App's private key. */
@@ -62,7 +58,7 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
     forgeFor,
     o.trustTtlMs !== undefined ? { ttlMs: o.trustTtlMs } : {},
   );
-  const outbox = new Outbox(new OutboxStore(o.db.sqlite), {
+  const outbox = new Outbox(o.db, {
     forgeFor,
     appId: o.appId,
     ...(o.log ? { log: o.log } : {}),
@@ -74,9 +70,10 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
     token: github.token,
   });
   const flow = new PrFlow({
-    runs: new RunStore(o.db.db),
-    approvals: new ApprovalStore(o.db.sqlite),
-    requests: new RunRequestStore(o.db.sqlite),
+    runs: o.db.runs,
+    approvals: o.db.approvals,
+    requests: o.db.requests,
+    labels: o.db.labels,
     outbox,
     source,
     forgeFor,

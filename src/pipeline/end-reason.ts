@@ -1,7 +1,7 @@
 // Why a job ended as it did, in a few words, for the terminal, --json and the console:
 // "exit code 2", "killed by SIGKILL (exit code 137)", "timed out after 5m".
 import { constants } from "node:os";
-import type { JobRow } from "../store/runs.js";
+import type { JobRow } from "../store/index.js";
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 

@@ -1,7 +1,7 @@
 // JUnit XML reports into per-test results. Failure messages end up in public summaries (after
 // the redactor), so they are cut short here: the full output stays in the private log.
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import type { TestResult } from "../store/runs.js";
+import type { TestResult } from "../store/index.js";
 
 export const MAX_MESSAGE = 1000;
 export const MAX_NAME = 300;

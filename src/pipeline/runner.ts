@@ -18,8 +18,8 @@ import type {
 import type { Redactor, RegisteredSecret } from "../redact/types.js";
 import type { RunIdentity } from "../secrets/oidc/claims.js";
 import type { GrantContext, SecretGrant } from "../secrets/types.js";
+import { DESCRIPTIONS_NOTE, type RunRepo, type TestResult } from "../store/index.js";
 import type { LogStore } from "../store/logs.js";
-import { DESCRIPTIONS_NOTE, type RunStore, type TestResult } from "../store/runs.js";
 import type { JobState, RunStatus } from "../store/schema.js";
 import { type LimitPolicy, LOCAL_POLICY, resolveLimits } from "./limits.js";
 import { NetworkFailureSpotter, noNetworkHint } from "./no-network.js";
@@ -27,7 +27,7 @@ import { type JobOutcome, type Outcome, runDag } from "./scheduler.js";
 import { isRestricted, type Plan, type PlannedJob } from "./types.js";
 
 export interface RunnerDeps {
-  runs: RunStore;
+  runs: RunRepo;
   logs: LogStore;
   /** Picks the executor for a job (see executors/select.ts). Throws when none may run it. */
   executorFor(job: PlannedJob): Executor;

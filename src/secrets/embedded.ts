@@ -7,11 +7,8 @@
 // data key and re-seals every value, in the same single transaction, for when the old master key
 // may have leaked together with a copy of the database.
 import { existsSync, renameSync, rmSync } from "node:fs";
-import type SQLite from "better-sqlite3";
 import type { SecretSetConfig } from "../config/schema.js";
-import { AuditLog } from "../store/audit.js";
-import { type OidcKeyRow, OidcKeyRows } from "../store/oidc-keys.js";
-import { type KeyRow, SecretRows, type ValueRow } from "../store/secrets.js";
+import type { AuditRepo, KeyRow, OidcKeyRow, SecretRepo, Store, ValueRow } from "../store/types.js";
 import { aad, masterKeyId, newKey, newKeyId, open, seal } from "./crypto.js";
 import { SecretsError, TamperedError, WrongMasterKeyError } from "./errors.js";
 import {
@@ -28,10 +25,11 @@ export const DEFAULT_KEEP = 5;
 const MAX_KEEP = 100;
 
 export interface EmbeddedStoreOptions {
+  /** Where master.key lives (unless AIRLOCK_MASTER_KEY is set). */
   dataDir: string;
-  sqlite: SQLite.Database;
+  /** The database the sealed values and their audit entries live in. */
+  store: Store;
   env?: NodeJS.ProcessEnv;
-  audit?: AuditLog;
   now?: () => number;
 }
 
@@ -76,8 +74,7 @@ const wrongKey = (master: MasterKey, expected: string) =>
   );
 
 export class EmbeddedStore {
-  readonly rows: SecretRows;
-  readonly audit: AuditLog;
+  private readonly store: Store;
   private readonly env: NodeJS.ProcessEnv;
   private readonly now: () => number;
   private master: MasterKey | undefined;
@@ -86,12 +83,14 @@ export class EmbeddedStore {
   private activeKeyId: string | undefined;
 
   constructor(private readonly opts: EmbeddedStoreOptions) {
-    this.rows = new SecretRows(opts.sqlite);
-    this.audit = opts.audit ?? new AuditLog(opts.sqlite);
+    this.store = opts.store;
     this.env = opts.env ?? process.env;
     this.now = opts.now ?? Date.now;
-    // Deleted rows (old versions, replaced data keys) are zeroed rather than left in free pages.
-    opts.sqlite.pragma("secure_delete = ON");
+  }
+
+  /** The audit log of the database the values live in. */
+  get audit(): AuditRepo {
+    return this.store.audit;
   }
 
   get dataDir(): string {
@@ -102,17 +101,17 @@ export class EmbeddedStore {
    * Loads the master key and unwraps the data keys. With `create`, an empty store gets its
    * master key file (unless AIRLOCK_MASTER_KEY is set) and its first data key.
    */
-  private unlock(create: boolean): void {
+  private async unlock(rows: SecretRepo, create: boolean): Promise<void> {
     if (this.activeKeyId) return;
-    let ring = this.rows.keyring();
+    let ring = await rows.keyring();
     if (ring.length === 0) {
       if (!create) return;
       const master = loadMasterKey(this.opts.dataDir, this.env, { create: true })!;
-      this.rows.write(() => {
-        if (this.rows.keyring().length > 0) return; // another process initialised it first
+      await this.store.transaction(async (tx) => {
+        if ((await tx.secrets.keyring()).length > 0) return; // another process initialised it first
         const id = newKeyId();
         const sealed = seal(master.key, newKey(), dataKeyAad(id, master.id));
-        this.rows.insertKeyring({
+        await tx.secrets.insertKeyring({
           id,
           master_id: master.id,
           nonce: sealed.nonce,
@@ -121,7 +120,7 @@ export class EmbeddedStore {
           created_at: this.now(),
         });
       });
-      ring = this.rows.keyring();
+      ring = await rows.keyring();
     }
     const expected = ring[0]!.master_id;
     let master = loadMasterKey(this.opts.dataDir, this.env, { create: false });
@@ -171,20 +170,26 @@ export class EmbeddedStore {
   }
 
   /** Forgets cached data keys, e.g. after another process replaced the data key. */
-  private relock(): void {
+  private async relock(rows: SecretRepo): Promise<void> {
     this.dataKeys.clear();
     this.activeKeyId = undefined;
-    this.unlock(false);
+    await this.unlock(rows, false);
   }
 
   /** Inside a write transaction: makes sure new values are sealed with the keyring's active key. */
-  private ensureActiveKey(): void {
-    const active = this.rows.keyring().find((r) => r.active === 1);
-    if (active?.id !== this.activeKeyId) this.relock();
+  private async ensureActiveKey(rows: SecretRepo): Promise<void> {
+    const active = (await rows.keyring()).find((r) => r.active === 1);
+    if (active?.id !== this.activeKeyId) await this.relock(rows);
   }
 
-  private sealValue(set: string, key: string, version: number, value: string) {
-    this.ensureActiveKey();
+  private async sealValue(
+    rows: SecretRepo,
+    set: string,
+    key: string,
+    version: number,
+    value: string,
+  ) {
+    await this.ensureActiveKey(rows);
     const keyId = this.activeKeyId!;
     const sealed = seal(
       this.dataKeys.get(keyId)!,
@@ -194,8 +199,8 @@ export class EmbeddedStore {
     return { key_id: keyId, nonce: sealed.nonce, ciphertext: sealed.ciphertext };
   }
 
-  private openValue(row: ValueRow): string {
-    if (!this.dataKeys.has(row.key_id)) this.relock();
+  private async openValue(rows: SecretRepo, row: ValueRow): Promise<string> {
+    if (!this.dataKeys.has(row.key_id)) await this.relock(rows);
     const dataKey = this.dataKeys.get(row.key_id);
     const plain =
       dataKey && open(dataKey, row, valueAad(row.key_id, row.set_name, row.key, row.version));
@@ -211,18 +216,24 @@ export class EmbeddedStore {
    * Seals the private key of an OIDC signing key (PKCS#8 DER) like a value: with the active data
    * key, bound to its kid. Creates the store's keys on first use.
    */
-  sealOidcKey(kid: string, pkcs8: Buffer): Pick<OidcKeyRow, "key_id" | "nonce" | "ciphertext"> {
-    this.unlock(true);
-    this.ensureActiveKey();
+  async sealOidcKey(
+    kid: string,
+    pkcs8: Buffer,
+  ): Promise<Pick<OidcKeyRow, "key_id" | "nonce" | "ciphertext">> {
+    await this.unlock(this.store.secrets, true);
+    await this.ensureActiveKey(this.store.secrets);
     const keyId = this.activeKeyId!;
     const sealed = seal(this.dataKeys.get(keyId)!, pkcs8, oidcKeyAad(keyId, kid));
     return { key_id: keyId, nonce: sealed.nonce, ciphertext: sealed.ciphertext };
   }
 
-  /** The PKCS#8 DER private key of an OIDC signing key. */
-  openOidcKey(row: Pick<OidcKeyRow, "kid" | "key_id" | "nonce" | "ciphertext">): Buffer {
-    this.unlock(false);
-    if (!this.dataKeys.has(row.key_id)) this.relock();
+  /** The PKCS#8 DER private key of an OIDC signing key (`rows`: a transaction's, if in one). */
+  async openOidcKey(
+    row: Pick<OidcKeyRow, "kid" | "key_id" | "nonce" | "ciphertext">,
+    rows: SecretRepo = this.store.secrets,
+  ): Promise<Buffer> {
+    await this.unlock(rows, false);
+    if (!this.dataKeys.has(row.key_id)) await this.relock(rows);
     const dataKey = this.dataKeys.get(row.key_id);
     const plain = dataKey && open(dataKey, row, oidcKeyAad(row.key_id, row.kid));
     if (!plain) {
@@ -234,13 +245,14 @@ export class EmbeddedStore {
   }
 
   /** Inside a write transaction: adds a version and prunes beyond `keep`. Returns the version. */
-  private putSync(
+  private async putIn(
+    rows: SecretRepo,
     set: string,
     key: string,
     value: string,
     opts: PutOptions & { rotate?: boolean },
-  ): number {
-    const existing = this.rows.key(set, key);
+  ): Promise<number> {
+    const existing = await rows.key(set, key);
     if (opts.rotate && !existing) {
       throw new SecretsError(
         `${set}/${key} does not exist, so there is nothing to rotate: create it with \`airlock secrets set ${set} ${key}\``,
@@ -252,7 +264,7 @@ export class EmbeddedStore {
     const version = existing?.next_version ?? 1;
     const keep = opts.keep ?? existing?.keep ?? DEFAULT_KEEP;
     // The key row first: values reference it.
-    this.rows.upsertKey({
+    await rows.upsertKey({
       set_name: set,
       key,
       current: version,
@@ -263,15 +275,15 @@ export class EmbeddedStore {
       updated_at: now,
       rotated_at: opts.rotate ? now : (existing?.rotated_at ?? null),
     });
-    this.rows.insertValue({
+    await rows.insertValue({
       set_name: set,
       key,
       version,
-      ...this.sealValue(set, key, version, value),
+      ...(await this.sealValue(rows, set, key, version, value)),
       created_at: now,
     });
-    for (const old of this.rows.values(set, key).slice(keep)) {
-      this.rows.deleteValue(set, key, old.version);
+    for (const old of (await rows.values(set, key)).slice(keep)) {
+      await rows.deleteValue(set, key, old.version);
     }
     return version;
   }
@@ -305,11 +317,10 @@ export class EmbeddedStore {
     rotate: boolean,
   ): Promise<number> {
     this.checkPut(set, key, opts);
-    await this.rows.ready();
-    this.unlock(true);
-    return this.rows.write(() => {
-      const version = this.putSync(set, key, value, { ...opts, rotate });
-      this.audit.recordSync({
+    await this.unlock(this.store.secrets, true);
+    return this.store.transaction(async (tx) => {
+      const version = await this.putIn(tx.secrets, set, key, value, { ...opts, rotate });
+      await tx.audit.record({
         action: rotate ? "rotate" : "set",
         actor: opts.actor,
         set,
@@ -329,12 +340,13 @@ export class EmbeddedStore {
   ): Promise<Record<string, number>> {
     for (const e of entries) this.checkPut(set, e.key, opts);
     if (entries.length === 0) throw new SecretsError("nothing to import: the file has no entries");
-    await this.rows.ready();
-    this.unlock(true);
-    return this.rows.write(() => {
+    await this.unlock(this.store.secrets, true);
+    return this.store.transaction(async (tx) => {
       const versions: Record<string, number> = {};
-      for (const e of entries) versions[e.key] = this.putSync(set, e.key, e.value, opts);
-      this.audit.recordSync({ action: "import", actor: opts.actor, set, versions, at: this.now() });
+      for (const e of entries) {
+        versions[e.key] = await this.putIn(tx.secrets, set, e.key, e.value, opts);
+      }
+      await tx.audit.record({ action: "import", actor: opts.actor, set, versions, at: this.now() });
       return versions;
     });
   }
@@ -343,19 +355,18 @@ export class EmbeddedStore {
   async rollback(set: string, key: string, actor: string): Promise<{ from: number; to: number }> {
     checkSetName(set);
     checkKeyName(key);
-    await this.rows.ready();
-    return this.rows.write(() => {
-      const row = this.requireKey(set, key);
-      const previous = this.rows.values(set, key).find((v) => v.version < row.current);
+    return this.store.transaction(async (tx) => {
+      const row = await this.requireKey(tx.secrets, set, key);
+      const previous = (await tx.secrets.values(set, key)).find((v) => v.version < row.current);
       if (!previous) {
         throw new SecretsError(
           `${set}/${key} has no earlier version kept (current: ${row.current}), so there is nothing to roll back to`,
         );
       }
-      this.rows.deleteValue(set, key, row.current);
-      this.rows.upsertKey({ ...row, current: previous.version, updated_at: this.now() });
+      await tx.secrets.deleteValue(set, key, row.current);
+      await tx.secrets.upsertKey({ ...row, current: previous.version, updated_at: this.now() });
       const r = { from: row.current, to: previous.version };
-      this.audit.recordSync({ action: "rollback", actor, set, key, versions: r, at: this.now() });
+      await tx.audit.record({ action: "rollback", actor, set, key, versions: r, at: this.now() });
       return r;
     });
   }
@@ -364,15 +375,17 @@ export class EmbeddedStore {
   async delete(set: string, key: string | undefined, actor: string): Promise<number> {
     checkSetName(set);
     if (key !== undefined) checkKeyName(key);
-    await this.rows.ready();
-    return this.rows.write(() => {
-      const keys = key === undefined ? this.rows.keys(set) : [this.requireKey(set, key)];
+    return this.store.transaction(async (tx) => {
+      const rows = tx.secrets;
+      const keys =
+        key === undefined ? await rows.keys(set) : [await this.requireKey(rows, set, key)];
       if (keys.length === 0) throw new SecretsError(`there is no secret set "${set}" in the store`);
       for (const k of keys) {
-        for (const v of this.rows.values(set, k.key)) this.rows.deleteValue(set, k.key, v.version);
+        for (const v of await rows.values(set, k.key))
+          await rows.deleteValue(set, k.key, v.version);
       }
-      this.rows.deleteKey(set, key);
-      this.audit.recordSync({
+      await rows.deleteKey(set, key);
+      await tx.audit.record({
         action: "delete",
         actor,
         set,
@@ -384,10 +397,10 @@ export class EmbeddedStore {
     });
   }
 
-  private requireKey(set: string, key: string): KeyRow {
-    const row = this.rows.key(set, key);
+  private async requireKey(rows: SecretRepo, set: string, key: string): Promise<KeyRow> {
+    const row = await rows.key(set, key);
     if (!row) {
-      const others = this.rows.keys(set).map((k) => k.key);
+      const others = (await rows.keys(set)).map((k) => k.key);
       throw new SecretsError(
         others.length
           ? `set "${set}" has no key ${key}; its keys: ${others.join(", ")}`
@@ -405,17 +418,17 @@ export class EmbeddedStore {
   ): Promise<{ value: string; version: number }> {
     checkSetName(set);
     checkKeyName(key);
-    await this.rows.ready();
-    const row = this.requireKey(set, key);
+    const rows = this.store.secrets;
+    const row = await this.requireKey(rows, set, key);
     const version = opts.version ?? row.current;
-    const stored = this.rows.value(set, key, version);
+    const stored = await rows.value(set, key, version);
     if (!stored) {
-      const kept = this.rows.values(set, key).map((v) => v.version);
+      const kept = (await rows.values(set, key)).map((v) => v.version);
       throw new SecretsError(`${set}/${key} has no version ${version}; kept: ${kept.join(", ")}`);
     }
-    this.unlock(false);
-    const value = this.openValue(stored);
-    await this.audit.record({
+    await this.unlock(rows, false);
+    const value = await this.openValue(rows, stored);
+    await this.store.audit.record({
       action: "reveal",
       actor: opts.actor,
       set,
@@ -428,39 +441,45 @@ export class EmbeddedStore {
 
   /** Names, versions and times; never values. Needs no master key. */
   async list(set?: string): Promise<StoredKeyInfo[]> {
-    await this.rows.ready();
-    const sets = set === undefined ? this.rows.sets() : [set];
-    return sets.flatMap((s) =>
-      this.rows.keys(s).map((k) => ({
-        set: s,
-        key: k.key,
-        version: k.current,
-        versions: this.rows.values(s, k.key).map((v) => v.version),
-        updatedAt: k.updated_at,
-        rotatedAt: k.rotated_at,
-        file: k.file === 1,
-      })),
-    );
+    const rows = this.store.secrets;
+    const out: StoredKeyInfo[] = [];
+    for (const s of set === undefined ? await rows.sets() : [set]) {
+      for (const k of await rows.keys(s)) {
+        out.push({
+          set: s,
+          key: k.key,
+          version: k.current,
+          versions: (await rows.values(s, k.key)).map((v) => v.version),
+          updatedAt: k.updated_at,
+          rotatedAt: k.rotated_at,
+          file: k.file === 1,
+        });
+      }
+    }
+    return out;
   }
 
   /** Every kept value of a set, decrypted, for a grant. */
   async read(set: string): Promise<KeyValues[]> {
-    await this.rows.ready();
-    const keys = this.rows.keys(set);
+    const rows = this.store.secrets;
+    const keys = await rows.keys(set);
     if (keys.length === 0) return [];
-    this.unlock(false);
-    return keys.map((k) => {
-      const versions = this.rows
-        .values(set, k.key)
-        .map((v) => ({ version: v.version, value: this.openValue(v) }));
+    await this.unlock(rows, false);
+    const out: KeyValues[] = [];
+    for (const k of keys) {
+      const versions: { version: number; value: string }[] = [];
+      for (const v of await rows.values(set, k.key)) {
+        versions.push({ version: v.version, value: await this.openValue(rows, v) });
+      }
       const current = versions.find((v) => v.version === k.current);
       if (!current) {
         throw new TamperedError(
           `${set}/${k.key} has lost its current version ${k.current}: restore the database from a backup`,
         );
       }
-      return { key: k.key, file: k.file === 1, current, versions };
-    });
+      out.push({ key: k.key, file: k.file === 1, current, versions });
+    }
+    return out;
   }
 
   /**
@@ -469,12 +488,12 @@ export class EmbeddedStore {
    * without key material or values); undefined when the store holds nothing yet. For `doctor`.
    */
   async verify(): Promise<{ source: MasterKey["source"]; values: number } | undefined> {
-    await this.rows.ready();
-    if (this.rows.keyring().length === 0) return undefined;
-    this.unlock(false);
-    const values = this.rows.allValues();
-    for (const v of values) this.openValue(v);
-    for (const k of new OidcKeyRows(this.opts.sqlite).all()) this.openOidcKey(k);
+    const rows = this.store.secrets;
+    if ((await rows.keyring()).length === 0) return undefined;
+    await this.unlock(rows, false);
+    const values = await rows.allValues();
+    for (const v of values) await this.openValue(rows, v);
+    for (const k of await this.store.oidcKeys.all()) await this.openOidcKey(k, rows);
     return { source: this.master!.source, values: values.length };
   }
 
@@ -483,8 +502,7 @@ export class EmbeddedStore {
    * master.key). With `dataKey`, also replaces the data key and re-seals every value.
    */
   async rekey(opts: { actor: string; newKey?: Buffer; dataKey?: boolean }): Promise<RekeyResult> {
-    await this.rows.ready();
-    this.unlock(false);
+    await this.unlock(this.store.secrets, false);
     const old = this.master;
     if (!old) throw new SecretsError("nothing to rekey: the store holds no secrets yet");
     if (old.source === "env" && !opts.newKey) {
@@ -508,17 +526,18 @@ export class EmbeddedStore {
     let resealed = 0;
     let newDataKey: { id: string; key: Buffer } | undefined;
     try {
-      this.rows.write(() => {
+      await this.store.transaction(async (tx) => {
+        const rows = tx.secrets;
         if (opts.dataKey) {
           newDataKey = { id: newKeyId(), key: newKey() };
-          for (const row of this.rows.allValues()) {
-            const value = this.openValue(row);
+          for (const row of await rows.allValues()) {
+            const value = await this.openValue(rows, row);
             const s = seal(
               newDataKey.key,
               Buffer.from(value, "utf8"),
               valueAad(newDataKey.id, row.set_name, row.key, row.version),
             );
-            this.rows.replaceSealed({
+            await rows.replaceSealed({
               ...row,
               key_id: newDataKey.id,
               nonce: s.nonce,
@@ -526,19 +545,18 @@ export class EmbeddedStore {
             });
             resealed++;
           }
-          const oidc = new OidcKeyRows(this.opts.sqlite);
-          for (const row of oidc.all()) {
+          for (const row of await tx.oidcKeys.all()) {
             const s = seal(
               newDataKey.key,
-              this.openOidcKey(row),
+              await this.openOidcKey(row, rows),
               oidcKeyAad(newDataKey.id, row.kid),
             );
-            oidc.replaceSealed(row.kid, newDataKey.id, s.nonce, s.ciphertext);
+            await tx.oidcKeys.replaceSealed(row.kid, newDataKey.id, s.nonce, s.ciphertext);
             resealed++;
           }
-          for (const r of this.rows.keyring()) this.rows.deleteKeyring(r.id);
+          for (const r of await rows.keyring()) await rows.deleteKeyring(r.id);
           const w = seal(next, newDataKey.key, dataKeyAad(newDataKey.id, nextId));
-          this.rows.insertKeyring({
+          await rows.insertKeyring({
             id: newDataKey.id,
             master_id: nextId,
             nonce: w.nonce,
@@ -547,12 +565,12 @@ export class EmbeddedStore {
             created_at: this.now(),
           });
         } else {
-          for (const r of this.rows.keyring()) {
+          for (const r of await rows.keyring()) {
             const w = seal(next, this.dataKeys.get(r.id)!, dataKeyAad(r.id, nextId));
-            this.rows.rewrapKeyring(r.id, nextId, w.nonce, w.ciphertext);
+            await rows.rewrapKeyring(r.id, nextId, w.nonce, w.ciphertext);
           }
         }
-        this.audit.recordSync({
+        await tx.audit.record({
           action: "rekey",
           actor: opts.actor,
           detail: `master key ${old.id} -> ${nextId}${opts.dataKey ? `; data key replaced, ${resealed} values re-sealed` : ""}`,
@@ -564,8 +582,9 @@ export class EmbeddedStore {
       throw e;
     }
     if (old.source === "file") renameSync(pending, old.file);
-    // Push the old wrapped key out of the WAL so that only the new one remains on disk.
-    this.opts.sqlite.pragma("wal_checkpoint(TRUNCATE)");
+    // Push the old wrapped key out of files the database keeps (SQLite's WAL), so that only the
+    // new one remains on disk.
+    await this.store.secrets.purgeDeleted();
     if (newDataKey) {
       this.dataKeys.clear();
       this.dataKeys.set(newDataKey.id, newDataKey.key);

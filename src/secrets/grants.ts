@@ -61,7 +61,7 @@ export class SecretsService {
       this.opts.env,
     );
     try {
-      await this.opts.audit.record({
+      await this.opts.store.audit.record({
         action: "release",
         actor: this.opts.actor ?? "airlock",
         runId: ctx.runId,

@@ -1,9 +1,8 @@
 // Which SecretBackend serves a set. Backends register a factory under the name `backend:` uses in
 // .airlock.yml; callers ask SecretsService.backendFor(set) and never name a backend themselves,
 // so a new backend (Vault) slots in by registering, without touching them.
-import type SQLite from "better-sqlite3";
 import type { SecretSetConfig } from "../config/schema.js";
-import type { AuditLog } from "../store/audit.js";
+import type { Store } from "../store/index.js";
 import { EmbeddedBackend, EmbeddedStore } from "./embedded.js";
 import { EnvBackend } from "./env.js";
 import type { SecretBackend } from "./types.js";
@@ -11,13 +10,12 @@ import type { SecretBackend } from "./types.js";
 /** What a backend factory may use. One backend instance serves every set of its kind. */
 export interface BackendContext {
   dataDir: string;
-  /** The data directory's database (better-sqlite3 handle). */
-  sqlite: SQLite.Database;
+  /** The database (the embedded store's sealed values and the audit log live there). */
+  store: Store;
   /** The configuration's secret sets, by name. */
   sets: Record<string, SecretSetConfig>;
   /** Airlock's own environment (for keys, tokens and env_override). */
   env: NodeJS.ProcessEnv;
-  audit: AuditLog;
 }
 
 export type BackendFactory = (ctx: BackendContext) => SecretBackend;
@@ -29,9 +27,8 @@ const registered = new Map<string, BackendFactory>([
       new EmbeddedBackend(
         new EmbeddedStore({
           dataDir: ctx.dataDir,
-          sqlite: ctx.sqlite,
+          store: ctx.store,
           env: ctx.env,
-          audit: ctx.audit,
         }),
         ctx.sets,
       ),

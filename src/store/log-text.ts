@@ -2,7 +2,7 @@
 // said last, shown beside its result).
 import { open } from "node:fs/promises";
 import type { LogStore } from "./logs.js";
-import type { JobRow } from "./runs.js";
+import type { JobRow } from "./types.js";
 
 /** CSI ... final byte; OSC ... BEL or ST; other two-byte escapes. */
 export const ESCAPE = /\x1b\[([0-?]*)[ -/]*([@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?/g;

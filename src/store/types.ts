@@ -12,6 +12,7 @@ import type { Selectable } from "kysely";
 import type { EgressRecord } from "../egress/record.js";
 import type { AuditQuery } from "./audit-query.js";
 import type { EventState } from "./events-schema.js";
+import type { OidcKeysTable } from "./oidc-keys-schema.js";
 import type { OutboxState } from "./outbox-schema.js";
 import type { JobState, JobsTable, RunStatus, RunsTable } from "./schema.js";
 import type { SecretKeyringTable, SecretKeysTable, SecretValuesTable } from "./secrets-schema.js";
@@ -34,6 +35,7 @@ export interface Store {
   readonly approvals: ApprovalRepo;
   readonly sessions: SessionRepo;
   readonly secrets: SecretRepo;
+  readonly oidcKeys: OidcKeyRepo;
   readonly audit: AuditRepo;
   /**
    * Runs `fn` in one transaction: everything it does through `tx` commits together or not at all.
@@ -58,6 +60,9 @@ export interface OpenStore extends Store {
 // ---- runs and jobs ------------------------------------------------------------------------------
 
 export type RunRow = RunsTable;
+
+/** The run note holding what each job is for (the config's `description`), by job id. */
+export const DESCRIPTIONS_NOTE = "descriptions";
 export type JobRow = Selectable<JobsTable>;
 
 export interface NewRun {
@@ -77,6 +82,8 @@ export interface NewJob {
   template: string;
   needs: string[];
   secrets: string[];
+  /** Holds credentials (secrets or ID tokens): its logs are private. Default: has secrets. */
+  restricted?: boolean;
   state: JobState;
   reason: string;
 }
@@ -99,6 +106,8 @@ export interface JobUpdate {
   tests?: TestResult[];
   grants?: Record<string, unknown>;
   error?: string | null;
+  /** Airlock's closing lines about the job: fixed texts, safe to show publicly. */
+  notes?: string[];
   /** Where a job with a network allow list connected (redacted). */
   egress?: EgressRecord;
 }
@@ -329,7 +338,8 @@ export interface RunRequestQueue {
     keepSha?: string,
     now?: number,
   ): Promise<number>;
-  claimNext(now?: number): Promise<RunRequestRow | undefined>;
+  /** Claims the oldest queued request, leaving those in `skip` (ids) queued. */
+  claimNext(now?: number, skip?: string[]): Promise<RunRequestRow | undefined>;
   finish(id: string, state: "done" | "cancelled", note?: string, now?: number): Promise<void>;
   /**
    * Ends an interrupted request and queues a copy under `newId` with one more attempt, keeping
@@ -497,6 +507,21 @@ export interface SecretRepo {
   deleteValue(set: string, key: string, version: number): Promise<void>;
   /** After replacing key material: pushes what was deleted out of files the engine keeps. */
   purgeDeleted(): Promise<void>;
+}
+
+/** Rows of the OIDC issuer's signing keys; the private part sealed as secret values are. */
+export type OidcKeyRow = OidcKeysTable;
+
+export interface OidcKeyRepo {
+  /** Every key, oldest activation first. */
+  all(): Promise<OidcKeyRow[]>;
+  insert(r: OidcKeyRow): Promise<void>;
+  /** Records that the key signed a token valid until `exp` (ms); never moves backwards. */
+  noteSigned(kid: string, exp: number): Promise<void>;
+  /** Re-seals a private key (a rekey that replaced the data key). */
+  replaceSealed(kid: string, keyId: string, nonce: Buffer, ciphertext: Buffer): Promise<void>;
+  /** Removes a key, private part included (revoked, or no longer published). */
+  delete(kid: string): Promise<void>;
 }
 
 export interface AuditEntry {

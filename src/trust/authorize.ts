@@ -3,13 +3,13 @@
 // - the trusted-author path: the author is trusted, the head branch lives in a repository trusted
 //   people control (the base repository, or a fork a trusted user owns), and Airlock holds
 //   evidence that a trusted person pushed exactly this commit (recorded on the head: see
-//   store/approvals.ts); or
+//   ApprovalRepo.setHead); or
 // - trusted members approved exactly this SHA as the rules its changes bring in ask (policy.ts),
 //   each still trusted now.
 // Missing evidence never counts as trust: such a commit waits for an approval. A bot's pull
 // request may run the restricted jobs its scope in `trust.bots` covers, and only those.
 import type { Comparison, RepoRef } from "../forge/types.js";
-import type { ApprovalStore } from "../store/approvals.js";
+import type { ApprovalRepo } from "../store/index.js";
 import {
   botScope,
   DEFAULT_REQUIREMENT,
@@ -83,7 +83,7 @@ export async function authorizeCommit(args: {
   headRepo: HeadRepo | null;
   rules: TrustRules;
   trust: TrustEvaluator;
-  approvals: ApprovalStore;
+  approvals: ApprovalRepo;
   /** The restricted jobs of the trusted definition, for a bot's scope. */
   restricted: ScopedJob[];
   /** What the commit changes against the PR's base (asked only when rules need it). */

@@ -13,7 +13,9 @@ export class GatewayMetrics {
   readonly processed: Counter<"outcome">;
   readonly processingSeconds: Histogram;
 
-  constructor(opts: { queueDepth?: () => number; defaultMetrics?: boolean } = {}) {
+  constructor(
+    opts: { queueDepth?: () => number | Promise<number>; defaultMetrics?: boolean } = {},
+  ) {
     const registers = [this.registry];
     this.received = new Counter({
       name: "airlock_webhook_deliveries_received_total",
@@ -64,8 +66,9 @@ export class GatewayMetrics {
       name: "airlock_events_queue_depth",
       help: "Stored events waiting or in progress",
       registers,
-      collect() {
-        if (depth) this.set(depth());
+      async collect() {
+        // A store that cannot answer leaves the last value (and /healthz says why).
+        if (depth) this.set(await Promise.resolve(depth()).catch(() => Number.NaN));
       },
     });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });

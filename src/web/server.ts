@@ -21,7 +21,7 @@ export interface ServerOptions {
   logger?: FastifyBaseLogger;
   /** Overrides the 25 MB delivery cap (tests only). */
   bodyLimit?: number;
-  health?: () => boolean;
+  health?: () => boolean | Promise<boolean>;
   /** The PEM public key executors verify signed dispatches with; served when given. */
   dispatchKey?: () => string;
   /** The OIDC issuer's discovery document and JWKS; served when given. */

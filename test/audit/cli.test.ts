@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Command } from "commander";
 import { registerAudit } from "../../src/cli/commands/audit.js";
-import { AuditLog } from "../../src/store/audit.js";
 import { openTestDb, runInProcess, type TempDir, tempDataDir } from "../secrets/helpers.js";
 
 const T0 = Date.UTC(2025, 0, 31, 10, 0, 0);
@@ -19,7 +18,7 @@ describe("airlock audit", () => {
   before(async () => {
     tmp = tempDataDir();
     const db = await openTestDb(tmp.dir);
-    const log = new AuditLog(db.sqlite);
+    const log = db.audit;
     for (let i = 0; i < 45; i++) {
       await log.record({
         action: ["release", "rotate", "console-cancel"][i % 3] as string,
@@ -130,7 +129,7 @@ describe("airlock audit", () => {
     await assert.rejects(async () => {
       const program = new Command("airlock").exitOverride();
       program.configureOutput({ writeOut: (s) => (help += s), writeErr: (s) => (help += s) });
-      registerAudit(program, { env: {}, openDb: openTestDb });
+      registerAudit(program, { env: {}, openStore: openTestDb });
       await program.parseAsync(["node", "airlock", "audit", "--help"]);
     }, /outputHelp|help/i);
     for (const must of [

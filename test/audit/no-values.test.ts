@@ -8,10 +8,9 @@ import { after, before, describe, it } from "node:test";
 import { SecretSetSchema } from "../../src/config/schema.js";
 import { EmbeddedStore } from "../../src/secrets/embedded.js";
 import { SecretsService } from "../../src/secrets/grants.js";
-import { AuditLog } from "../../src/store/audit.js";
-import type { OpenedDb } from "../../src/store/db.js";
+import type { AuditRepo, OpenedStore } from "../../src/store/index.js";
 import { exportLines } from "../../src/web/console/audit-page.js";
-import { hexKey, openTestDb, type TempDir, tempDataDir } from "../secrets/helpers.js";
+import { hexKey, openTestDb, rawSqlite, type TempDir, tempDataDir } from "../secrets/helpers.js";
 
 const VALUES = {
   first: "aws-first-Zq8!value+/=",
@@ -52,15 +51,15 @@ async function collect(it: AsyncIterable<string>): Promise<string> {
 
 describe("the audit log holds no secret value", () => {
   let tmp: TempDir;
-  let opened: OpenedDb;
-  let audit: AuditLog;
+  let opened: OpenedStore;
+  let audit: AuditRepo;
 
   before(async () => {
     tmp = tempDataDir();
     opened = await openTestDb(tmp.dir);
-    audit = new AuditLog(opened.sqlite);
+    audit = opened.audit;
     const env = { AIRLOCK_MASTER_KEY: hexKey(3) };
-    const store = new EmbeddedStore({ dataDir: tmp.dir, sqlite: opened.sqlite, env });
+    const store = new EmbeddedStore({ dataDir: tmp.dir, store: opened, env });
     const actor = "cli:tester";
     await store.set("ft", "AWS_SECRET_ACCESS_KEY", VALUES.first, { actor });
     await store.rotate("ft", "AWS_SECRET_ACCESS_KEY", VALUES.rotated, { actor });
@@ -70,10 +69,9 @@ describe("the audit log holds no secret value", () => {
     await store.rollback("ft", "AWS_SECRET_ACCESS_KEY", actor);
     const svc = new SecretsService({
       dataDir: tmp.dir,
-      sqlite: opened.sqlite,
+      store: opened,
       sets: { ft: SecretSetSchema.parse({ env_override: true }) },
       env: { ...env, API_TOKEN: VALUES.fromEnv },
-      audit,
     });
     const grants = await svc.grantsFor(
       { id: "functional", secrets: ["ft"] },
@@ -110,7 +108,7 @@ describe("the audit log holds no secret value", () => {
   });
 
   it("no column of any row holds a value", () => {
-    const rows = opened.sqlite.prepare("SELECT * FROM audit").all();
+    const rows = rawSqlite(opened).prepare("SELECT * FROM audit").all();
     assert.ok(rows.length >= 8);
     assertClean("the audit table", JSON.stringify(rows));
     // The search itself finds a value that is there.

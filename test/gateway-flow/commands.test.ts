@@ -119,16 +119,20 @@ async function rerequest(pr: Pr, name: string, sender = TRUSTED) {
 }
 
 /** Restricted job ids of each run on the commit, oldest run first. */
-function restrictedRuns(sha: string): string[][] {
+async function restrictedRuns(sha: string): Promise<string[][]> {
   const byRun = new Map<string, string[]>();
-  for (const j of w.jobsOf(sha)) {
+  for (const j of await w.jobsOf(sha)) {
     const list = byRun.get(j.run_id) ?? [];
     if (j.restricted === 1) list.push(j.job_id);
     byRun.set(j.run_id, list);
   }
-  const order = w.server.db.sqlite
-    .prepare("SELECT id FROM runs WHERE sha = ? ORDER BY created_at, rowid")
-    .all(sha) as { id: string }[];
+  const order = await w.server.db.db
+    .selectFrom("runs")
+    .select("id")
+    .where("sha", "=", sha)
+    .orderBy("created_at")
+    .orderBy("id")
+    .execute();
   return order.map((r) => byRun.get(r.id) ?? []).filter((l) => l.length > 0);
 }
 
@@ -173,7 +177,7 @@ test("a test label filters the run; the gate stays red naming what was left out 
   checks = w.checks(pr.headSha);
   assert.equal(checks["airlock/functional-scw"], "success");
   assert.equal(checks["airlock/all-tests"], "failure");
-  assert.deepEqual(restrictedRuns(pr.headSha), [["functional-aws"], ["functional-scw"]]);
+  assert.deepEqual(await restrictedRuns(pr.headSha), [["functional-aws"], ["functional-scw"]]);
 
   // Only an unfiltered run turns it green.
   await comment(pr, "/test all");
@@ -198,7 +202,7 @@ test("a test label filters the run; the gate stays red naming what was left out 
   const sync = prPayload("synchronize", pr, { baseSha: w.baseSha });
   assert.equal((await w.send("pull_request", sync)).status, 202);
   await w.settle();
-  assert.deepEqual(restrictedRuns(next), [["functional-aws"]]);
+  assert.deepEqual(await restrictedRuns(next), [["functional-aws"]]);
   assert.equal(w.checks(next)["airlock/all-tests"], "failure");
 });
 
@@ -229,7 +233,7 @@ test("a label or /test name that selects nothing is answered with a comment nami
   const pr = w.openPr({ author: TRUSTED });
   await opened(pr);
   const r0 = await releases();
-  const runs0 = w.jobsOf(pr.headSha).length;
+  const runs0 = (await w.jobsOf(pr.headSha)).length;
   await label(pr, "test-nope");
   const replies = w.gh.comments(REPO, pr.number);
   assert.equal(replies.length, 1);
@@ -240,7 +244,7 @@ test("a label or /test name that selects nothing is answered with a comment nami
   assert.equal(w.gh.comments(REPO, pr.number).length, 2);
   assert.match(lastReply(pr), /test-nope/);
   assert.equal(await releases(), r0, "a selection with a bad name runs nothing");
-  assert.equal(w.jobsOf(pr.headSha).length, runs0);
+  assert.equal((await w.jobsOf(pr.headSha)).length, runs0);
 
   // A malformed command is explained; an untrusted sender's label gets no reply.
   await comment(pr, "/test $(id)");
@@ -261,10 +265,10 @@ test("/retest runs the failed job again on a new check run; the old one keeps it
   const r0 = await releases();
 
   await comment(pr, "/retest", UNTRUSTED);
-  assert.equal(restrictedRuns(pr.headSha).length, 1, "an untrusted /retest runs nothing");
+  assert.equal((await restrictedRuns(pr.headSha)).length, 1, "an untrusted /retest runs nothing");
 
   await comment(pr, "/retest");
-  assert.deepEqual(restrictedRuns(pr.headSha), [
+  assert.deepEqual(await restrictedRuns(pr.headSha), [
     ["functional-aws", "functional-scw"],
     ["functional-scw"],
   ]);
@@ -282,11 +286,11 @@ test("a re-requested check runs that job's group again; from an untrusted sender
   await opened(pr);
   const r0 = await releases();
   await rerequest(pr, "airlock/functional-aws", UNTRUSTED);
-  assert.equal(restrictedRuns(pr.headSha).length, 1);
+  assert.equal((await restrictedRuns(pr.headSha)).length, 1);
   assert.equal(await releases(), r0);
 
   await rerequest(pr, "airlock/functional-aws");
-  assert.deepEqual(restrictedRuns(pr.headSha).at(-1), ["functional-aws", "functional-scw"]);
+  assert.deepEqual((await restrictedRuns(pr.headSha)).at(-1), ["functional-aws", "functional-scw"]);
   assert.equal(await releases(), r0 + 2);
   assert.equal(w.checks(pr.headSha)["airlock/functional-aws"], "success");
   assert.equal(w.checks(pr.headSha)["airlock/all-tests"], "success");
@@ -298,7 +302,7 @@ test("a re-requested check runs that job's group again; from an untrusted sender
 });
 
 test("a failed job re-requested after its secret was fixed ends on a new check run; the old one keeps its failure", async () => {
-  const secrets = new EmbeddedStore({ dataDir: w.dataDir, sqlite: w.server.db.sqlite });
+  const secrets = new EmbeddedStore({ dataDir: w.dataDir, store: w.server.db });
   const pr = w.openPr({ author: TRUSTED });
   await secrets.set("cloud", "CLOUD_TOKEN", "expired", { actor: "test" });
   try {
@@ -332,18 +336,19 @@ test("/cancel stops the PR's runs and kills a running job; an untrusted /cancel 
   );
   const until = Date.now() + PATIENCE_MS;
   // The job's process is up, not just its row: the test is about stopping a running job.
-  const runningAws = () =>
-    w.jobsOf(pr.headSha).some((j) => j.job_id === "functional-aws" && j.state === "running") &&
-    sleepers() > 0;
-  while (!runningAws() && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
-  assert.ok(runningAws(), "functional-aws is running");
+  const runningAws = async () =>
+    (await w.jobsOf(pr.headSha)).some(
+      (j) => j.job_id === "functional-aws" && j.state === "running",
+    ) && sleepers() > 0;
+  while (!(await runningAws()) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(await runningAws(), "functional-aws is running");
 
   assert.equal(
     (await w.send("issue_comment", commentPayload(pr.number, "/cancel", UNTRUSTED))).status,
     202,
   );
   await new Promise((r) => setTimeout(r, 300));
-  assert.ok(runningAws(), "an untrusted /cancel leaves the run alone");
+  assert.ok(await runningAws(), "an untrusted /cancel leaves the run alone");
 
   await comment(pr, "/cancel");
   assert.equal(sleepers(), 0, "no process of the cancelled job is left");
@@ -352,9 +357,13 @@ test("/cancel stops the PR's runs and kills a running job; an untrusted /cancel 
   assert.equal(checks["airlock/unit"], "success");
   assert.equal(checks["airlock/all-tests"], "failure");
   assert.match(w.check(pr.headSha, "airlock/all-tests")!.output.summary ?? "", /cancelled/);
-  const run = w.server.db.sqlite
-    .prepare("SELECT status FROM runs WHERE sha = ? ORDER BY created_at DESC LIMIT 1")
-    .get(pr.headSha);
+  const run = await w.server.db.db
+    .selectFrom("runs")
+    .select("status")
+    .where("sha", "=", pr.headSha)
+    .orderBy("created_at", "desc")
+    .limit(1)
+    .executeTakeFirst();
   assert.deepEqual(run, { status: "cancelled" });
 });
 
@@ -367,12 +376,12 @@ test("an untrusted author's PR: /test from a trusted member needs an approval fi
   await comment(pr, "/test aws");
   assert.match(lastReply(pr), /cannot run on/);
   assert.match(lastReply(pr), /\/ok-to-test/);
-  assert.equal(restrictedRuns(pr.headSha).length, 0);
+  assert.equal((await restrictedRuns(pr.headSha)).length, 0);
   assert.equal(await releases(), r0);
-  for (const j of w.jobsOf(pr.headSha)) assert.equal(j.grants, "{}", j.job_id);
+  for (const j of await w.jobsOf(pr.headSha)) assert.equal(j.grants, "{}", j.job_id);
 
   // Approved, the same command runs just that group.
   await comment(pr, "/ok-to-test");
   await comment(pr, "/test aws");
-  assert.deepEqual(restrictedRuns(pr.headSha).at(-1), ["functional-aws"]);
+  assert.deepEqual((await restrictedRuns(pr.headSha)).at(-1), ["functional-aws"]);
 });

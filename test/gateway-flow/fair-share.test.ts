@@ -5,7 +5,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { DEFAULT_CAPACITY } from "../../src/gateway/serve-limits.js";
-import { RunRequestStore } from "../../src/store/run-requests.js";
 import { PATIENCE_MS } from "../support/patience.js";
 import { prPayload, UNTRUSTED, World } from "./harness.js";
 
@@ -40,23 +39,39 @@ async function open(author: string): Promise<Pr> {
   return pr;
 }
 
-const running = (pr: Pr) => w.jobsOf(pr.headSha).filter((j) => j.state === "running").length;
-const queued = () => new RunRequestStore(w.server.db.sqlite).inState("queued").map((r) => r.pr);
+/** The jobs (with their run's commit) and the queued requests, as the store holds them now. */
+async function look() {
+  const [jobs, queued, running] = await Promise.all([
+    w.server.db.db
+      .selectFrom("jobs as j")
+      .innerJoin("runs as r", "r.id", "j.run_id")
+      .select(["j.run_id", "j.job_id", "j.state", "r.sha"])
+      .execute(),
+    w.server.db.requests.inState("queued"),
+    w.server.db.requests.inState("running"),
+  ]);
+  return { jobs, queued, running };
+}
+type Look = Awaited<ReturnType<typeof look>>;
 
-/** Waits until `probe` holds, checking `invariant` at every look. */
-async function until(what: string, probe: () => boolean, invariant: () => void): Promise<void> {
+const running = (l: Look, pr: Pr) =>
+  l.jobs.filter((j) => j.sha === pr.headSha && j.state === "running").length;
+
+/** Waits until `probe` holds, checking `invariant` at every look; answers the last look. */
+async function until(
+  what: string,
+  probe: (l: Look) => boolean,
+  invariant: (l: Look) => void,
+): Promise<Look> {
   const end = Date.now() + Number(process.env.PATIENCE ?? PATIENCE_MS);
   for (;;) {
-    invariant();
-    if (probe()) return;
+    const l = await look();
+    invariant(l);
+    if (probe(l)) return l;
     if (Date.now() > end) {
-      const states = new RunRequestStore(w.server.db.sqlite)
-        .inState("queued")
-        .concat(new RunRequestStore(w.server.db.sqlite).inState("running"))
-        .map((r) => `#${r.pr} ${r.kind} ${r.state}`);
-      const jobs = w.server.db.sqlite.prepare("SELECT run_id, job_id, state FROM jobs").all();
+      const states = [...l.queued, ...l.running].map((r) => `#${r.pr} ${r.kind} ${r.state}`);
       throw new Error(
-        `timed out waiting for ${what}: requests ${states.join(", ")}; jobs ${JSON.stringify(jobs)}`,
+        `timed out waiting for ${what}: requests ${states.join(", ")}; jobs ${JSON.stringify(l.jobs)}`,
       );
     }
     await new Promise((r) => setTimeout(r, 25));
@@ -66,31 +81,31 @@ async function until(what: string, probe: () => boolean, invariant: () => void):
 test("one author's public jobs take at most their share; the rest wait queued, others run", async () => {
   const { publicJobsPerAuthor, publicJobsPerPr } = DEFAULT_CAPACITY;
   const mallory = [await open(UNTRUSTED), await open(UNTRUSTED), await open(UNTRUSTED)];
-  const theirs = () => mallory.reduce((n, pr) => n + running(pr), 0);
-  const share = () => {
-    assert.ok(theirs() <= publicJobsPerAuthor, `${theirs()} public jobs of one author at once`);
-    for (const pr of mallory) assert.ok(running(pr) <= publicJobsPerPr);
+  const theirs = (l: Look) => mallory.reduce((n, pr) => n + running(l, pr), 0);
+  const share = (l: Look) => {
+    assert.ok(theirs(l) <= publicJobsPerAuthor, `${theirs(l)} public jobs of one author at once`);
+    for (const pr of mallory) assert.ok(running(l, pr) <= publicJobsPerPr);
   };
 
   // The first pull request's two jobs take the author's share; the third request stays queued
   // (two of theirs in flight already), so it holds no run slot.
   await until(
     "the outsider's share to be in use and the rest queued",
-    () => theirs() === publicJobsPerAuthor && queued().includes(mallory[2]!.number),
+    (l) => theirs(l) === publicJobsPerAuthor && l.queued.some((r) => r.pr === mallory[2]!.number),
     share,
   );
 
   // A member opens a pull request afterwards: its jobs start while the outsider's still wait.
   const bob = await open("bob");
-  await until("the member's jobs to run", () => running(bob) === 2, share);
-  assert.equal(theirs(), publicJobsPerAuthor);
-  const waiting = mallory
-    .flatMap((pr) => w.jobsOf(pr.headSha))
-    .filter((j) => j.state === "pending");
+  const now = await until("the member's jobs to run", (l) => running(l, bob) === 2, share);
+  assert.equal(theirs(now), publicJobsPerAuthor);
+  const waiting = now.jobs.filter(
+    (j) => mallory.some((pr) => pr.headSha === j.sha) && j.state === "pending",
+  );
   assert.ok(waiting.length >= 2, "the outsider's other jobs are still pending");
 
   // When the outsider's running pull request is closed, their next jobs take its place.
-  const first = mallory.find((pr) => running(pr) > 0)!;
+  const first = mallory.find((pr) => running(now, pr) > 0)!;
   w.gh.addPull("acme/app", {
     number: first.number,
     headSha: first.headSha,
@@ -103,10 +118,10 @@ test("one author's public jobs take at most their share; the rest wait queued, o
     prPayload("closed", first, { baseSha: w.baseSha, state: "closed" }),
   );
   assert.equal(r.status, 202);
-  await until(
+  const later = await until(
     "another of the outsider's pull requests to run",
-    () => mallory.some((pr) => pr !== first && running(pr) > 0) && running(first) === 0,
+    (l) => mallory.some((pr) => pr !== first && running(l, pr) > 0) && running(l, first) === 0,
     share,
   );
-  assert.equal(running(bob), 2, "the member's jobs ran on throughout");
+  assert.equal(running(later, bob), 2, "the member's jobs ran on throughout");
 });

@@ -9,7 +9,7 @@ import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, test } from "node:test";
 import SQLite from "better-sqlite3";
-import { RunRequestStore } from "../../src/store/run-requests.js";
+import { openStore } from "../../src/store/index.js";
 import type { GitLabDouble, ScriptedJob } from "../executors/gitlab/double.js";
 import { deliver as deliverSigned } from "../gateway/helpers.js";
 import { startChild } from "./child.js";
@@ -234,13 +234,11 @@ test("SIGTERM leaves the pipeline running; after the restart it is adopted and r
   assert.equal(reqs.length, 2);
   assert.equal(reqs[1]!.status, "passed", "the new attempt reports the adopted pipeline's result");
   // A shutdown spends no attempt: the second attempt counts as the first.
-  const store = new RunRequestStore(
-    new SQLite(path.join(w.dataDir, "airlock.db"), { readonly: true }),
-  );
+  const store = await openStore({ dataDir: w.dataDir, migrate: false });
   try {
-    assert.equal(store.attemptsSpent(store.get(reqs[1]!.id)!), 1);
+    assert.equal(await store.requests.attemptsSpent((await store.requests.get(reqs[1]!.id))!), 1);
   } finally {
-    store.sqlite.close();
+    await store.close();
   }
   assert.equal((await stop("SIGTERM")).code, 0);
 });

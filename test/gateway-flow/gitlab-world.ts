@@ -1,7 +1,7 @@
 // The world of the `executor.gitlab` flow tests: the GitLab double, and a World whose base
 // pipeline sends its restricted jobs to it, with the GitLab tokens in the embedded store.
 import { EmbeddedStore } from "../../src/secrets/embedded.js";
-import { openDb } from "../../src/store/db.js";
+import { openStore } from "../../src/store/index.js";
 import { GitLabDouble } from "../executors/gitlab/double.js";
 import { World } from "./harness.js";
 
@@ -41,8 +41,8 @@ export async function gitlabWorld(
 ): Promise<{ gl: GitLabDouble; w: World }> {
   const gl = await new GitLabDouble(triggerToken, apiToken).start();
   const w = await World.create(GITLAB_PIPELINE(gl.url), { server: false });
-  const db = await openDb(w.dataDir);
-  const store = new EmbeddedStore({ dataDir: w.dataDir, sqlite: db.sqlite });
+  const db = await openStore({ dataDir: w.dataDir, database: w.database });
+  const store = new EmbeddedStore({ dataDir: w.dataDir, store: db });
   await store.set("gitlab", "GITLAB_TRIGGER_TOKEN", triggerToken, { actor: "test" });
   await store.set("gitlab", "GITLAB_API_TOKEN", apiToken, { actor: "test" });
   await db.close();

@@ -108,7 +108,7 @@ test("a trusted PR's restricted jobs run as one pipeline; each GitLab job become
   const mine = triggersFor(pr.headSha);
   assert.equal(mine.length, 1, "one pipeline for both restricted jobs");
   const t = mine[0]!;
-  const runId = w.jobsOf(pr.headSha).find((j) => j.job_id === "functional-aws")!.run_id;
+  const runId = (await w.jobsOf(pr.headSha)).find((j) => j.job_id === "functional-aws")!.run_id;
   assert.equal(t.project, "team/functional-tests");
   assert.equal(t.ref, "main");
   assert.equal(t.token, TRIGGER);
@@ -148,7 +148,7 @@ test("a trusted PR's restricted jobs run as one pipeline; each GitLab job become
   assert.equal(checks["airlock/all-tests"], "success");
   assert.equal(checks["airlock/verify-dispatch"], undefined, "a GitLab helper job is no check");
   // Nothing was granted locally for the restricted jobs; the public job got no GitLab token.
-  for (const j of w.jobsOf(pr.headSha)) assert.deepEqual(JSON.parse(j.grants), {}, j.job_id);
+  for (const j of await w.jobsOf(pr.headSha)) assert.deepEqual(JSON.parse(j.grants), {}, j.job_id);
   assert.match(await w.logs(runId, "unit"), /gitlab token unset/);
   assert.match(await w.logs(runId, "functional-aws"), /pipeline \d+ success/);
   assertNothingFromGitLab(public_(pr, [pr.headSha]));
@@ -178,11 +178,7 @@ test("a failed GitLab job fails its check and the gate; GitLab's words stay out 
   assert.equal(checks["airlock/all-tests"], "failure");
   assert.equal(Object.keys(checks).filter((n) => n.includes("cleanup")).length, 0);
   // The planted text did reach Airlock (the private job record), so its absence below means something.
-  const scw = w.server.db.sqlite
-    .prepare(
-      `SELECT j.error FROM jobs j JOIN runs r ON r.id = j.run_id WHERE r.sha = ? AND j.job_id = ?`,
-    )
-    .get(pr.headSha, "functional-scw") as { error: string | null };
+  const scw = (await w.jobsOf(pr.headSha)).find((j) => j.job_id === "functional-scw")!;
   assert.ok(scw.error?.includes(GITLAB_TEXT), "the failure reason is kept privately");
   assertNothingFromGitLab(public_(pr, [pr.headSha]));
 });

@@ -13,12 +13,13 @@ import { Intake } from "../../src/gateway/intake.js";
 import type { Capacity } from "../../src/gateway/serve-limits.js";
 import { type WiredFlow, wireFlow } from "../../src/gateway/wiring.js";
 import { EmbeddedStore } from "../../src/secrets/embedded.js";
-import { AuditLog } from "../../src/store/audit.js";
-import { type OpenedDb, openDb } from "../../src/store/db.js";
-import { EventStore } from "../../src/store/events.js";
+import {
+  type DatabaseOptions,
+  type EventQueue,
+  type OpenedStore,
+  openStore,
+} from "../../src/store/index.js";
 import { LogStore } from "../../src/store/logs.js";
-import { RunRequestStore } from "../../src/store/run-requests.js";
-import { RunStore } from "../../src/store/runs.js";
 import { GatewayMetrics } from "../../src/web/metrics.js";
 import { createServer } from "../../src/web/server.js";
 import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
@@ -119,8 +120,8 @@ export class Repo {
 
 export interface FlowServer {
   url: string;
-  db: OpenedDb;
-  events: EventStore;
+  db: OpenedStore;
+  events: EventQueue;
   wired: WiredFlow;
   loop: EventLoop;
   close(): Promise<void>;
@@ -133,10 +134,11 @@ export async function startFlowServer(o: {
   cloneBase: string;
   /** As the serve config sets it; without it, 2 runs of 2 jobs at once. */
   capacity?: Capacity;
+  /** The database; none: the data directory's SQLite file. */
+  database?: DatabaseOptions | undefined;
 }): Promise<FlowServer> {
-  const db = await openDb(o.dataDir);
-  const events = new EventStore(db.sqlite);
-  const runs = new RunStore(db.db);
+  const db = await openStore({ dataDir: o.dataDir, database: o.database });
+  const events = db.events;
   const logs = new LogStore(o.dataDir);
   const wired = wireFlow({
     db,
@@ -152,11 +154,10 @@ export async function startFlowServer(o: {
     outbox: { baseDelayMs: 20, maxDelayMs: 200 },
     runnerFor: async (config, jobs) => {
       const built = await createRunnerDeps({
-        sqlite: db.sqlite,
+        store: db,
         dataDir: o.dataDir,
         config,
         sandbox: true,
-        runs,
         logs,
         jobs,
         issuer: PUBLIC_URL,
@@ -172,7 +173,7 @@ export async function startFlowServer(o: {
   });
   const app = await createServer({
     intake,
-    metrics: new GatewayMetrics({ queueDepth: () => events.queueDepth() }),
+    metrics: new GatewayMetrics({ queueDepth: () => events.depth() }),
   });
   await wired.start();
   await loop.start();
@@ -202,17 +203,22 @@ export class World {
   baseSha = "";
   private nextPr = 1;
 
+  /** The database the gateway keeps its state in; none: the data directory's SQLite file. */
+  database: DatabaseOptions | undefined;
+
   static async create(
     basePipeline = BASE_PIPELINE,
     opts: {
       server?: boolean;
       /** As the serve config sets it; without it, 2 runs of 2 jobs at once. */
       capacity?: Capacity;
+      database?: DatabaseOptions | undefined;
       /** Secret values beyond the `cloud` set's CLOUD_TOKEN: set -> key -> value. */
       secrets?: Record<string, Record<string, string>>;
     } = {},
   ): Promise<World> {
     const w = new World();
+    w.database = opts.database;
     w.gh = await startGitHubDouble();
     w.gh.addInstallation({ id: INSTALLATION, account: "acme", repos: [REPO] });
     w.gh.setGitDir(REPO, w.repo.bare);
@@ -221,8 +227,8 @@ export class World {
     w.baseSha = w.repo.commit({ ".airlock.yml": basePipeline, README: "app\n" });
     w.gh.setFile(REPO, w.baseSha, ".airlock.yml", basePipeline);
     mkdirSync(w.dataDir, { recursive: true });
-    const db = await openDb(w.dataDir);
-    const store = new EmbeddedStore({ dataDir: w.dataDir, sqlite: db.sqlite });
+    const db = await openStore({ dataDir: w.dataDir, database: w.database });
+    const store = new EmbeddedStore({ dataDir: w.dataDir, store: db });
     await store.set("cloud", "CLOUD_TOKEN", CLOUD_TOKEN, { actor: "test" });
     for (const [set, values] of Object.entries(opts.secrets ?? {})) {
       for (const [key, value] of Object.entries(values)) {
@@ -236,6 +242,7 @@ export class World {
         gh: w.gh,
         cloneBase: w.repo.cloneBase,
         ...(opts.capacity ? { capacity: opts.capacity } : {}),
+        database: w.database,
       });
     }
     return w;
@@ -327,16 +334,16 @@ export class World {
 
   /** Waits until every event, run and outbox item is settled. */
   async settle(timeoutMs = PATIENCE_MS): Promise<void> {
-    const requests = new RunRequestStore(this.server.db.sqlite);
+    const { requests } = this.server.db;
     const until = Date.now() + timeoutMs;
     let quiet = 0;
     while (Date.now() < until) {
       await this.server.loop.idle();
       const busy =
-        this.server.events.queueDepth() > 0 ||
-        requests.inState("queued").length > 0 ||
-        requests.inState("running").length > 0 ||
-        this.server.wired.outbox.store.depth() > 0;
+        (await this.server.events.depth()) > 0 ||
+        (await requests.inState("queued")).length > 0 ||
+        (await requests.inState("running")).length > 0 ||
+        (await this.server.db.outbox.depth()) > 0;
       quiet = busy ? 0 : quiet + 1;
       if (quiet >= 3) return;
       await new Promise((r) => setTimeout(r, 30));
@@ -354,7 +361,7 @@ export class World {
 
   /** Secret releases recorded in the audit log. */
   releases() {
-    return new AuditLog(this.server.db.sqlite).list({ action: "release" });
+    return this.server.db.audit.list({ action: "release" });
   }
 
   logs(runId: string, jobId: string): Promise<string> {
@@ -362,17 +369,13 @@ export class World {
   }
 
   jobsOf(sha: string) {
-    return this.server.db.sqlite
-      .prepare(
-        `SELECT j.* FROM jobs j JOIN runs r ON r.id = j.run_id WHERE r.sha = ? ORDER BY j.seq`,
-      )
-      .all(sha) as {
-      run_id: string;
-      job_id: string;
-      state: string;
-      grants: string;
-      restricted: number;
-    }[];
+    return this.server.db.db
+      .selectFrom("jobs as j")
+      .innerJoin("runs as r", "r.id", "j.run_id")
+      .selectAll("j")
+      .where("r.sha", "=", sha)
+      .orderBy("j.seq")
+      .execute();
   }
 
   async close(): Promise<void> {

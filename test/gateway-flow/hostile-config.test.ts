@@ -19,13 +19,9 @@ const DEEP = `version: 1\njobs:\n  unit:\n    run: "true"\n    env:\n      X: ${
 // 17.5 MB: the size that once overflowed the gateway's read buffer.
 const HUGE = `version: 1\njobs:\n  unit:\n    run: "true"\n${`# ${"h".repeat(98)}\n`.repeat(175_000)}`;
 
-function eventsOf(deliveryIds: string[]) {
-  return deliveryIds.map(
-    (id) =>
-      w.server.db.sqlite
-        .prepare("SELECT state, attempts, error FROM events WHERE delivery_id = ?")
-        .get(id) as { state: string; attempts: number; error: string | null },
-  );
+async function eventsOf(deliveryIds: string[]) {
+  const events = await Promise.all(deliveryIds.map((id) => w.server.db.events.get(id)));
+  return events.map((e) => ({ state: e?.state, attempts: e?.attempts, error: e?.error }));
 }
 
 test("a PR head's .airlock.yml nested 2,000 deep or 17.5 MB big: one failing check that says why", async () => {
@@ -41,7 +37,8 @@ test("a PR head's .airlock.yml nested 2,000 deep or 17.5 MB big: one failing che
   assert.equal((await fetch(`${w.server.url}/healthz`)).status, 200);
   await w.settle();
 
-  for (const e of eventsOf(ids)) assert.deepEqual(e, { state: "done", attempts: 1, error: null });
+  for (const e of await eventsOf(ids))
+    assert.deepEqual(e, { state: "done", attempts: 1, error: null });
   const titles = [deep, huge].map((pr) => {
     const check = w.check(pr.headSha, "airlock/configuration");
     assert.equal(check?.conclusion, "failure");
@@ -67,7 +64,7 @@ test("a base commit's .airlock.yml over the cap fails the gate, saying why, with
   w.gh.updatePull(REPO, pr.number, { baseSha: base });
   const res = await w.send("pull_request", prPayload("opened", pr, { baseSha: base }));
   await w.settle();
-  assert.deepEqual(eventsOf([res.id]), [{ state: "done", attempts: 1, error: null }]);
+  assert.deepEqual(await eventsOf([res.id]), [{ state: "done", attempts: 1, error: null }]);
   const gate = w.check(pr.headSha, "airlock/all-tests");
   assert.equal(gate?.conclusion, "failure");
   assert.match(gate?.output.summary ?? "", /configuration rejected: the file is 17\d{6} bytes/);

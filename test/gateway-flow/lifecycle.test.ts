@@ -5,7 +5,6 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { ApprovalStore } from "../../src/store/approvals.js";
 import { PATIENCE_MS } from "../support/patience.js";
 import {
   commentPayload,
@@ -98,10 +97,14 @@ function pushFiles(pr: Pr, files: Record<string, string>): string {
   return sha;
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false, ms = PATIENCE_MS) {
+async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = PATIENCE_MS,
+) {
   const until = Date.now() + ms;
   while (Date.now() < until) {
-    const v = probe();
+    const v = await probe();
     if (v) return v;
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -114,8 +117,9 @@ async function waitFor<T>(what: string, probe: () => T | undefined | false, ms =
  */
 const running =
   (sha: string, job: string, processes = 1) =>
-  () =>
-    w.jobsOf(sha).some((j) => j.job_id === job && j.state === "running") && sleepers() >= processes;
+  async () =>
+    (await w.jobsOf(sha)).some((j) => j.job_id === job && j.state === "running") &&
+    sleepers() >= processes;
 
 /** Processes still running this file's sleep (a killed job leaves none). */
 function sleepers(): number {
@@ -132,9 +136,9 @@ function sleepers(): number {
   return n;
 }
 
-const restricted = (sha: string) => w.jobsOf(sha).filter((j) => j.restricted === 1);
+const restricted = async (sha: string) => (await w.jobsOf(sha)).filter((j) => j.restricted === 1);
 const releasesFor = async (sha: string) => {
-  const runIds = new Set(w.jobsOf(sha).map((j) => j.run_id));
+  const runIds = new Set((await w.jobsOf(sha)).map((j) => j.run_id));
   return (await w.releases()).filter((r) => runIds.has(r.runId ?? ""));
 };
 
@@ -146,7 +150,7 @@ test("a draft runs public jobs only; ready_for_review starts the restricted ones
   let checks = w.checks(pr.headSha);
   assert.equal(checks["airlock/unit"], "success");
   assert.equal(checks["airlock/functional-aws"], undefined);
-  assert.equal(restricted(pr.headSha).length, 0);
+  assert.equal((await restricted(pr.headSha)).length, 0);
   const approval = w.check(pr.headSha, "airlock/approval")!;
   assert.notEqual(approval.conclusion, "success");
   assert.match(approval.output.summary ?? "", /draft/);
@@ -156,7 +160,7 @@ test("a draft runs public jobs only; ready_for_review starts the restricted ones
   // An approval on a draft releases nothing either.
   await comment(pr.number, "/test all", TRUSTED);
   await w.settle();
-  assert.equal(restricted(pr.headSha).length, 0);
+  assert.equal((await restricted(pr.headSha)).length, 0);
   assert.match(w.gh.comments(REPO, pr.number).at(-1)?.body ?? "", /draft/);
 
   update(pr, { draft: false });
@@ -171,7 +175,7 @@ test("a draft runs public jobs only; ready_for_review starts the restricted ones
   // A check run is updated in place while its job runs; a job that runs again gets a new one.
   // The public job ran twice (for the draft, then under the restricted jobs), the others once.
   const runsOf = (name: string) => w.gh.checkRuns(REPO, pr.headSha).filter((c) => c.name === name);
-  assert.equal(w.jobsOf(pr.headSha).filter((j) => j.job_id === "unit").length, 2);
+  assert.equal((await w.jobsOf(pr.headSha)).filter((j) => j.job_id === "unit").length, 2);
   assert.deepEqual(
     runsOf("airlock/unit").map((c) => c.conclusion),
     ["success", "success"],
@@ -196,7 +200,7 @@ test("converted_to_draft stops restricted jobs (killing a running one) and keeps
   assert.notEqual(checks["airlock/all-tests"], "success");
   assert.match(w.check(pr.headSha, "airlock/approval")!.output.summary ?? "", /draft/);
   assert.match(w.check(pr.headSha, "airlock/all-tests")!.output.title ?? "", /^Draft/);
-  for (const j of restricted(pr.headSha)) assert.equal(j.state, "cancelled", j.job_id);
+  for (const j of await restricted(pr.headSha)) assert.equal(j.state, "cancelled", j.job_id);
   const requests = w.server.wired.flow.supervisor.active();
   assert.equal(requests.length, 0);
 
@@ -207,7 +211,7 @@ test("converted_to_draft stops restricted jobs (killing a running one) and keeps
   assert.equal((await w.releases()).length, releases);
   assert.match(w.gh.comments(REPO, pr.number).at(-1)?.body ?? "", /draft/);
   assert.equal(
-    restricted(pr.headSha).filter((j) => j.state !== "cancelled").length,
+    (await restricted(pr.headSha)).filter((j) => j.state !== "cancelled").length,
     0,
     "no restricted job ran after the conversion",
   );
@@ -233,9 +237,9 @@ test("a new push cancels the old head's run, kills its job, and closes the old h
   );
   assert.match(w.check(old, "airlock/all-tests")!.output.title ?? "", /[Ss]uperseded/);
   for (const c of w.gh.checkRuns(REPO, old)) assert.equal(c.status, "completed", c.name);
-  const oldRun = w.jobsOf(old).find((j) => j.job_id === "functional-aws")!;
-  const run = w.server.db.sqlite.prepare("SELECT status FROM runs WHERE id = ?").get(oldRun.run_id);
-  assert.deepEqual(run, { status: "cancelled" });
+  const oldRun = (await w.jobsOf(old)).find((j) => j.job_id === "functional-aws")!;
+  const run = await w.server.db.runs.get(oldRun.run_id);
+  assert.equal(run?.status, "cancelled");
 
   const now = w.checks(next);
   assert.equal(now["airlock/unit"], "success");
@@ -258,21 +262,21 @@ test("closing cancels runs and voids approvals; reopening asks for a new approva
   assert.equal(checks["airlock/functional-aws"], "cancelled");
   assert.notEqual(checks["airlock/all-tests"], "success");
   assert.equal(checks["airlock/all-tests"], "cancelled", "a closed PR's gate is settled");
-  const approvals = await new ApprovalStore(w.server.db.sqlite).history(REPO, pr.number);
+  const approvals = await w.server.db.approvals.history(REPO, pr.number);
   assert.equal(approvals.length, 1);
   assert.ok(
     approvals.every((a) => a.voidedAt !== null),
     "closing voids the approval",
   );
   const releases = (await w.releases()).length;
-  const jobs = restricted(pr.headSha).length;
+  const jobs = (await restricted(pr.headSha)).length;
 
   update(pr, { state: "open" });
   await send("reopened", pr, { sender: UNTRUSTED });
   await w.settle();
   assert.equal(w.checks(pr.headSha)["airlock/approval"], "action_required");
   assert.equal((await w.releases()).length, releases, "no secret after the reopen");
-  assert.equal(restricted(pr.headSha).length, jobs, "no restricted job after the reopen");
+  assert.equal((await restricted(pr.headSha)).length, jobs, "no restricted job after the reopen");
   assert.notEqual(w.checks(pr.headSha)["airlock/all-tests"], "success");
 });
 
@@ -294,7 +298,7 @@ test("a base change voids approvals: restricted jobs wait, and the gate no longe
     extra: { changes: { base: { ref: { from: "release" }, sha: { from: w.baseSha } } } },
   });
   await w.settle();
-  const approvals = await new ApprovalStore(w.server.db.sqlite).history(REPO, pr.number);
+  const approvals = await w.server.db.approvals.history(REPO, pr.number);
   assert.ok(approvals.every((a) => a.voidedAt !== null));
   assert.equal(w.checks(pr.headSha)["airlock/approval"], "action_required");
   assert.notEqual(w.checks(pr.headSha)["airlock/all-tests"], "success");
@@ -315,19 +319,15 @@ test("a run stopped by a graceful shutdown is taken up again after the restart",
   await w.server.close();
   assert.equal(sleepers(), 0, "the shutdown stopped the job");
   w.server = await startFlowServer({ dataDir: w.dataDir, gh: w.gh, cloneBase: w.repo.cloneBase });
-  const again = () =>
-    w.server.db.sqlite
-      .prepare("SELECT id FROM run_requests WHERE pr = ? AND attempt = 2")
-      .get(pr.number) as { id: string } | undefined;
+  const again = async () =>
+    (await w.server.db.requests.forPr(REPO, pr.number)).find((r) => r.attempt === 2);
   const retaken = await waitFor("the run to be taken up again", again);
   await waitFor(
     "its functional-aws to run",
-    () =>
-      w
-        .jobsOf(pr.headSha)
-        .some(
-          (j) => j.run_id === retaken.id && j.job_id === "functional-aws" && j.state === "running",
-        ) && sleepers() > 0,
+    async () =>
+      (await w.jobsOf(pr.headSha)).some(
+        (j) => j.run_id === retaken.id && j.job_id === "functional-aws" && j.state === "running",
+      ) && sleepers() > 0,
   );
   // A push ends the hanging run; the new head runs to the end.
   const next = pushFiles(pr, { slow: "none" });

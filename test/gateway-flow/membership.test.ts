@@ -40,7 +40,7 @@ after(async () => {
 });
 
 const releasesFor = async (sha: string) => {
-  const runIds = new Set(w.jobsOf(sha).map((j) => j.run_id));
+  const runIds = new Set((await w.jobsOf(sha)).map((j) => j.run_id));
   return (await w.releases()).filter((r) => runIds.has(r.runId ?? ""));
 };
 

@@ -67,7 +67,7 @@ async function deliver(pr: Pr, d: Delivery) {
 }
 
 const releasesFor = async (sha: string) => {
-  const runIds = new Set(w.jobsOf(sha).map((j) => j.run_id));
+  const runIds = new Set((await w.jobsOf(sha)).map((j) => j.run_id));
   return (await w.releases()).filter((r) => runIds.has(r.runId ?? ""));
 };
 
@@ -186,7 +186,7 @@ test("no pull_request action, in any delivery order, lets an outsider's push rid
     const approval = w.check(r.pushed, "airlock/approval");
     assert.notEqual(approval?.conclusion, "success", `${r.plan.name}: not approved`);
     assert.ok(
-      !w.jobsOf(r.pushed).some((j) => j.restricted === 1 && j.state !== "skipped"),
+      !(await w.jobsOf(r.pushed)).some((j) => j.restricted === 1 && j.state !== "skipped"),
       `${r.plan.name}: no restricted job ran on the outsider's commit`,
     );
   }

@@ -69,9 +69,10 @@ async function push(pr: Pr, files: Record<string, string>) {
   );
   await w.settle();
 }
-const functionalRan = (sha: string) => w.jobsOf(sha).some((j) => j.job_id === "functional");
+const functionalRan = async (sha: string) =>
+  (await w.jobsOf(sha)).some((j) => j.job_id === "functional");
 const released = async (sha: string) => {
-  const runs = new Set(w.jobsOf(sha).map((j) => j.run_id));
+  const runs = new Set((await w.jobsOf(sha)).map((j) => j.run_id));
   return (await w.releases()).filter((r) => runs.has(r.runId ?? "")).length;
 };
 const approvalCheck = (sha: string) => w.check(sha, "airlock/approval")!;
@@ -79,7 +80,7 @@ const approvalCheck = (sha: string) => w.check(sha, "airlock/approval")!;
 test("a risky commit with one approval runs nothing; the check says which rule and how many more", async () => {
   const pr = await open({ author: UNTRUSTED, files: { "scripts/ci/deploy.sh": "echo deploy\n" } });
   await comment(pr, "/ok-to-test", TRUSTED);
-  assert.equal(functionalRan(pr.headSha), false);
+  assert.equal(await functionalRan(pr.headSha), false);
   assert.equal(await released(pr.headSha), 0);
   const check = approvalCheck(pr.headSha);
   assert.equal(check.conclusion, "action_required");
@@ -93,13 +94,13 @@ test("a risky commit with one approval runs nothing; the check says which rule a
   await comment(pr, `/ok-to-test ${pr.headSha}`, TRUSTED);
   assert.equal((await w.addLabel(pr, "ok-to-test", "ALICE")).status, 202);
   await w.settle();
-  assert.equal(functionalRan(pr.headSha), false, "one person approving thrice counts once");
+  assert.equal(await functionalRan(pr.headSha), false, "one person approving thrice counts once");
   assert.equal(await released(pr.headSha), 0);
   assert.match(approvalCheck(pr.headSha).output.summary ?? "", /1 so far \(alice\), 1 more needed/);
 
   // A second, distinct trusted member: the rule is met, the restricted job runs.
   await comment(pr, "/ok-to-test", BOB);
-  assert.equal(functionalRan(pr.headSha), true);
+  assert.equal(await functionalRan(pr.headSha), true);
   assert.ok((await released(pr.headSha)) > 0);
   const done = approvalCheck(pr.headSha);
   assert.equal(done.conclusion, "success");
@@ -112,14 +113,14 @@ test("an approval of an older commit counts for nothing on the newer one; the ch
   const older = pr.headSha;
   await comment(pr, "/ok-to-test", TRUSTED);
   await comment(pr, "/ok-to-test", BOB);
-  assert.equal(functionalRan(older), true);
+  assert.equal(await functionalRan(older), true);
 
   await push(pr, { "scripts/ci/more.sh": "echo more\n", "src/app.ts": "x\n" });
   assert.notEqual(pr.headSha, older);
-  assert.equal(functionalRan(pr.headSha), false);
+  assert.equal(await functionalRan(pr.headSha), false);
   // Bob approves the new commit; Alice's approval was of the older one and does not carry over.
   await comment(pr, "/ok-to-test", BOB);
-  assert.equal(functionalRan(pr.headSha), false);
+  assert.equal(await functionalRan(pr.headSha), false);
   assert.equal(await released(pr.headSha), 0);
   const check = approvalCheck(pr.headSha);
   const s = check.output.summary ?? "";
@@ -136,22 +137,22 @@ test("an approval of an older commit counts for nothing on the newer one; the ch
   assert.match(s, new RegExp(`/ok-to-test ${pr.headSha}`));
   // An /ok-to-test naming the older commit approves nothing.
   await comment(pr, `/ok-to-test ${older}`, TRUSTED);
-  assert.equal(functionalRan(pr.headSha), false);
+  assert.equal(await functionalRan(pr.headSha), false);
   await comment(pr, "/ok-to-test", TRUSTED);
-  assert.equal(functionalRan(pr.headSha), true);
+  assert.equal(await functionalRan(pr.headSha), true);
 });
 
 test("a team rule wants its team: trusted members outside it do not meet it", async () => {
   const pr = await open({ author: UNTRUSTED, files: { "src/core/secrets/vault.ts": "x\n" } });
   await comment(pr, "/ok-to-test", TRUSTED);
   await comment(pr, "/ok-to-test", BOB);
-  assert.equal(functionalRan(pr.headSha), false);
+  assert.equal(await functionalRan(pr.headSha), false);
   assert.match(
     approvalCheck(pr.headSha).output.summary ?? "",
     /Rule ` secret handling ` \(changes ` src\/core\/secrets\/vault\.ts `\): an approval from a member of acme\/security — 1 more needed/,
   );
   await comment(pr, "/ok-to-test", CAROL);
-  assert.equal(functionalRan(pr.headSha), true);
+  assert.equal(await functionalRan(pr.headSha), true);
 });
 
 test("the title, description and branch name cannot change which paths count as changed", async () => {
@@ -165,7 +166,7 @@ test("the title, description and branch name cannot change which paths count as 
     headRef: "scripts/ci/deploy.sh",
   });
   await comment(harmless, "/ok-to-test", TRUSTED);
-  assert.equal(functionalRan(harmless.headSha), true);
+  assert.equal(await functionalRan(harmless.headSha), true);
 
   // Claims to touch docs only, changes the CI script: the rule applies.
   const sneaky = await open({
@@ -176,7 +177,7 @@ test("the title, description and branch name cannot change which paths count as 
     headRef: "docs/typo",
   });
   await comment(sneaky, "/ok-to-test", TRUSTED);
-  assert.equal(functionalRan(sneaky.headSha), false);
+  assert.equal(await functionalRan(sneaky.headSha), false);
   assert.equal(await released(sneaky.headSha), 0);
   assert.match(approvalCheck(sneaky.headSha).output.summary ?? "", /scripts\/ci\/deploy\.sh/);
 
@@ -187,6 +188,6 @@ test("the title, description and branch name cannot change which paths count as 
     title: "docs",
   });
   await comment(moved, "/ok-to-test", TRUSTED);
-  assert.equal(functionalRan(moved.headSha), false);
+  assert.equal(await functionalRan(moved.headSha), false);
   assert.match(approvalCheck(moved.headSha).output.summary ?? "", /changes ` \.airlock\.yml `/);
 });

@@ -52,15 +52,13 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function runNotes(runId: string): Record<string, unknown> {
-  const row = w.server.db.sqlite.prepare("SELECT notes FROM runs WHERE id = ?").get(runId) as {
-    notes: string;
-  };
+async function runNotes(runId: string): Promise<Record<string, unknown>> {
+  const row = (await w.server.db.runs.get(runId))!;
   return JSON.parse(row.notes) as Record<string, unknown>;
 }
 
 async function runOf(sha: string) {
-  const fn = w.jobsOf(sha).find((j) => j.job_id === "functional");
+  const fn = (await w.jobsOf(sha)).find((j) => j.job_id === "functional");
   assert.ok(fn, "the restricted job ran");
   return {
     runId: fn.run_id,
@@ -87,7 +85,7 @@ test("a gateway run uses the suite branch named like the PR's head branch", asyn
 
   assert.equal(w.checks(pr.headSha)["airlock/functional"], "success");
   const run = await runOf(pr.headSha);
-  assert.deepEqual(runNotes(run.runId).suite, {
+  assert.deepEqual((await runNotes(run.runId)).suite, {
     url: fileUrl(suiteDir),
     ref: "feature/x",
     sha: shas["feature/x"],
@@ -103,7 +101,7 @@ test("a gateway run uses the suite branch named like the PR's head branch", asyn
   // "feature" is a prefix of suite branches, not one of them: the default ref.
   assert.equal(w.checks(other.headSha)["airlock/functional"], "success");
   const def = await runOf(other.headSha);
-  assert.deepEqual(runNotes(def.runId).suite, {
+  assert.deepEqual((await runNotes(def.runId)).suite, {
     url: fileUrl(suiteDir),
     ref: "main",
     sha: shas.main,
@@ -111,7 +109,10 @@ test("a gateway run uses the suite branch named like the PR's head branch", asyn
   });
   assert.match(def.functional, /content=suite for main$/m);
   assert.equal(w.checks(odd.headSha)["airlock/functional"], "success");
-  assert.equal((runNotes((await runOf(odd.headSha)).runId).suite as { ref: string }).ref, "main");
+  assert.equal(
+    ((await runNotes((await runOf(odd.headSha)).runId)).suite as { ref: string }).ref,
+    "main",
+  );
 });
 
 test("/mirror from a trusted member pushes the exact head; closing the PR deletes it", async () => {
@@ -136,7 +137,7 @@ test("/mirror from a trusted member pushes the exact head; closing the PR delete
   );
   // Mirroring authorizes nothing: the restricted job still waits for an approval.
   assert.equal(
-    w.jobsOf(pr.headSha).some((j) => j.job_id === "functional"),
+    (await w.jobsOf(pr.headSha)).some((j) => j.job_id === "functional"),
     false,
   );
 
@@ -167,13 +168,10 @@ test("a suite that cannot be fetched fails the restricted jobs, and the run stil
     const checks = broken.checks(pr.headSha);
     assert.equal(checks["airlock/unit"], "success");
     assert.equal(checks["airlock/functional"], "failure");
-    const fn = broken.jobsOf(pr.headSha).find((j) => j.job_id === "functional")!;
+    const fn = (await broken.jobsOf(pr.headSha)).find((j) => j.job_id === "functional")!;
     assert.equal(fn.state, "error");
     assert.deepEqual(JSON.parse(fn.grants), {}, "nothing was granted");
-    const row = broken.server.db.sqlite
-      .prepare("SELECT error FROM jobs WHERE run_id = ? AND job_id = 'functional'")
-      .get(fn.run_id) as { error: string };
-    assert.match(row.error, /^cannot prepare the suite repository: cannot list refs of file:/);
+    assert.match(fn.error ?? "", /^cannot prepare the suite repository: cannot list refs of file:/);
     const log = await broken.logs(fn.run_id, "functional");
     assert.match(log, /airlock: cannot prepare the suite repository/);
     broken.gh.assertNoViolations();

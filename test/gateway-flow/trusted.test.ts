@@ -22,7 +22,7 @@ test("a trusted author's PR runs public and restricted jobs, with secrets masked
   assert.equal(checks["airlock/approval"], "success");
   assert.equal(checks["airlock/all-tests"], "success");
   w.gh.assertNoViolations();
-  const jobs = w.jobsOf(pr.headSha);
+  const jobs = await w.jobsOf(pr.headSha);
   const fn = jobs.find((j) => j.job_id === "functional-aws")!;
   assert.deepEqual(Object.keys(JSON.parse(fn.grants)), ["cloud"]);
   const log = await w.logs(fn.run_id, "functional-aws");

@@ -6,24 +6,21 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
 import { sign } from "@octokit/webhooks-methods";
-import { sql } from "kysely";
 import { type EventHandler, EventLoop, redactError } from "../../src/gateway/events.js";
 import { Intake } from "../../src/gateway/intake.js";
-import { type OpenedDb, openDb } from "../../src/store/db.js";
-import { EventStore } from "../../src/store/events.js";
+import { type EventQueue, type OpenedStore, openStore, type Store } from "../../src/store/index.js";
 import { PATIENCE_MS } from "../support/patience.js";
 import { example } from "./helpers.js";
 
 const ping = JSON.stringify(example("ping"));
 let dir: string;
-let db: OpenedDb;
-let store: EventStore;
+let db: OpenedStore;
+let store: EventQueue;
 
 beforeEach(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), "airlock-loop-"));
-  db = await openDb(dir);
-  store = new EventStore(db.sqlite);
-  db.sqlite.exec("CREATE TABLE effects (delivery_id TEXT NOT NULL)");
+  db = await openStore({ dataDir: dir });
+  store = db.events;
 });
 afterEach(async () => {
   await db.close();
@@ -37,16 +34,16 @@ async function put(id: string): Promise<void> {
   );
 }
 
-function effects(): string[] {
-  return (
-    db.sqlite.prepare("SELECT delivery_id FROM effects ORDER BY rowid").all() as {
-      delivery_id: string;
-    }[]
-  ).map((r) => r.delivery_id);
+/** Effects are audit entries: append-only, so an effect applied twice shows twice. */
+async function effects(): Promise<string[]> {
+  return (await db.audit.list({ action: "test-effect" })).map((r) => r.detail ?? "");
 }
 
+const effect = (id: string) => (tx: Store) =>
+  tx.audit.record({ action: "test-effect", actor: "test", detail: id });
+
 const recordEffect: EventHandler = async (_e, ctx) => {
-  ctx.atCompletion((s) => s.prepare("INSERT INTO effects VALUES (?)").run(ctx.deliveryId));
+  ctx.atCompletion(effect(ctx.deliveryId));
 };
 
 test("events are processed in arrival order, each once", async () => {
@@ -57,8 +54,8 @@ test("events are processed in arrival order, each once", async () => {
   loop.notify();
   await loop.idle();
   await loop.stop();
-  assert.deepEqual(effects(), ["d1", "d2", "d3", "d4"]);
-  assert.equal(store.list("done").length, 4);
+  assert.deepEqual(await effects(), ["d1", "d2", "d3", "d4"]);
+  assert.equal((await store.list("done")).length, 4);
 });
 
 test("a failing handler is retried with backoff, then marked failed with a redacted error", async () => {
@@ -85,16 +82,16 @@ test("a failing handler is retried with backoff, then marked failed with a redac
   });
   await loop.start();
   const until = Date.now() + PATIENCE_MS;
-  while (store.get("bad")?.state !== "failed" && Date.now() < until)
+  while ((await store.get("bad"))?.state !== "failed" && Date.now() < until)
     await new Promise((r) => setTimeout(r, 10));
   await loop.stop();
   assert.deepEqual(attempts, [1, 2, 3]);
   assert.deepEqual(delays, [1, 2]);
-  const bad = store.get("bad")!;
+  const bad = (await store.get("bad"))!;
   assert.equal(bad.state, "failed");
   assert.match(bad.error!, /after 3 attempts/);
   assert.doesNotMatch(bad.error!, /ghs_0123|eyJhbGci/);
-  assert.deepEqual(effects(), ["good"], "a failing event does not block the next one");
+  assert.deepEqual(await effects(), ["good"], "a failing event does not block the next one");
 });
 
 test("an event claimed by a process that died is processed after restart, exactly once", async () => {
@@ -118,7 +115,7 @@ test("an event claimed by a process that died is processed after restart, exactl
     { id: "x1", attempt: 2 },
     { id: "x2", attempt: 1 },
   ]);
-  assert.deepEqual(effects(), ["x1", "x2"]);
+  assert.deepEqual(await effects(), ["x1", "x2"]);
 });
 
 test("completion writes roll back with a completion that fails", async () => {
@@ -126,25 +123,25 @@ test("completion writes roll back with a completion that fails", async () => {
   const ev = (await store.claimNext())!;
   await assert.rejects(
     store.complete(ev.seq, [
-      (s) => s.prepare("INSERT INTO effects VALUES ('c1')").run(),
-      (s) => s.prepare("INSERT INTO no_such_table VALUES (1)").run(),
+      effect("c1"),
+      async () => {
+        throw new Error("the second write fails");
+      },
     ]),
   );
-  assert.deepEqual(effects(), []);
-  assert.equal(store.get("c1")?.state, "processing");
-  // A kysely query can be registered too; it is compiled and run in the same transaction.
-  await store.complete(ev.seq, [sql`INSERT INTO effects VALUES (${"c1"})`.compile(db.db as never)]);
-  assert.deepEqual(effects(), ["c1"]);
-  assert.equal(store.get("c1")?.state, "done");
+  assert.deepEqual(await effects(), []);
+  assert.equal((await store.get("c1"))?.state, "processing");
+  await store.complete(ev.seq, [effect("c1")]);
+  assert.deepEqual(await effects(), ["c1"]);
+  assert.equal((await store.get("c1"))?.state, "done");
 });
 
 test("intake does not join another module's open transaction (a rollback cannot lose an ack)", async () => {
   const intake = new Intake({ secrets: ["s"], store });
   let acked: Promise<unknown> | undefined;
-  await db.db
-    .transaction()
-    .execute(async (trx) => {
-      await sql`INSERT INTO effects VALUES ('in-trx')`.execute(trx);
+  await db
+    .transaction(async (tx) => {
+      await effect("in-trx")(tx);
       // A delivery arrives while the transaction is open between two awaits.
       acked = intake.receive({
         signature: await sign("s", ping),
@@ -160,11 +157,11 @@ test("intake does not join another module's open transaction (a rollback cannot 
   const outcome = (await acked) as { status: number };
   assert.equal(outcome.status, 202);
   assert.equal(
-    store.get("during-trx")?.state,
+    (await store.get("during-trx"))?.state,
     "pending",
     "the acknowledged delivery survived the rollback",
   );
-  assert.deepEqual(effects(), []);
+  assert.deepEqual(await effects(), []);
 });
 
 test("redactError removes credential-shaped text and bounds the length", () => {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FairShare } from "../../src/gateway/fair-share.js";
-import type { RunRequestRow } from "../../src/store/run-requests.js";
+import type { RunRequestRow } from "../../src/store/index.js";
 
 const pub = (pr: string, author: string) => ({ pr, author, public: true });
 const never = new AbortController().signal;

@@ -14,21 +14,21 @@ before(async () => {
 });
 after(() => gw.stop());
 
-function storedCount(): number {
-  return gw.events.list().length;
+async function storedCount(): Promise<number> {
+  return (await gw.events.list()).length;
 }
 
 test("a missing signature is refused with 401 and nothing is stored", async () => {
-  const n = storedCount();
+  const n = await storedCount();
   const res = await deliver(gw.url, { event: "pull_request", payload: opened, secret: null });
   assert.equal(res.status, 401);
-  assert.equal(storedCount(), n);
+  assert.equal(await storedCount(), n);
 });
 
 test("a signature made with another secret is refused", async () => {
   const res = await deliver(gw.url, { event: "pull_request", payload: opened, secret: "guess" });
   assert.equal(res.status, 401);
-  assert.equal(gw.events.get(res.id), undefined);
+  assert.equal(await gw.events.get(res.id), undefined);
 });
 
 test("a valid signature over a different body is refused (tampered payload)", async () => {
@@ -46,7 +46,7 @@ test("a valid signature over a different body is refused (tampered payload)", as
     body: tampered,
   });
   assert.equal(res.status, 401);
-  assert.equal(gw.events.get("tampered-1"), undefined);
+  assert.equal(await gw.events.get("tampered-1"), undefined);
 });
 
 test("a malformed signature header (sha1 form, truncated) is refused", async () => {
@@ -69,7 +69,7 @@ test("an unknown event needs a signature first, then answers 204 and is not stor
   );
   const res = await deliver(gw.url, { event: "star", payload: { action: "created" } });
   assert.equal(res.status, 204);
-  assert.equal(gw.events.get(res.id), undefined);
+  assert.equal(await gw.events.get(res.id), undefined);
 });
 
 test("either configured secret authenticates (rotation)", async () => {
@@ -112,7 +112,7 @@ test("a replay with a different body under the same delivery id is not processed
 test("malformed JSON with a valid signature answers 400", async () => {
   const res = await deliver(gw.url, { event: "pull_request", payload: null, rawBody: '{"a":' });
   assert.equal(res.status, 400);
-  assert.equal(gw.events.get(res.id), undefined);
+  assert.equal(await gw.events.get(res.id), undefined);
 });
 
 test("a valid signature over a body that is not UTF-8 answers 400 for the encoding, not 401", async () => {
@@ -186,7 +186,7 @@ test("a body over GitHub's 25 MB cap answers 413 and is not stored", async () =>
     body: big,
   });
   assert.equal(res.status, 413);
-  assert.equal(gw.events.get("big-1"), undefined);
+  assert.equal(await gw.events.get("big-1"), undefined);
 });
 
 test("a chunked body without Content-Length is cut off at the cap too", async () => {

@@ -59,8 +59,8 @@ test("every example of a handled event is accepted over HTTP and parsed", async 
   await gw.loop.idle();
   assert.ok(sent > 60, `sent ${sent} examples`);
   assert.equal(gw.handled.length, accepted, "every accepted delivery was handled once");
-  assert.equal(gw.events.list("failed").length, 0);
-  assert.equal(gw.events.list("rejected").length, 0);
+  assert.equal((await gw.events.list("failed")).length, 0);
+  assert.equal((await gw.events.list("rejected")).length, 0);
   const kinds = new Set(gw.handled.map((h) => h.event.kind));
   for (const k of [
     "pull_request",
@@ -151,7 +151,7 @@ test("a handled event missing a needed field is stored as rejected with the reas
   const res = await deliver(gw.url, { event: "pull_request", payload: opened });
   assert.equal(res.status, 422);
   assert.match(res.body, /pull_request\.head\.sha/);
-  const stored = gw.events.get(res.id);
+  const stored = await gw.events.get(res.id);
   assert.equal(stored?.state, "rejected");
   assert.match(stored?.error ?? "", /pull_request\.head\.sha/);
   await gw.loop.idle();

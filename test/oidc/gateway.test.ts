@@ -6,7 +6,6 @@ import { after, before, test } from "node:test";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { EmbeddedStore } from "../../src/secrets/embedded.js";
 import { OidcKeyStore } from "../../src/secrets/oidc/keys.js";
-import { AuditLog } from "../../src/store/audit.js";
 import {
   commentPayload,
   PUBLIC_URL,
@@ -49,7 +48,7 @@ after(async () => {
 });
 
 const tokensIssued = () =>
-  new AuditLog(w.server.db.sqlite)
+  w.server.db.audit
     .list({ action: "id-token" })
     .then((l) => l.map((e) => ({ job: e.jobId, claims: JSON.parse(e.detail!) })));
 
@@ -67,7 +66,7 @@ test("a fork PR's job gets its token only after approval of that SHA, with the a
   assert.equal(w.checks(pr.headSha)["airlock/deploy"], undefined, "withheld until approved");
   assert.equal(w.checks(pr.headSha)["airlock/sneaky"], undefined, "a head job never runs");
   assert.deepEqual(await tokensIssued(), [], "no token for an unapproved SHA");
-  const unit = w.jobsOf(pr.headSha).find((j) => j.job_id === "unit")!;
+  const unit = (await w.jobsOf(pr.headSha)).find((j) => j.job_id === "unit")!;
   assert.match(await w.logs(unit.run_id, "unit"), /unit sees no token/);
 
   await w.send("issue_comment", commentPayload(pr.number, "/ok-to-test", TRUSTED));
@@ -80,13 +79,13 @@ test("a fork PR's job gets its token only after approval of that SHA, with the a
     ["deploy"],
   );
 
-  const deploy = w.jobsOf(pr.headSha).find((j) => j.job_id === "deploy")!;
+  const deploy = (await w.jobsOf(pr.headSha)).find((j) => j.job_id === "deploy")!;
   assert.equal(deploy.restricted, 1, "its logs are private");
   const log = await w.logs(deploy.run_id, "deploy");
   const token = [...(/^rev (\S+)$/m.exec(log)?.[1] ?? "")].reverse().join("");
   const keys = new OidcKeyStore({
-    sqlite: w.server.db.sqlite,
-    store: new EmbeddedStore({ dataDir: w.dataDir, sqlite: w.server.db.sqlite }),
+    db: w.server.db,
+    store: new EmbeddedStore({ dataDir: w.dataDir, store: w.server.db }),
   });
   const { payload } = await jwtVerify(token, createLocalJWKSet(await keys.jwks()), {
     issuer: PUBLIC_URL,

@@ -153,10 +153,9 @@ describe("ID-token grant", () => {
   test("a public job and a job without id_tokens get nothing from the service", async () => {
     const service = new SecretsService({
       dataDir: t.dataDir,
-      sqlite: t.db.sqlite,
+      store: t.db,
       sets: { cloud: { backend: "env", env_override: false, keys: ["CLOUD"] } },
       env: { CLOUD: "cloud-value-123" },
-      audit: t.audit,
       idTokens: { issuer: t.issuer, sub: "x:{job}" },
     });
     const c = { runId: "run-1", jobId: "p", timeoutMs: 30 * MIN, identity: RUN };

@@ -5,19 +5,18 @@ import { EmbeddedStore } from "../../src/secrets/embedded.js";
 import type { JobIdentity } from "../../src/secrets/oidc/claims.js";
 import { IdTokenIssuer } from "../../src/secrets/oidc/issuer.js";
 import { OidcKeyStore } from "../../src/secrets/oidc/keys.js";
-import { AuditLog } from "../../src/store/audit.js";
-import type { OpenedDb } from "../../src/store/db.js";
+import type { AuditRepo, OpenedStore } from "../../src/store/index.js";
 import { GatewayMetrics } from "../../src/web/metrics.js";
 import { createServer } from "../../src/web/server.js";
 import { hexKey, openTestDb, tempDataDir } from "../secrets/helpers.js";
 
 export interface TestIssuer {
   dataDir: string;
-  db: OpenedDb;
+  db: OpenedStore;
   store: EmbeddedStore;
   keys: OidcKeyStore;
   issuer: IdTokenIssuer;
-  audit: AuditLog;
+  audit: AuditRepo;
   clock: { now: number };
   /** The served issuer (discovery + JWKS on a real loopback server). */
   url: string;
@@ -33,16 +32,16 @@ export async function startIssuer(start = Date.now()): Promise<TestIssuer> {
   const db = await openTestDb(tmp.dir);
   const clock = { now: start };
   const now = () => clock.now;
-  const audit = new AuditLog(db.sqlite);
-  const store = new EmbeddedStore({ dataDir: tmp.dir, sqlite: db.sqlite, env: MASTER_ENV, now });
-  const keys = new OidcKeyStore({ sqlite: db.sqlite, store, audit, now });
+  const audit = db.audit;
+  const store = new EmbeddedStore({ dataDir: tmp.dir, store: db, env: MASTER_ENV, now });
+  const keys = new OidcKeyStore({ db, store, now });
   let url = "";
   const app = await createServer({
     metrics: new GatewayMetrics({ queueDepth: () => 0 }),
     oidc: { issuer: () => url, keys },
   });
   url = await app.listen({ host: "127.0.0.1", port: 0 });
-  const issuer = new IdTokenIssuer({ issuer: url, keys, audit, now });
+  const issuer = new IdTokenIssuer({ issuer: url, keys, now });
   return {
     dataDir: tmp.dir,
     db,

@@ -164,8 +164,9 @@ describe("OIDC issuer", () => {
   });
 
   test("the private key is sealed at rest", async () => {
-    await t.db.sqlite.pragma("wal_checkpoint(TRUNCATE)");
     const signer = await t.keys.signer();
+    // Everything written so far, moved from SQLite's WAL into the database file.
+    await t.db.secrets.purgeDeleted();
     const der = signer.key.export({ format: "der", type: "pkcs8" });
     const dbFile = readFileSync(path.join(t.dataDir, "airlock.db"));
     // The modulus is public; the private exponent's bytes must not be on disk.
@@ -223,7 +224,7 @@ describe("OIDC key rotation", () => {
       );
       // The next rotation deletes the expired key, private part included.
       await t.keys.rotate({ activateInMs: 0, actor: "test" });
-      assert.ok(!t.keys.rows.all().some((r) => r.kid === old.kid));
+      assert.ok(!(await t.db.oidcKeys.all()).some((r) => r.kid === old.kid));
     } finally {
       await t.close();
     }
@@ -272,10 +273,10 @@ describe("OIDC key rotation", () => {
       const { EmbeddedStore } = await import("../../src/secrets/embedded.js");
       const store = new EmbeddedStore({
         dataDir: t.dataDir,
-        sqlite: t.db.sqlite,
+        store: t.db,
         env: { AIRLOCK_MASTER_KEY: Buffer.alloc(32, 9).toString("hex") },
       });
-      const keys = new OidcKeyStore({ sqlite: t.db.sqlite, store });
+      const keys = new OidcKeyStore({ db: t.db, store });
       const signer = await keys.signer();
       assert.equal(signer.kid, before.kid);
       assert.equal((await store.verify())?.values, 0);

@@ -8,7 +8,7 @@ import {
   renderGateCheck,
   renderJobCheck,
 } from "../../src/gateway/checks.js";
-import type { JobRow, RunRow } from "../../src/store/runs.js";
+import type { JobRow, RunRow } from "../../src/store/index.js";
 
 const HEAD = "c".repeat(40);
 const run: RunRow = {

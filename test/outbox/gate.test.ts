@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decideGate } from "../../src/gateway/gate.js";
-import type { JobRow, RunRow } from "../../src/store/runs.js";
+import type { JobRow, RunRow } from "../../src/store/index.js";
 
 const HEAD = "d".repeat(40);
 const OLD = "0".repeat(40);

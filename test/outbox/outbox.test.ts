@@ -7,9 +7,9 @@ import SQLite from "better-sqlite3";
 import { Kysely, Migrator, SqliteDialect } from "kysely";
 import type { CheckRunState } from "../../src/forge/types.js";
 import { Outbox, statusFromCheck } from "../../src/gateway/outbox.js";
+import { KyselyStore } from "../../src/store/kysely/store.js";
 import * as m005 from "../../src/store/migrations/005_outbox.js";
 import * as m009 from "../../src/store/migrations/009_check_run_status.js";
-import { OutboxStore } from "../../src/store/outbox.js";
 import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
 import { PATIENCE_MS } from "../support/patience.js";
 import { clientFor, openTestDb, removeDir, sha, type TestDb } from "./support.js";
@@ -42,15 +42,15 @@ const uniqueName = () => `airlock/job-${++counter}-${Date.now()}`;
 
 function makeOutbox(opts: { fetch?: typeof fetch; baseDelayMs?: number } = {}) {
   const { client } = clientFor(gh, 1, { fetch: opts.fetch });
-  const store = new OutboxStore(tdb.sqlite);
-  const outbox = new Outbox(store, {
+  const outbox = new Outbox(tdb.store, {
     forgeFor: () => client,
     baseDelayMs: opts.baseDelayMs ?? 20,
     random: () => 0.5,
   });
   // Buys the installation token now, so that a fault set up next hits the request under test.
   const warm = () => client.permission({ owner: "acme", repo: "app" }, "warm-up");
-  return { outbox, store, client, warm };
+  const { outbox: store, checkRuns } = tdb.store;
+  return { outbox, store, checkRuns, client, warm };
 }
 
 /** Forwards to the double, but loses the answer of the first request `matches` selects. */
@@ -78,7 +78,7 @@ const isCreate = (m: string, u: string) => m === "POST" && u.endsWith("/check-ru
 /** Delivers until nothing is waiting, sleeping through backoff; fails after `limitMs`. */
 async function drain(outbox: Outbox, limitMs = PATIENCE_MS) {
   const until = Date.now() + limitMs;
-  while (outbox.store.depth() > 0) {
+  while ((await outbox.db.outbox.depth()) > 0) {
     assert.ok(Date.now() < until, "the outbox did not drain in time");
     await outbox.deliverDue();
     await sleep(10);
@@ -92,7 +92,7 @@ async function restart() {
   const next = makeOutbox();
   await next.outbox.start();
   const until = Date.now() + PATIENCE_MS;
-  while (next.store.depth() > 0 && Date.now() < until) await sleep(20);
+  while ((await next.store.depth()) > 0 && Date.now() < until) await sleep(20);
   await next.outbox.stop();
   return next;
 }
@@ -134,7 +134,7 @@ test("states not yet sent are superseded by the newest one", async () => {
   await outbox.checkRun(FULL, 1, state(name));
   await outbox.checkRun(FULL, 1, state(name, { status: "in_progress" }));
   await outbox.checkRun(FULL, 1, done(name, "failure"));
-  assert.equal(store.list("superseded").length, 2);
+  assert.equal((await store.list("superseded")).length, 2);
   await drain(outbox);
   const [run] = gh.checkRuns(FULL, HEAD).filter((c) => c.name === name);
   assert.equal(run?.history.length, 1);
@@ -148,7 +148,7 @@ test("an idempotency key enqueued twice is stored once", async () => {
     await outbox.comment(FULL, 1, 7, "hello", "delivery-1:nothing-selected"),
     "duplicate",
   );
-  assert.equal(store.list().length, 1);
+  assert.equal((await store.list()).length, 1);
 });
 
 test("a 500 is retried with backoff and the check run is still created once", async () => {
@@ -158,7 +158,7 @@ test("a 500 is retried with backoff and the check run is still created once", as
   await outbox.checkRun(FULL, 1, done(name));
   gh.failNext(1, "server-error");
   await outbox.deliverDue();
-  const [item] = store.list("pending");
+  const [item] = await store.list("pending");
   assert.equal(item?.attempts, 1);
   assert.match(item?.lastError ?? "", /500/);
   await drain(outbox);
@@ -191,7 +191,7 @@ test("a restart mid-delivery finishes the check run without a duplicate", async 
   }
   await first.outbox.checkRun(FULL, 1, done(name));
   assert.deepEqual(
-    first.store.list().map((i) => i.state),
+    (await first.store.list()).map((i) => i.state),
     ["delivering", "pending"],
   );
   await restart();
@@ -226,7 +226,7 @@ async function failedOnce(outbox: Outbox, name: string): Promise<number> {
 }
 
 test("a completed check run that runs again gets a new check run; the old one keeps its result", async () => {
-  const { outbox, store } = makeOutbox();
+  const { outbox } = makeOutbox();
   const name = uniqueName();
   const oldId = await failedOnce(outbox, name);
   await outbox.checkRun(FULL, 1, state(name));
@@ -243,7 +243,7 @@ test("a completed check run that runs again gets a new check run; the old one ke
   assert.notEqual(rerun!.id, oldId);
   assert.equal(rerun!.conclusion, "success");
   assert.deepEqual(statuses(rerun!), ["queued", "in_progress", "completed"]);
-  assert.equal(store.checkRun(FULL, HEAD, name)?.id, rerun!.id);
+  assert.equal((await tdb.store.checkRuns.get(FULL, HEAD, name))?.id, rerun!.id);
   assert.equal(gh.checkRunConclusions(FULL, HEAD)[name], "success", "the PR shows the newest");
 });
 
@@ -278,7 +278,7 @@ test("a completed check run given another result is updated in place", async () 
 test("a re-run's create whose answer was lost is found by name, and the old run is not taken for it", async () => {
   let creates = 0;
   const lose = losingFetch((m, u) => isCreate(m, u) && ++creates === 2, "throw");
-  const { outbox, store } = makeOutbox({ fetch: lose.fetch });
+  const { outbox } = makeOutbox({ fetch: lose.fetch });
   const name = uniqueName();
   const oldId = await failedOnce(outbox, name);
   await outbox.checkRun(FULL, 1, state(name, { status: "in_progress" }));
@@ -292,7 +292,7 @@ test("a re-run's create whose answer was lost is found by name, and the old run 
   assert.equal(runs[0]!.conclusion, "failure");
   assert.deepEqual(statuses(runs[1]!), ["in_progress", "in_progress", "completed"]);
   assert.equal(runs[1]!.conclusion, "success");
-  assert.equal(store.checkRun(FULL, HEAD, name)?.id, runs[1]!.id);
+  assert.equal((await tdb.store.checkRuns.get(FULL, HEAD, name))?.id, runs[1]!.id);
   assert.ok(
     lose.sent.some((r) => r.url.includes("/commits/") && r.url.includes("check-runs")),
     "looked up by name before creating again",
@@ -327,7 +327,11 @@ test("a restart between a re-run's create and its answer finishes the new run wi
   void first.outbox.deliverDue(); // never finishes: the answer hangs
   for (let i = 0; i < 200 && runsNamed(name).length < 2; i++) await sleep(10);
   assert.equal(runsNamed(name).length, 2, "the create reached GitHub");
-  assert.equal(first.store.checkRun(FULL, HEAD, name)?.id, null, "its answer was not recorded");
+  assert.equal(
+    (await first.checkRuns.get(FULL, HEAD, name))?.id,
+    null,
+    "its answer was not recorded",
+  );
   await first.outbox.checkRun(FULL, 1, done(name, "success"));
   const second = await restart();
   const runs = runsNamed(name);
@@ -337,7 +341,7 @@ test("a restart between a re-run's create and its answer finishes the new run wi
   assert.deepEqual(statuses(runs[0]!), ["queued", "completed"]);
   assert.equal(runs[1]!.conclusion, "success");
   assert.deepEqual(statuses(runs[1]!), ["in_progress", "in_progress", "completed"]);
-  assert.equal(second.store.checkRun(FULL, HEAD, name)?.id, runs[1]!.id);
+  assert.equal((await second.checkRuns.get(FULL, HEAD, name))?.id, runs[1]!.id);
 });
 
 test("a re-run's result delivered twice (the process died before marking it sent) stays on one new run", async () => {
@@ -394,11 +398,20 @@ test("upgrading: each check run recorded before learns the status last delivered
     rec.run(FULL, HEAD, "b", 12);
     rec.run(FULL, HEAD, "c", 13);
     assert.equal((await migrator.migrateToLatest()).error, undefined);
-    const store = new OutboxStore(sqlite);
-    assert.equal(store.checkRun(FULL, HEAD, "a")?.status, "completed");
-    assert.equal(store.checkRun(FULL, HEAD, "b")?.status, "in_progress");
-    assert.equal(store.checkRun(FULL, HEAD, "c")?.status, null, "nothing known: updated in place");
-    assert.equal(store.checkRun(FULL, HEAD, "a")?.id, 11);
+    // The records as the store reads them (on the two migrations this test applies).
+    const store = new KyselyStore(
+      db as never,
+      "sqlite",
+      { settled: new Set() },
+      {
+        purgeDeleted: async () => {},
+      },
+    );
+    const stored = (name: string) => store.checkRuns.get(FULL, HEAD, name);
+    assert.equal((await stored("a"))?.status, "completed");
+    assert.equal((await stored("b"))?.status, "in_progress");
+    assert.equal((await stored("c"))?.status, null, "nothing known: updated in place");
+    assert.equal((await stored("a"))?.id, 11);
   } finally {
     await db.destroy();
     removeDir(dir);
@@ -450,7 +463,7 @@ test("a 403 rate limit pauses until the reset and is not taken for a permission 
   await outbox.checkRun(FULL, 1, done(name));
   gh.failNext(1, "rate-limit"); // 403, x-ratelimit-remaining: 0, reset within a second
   await outbox.deliverDue();
-  assert.equal(store.list("pending").length, 1);
+  assert.equal((await store.list("pending")).length, 1);
   await drain(outbox);
   assert.equal(gh.checkRuns(FULL, HEAD).filter((c) => c.name === name).length, 1);
   assert.equal(gh.statuses(FULL, HEAD).filter((s) => s.context === name).length, 0);
@@ -507,15 +520,14 @@ test("a permanent refusal is recorded as failed and not retried", async () => {
   const { outbox, store } = makeOutbox({ fetch: reject });
   await outbox.status(FULL, 1, HEAD, { state: "success", context: uniqueName() });
   await outbox.deliverDue();
-  const [f] = store.list("failed");
+  const [f] = await store.list("failed");
   assert.match(f?.lastError ?? "", /422.*Validation Failed/);
-  assert.equal(store.depth(), 0);
+  assert.equal(await store.depth(), 0);
 });
 
 test("backoff grows exponentially with jitter and is capped", () => {
-  const store = new OutboxStore(tdb.sqlite);
   let r = 0;
-  const o = new Outbox(store, {
+  const o = new Outbox(tdb.store, {
     forgeFor: () => {
       throw new Error("unused");
     },

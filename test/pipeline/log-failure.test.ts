@@ -10,10 +10,9 @@ import { createRunnerDeps } from "../../src/cli/runner-deps.js";
 import { parseConfig } from "../../src/config/loader.js";
 import { planRequest } from "../../src/gateway/decide.js";
 import { executeRun } from "../../src/pipeline/runner.js";
-import { openDb } from "../../src/store/db.js";
+import { openStore } from "../../src/store/index.js";
 import { LogWriter, type LogWriterOptions } from "../../src/store/log-writer.js";
 import { LogStore } from "../../src/store/logs.js";
-import { RunStore } from "../../src/store/runs.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "airlock-logfail-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,8 +33,8 @@ class FullDiskFor extends LogStore {
 }
 
 test("a job whose log write fails with ENOSPC fails with that reason; the run goes on", async () => {
-  const db = await openDb(path.join(dir, "data"));
-  const runs = new RunStore(db.db);
+  const db = await openStore({ dataDir: path.join(dir, "data") });
+  const runs = db.runs;
   const config = parseConfig(
     `version: 1
 jobs:
@@ -50,11 +49,10 @@ jobs:
   );
   const { plan } = planRequest(config, "full", null, true);
   const built = await createRunnerDeps({
-    sqlite: db.sqlite,
+    store: db,
     dataDir: path.join(dir, "data"),
     config,
     sandbox: true,
-    runs,
     logs: new FullDiskFor(path.join(dir, "data"), "chatty"),
     jobs: plan.jobs,
   });

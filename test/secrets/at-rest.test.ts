@@ -7,8 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { SecretSetSchema } from "../../src/config/schema.js";
 import { EmbeddedStore } from "../../src/secrets/embedded.js";
 import { SecretsService } from "../../src/secrets/grants.js";
-import { AuditLog } from "../../src/store/audit.js";
-import type { OpenedDb } from "../../src/store/db.js";
+import type { OpenedStore } from "../../src/store/index.js";
 import { openTestDb, type TempDir, tempDataDir } from "./helpers.js";
 
 /** The forms a value could take on disk if something stored it carelessly. */
@@ -47,7 +46,7 @@ function assertNoValueOnDisk(dir: string, values: string[]): string[] {
 
 describe("no secret value at rest in clear", () => {
   let tmp: TempDir;
-  let opened: OpenedDb;
+  let opened: OpenedStore;
   const values = [
     `plain-${randomBytes(16).toString("hex")}`,
     `multi\nline\n${randomBytes(12).toString("base64")}\n`,
@@ -72,7 +71,7 @@ describe("no secret value at rest in clear", () => {
       string,
       ...string[],
     ];
-    const store = new EmbeddedStore({ dataDir: tmp.dir, sqlite: opened.sqlite, env: {} });
+    const store = new EmbeddedStore({ dataDir: tmp.dir, store: opened, env: {} });
     const actor = "test";
     await store.set("s", "PLAIN", plain, { actor });
     await store.set("s", "MULTI", multi!, { actor, file: true });
@@ -86,10 +85,9 @@ describe("no secret value at rest in clear", () => {
     await store.reveal("s", "PLAIN", { actor });
     const svc = new SecretsService({
       dataDir: tmp.dir,
-      sqlite: opened.sqlite,
+      store: opened,
       sets: { s: SecretSetSchema.parse({}) },
       env: {},
-      audit: new AuditLog(opened.sqlite),
     });
     const grants = await svc.grantsFor(
       { id: "j", secrets: ["s"] },

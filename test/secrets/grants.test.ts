@@ -6,8 +6,7 @@ import { EmbeddedStore } from "../../src/secrets/embedded.js";
 import { SecretsService } from "../../src/secrets/grants.js";
 import { registerBackend } from "../../src/secrets/registry.js";
 import type { SecretBackend, SecretGrant } from "../../src/secrets/types.js";
-import { AuditLog } from "../../src/store/audit.js";
-import type { OpenedDb } from "../../src/store/db.js";
+import type { OpenedStore } from "../../src/store/index.js";
 import { hexKey, openTestDb, type TempDir, tempDataDir } from "./helpers.js";
 
 const ctx = { runId: "run-1", jobId: "functional-aws", timeoutMs: 60_000 };
@@ -17,7 +16,7 @@ const set = ({ keys, ...input }: Record<string, unknown> = {}): SecretSetConfig 
 
 describe("grants", () => {
   let tmp: TempDir;
-  let opened: OpenedDb;
+  let opened: OpenedStore;
   const env = { AIRLOCK_MASTER_KEY: hexKey(7) };
 
   const service = (
@@ -27,17 +26,16 @@ describe("grants", () => {
   ) =>
     new SecretsService({
       dataDir: tmp.dir,
-      sqlite: opened.sqlite,
+      store: opened,
       sets,
       env: { ...env, ...extraEnv },
-      audit: new AuditLog(opened.sqlite),
       factories,
     });
 
   beforeEach(async () => {
     tmp = tempDataDir();
     opened = await openTestDb(tmp.dir);
-    const store = new EmbeddedStore({ dataDir: tmp.dir, sqlite: opened.sqlite, env });
+    const store = new EmbeddedStore({ dataDir: tmp.dir, store: opened, env });
     await store.set("ft", "AWS_SECRET_ACCESS_KEY", "aws-secret-v1-xxxx", { actor: "t" });
     await store.set("ft", "AWS_SECRET_ACCESS_KEY", "aws-secret-v2-xxxx", { actor: "t" });
     await store.set("ft", "SSH_KEY", "-----BEGIN KEY-----\nabc\n", { actor: "t", file: true });
@@ -79,13 +77,13 @@ describe("grants", () => {
     const svc = service({ ft: set() }, {}, { embedded: () => spy });
     assert.deepEqual(await svc.grantsFor({ id: "build", secrets: [] }, ctx), []);
     assert.equal(called, 0);
-    assert.deepEqual(await new AuditLog(opened.sqlite).list({ action: "release" }), []);
+    assert.deepEqual(await opened.audit.list({ action: "release" }), []);
   });
 
   it("records each release in the audit log, with versions and never values", async () => {
     const svc = service({ ft: set(), other: set() });
     await svc.grantsFor({ id: "j", secrets: ["ft", "other"] }, ctx);
-    const rows = await new AuditLog(opened.sqlite).list({ action: "release" });
+    const rows = await opened.audit.list({ action: "release" });
     assert.deepEqual(
       rows.map((r) => [r.actor, r.runId, r.jobId, r.set, r.versions]),
       [
@@ -93,7 +91,7 @@ describe("grants", () => {
         ["airlock", "run-1", "functional-aws", "other", { OTHER_TOKEN: 1 }],
       ],
     );
-    const all = JSON.stringify(await new AuditLog(opened.sqlite).list());
+    const all = JSON.stringify(await opened.audit.list());
     assert.ok(!all.includes("aws-secret") && !all.includes("other-token-value"));
   });
 
@@ -110,7 +108,7 @@ describe("grants", () => {
       "ft: AWS_SECRET_ACCESS_KEY, SSH_KEY taken from Airlock's environment (env_override)",
     ]);
     assert.ok(g.mask.some((m) => m.value === "developer-own-secret"));
-    const [audit] = await new AuditLog(opened.sqlite).list({ action: "release" });
+    const [audit] = await opened.audit.list({ action: "release" });
     assert.match(audit!.detail!, /env_override/);
     assert.ok(!audit!.detail!.includes("developer-own-secret"));
   });

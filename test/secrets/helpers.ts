@@ -5,32 +5,12 @@ import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import SQLite from "better-sqlite3";
 import { Command } from "commander";
-import { Kysely, type Migration, Migrator, SqliteDialect } from "kysely";
 import type { CliIo } from "../../src/cli/commands/secrets.js";
-import type { OpenedDb } from "../../src/store/db.js";
-import * as m002 from "../../src/store/migrations/002_secrets.js";
-import * as m003 from "../../src/store/migrations/003_audit.js";
-import { migrations } from "../../src/store/migrations/index.js";
+import { type OpenedStore, openStore } from "../../src/store/index.js";
 
-/** Opens <dataDir>/airlock.db as openDb does, with this feature's migrations whether or not they are wired yet. */
-export async function openTestDb(dataDir: string): Promise<OpenedDb> {
-  const sqlite = new SQLite(path.join(dataDir, "airlock.db"));
-  sqlite.pragma("journal_mode = WAL");
-  sqlite.pragma("foreign_keys = ON");
-  sqlite.pragma("busy_timeout = 5000");
-  // biome-ignore lint/suspicious/noExplicitAny: the test needs no table types
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
-  const all: Record<string, Migration> = {
-    ...migrations,
-    "002_secrets": m002,
-    "003_audit": m003,
-  };
-  const { error } = await new Migrator({
-    db,
-    provider: { getMigrations: async () => all },
-  }).migrateToLatest();
-  if (error) throw error;
-  return { db, sqlite, close: () => db.destroy() };
+/** Opens <dataDir>'s store (the data directory's SQLite file), migrated. */
+export function openTestDb(dataDir: string): Promise<OpenedStore> {
+  return openStore({ dataDir });
 }
 
 export interface TempDir {
@@ -67,7 +47,7 @@ export async function runInProcess(
     stdout,
     stderr,
     env: o.env ?? {},
-    openDb: openTestDb,
+    openStore: openTestDb,
   };
   const program = new Command("airlock").version("0.1.0").exitOverride();
   program.configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
@@ -81,4 +61,23 @@ export async function runInProcess(
     throw e;
   }
   return { out, err };
+}
+
+const raw = new Map<string, SQLite.Database>();
+
+/**
+ * A second, plain connection to a store's SQLite file, for tests that tamper with what is stored
+ * or read it as an attacker with a copy of the file would. Statements on it run at once, outside
+ * the store's transactions.
+ */
+export function rawSqlite(s: OpenedStore): SQLite.Database {
+  if (s.engine !== "sqlite") throw new Error("rawSqlite needs a SQLite store");
+  const file = s.location.slice("sqlite:".length);
+  let db = raw.get(file);
+  if (!db?.open) {
+    db = new SQLite(file);
+    db.pragma("busy_timeout = 5000");
+    raw.set(file, db);
+  }
+  return db;
 }

@@ -5,8 +5,8 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { EmbeddedStore } from "../../src/secrets/embedded.js";
 import { SecretsError, TamperedError, WrongMasterKeyError } from "../../src/secrets/errors.js";
-import type { OpenedDb } from "../../src/store/db.js";
-import { hexKey, openTestDb, type TempDir, tempDataDir } from "./helpers.js";
+import type { OpenedStore } from "../../src/store/index.js";
+import { hexKey, openTestDb, rawSqlite, type TempDir, tempDataDir } from "./helpers.js";
 
 const actor = "test";
 const WRONG_KEY =
@@ -14,9 +14,9 @@ const WRONG_KEY =
 
 describe("embedded store", () => {
   let tmp: TempDir;
-  let opened: OpenedDb;
+  let opened: OpenedStore;
   const store = (env: NodeJS.ProcessEnv = {}) =>
-    new EmbeddedStore({ dataDir: tmp.dir, sqlite: opened.sqlite, env });
+    new EmbeddedStore({ dataDir: tmp.dir, store: opened, env });
 
   beforeEach(async () => {
     tmp = tempDataDir();
@@ -105,13 +105,13 @@ describe("embedded store", () => {
       await s.set("s", "B", "bravo-value-1", { actor });
     };
     const row = (key: string, version: number) =>
-      opened.sqlite
+      rawSqlite(opened)
         .prepare(
           "SELECT nonce, ciphertext FROM secret_values WHERE set_name='s' AND key=? AND version=?",
         )
         .get(key, version) as { nonce: Buffer; ciphertext: Buffer };
     const put = (key: string, version: number, r: { nonce: Buffer; ciphertext: Buffer }) =>
-      opened.sqlite
+      rawSqlite(opened)
         .prepare(
           "UPDATE secret_values SET nonce=?, ciphertext=? WHERE set_name='s' AND key=? AND version=?",
         )
@@ -162,7 +162,7 @@ describe("embedded store", () => {
       await setup();
       await store().set("other", "A", "other-value-1", { actor });
       const r = row("A", 2);
-      opened.sqlite
+      rawSqlite(opened)
         .prepare(
           "UPDATE secret_values SET nonce=?, ciphertext=? WHERE set_name='other' AND key='A'",
         )
@@ -172,12 +172,14 @@ describe("embedded store", () => {
 
     it("a damaged wrapped data key", async () => {
       await setup();
-      const k = opened.sqlite.prepare("SELECT id, wrapped FROM secret_keyring").get() as {
+      const k = rawSqlite(opened).prepare("SELECT id, wrapped FROM secret_keyring").get() as {
         id: string;
         wrapped: Buffer;
       };
       k.wrapped[3]! ^= 1;
-      opened.sqlite.prepare("UPDATE secret_keyring SET wrapped=? WHERE id=?").run(k.wrapped, k.id);
+      rawSqlite(opened)
+        .prepare("UPDATE secret_keyring SET wrapped=? WHERE id=?")
+        .run(k.wrapped, k.id);
       await assert.rejects(
         store().read("s"),
         /data key .* failed authentication although the master key matches/,
@@ -187,7 +189,7 @@ describe("embedded store", () => {
 
   it("keeps the last N versions; rotate records the time; rollback goes back one version", async () => {
     let t = 1000;
-    const s = new EmbeddedStore({ dataDir: tmp.dir, sqlite: opened.sqlite, env: {}, now: () => t });
+    const s = new EmbeddedStore({ dataDir: tmp.dir, store: opened, env: {}, now: () => t });
     for (let i = 1; i <= 7; i++)
       await s.set("s", "K", `value-number-${i}`, { actor, keep: i === 1 ? 3 : undefined });
     let [info] = await s.list("s");
@@ -240,7 +242,8 @@ describe("embedded store", () => {
       ["s/B"],
     );
     assert.equal(
-      (opened.sqlite.prepare("SELECT count(*) AS n FROM secret_values").get() as { n: number }).n,
+      (rawSqlite(opened).prepare("SELECT count(*) AS n FROM secret_values").get() as { n: number })
+        .n,
       1,
     );
     await assert.rejects(s.delete("t", undefined, actor), /there is no secret set "t"/);
@@ -291,7 +294,7 @@ describe("embedded store", () => {
     await s.set("s", "B", "bravo-value-1", { actor });
     const file = path.join(tmp.dir, "master.key");
     const oldKey = readFileSync(file, "utf8");
-    const before = opened.sqlite
+    const before = rawSqlite(opened)
       .prepare("SELECT ciphertext FROM secret_values ORDER BY key, version")
       .all();
     const r = await s.rekey({ actor, dataKey: true });
@@ -300,12 +303,13 @@ describe("embedded store", () => {
     assert.notEqual(readFileSync(file, "utf8"), oldKey);
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.ok(!readdirSync(tmp.dir).includes("master.key.new"));
-    const after = opened.sqlite
+    const after = rawSqlite(opened)
       .prepare("SELECT ciphertext FROM secret_values ORDER BY key, version")
       .all();
     assert.notDeepEqual(after, before);
     assert.equal(
-      (opened.sqlite.prepare("SELECT count(*) AS n FROM secret_keyring").get() as { n: number }).n,
+      (rawSqlite(opened).prepare("SELECT count(*) AS n FROM secret_keyring").get() as { n: number })
+        .n,
       1,
     );
     const fresh = store();
@@ -351,9 +355,9 @@ describe("embedded store", () => {
       ],
     );
     assert.throws(
-      () => opened.sqlite.prepare("UPDATE audit SET actor = 'mallory'").run(),
+      () => rawSqlite(opened).prepare("UPDATE audit SET actor = 'mallory'").run(),
       /append-only/,
     );
-    assert.throws(() => opened.sqlite.prepare("DELETE FROM audit").run(), /append-only/);
+    assert.throws(() => rawSqlite(opened).prepare("DELETE FROM audit").run(), /append-only/);
   });
 });

@@ -4,8 +4,7 @@
 // restricted jobs run and report; an untrusted member gets 403. No secret leaves in any check.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { openDb } from "../../src/store/db.js";
-import { SessionStore } from "../../src/store/sessions.js";
+import { openStore } from "../../src/store/index.js";
 import { deliver as deliverSigned } from "../gateway/helpers.js";
 import {
   BASE_PIPELINE,
@@ -75,9 +74,9 @@ async function checksUntil(
 
 /** A console session for a GitHub login, as the OAuth callback would start it. */
 async function sessionFor(login: string): Promise<Browser> {
-  const db = await openDb(w.dataDir);
+  const db = await openStore({ dataDir: w.dataDir });
   try {
-    const id = await new SessionStore(db.sqlite).createSession({
+    const id = await db.sessions.createSession({
       login,
       via: "github",
       ttlMs: 600_000,
@@ -166,10 +165,10 @@ test("an admin-token session cannot approve on a pull request: it is told to sig
     (await (await alice.fetch("/api/runs")).json()) as { runs: { id: string; sha: string }[] }
   ).runs;
   const run = runs[0]!;
-  const db = await openDb(w.dataDir);
+  const db = await openStore({ dataDir: w.dataDir });
   let b: Browser;
   try {
-    const id = await new SessionStore(db.sqlite).createSession({
+    const id = await db.sessions.createSession({
       login: "token:ops",
       via: "token",
       ttlMs: 600_000,

@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, test } from "node:test";
 import { TrustSchema } from "../../src/config/schema.js";
 import { parseComment } from "../../src/gateway/commands.js";
-import { ApprovalStore } from "../../src/store/approvals.js";
-import { AuditLog } from "../../src/store/audit.js";
+import type { ApprovalRepo } from "../../src/store/index.js";
 import { approveByComment, approveByLabel } from "../../src/trust/approvals.js";
 import { authorizeCommit, type HeadRepo } from "../../src/trust/authorize.js";
 import { TrustEvaluator } from "../../src/trust/rules.js";
@@ -12,7 +11,7 @@ import { clientFor, openTestDb, removeDir, sha, type TestDb } from "../outbox/su
 
 let gh: GitHubDouble;
 let tdb: TestDb;
-let store: ApprovalStore;
+let store: ApprovalRepo;
 let trust: TrustEvaluator;
 const REPO = { owner: "acme", repo: "app" };
 const FULL = "acme/app";
@@ -33,7 +32,7 @@ after(async () => {
 });
 beforeEach(async () => {
   tdb = await openTestDb();
-  store = new ApprovalStore(tdb.sqlite);
+  store = tdb.store.approvals;
 });
 afterEach(async () => {
   await tdb.close();
@@ -126,7 +125,7 @@ test("an approval is voided by a new push, and does not cover the new head", asy
   await store.setHead(FULL, 7, A, "mallory");
   assert.equal((await authorize(A)).authorized, false);
   // The audit log holds the approval and its voiding, by whom, and for which commit.
-  const entries = await new AuditLog(tdb.sqlite).list();
+  const entries = await tdb.store.audit.list();
   assert.deepEqual(
     entries.map((e) => [e.action, e.actor]),
     [
@@ -224,7 +223,7 @@ test("closing voids every standing approval", async () => {
   assert.equal(await store.approve(FULL, 7, A, "alice", "comment"), true);
   assert.equal(await store.voidAll(FULL, 7, "the pull request was closed"), 1);
   assert.equal(await store.approvalFor(FULL, 7, A), undefined);
-  const voided = await new AuditLog(tdb.sqlite).list({ action: "approval-void" });
+  const voided = await tdb.store.audit.list({ action: "approval-void" });
   assert.equal(voided.length, 1);
   assert.match(voided[0]!.detail ?? "", /the pull request was closed/);
 });
@@ -234,7 +233,7 @@ test("approvals and heads survive reopening the database", async () => {
   await store.approve(FULL, 7, A, "alice", "comment");
   await tdb.close();
   tdb = await openTestDb(tdb.dir);
-  store = new ApprovalStore(tdb.sqlite);
+  store = tdb.store.approvals;
   assert.equal((await store.approvalFor(FULL, 7, A))?.approvedBy, "alice");
   assert.equal((await store.head(FULL, 7))?.sha, A);
 });

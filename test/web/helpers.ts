@@ -5,17 +5,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
-import { sql } from "kysely";
 import { Intake } from "../../src/gateway/intake.js";
-import { AuditLog } from "../../src/store/audit.js";
-import { ConsoleQueries } from "../../src/store/console-queries.js";
-import { type OpenedDb, openDb } from "../../src/store/db.js";
-import { EventStore } from "../../src/store/events.js";
+import {
+  type AuditRepo,
+  type OpenedStore,
+  openStore,
+  type RunRepo,
+  type SessionRepo,
+} from "../../src/store/index.js";
 import { LogStore } from "../../src/store/logs.js";
-import * as m003 from "../../src/store/migrations/003_audit.js";
-import * as m007 from "../../src/store/migrations/007_sessions.js";
-import { RunStore } from "../../src/store/runs.js";
-import { SessionStore } from "../../src/store/sessions.js";
 import type { Auth, AuthOptions } from "../../src/web/auth/auth.js";
 import { registerAuth } from "../../src/web/auth/routes.js";
 import { registerConsole } from "../../src/web/console/routes.js";
@@ -25,36 +23,24 @@ import { createServer } from "../../src/web/server.js";
 
 export interface Env {
   dir: string;
-  db: OpenedDb;
-  runs: RunStore;
+  db: OpenedStore;
+  runs: RunRepo;
   logs: LogStore;
-  sessions: SessionStore;
-  audit: AuditLog;
+  sessions: SessionRepo;
+  audit: AuditRepo;
   cleanup(): Promise<void>;
-}
-
-/** Applies the tables this suite needs when the migration list does not have them yet. */
-async function ensureTables(db: OpenedDb): Promise<void> {
-  const has = (name: string) =>
-    db.sqlite.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name);
-  // biome-ignore lint/suspicious/noExplicitAny: migrations take Kysely<unknown>
-  const k = db.db as any;
-  if (!has("audit")) await m003.up(k);
-  if (!has("console_sessions")) await m007.up(k);
-  await sql`select 1`.execute(db.db);
 }
 
 export async function makeEnv(): Promise<Env> {
   const dir = mkdtempSync(path.join(tmpdir(), "airlock-web-"));
-  const db = await openDb(dir);
-  await ensureTables(db);
+  const db = await openStore({ dataDir: dir });
   return {
     dir,
     db,
-    runs: new RunStore(db.db),
+    runs: db.runs,
     logs: new LogStore(dir),
-    sessions: new SessionStore(db.sqlite),
-    audit: new AuditLog(db.sqlite),
+    sessions: db.sessions,
+    audit: db.audit,
     async cleanup() {
       await db.close();
       rmSync(dir, { recursive: true, force: true });
@@ -94,7 +80,7 @@ export async function startConsole(
   const app = await createServer({
     intake: new Intake({
       secrets: ["webhook-secret-for-tests"],
-      store: new EventStore(env.db.sqlite),
+      store: env.db.events,
     }),
     metrics: new GatewayMetrics(),
     extraRoutes: async (a) => {
@@ -110,7 +96,6 @@ export async function startConsole(
       await registerConsole(a, {
         auth,
         runs: env.runs,
-        queries: new ConsoleQueries(env.db.db),
         logs: env.logs,
         audit: env.audit,
         actions: {

@@ -1,13 +1,13 @@
 // `airlock audit`: the append-only record of secret releases, reveals, changes, tokens, sign-ins
 // and console actions, with the console's filters and a keyset cursor (`--before`).
 import type { Command } from "commander";
-import { AuditLog, type AuditRecord } from "../../store/audit.js";
 import {
   AUDIT_KINDS,
   AuditQueryError,
   parseAuditCursor,
   parseAuditQuery,
 } from "../../store/audit-query.js";
+import type { AuditRecord } from "../../store/index.js";
 import { UserError } from "../errors.js";
 import {
   type CliIo,
@@ -135,11 +135,11 @@ export function registerAudit(program: Command, partialIo: Partial<CliIo> = {}):
       }
       const limit = Number(opts.limit) || Number.POSITIVE_INFINITY;
       const dataDir = dataDirOf(opts, io.env);
-      const { sqlite, close } = await io.openDb(dataDir);
+      const db = await io.openStore(dataDir);
       try {
         const newestFirst: AuditRecord[] = [];
         let more = false;
-        for await (const r of new AuditLog(sqlite).scan(
+        for await (const r of db.audit.scan(
           query,
           before ? { before } : {},
           Math.min(limit + 1, 1000),
@@ -158,7 +158,7 @@ export function registerAudit(program: Command, partialIo: Partial<CliIo> = {}):
           io.stderr.write(`older entries match too: add --before ${records[0].seq}\n`);
         }
       } finally {
-        await close();
+        await db.close();
       }
     });
 }

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { loadSetValues } from "../mask-values.js";
 import { registerApp } from "./app.js";
 import { registerAudit } from "./audit.js";
+import { registerDb } from "./db.js";
 import { registerDispatch } from "./dispatch.js";
 import { registerDoctor } from "./doctor.js";
 import { registerLogs } from "./logs.js";
@@ -26,6 +27,7 @@ export function registerCommands(program: Command): void {
   registerSecrets(program);
   registerOidc(program);
   registerAudit(program);
+  registerDb(program);
   registerMask(program, { loadSetValues });
   registerSchema(program);
   registerDoctor(program);

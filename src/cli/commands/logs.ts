@@ -4,10 +4,9 @@ import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { resolveDataDir } from "../../store/datadir.js";
-import { openDb } from "../../store/db.js";
 import { LogStore } from "../../store/logs.js";
-import { RunStore } from "../../store/runs.js";
 import { UserError } from "../errors.js";
+import { openStoreFor } from "../open-store.js";
 import { projectDirOf } from "../project-dir.js";
 
 export function registerLogs(program: Command): void {
@@ -22,9 +21,9 @@ export function registerLogs(program: Command): void {
       const dataDir = opts.dataDir
         ? path.resolve(opts.dataDir)
         : resolveDataDir(projectDirOf(opts.dir));
-      const { db, close } = await openDb(dataDir);
+      const db = await openStoreFor({ dataDir, env: process.env });
       try {
-        const runs = new RunStore(db);
+        const runs = db.runs;
         const run = runArg ? await runs.get(runArg) : await runs.latest();
         if (!run) {
           throw new UserError(
@@ -55,7 +54,7 @@ export function registerLogs(program: Command): void {
           if ((e as NodeJS.ErrnoException).code !== "EPIPE") throw e;
         }
       } finally {
-        await close();
+        await db.close();
       }
     });
 }

@@ -6,9 +6,7 @@ import type { Command } from "commander";
 import type { MirrorConfig, SuiteConfig } from "../../config/suite-schema.js";
 import { SecretsService } from "../../secrets/grants.js";
 import "../../secrets/vault/register.js";
-import { AuditLog } from "../../store/audit.js";
 import { resolveDataDir } from "../../store/datadir.js";
-import { openDb } from "../../store/db.js";
 import {
   authFromSecretEnv,
   deleteMirror,
@@ -21,6 +19,7 @@ import {
 } from "../../suite/index.js";
 import { UserError } from "../errors.js";
 import { inspectRepo } from "../local-repo.js";
+import { openStoreFor } from "../open-store.js";
 import { loadPipeline } from "./run.js";
 
 export interface MirrorDeps {
@@ -135,14 +134,13 @@ export const localMirrorDeps: MirrorDeps = {
     const repo = await inspectRepo(projectDir);
     const config = await loadPipeline(repo, false);
     const dataDir = resolveDataDir(path.join(repo.root, repo.subdir));
-    const { sqlite, close } = await openDb(dataDir);
+    const store = await openStoreFor({ dataDir, env: process.env });
     try {
       const secrets = new SecretsService({
         dataDir,
-        sqlite,
+        store,
         sets: config.secrets,
         env: process.env,
-        audit: new AuditLog(sqlite),
         actor: "airlock mirror",
       });
       let grant: Awaited<ReturnType<SecretsService["grantSet"]>>;
@@ -161,7 +159,7 @@ export const localMirrorDeps: MirrorDeps = {
         await grant.release();
       }
     } finally {
-      await close();
+      await store.close();
     }
   },
 };

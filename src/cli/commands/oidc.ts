@@ -7,7 +7,6 @@ import { EmbeddedStore } from "../../secrets/embedded.js";
 import { SecretsError } from "../../secrets/errors.js";
 import { CACHE_MAX_AGE_S } from "../../secrets/oidc/discovery.js";
 import { isOidcAlg, OIDC_ALGS, OidcKeyStore } from "../../secrets/oidc/keys.js";
-import { AuditLog } from "../../store/audit.js";
 import { UserError } from "../errors.js";
 import {
   type CliIo,
@@ -33,17 +32,15 @@ async function withKeys<T>(
   fn: (keys: OidcKeyStore) => Promise<T>,
 ): Promise<T> {
   const dataDir = dataDirOf(opts, io.env);
-  const opened = await io.openDb(dataDir);
+  const db = await io.openStore(dataDir);
   try {
-    const store = new EmbeddedStore({ dataDir, sqlite: opened.sqlite, env: io.env });
-    return await fn(
-      new OidcKeyStore({ sqlite: opened.sqlite, store, audit: new AuditLog(opened.sqlite) }),
-    );
+    const store = new EmbeddedStore({ dataDir, store: db, env: io.env });
+    return await fn(new OidcKeyStore({ db, store }));
   } catch (e) {
     if (e instanceof SecretsError) throw new UserError(e.message);
     throw e;
   } finally {
-    await opened.close();
+    await db.close();
   }
 }
 

@@ -22,13 +22,13 @@ import { executeRun } from "../../pipeline/runner.js";
 import { planPipeline, type Selection, SelectionError } from "../../pipeline/select.js";
 import { isRestricted, type Plan } from "../../pipeline/types.js";
 import { resolveDataDir } from "../../store/datadir.js";
-import { openDb } from "../../store/db.js";
+import type { RunRepo } from "../../store/index.js";
 import { lastLinesOf } from "../../store/log-text.js";
 import { LogStore } from "../../store/logs.js";
-import { RunStore } from "../../store/runs.js";
 import { UserError } from "../errors.js";
 import { type JobApiServer, startJobApiServer } from "../job-api-server.js";
 import { inspectRepo, type LocalRepo, readAtCommit } from "../local-repo.js";
+import { openStoreFor } from "../open-store.js";
 import { CONFIG_FILE, projectDirOf } from "../project-dir.js";
 import { prepareRestrictedSide, type RestrictedSide } from "../restricted-side.js";
 import { type BuiltRunnerDeps, createRunnerDeps } from "../runner-deps.js";
@@ -241,9 +241,9 @@ async function runCommand(opts: RunOptions): Promise<number> {
   // Everything opened from here on is closed in reverse order, whatever happens.
   const cleanups: (() => Promise<void>)[] = [];
   try {
-    const { db, sqlite, close } = await openDb(dataDir);
-    cleanups.push(close);
-    const runs = new RunStore(db);
+    const store = await openStoreFor({ dataDir, env: process.env });
+    cleanups.push(() => store.close());
+    const runs = store.runs;
     const logs = new LogStore(dataDir);
     // With the server's config, its limits too: the same defaults and maximums as serve.
     const serve = opts.config ? loadServeParts(opts.config) : null;
@@ -255,11 +255,10 @@ async function runCommand(opts: RunOptions): Promise<number> {
       cleanups.push(jobApi.close);
     }
     const deps = await createRunnerDeps({
-      sqlite,
+      store,
       dataDir,
       config,
       sandbox: opts.sandbox,
-      runs,
       logs,
       jobs: plan.jobs,
       executors: named,
@@ -313,7 +312,7 @@ interface ExecuteArgs {
   plan: Plan;
   selection: Selection;
   concurrency: number;
-  runs: RunStore;
+  runs: RunRepo;
   logs: LogStore;
   deps: BuiltRunnerDeps;
   side: RestrictedSide;
@@ -423,7 +422,7 @@ async function execute(a: ExecuteArgs): Promise<number> {
  * A second Ctrl-C: exit at once (the sandboxes die with Airlock, the workspaces are removed on
  * exit), but leave no job recorded or shown as running.
  */
-async function forceStop(runs: RunStore, runId: string, view: RunView): Promise<void> {
+async function forceStop(runs: RunRepo, runId: string, view: RunView): Promise<void> {
   try {
     for (const j of await runs.jobs(runId)) {
       if (j.state !== "running" && j.state !== "pending") continue;

@@ -1,6 +1,6 @@
 // `airlock runs`: past runs, newest first, with the console's filters.
 import type { Command } from "commander";
-import { ConsoleQueries, jobStatesText, type RunFilter } from "../../store/console-queries.js";
+import { jobStatesText, type RunFilter } from "../../store/index.js";
 import type { RunStatus } from "../../store/schema.js";
 import { UserError } from "../errors.js";
 import { formatDuration } from "../view.js";
@@ -66,10 +66,10 @@ export function registerRuns(program: Command, partialIo: Partial<CliIo> = {}): 
       throw new UserError(`--limit takes a number of runs (at least 1), not "${opts.limit}"`);
     }
     const dataDir = dataDirOf(opts, io.env);
-    const { db, close } = await io.openDb(dataDir);
+    const db = await io.openStore(dataDir);
     try {
-      const q = new ConsoleQueries(db);
-      const { rows, more } = await q.listRuns(filter, { limit: Number(opts.limit), offset: 0 });
+      const q = db.runs;
+      const { rows, more } = await q.list(filter, { limit: Number(opts.limit), offset: 0 });
       const states = await q.jobStates(rows.map((r) => r.id));
       if (opts.json) {
         const list = rows.map((r) => ({
@@ -112,7 +112,7 @@ export function registerRuns(program: Command, partialIo: Partial<CliIo> = {}): 
       io.stdout.write(formatTable(table));
       if (more) io.stderr.write(`older runs match too: raise --limit to see them\n`);
     } finally {
-      await close();
+      await db.close();
     }
   });
 }

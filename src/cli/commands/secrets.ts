@@ -23,8 +23,9 @@ import {
   vaultBackendFromConfig,
 } from "../../secrets/vault/index.js";
 import { resolveDataDir } from "../../store/datadir.js";
-import { type OpenedDb, openDb } from "../../store/db.js";
+import type { OpenedStore } from "../../store/index.js";
 import { UserError } from "../errors.js";
+import { openStoreFor } from "../open-store.js";
 import { projectDirOf } from "../project-dir.js";
 
 /** The command's surroundings; tests replace them. */
@@ -33,16 +34,18 @@ export interface CliIo {
   stdout: Writable & { isTTY?: boolean };
   stderr: Writable;
   env: NodeJS.ProcessEnv;
-  openDb(dataDir: string): Promise<OpenedDb>;
+  /** The store of a data directory, or the database the environment names. */
+  openStore(dataDir: string): Promise<OpenedStore>;
 }
 
 export function defaultIo(io: Partial<CliIo> = {}): CliIo {
+  const env = io.env ?? process.env;
   return {
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
-    env: process.env,
-    openDb,
+    env,
+    openStore: (dataDir) => openStoreFor({ dataDir, env }),
     ...io,
   };
 }
@@ -198,11 +201,11 @@ async function withSecrets<T>(
   const projectDir = path.resolve(opts.dir);
   const config = loadProjectConfig(projectDir);
   const dataDir = dataDirOf(opts, io.env);
-  let opened: OpenedDb | undefined;
+  let opened: OpenedStore | undefined;
   let ctx: SecretsContext | undefined;
   try {
-    opened = await io.openDb(dataDir);
-    const store = new EmbeddedStore({ dataDir, sqlite: opened.sqlite, env: io.env });
+    opened = await io.openStore(dataDir);
+    const store = new EmbeddedStore({ dataDir, store: opened, env: io.env });
     ctx = new SecretsContext(io, store, dataDir, projectDir, config);
     return await fn(ctx);
   } catch (e) {

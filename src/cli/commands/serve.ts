@@ -6,7 +6,6 @@ import { existsSync, realpathSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
-import type { Config } from "../../config/schema.js";
 import { dispatchPublicKeyPem, loadOrCreateDispatchKey } from "../../dispatch/index.js";
 import { type EventHandler, EventLoop } from "../../gateway/events.js";
 import { Intake } from "../../gateway/intake.js";
@@ -15,15 +14,13 @@ import type { HttpTimeouts } from "../../gateway/serve-settings.js";
 import { type WiredFlow, wireFlow } from "../../gateway/wiring.js";
 import { JobApi } from "../../jobapi/job-api.js";
 import { OidcKeyStore } from "../../secrets/oidc/keys.js";
-import { type OpenedDb, openDb } from "../../store/db.js";
-import { EventStore } from "../../store/events.js";
+import type { DatabaseOptions, EventQueue, OpenedStore } from "../../store/index.js";
 import { LogStore } from "../../store/logs.js";
-import { type NewJob, type NewRun, RunStore } from "../../store/runs.js";
-import { SessionStore } from "../../store/sessions.js";
 import { createConsoleLink } from "../../web/auth/console-link.js";
 import { GatewayMetrics } from "../../web/metrics.js";
 import { createServer } from "../../web/server.js";
 import { UserError } from "../errors.js";
+import { openStoreFor } from "../open-store.js";
 import { projectDirOf } from "../project-dir.js";
 import { createRunnerDeps } from "../runner-deps.js";
 import { registerServeConsole } from "../serve-console.js";
@@ -40,6 +37,8 @@ export interface GatewayOptions {
   /** None: no webhook is accepted (embedded mode, no GitHub App). */
   webhookSecrets: string[];
   dataDir: string;
+  /** The database (the serve config's and environment's choice); none: the data directory's SQLite. */
+  database?: DatabaseOptions | undefined;
   listen: { host: string; port: number };
   /** The event handler; or a `service` built on the gateway's own database connection. */
   handler?: EventHandler;
@@ -47,12 +46,12 @@ export interface GatewayOptions {
    * Built on the gateway's connection, so that the writes its handler registers join the
    * transaction that marks an event done. Started before the loop, stopped after it.
    */
-  service?: (db: OpenedDb) => GatewayService;
+  service?: (db: OpenedStore) => GatewayService;
   logger?: FastifyBaseLogger;
   /** Options of the processing loop (tests shorten the backoff). */
   maxAttempts?: number;
   backoffMs?: (attempt: number) => number;
-  extraRoutes?: (app: FastifyInstance, db: OpenedDb) => Promise<void> | void;
+  extraRoutes?: (app: FastifyInstance, db: OpenedStore) => Promise<void> | void;
   /** The OIDC issuer URL (the public URL); default: the address the server listens on. */
   issuer?: string;
   /** Served beside the webhook, for jobs running elsewhere. */
@@ -63,8 +62,8 @@ export interface GatewayOptions {
 
 export interface RunningGateway {
   app: FastifyInstance;
-  db: OpenedDb;
-  events: EventStore;
+  db: OpenedStore;
+  events: EventQueue;
   loop: EventLoop;
   metrics: GatewayMetrics;
   /** The bound address, e.g. http://127.0.0.1:43123. */
@@ -74,8 +73,8 @@ export interface RunningGateway {
 
 /** Opens the store, starts the service and the processing loop, then the HTTP server. */
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
-  const db = await openDb(o.dataDir);
-  const events = new EventStore(db.sqlite);
+  const db = await openStoreFor({ dataDir: o.dataDir, env: process.env, database: o.database });
+  const events = db.events;
   let service: GatewayService | undefined;
   try {
     service = o.service?.(db);
@@ -89,7 +88,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     throw new Error("startGateway needs a handler or a service");
   }
   const metrics = new GatewayMetrics({
-    queueDepth: () => events.queueDepth(),
+    queueDepth: () => events.depth(),
     defaultMetrics: true,
   });
   const log = o.logger;
@@ -119,7 +118,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     ...(intake ? { intake } : {}),
     metrics,
     ...(log ? { logger: log } : {}),
-    health: () => db.sqlite.prepare("SELECT 1").get() !== undefined,
+    health: () => db.ping().then(() => true),
     dispatchKey: () => {
       dispatchPem ??= dispatchPublicKeyPem(o.dataDir);
       return dispatchPem;
@@ -127,7 +126,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     oidc: {
       issuer: () => o.issuer ?? url,
       // Publishing reads the public keys only: no master key is needed.
-      keys: new OidcKeyStore({ sqlite: db.sqlite }),
+      keys: new OidcKeyStore({ db }),
     },
     ...(o.extraRoutes ? { extraRoutes: (a: FastifyInstance) => o.extraRoutes!(a, db) } : {}),
     ...(o.jobApi ? { jobApi: o.jobApi } : {}),
@@ -208,7 +207,7 @@ function loadConfig(opts: ServeOptions): ServeConfig {
 
 /** The decide → run → report flow over the gateway's connection, jobs on their executors. */
 function flowService(config: ServeConfig, log: FastifyBaseLogger, jobApi: JobApi) {
-  return (db: OpenedDb): WiredFlow =>
+  return (db: OpenedStore): WiredFlow =>
     wireFlow({
       db,
       dataDir: config.dataDir,
@@ -222,11 +221,10 @@ function flowService(config: ServeConfig, log: FastifyBaseLogger, jobApi: JobApi
       log,
       runnerFor: async (pipeline, jobs, run) => {
         const b = await createRunnerDeps({
-          sqlite: db.sqlite,
+          store: db,
           dataDir: config.dataDir,
           config: pipeline,
           sandbox: true,
-          runs: new SummaryNotingRuns(db.db, pipeline.public_summary),
           logs: new LogStore(config.dataDir),
           jobs,
           actor: "airlock serve",
@@ -248,23 +246,6 @@ function flowService(config: ServeConfig, log: FastifyBaseLogger, jobApi: JobApi
         };
       },
     });
-}
-
-/**
- * Records the base definition's public-summary setting on each run it creates, so the console
- * reads what applied when the run started (the combined definition takes it from the base).
- */
-class SummaryNotingRuns extends RunStore {
-  constructor(
-    db: OpenedDb["db"],
-    private readonly summary: Config["public_summary"],
-  ) {
-    super(db);
-  }
-
-  override create(run: NewRun, jobs: NewJob[]): Promise<void> {
-    return super.create({ ...run, notes: { ...run.notes, public_summary: this.summary } }, jobs);
-  }
 }
 
 export function registerServe(program: Command): void {
@@ -296,6 +277,7 @@ export function registerServe(program: Command): void {
         gw = await startGateway({
           webhookSecrets: config.webhookSecrets,
           dataDir: config.dataDir,
+          ...(config.database ? { database: config.database } : {}),
           listen: config.listen,
           ...(config.publicUrl ? { issuer: config.publicUrl } : {}),
           jobApi,
@@ -303,7 +285,7 @@ export function registerServe(program: Command): void {
           ...(config.embedded
             ? { handler: logOnlyHandler(log) }
             : {
-                service: (db: OpenedDb) => {
+                service: (db: OpenedStore) => {
                   wired = flowService(config, log, jobApi)(db);
                   return wired;
                 },
@@ -356,7 +338,7 @@ export function registerServe(program: Command): void {
       if (config.embedded) {
         // Whoever can read this output on the machine may open the console: the link works once.
         // It goes to stderr, apart from the log lines on stdout.
-        const link = await createConsoleLink(new SessionStore(running.db.sqlite), running.url);
+        const link = await createConsoleLink(running.db.sessions, running.url);
         process.stderr.write(
           format === "pretty"
             ? `\nOpen the console with this sign-in link (it works once):\nconsole: ${link}\n\n`

@@ -3,12 +3,11 @@
 import { userInfo } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
-import { AuditLog } from "../../store/audit.js";
 import { resolveDataDir } from "../../store/datadir.js";
-import { openDb } from "../../store/db.js";
-import { SessionStore } from "../../store/sessions.js";
+import type { AuditRepo, SessionRepo } from "../../store/index.js";
 import { createConsoleLink } from "../../web/auth/console-link.js";
 import { UserError } from "../errors.js";
+import { openStoreFor } from "../open-store.js";
 import { projectDirOf } from "../project-dir.js";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -42,14 +41,14 @@ interface DirOpts {
 
 async function withStore<T>(
   opts: DirOpts,
-  fn: (s: SessionStore, audit: AuditLog) => Promise<T>,
+  fn: (s: SessionRepo, audit: AuditRepo) => Promise<T>,
 ): Promise<T> {
   const dataDir = opts.dataDir
     ? path.resolve(opts.dataDir)
     : resolveDataDir(projectDirOf(opts.dir));
-  const db = await openDb(dataDir);
+  const db = await openStoreFor({ dataDir, env: process.env });
   try {
-    return await fn(new SessionStore(db.sqlite), new AuditLog(db.sqlite));
+    return await fn(db.sessions, db.audit);
   } finally {
     await db.close();
   }

@@ -130,35 +130,12 @@ function checkMasterKey(ctx: DoctorContext, out: DoctorCheck[]): boolean {
 
 async function checkStore(ctx: DoctorContext, out: DoctorCheck[]): Promise<void> {
   const db = ctx.db;
-  if (!db) {
-    // A database that exists but would not open is reported where it was opened.
-    if (existsSync(path.join(ctx.dataDir, "airlock.db"))) return;
-    out.push(
-      ok("store", "no database yet: the first `airlock run` or `airlock secrets set` makes it"),
-    );
-    return;
-  }
-  if (db.unknown.length) {
-    out.push(
-      fail(
-        "store",
-        `the database was updated by a newer Airlock (migrations ${db.unknown.join(", ")}): install that version again, or restore the backup taken before the upgrade`,
-      ),
-    );
-    return;
-  }
-  if (db.pending.length) {
-    out.push(
-      warn(
-        "store",
-        `${db.pending.length} database migration${db.pending.length === 1 ? "" : "s"} to apply: the next airlock command applies them; back up the database first (docs/operations.md, Upgrades)`,
-      ),
-    );
-  }
+  // No database, one that would not open or one a newer Airlock migrated: the database check says.
+  if (!db || (await db.schema()).unknown.length > 0) return;
   try {
     const r = await new EmbeddedStore({
       dataDir: ctx.dataDir,
-      sqlite: db.sqlite,
+      store: db,
       env: ctx.env,
     }).verify();
     out.push(

@@ -1,7 +1,7 @@
 // `airlock doctor`: every check, in the order a maintainer would fix things, as one list.
-import { inspectDb } from "../../store/db.js";
 import { checkCgroups } from "./cgroups.js";
 import { checkConfig } from "./config.js";
+import { openForDoctor } from "./database.js";
 import { checkDataDirModes, checkDisk, checkMasterKeyAndStore } from "./datadir.js";
 import { checkDataDirIgnored } from "./datadir-git.js";
 import { checkEgress } from "./egress.js";
@@ -9,7 +9,7 @@ import { checkGit } from "./git.js";
 import { checkSandboxGroup } from "./sandbox.js";
 import { checkSecretSets } from "./secrets.js";
 import { checkServe } from "./serve.js";
-import { type DoctorCheck, type DoctorContext, fail, reason } from "./types.js";
+import type { DoctorCheck, DoctorContext } from "./types.js";
 import { checkWorkspaces } from "./workspaces.js";
 
 export type { DoctorCheck } from "./types.js";
@@ -38,17 +38,9 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   }
   checks.push(...(await checkGit(o.projectDir, config !== undefined)));
   checks.push(...checkDataDirModes(o.dataDir), ...(await checkDataDirIgnored(o.dataDir)));
-  let db: DoctorContext["db"];
-  try {
-    db = await inspectDb(o.dataDir);
-  } catch (e) {
-    checks.push(
-      fail(
-        "store",
-        `cannot open ${o.dataDir}/airlock.db: ${reason(e)}; check its owner and mode, or restore it from a backup`,
-      ),
-    );
-  }
+  const opened = await openForDoctor(o);
+  checks.push(...opened.checks);
+  const db = opened.db;
   const ctx: DoctorContext = { ...o, config, db };
   try {
     checks.push(...(await checkMasterKeyAndStore(ctx)), checkDisk(o.dataDir));

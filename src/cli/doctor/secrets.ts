@@ -46,7 +46,7 @@ export async function checkSecretSets(ctx: DoctorContext): Promise<DoctorCheck[]
   const used = usedSets(config);
   if (used.size === 0) return [ok("secrets", "no job uses a secret set")];
   const out: DoctorCheck[] = [];
-  const store = ctx.db && new EmbeddedStore({ dataDir: ctx.dataDir, sqlite: ctx.db.sqlite });
+  const store = ctx.db && new EmbeddedStore({ dataDir: ctx.dataDir, store: ctx.db });
   const vault: string[] = [];
   for (const [set, by] of used) {
     const cfg = config.secrets[set]!;

@@ -1,7 +1,7 @@
 // What every group of `airlock doctor` checks works with, and what it returns.
 import type { Config } from "../../config/schema.js";
 import type { DoctorCheck } from "../../secrets/vault/index.js";
-import type { InspectedDb } from "../../store/db.js";
+import type { OpenedStore } from "../../store/index.js";
 
 export type { DoctorCheck };
 
@@ -13,8 +13,8 @@ export interface DoctorContext {
   env: NodeJS.ProcessEnv;
   /** The project's pipeline; undefined when .airlock.yml is missing or invalid. */
   config: Config | undefined;
-  /** The data directory's database, opened read-only; undefined when there is none yet. */
-  db: InspectedDb | undefined;
+  /** The database, opened to look (not migrated); undefined when there is none yet. */
+  db: OpenedStore | undefined;
 }
 
 export const ok = (subject: string, message: string): DoctorCheck => ({

@@ -11,9 +11,13 @@
 import { ConfigError } from "../../config/loader.js";
 import type { Config } from "../../config/schema.js";
 import type { AbandonedWork, Executor, SweptWork } from "../../executors/types.js";
-import type { OutboxItem } from "../../store/outbox.js";
-import type { RunRequestRow, RunRequestStore } from "../../store/run-requests.js";
-import type { RunStore } from "../../store/runs.js";
+import type {
+  OutboxItem,
+  RunRepo,
+  RunRequestQueue,
+  RunRequestRow,
+  Store,
+} from "../../store/index.js";
 import type { Outbox } from "../outbox.js";
 import type { FlowLogger } from "./types.js";
 
@@ -22,8 +26,8 @@ const KIND = "gitlab_cancel";
 
 export interface AbandonedWorkOptions {
   outbox: Outbox;
-  requests: RunRequestStore;
-  runs: RunStore;
+  requests: RunRequestQueue;
+  runs: RunRepo;
   /** The request's trusted base definition; null when it has none. */
   baseConfig(req: RunRequestRow): Promise<Config | null>;
   /** Runs `fn` with the executors restricted jobs of `config` may have left work on. */
@@ -48,10 +52,10 @@ export class AbandonedWorkSweep {
     o.outbox.handle(KIND, (item) => this.#deliver(item));
   }
 
-  /** Stores the sweep of an ended request's work; joins the caller's transaction. */
-  enqueueSync(req: RunRequestRow): void {
+  /** Stores the sweep of an ended request's work in the caller's transaction `tx`. */
+  async enqueue(req: RunRequestRow, tx: Store): Promise<void> {
     const key = `${KIND}:${req.id}`;
-    this.o.outbox.store.enqueueSync({
+    await tx.outbox.enqueue({
       kind: KIND,
       key,
       orderingKey: key,
@@ -64,9 +68,9 @@ export class AbandonedWorkSweep {
   }
 
   async #deliver(item: OutboxItem): Promise<void> {
-    const req = this.o.requests.get((item.payload as { request: string }).request);
+    const req = await this.o.requests.get((item.payload as { request: string }).request);
     // An attempt still queued or running follows the work; its own end sweeps again.
-    if (!req || this.o.requests.attemptPending(req)) return;
+    if (!req || (await this.o.requests.attemptPending(req))) return;
     const config = await this.o.baseConfig(req).catch((e: unknown) => {
       // A base that cannot be read now is retried; one whose definition is invalid never
       // sent work anywhere for this run.
@@ -74,7 +78,7 @@ export class AbandonedWorkSweep {
       throw e;
     });
     if (!config) return;
-    const runIds = [...this.o.requests.earlierAttempts(req), req.id];
+    const runIds = [...(await this.o.requests.earlierAttempts(req)), req.id];
     const runs = (await Promise.all(runIds.map((id) => this.o.runs.get(id)))).filter(
       (r) => r !== undefined,
     );

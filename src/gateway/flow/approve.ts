@@ -1,5 +1,5 @@
 // `/ok-to-test [sha]`: a trusted member approves the PR's head commit, and only that commit.
-import type { PrHead } from "../../store/approvals.js";
+import type { PrHead } from "../../store/index.js";
 import { approveByComment } from "../../trust/approvals.js";
 import type { Command } from "../commands.js";
 import type { HandlerContext } from "../events.js";
@@ -36,6 +36,6 @@ export async function approveByCommand(
     return;
   }
   return decideHead(flow, f, loaded, ctx, {
-    trustedLabels: currentTrustedLabels(flow, f, loaded.base),
+    trustedLabels: await currentTrustedLabels(flow, f, loaded.base),
   });
 }

@@ -1,6 +1,6 @@
 // A new comment on a PR: the commands in it (`/ok-to-test`, `/test`, `/retest`, `/cancel`,
 // `/mirror`) are carried out when its author is trusted, each on the PR's current head.
-import type { PrHead } from "../../store/approvals.js";
+import type { PrHead } from "../../store/index.js";
 import { type Command, parseComment } from "../commands.js";
 import { testSelection } from "../decide.js";
 import type { HandlerContext } from "../events.js";
@@ -89,8 +89,7 @@ async function command(
     case "cancel": {
       const why = `cancelled by ${sender}`;
       // Queued requests end now, not only with the event, so that the gate counts them out.
-      await flow.o.requests.ready();
-      flow.o.requests.cancelQueuedSync(f.repo, f.number, why);
+      await flow.o.requests.cancelQueued(f.repo, f.number, why);
       cancelPr(flow, f.repo, f.number, ctx, why);
       return reportGate(flow, f, loaded);
     }

@@ -6,7 +6,7 @@ import { isShutdown } from "../../executors/abort.js";
 import { executeRun, grantSetVia, type RunnerDeps } from "../../pipeline/runner.js";
 import { isRestricted, type Plan } from "../../pipeline/types.js";
 import type { GrantContext, SecretGrant } from "../../secrets/types.js";
-import { newRequestId, type RunRequestRow } from "../../store/run-requests.js";
+import { newRequestId, type RunRequestRow } from "../../store/index.js";
 import { branchNameProblem } from "../../suite/index.js";
 import {
   prepareRestrictedSide,
@@ -128,6 +128,8 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
         req.kind === "public" && loaded.restricted.length > 0 ? { public: true } : req.selection,
       notes: {
         kind: req.kind,
+        // What applied when the run started: the console reads it (the base's setting).
+        public_summary: loaded.defs.config.public_summary,
         requestedBy: req.requestedBy,
         ...(loaded.defs.notes.length ? { definitions: loaded.defs.notes } : {}),
         ...(withheld.length ? { withheld } : {}),
@@ -163,7 +165,7 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
         labels: req.selection?.labels ?? [],
         suite: side.suite,
         // A crash may have left work of an earlier attempt running: it is adopted.
-        earlierRunIds: req.attempt > 1 ? o.requests.earlierAttempts(req) : [],
+        earlierRunIds: req.attempt > 1 ? await o.requests.earlierAttempts(req) : [],
         requestedAt: req.createdAt,
       },
       plan,

@@ -1,7 +1,7 @@
 // Where a PR stands, read from the forge rather than from an event (which may be old), or taken
 // from a stored run request.
 import { type PullRequest, repoRef } from "../../forge/types.js";
-import type { RunRequestRow } from "../../store/run-requests.js";
+import type { RunRequestRow } from "../../store/index.js";
 import type { Actor } from "../../trust/rules.js";
 import type { Flow, PrFacts } from "./types.js";
 

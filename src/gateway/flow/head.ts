@@ -55,14 +55,14 @@ export const onHead: UseCase<PrEvent> = async (flow, ev, ctx) => {
     const senderTrusted = (await senderTrust(flow, f, loaded, ev.sender)).trusted;
     const labels = testLabels(loaded.base, f.labels);
     if (senderTrusted && labels.length > 0) {
-      ctx.atCompletion(() => {
-        for (const l of labels) flow.o.requests.addLabelSync(repo, n, l, ev.sender.login);
+      ctx.atCompletion(async (tx) => {
+        for (const l of labels) await tx.labels.add(repo, n, l, ev.sender.login);
       });
     }
   }
   await decideHead(flow, f, loaded, ctx, {
     voidedSha: moved.voided > 0 ? moved.previous : undefined,
-    trustedLabels: currentTrustedLabels(
+    trustedLabels: await currentTrustedLabels(
       flow,
       f,
       loaded.base,

@@ -89,9 +89,9 @@ export class PrFlow {
     });
     // A request that ends after an earlier attempt of it (or, after a crash, it) may have left
     // work running elsewhere (a GitLab pipeline) leaves none running: see abandoned-work.ts.
-    o.requests.onSettled((r) => {
+    o.requests.onSettled(async (r, tx) => {
       if (r.kind !== "public" && (r.attempt > 1 || this.interrupted.has(r.id))) {
-        abandoned.enqueueSync(r);
+        await abandoned.enqueue(r, tx);
       }
     });
   }

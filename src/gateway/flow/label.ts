@@ -22,7 +22,7 @@ export const onLabel: UseCase<PrEvent> = async (flow, ev, ctx) => {
   const n = ev.pr.number;
   const label = ev.label ?? "";
   if (ev.action === "unlabeled") {
-    ctx.atCompletion(() => flow.o.requests.removeLabelSync(repo, n, label));
+    ctx.atCompletion((tx) => tx.labels.remove(repo, n, label));
   }
   const f = await facts(flow, repo, ev.installationId!, n);
   if (!f.open) return;
@@ -56,17 +56,17 @@ export const onLabel: UseCase<PrEvent> = async (flow, ev, ctx) => {
     }
     await flow.o.approvals.approve(repo, n, d.sha, ev.sender.login, "label");
     return decideHead(flow, f, loaded, ctx, {
-      trustedLabels: currentTrustedLabels(flow, f, loaded.base),
+      trustedLabels: await currentTrustedLabels(flow, f, loaded.base),
     });
   }
   if (!isTest) return;
   // A trusted sender changed the test selection: run the restricted jobs it now selects.
   const labels =
     ev.action === "labeled"
-      ? [...new Set([...currentTrustedLabels(flow, f, loaded.base), label])]
-      : currentTrustedLabels(flow, f, loaded.base).filter((l) => l !== label);
+      ? [...new Set([...(await currentTrustedLabels(flow, f, loaded.base)), label])]
+      : (await currentTrustedLabels(flow, f, loaded.base)).filter((l) => l !== label);
   if (ev.action === "labeled") {
-    ctx.atCompletion(() => flow.o.requests.addLabelSync(repo, n, label, ev.sender.login));
+    ctx.atCompletion((tx) => tx.labels.add(repo, n, label, ev.sender.login));
   }
   const auth = await authorize(flow, f, loaded);
   const selection = labels.length > 0 ? { labels } : null;

@@ -1,6 +1,6 @@
 // Restricted jobs on demand (`/test`, `/retest`, a re-requested check), only on an authorized head.
 import { isRestricted } from "../../pipeline/types.js";
-import type { RequestSelection, RunKind } from "../../store/run-requests.js";
+import type { RequestSelection, RunKind } from "../../store/index.js";
 import { allows } from "../../trust/authorize.js";
 import { planRequest } from "../decide.js";
 import type { HandlerContext } from "../events.js";
@@ -48,7 +48,9 @@ export async function runOnDemand(
 
 /** Jobs whose newest result on the head did not pass. */
 export async function failedJobs(flow: Flow, f: PrFacts): Promise<string[]> {
-  const runs = (await flow.o.runs.list({ repo: f.repo, pr: f.number, limit: 500 }))
+  const runs = (
+    await flow.o.runs.list({ repo: f.repo, pr: f.number }, { limit: 500, offset: 0 })
+  ).rows
     .filter((r) => r.sha === f.headSha)
     .sort((a, b) => a.created_at - b.created_at);
   const latest = new Map<string, string>();

@@ -1,7 +1,7 @@
 // A request a dead process left running. A run that finished is reported again; an interrupted
 // one (recorded as an error at start-up) is requested again as a new run, up to maxAttempts, so
 // that every run reaches a final state and every check its final conclusion.
-import { newRequestId, type RunRequestRow } from "../../store/run-requests.js";
+import { newRequestId, type RunRequestRow } from "../../store/index.js";
 import { factsOfRequest } from "./facts.js";
 import { load } from "./load.js";
 import { reportGate } from "./status.js";
@@ -15,7 +15,7 @@ export async function recover(flow: Flow, req: RunRequestRow): Promise<void> {
   const finished = run && FINAL_RUN.has(run.status) && !flow.interrupted.has(run.id);
   const head = await o.approvals.head(req.repo, req.pr);
   const current = head?.sha === req.headSha;
-  if (finished || !current || o.requests.attemptsSpent(req) >= (o.maxAttempts ?? 3)) {
+  if (finished || !current || (await o.requests.attemptsSpent(req)) >= (o.maxAttempts ?? 3)) {
     if (run) await flow.reporter.jobs(req.repo, req.installationId, run.id);
     await o.requests.finish(req.id, "done", finished ? undefined : "interrupted");
   } else {

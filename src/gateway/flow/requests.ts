@@ -8,7 +8,7 @@ import {
   type RequestSelection,
   type RunKind,
   type RunRequestRow,
-} from "../../store/run-requests.js";
+} from "../../store/index.js";
 import type { CommitAuthorization } from "../../trust/authorize.js";
 import { block } from "../checks.js";
 import { planRequest, SelectionError, testLabels } from "../decide.js";
@@ -37,8 +37,8 @@ export function request(
     selection,
     requestedBy,
   };
-  ctx.atCompletion(() => {
-    flow.o.requests.insertSync(req);
+  ctx.atCompletion(async (tx) => {
+    await tx.requests.insert(req);
     // After the transaction commits.
     process.nextTick(() => flow.supervisor.poke());
   });
@@ -73,9 +73,7 @@ export function cancelPr(
     (r) => r.repo === repo && r.pr === pr && (keepSha === undefined || r.headSha !== keepSha),
     why,
   );
-  ctx.atCompletion(() => {
-    flow.o.requests.cancelQueuedSync(repo, pr, why, keepSha);
-  });
+  ctx.atCompletion((tx) => tx.requests.cancelQueued(repo, pr, why, keepSha));
 }
 
 /**
@@ -84,13 +82,13 @@ export function cancelPr(
  */
 export async function liveRequests(flow: Flow, f: PrFacts): Promise<RunRequestRow[]> {
   const stopped = new Set(
-    (await flow.o.runs.list({ repo: f.repo, pr: f.number, limit: 500 }))
+    (await flow.o.runs.list({ repo: f.repo, pr: f.number }, { limit: 500, offset: 0 })).rows
       .filter((r) => r.sha === f.headSha && r.status === "cancelled")
       .map((r) => r.id),
   );
-  return flow.o.requests
-    .forPr(f.repo, f.number, f.headSha)
-    .filter((r) => r.state !== "cancelled" && r.baseSha === f.baseSha && !stopped.has(r.id));
+  return (await flow.o.requests.forPr(f.repo, f.number, f.headSha)).filter(
+    (r) => r.state !== "cancelled" && r.baseSha === f.baseSha && !stopped.has(r.id),
+  );
 }
 
 /** Whether the public jobs ran, or will, on the PR's head. */
@@ -99,13 +97,13 @@ export async function publicDone(flow: Flow, f: PrFacts): Promise<boolean> {
 }
 
 /** Test labels on the PR that a trusted sender set (plus `extra`, being recorded now). */
-export function currentTrustedLabels(
+export async function currentTrustedLabels(
   flow: Flow,
   f: PrFacts,
   base: Config,
   extra: string[] = [],
-): string[] {
-  const trusted = new Set([...flow.o.requests.trustedLabels(f.repo, f.number), ...extra]);
+): Promise<string[]> {
+  const trusted = new Set([...(await flow.o.labels.trusted(f.repo, f.number)), ...extra]);
   return testLabels(base, f.labels).filter((l) => trusted.has(l));
 }
 

@@ -94,9 +94,9 @@ export async function reportGate(
   if (head && head.sha !== f.headSha) {
     return flow.reporter.gateEnded(f.repo, f.installationId, f.headSha, superseded(head.sha));
   }
-  const onBase = flow.o.requests
-    .forPr(f.repo, f.number, f.headSha)
-    .filter((r) => r.baseSha === f.baseSha);
+  const onBase = (await flow.o.requests.forPr(f.repo, f.number, f.headSha)).filter(
+    (r) => r.baseSha === f.baseSha,
+  );
   return flow.reporter.gate({
     repo: f.repo,
     installationId: f.installationId,

@@ -7,9 +7,7 @@ import type { Comparison, Forge } from "../../forge/types.js";
 import type { RunnerDeps } from "../../pipeline/runner.js";
 import type { PlannedJob } from "../../pipeline/types.js";
 import type { GrantContext, SecretGrant } from "../../secrets/types.js";
-import type { ApprovalStore } from "../../store/approvals.js";
-import type { RunRequestStore } from "../../store/run-requests.js";
-import type { RunStore } from "../../store/runs.js";
+import type { ApprovalRepo, PrLabelRepo, RunRepo, RunRequestQueue } from "../../store/index.js";
 import type { HeadRepo } from "../../trust/authorize.js";
 import type { TrustRegistry } from "../../trust/registry.js";
 import type { Actor, TrustEvaluator } from "../../trust/rules.js";
@@ -49,9 +47,11 @@ export interface RunnerForRun {
 }
 
 export interface FlowOptions {
-  runs: RunStore;
-  approvals: ApprovalStore;
-  requests: RunRequestStore;
+  runs: RunRepo;
+  approvals: ApprovalRepo;
+  requests: RunRequestQueue;
+  /** Test labels that a trusted sender set. */
+  labels: PrLabelRepo;
   outbox: Outbox;
   source: PrSource;
   forgeFor(installationId: number): Forge;

@@ -3,7 +3,6 @@
 // signing key published until it expires.
 import { randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
-import type { AuditLog } from "../../store/audit.js";
 import { SecretsError } from "../errors.js";
 import { airlockClaims, type JobIdentity, renderSub } from "./claims.js";
 import type { OidcKeyStore } from "./keys.js";
@@ -39,8 +38,8 @@ export class IdTokenIssuer {
     private readonly o: {
       /** The issuer URL: `iss`, and where /.well-known/openid-configuration is served. */
       issuer: string;
+      /** The signing keys; each token's audit entry is recorded beside its key's use. */
       keys: OidcKeyStore;
-      audit?: AuditLog;
       now?: () => number;
     },
   ) {
@@ -84,19 +83,15 @@ export class IdTokenIssuer {
       .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: "JWT" })
       .sign(signer.key);
     // The key stays published until this token expires; recorded before anyone holds the token.
-    await this.o.keys.rows.ready();
-    this.o.keys.rows.write(() => {
-      this.o.keys.noteSigned(signer.kid, exp);
-      this.o.audit?.recordSync({
-        action: "id-token",
-        actor: req.actor,
-        runId: job.runId,
-        jobId: job.jobId,
-        key: req.purpose,
-        versions: { kid: signer.kid, jti: claims.jti },
-        detail: JSON.stringify(claims),
-        at: now,
-      });
+    await this.o.keys.noteSigned(signer.kid, exp, {
+      action: "id-token",
+      actor: req.actor,
+      runId: job.runId,
+      jobId: job.jobId,
+      key: req.purpose,
+      versions: { kid: signer.kid, jti: claims.jti },
+      detail: JSON.stringify(claims),
+      at: now,
     });
     return { token, claims, kid: signer.kid, expiresAt: exp };
   }

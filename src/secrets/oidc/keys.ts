@@ -7,8 +7,7 @@
 // signed has expired (plus a clock-skew leeway); then it is deleted, private part included.
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { calculateJwkThumbprint, type JWK } from "jose";
-import type { AuditLog } from "../../store/audit.js";
-import { type OidcKeyRow, OidcKeyRows } from "../../store/oidc-keys.js";
+import type { AuditEntry, OidcKeyRow, Store } from "../../store/types.js";
 import type { EmbeddedStore } from "../embedded.js";
 import { SecretsError } from "../errors.js";
 
@@ -39,10 +38,10 @@ export interface Signer {
 }
 
 export interface OidcKeyStoreOptions {
-  sqlite: OidcKeyRows["sqlite"];
+  /** Where the key rows and their audit entries live. */
+  db: Store;
   /** Seals and opens the private keys (the embedded store's data key); absent: publish only. */
   store?: Pick<EmbeddedStore, "sealOidcKey" | "openOidcKey">;
-  audit?: AuditLog;
   now?: () => number;
 }
 
@@ -59,26 +58,22 @@ function generate(alg: OidcAlg): { privateKey: KeyObject; publicJwk: JWK } {
 }
 
 export class OidcKeyStore {
-  readonly rows: OidcKeyRows;
   private readonly now: () => number;
   /** Opened private keys by kid: unsealing costs a database read and a decryption. */
   private readonly opened = new Map<string, KeyObject>();
 
   constructor(private readonly o: OidcKeyStoreOptions) {
-    this.rows = new OidcKeyRows(o.sqlite);
     this.now = o.now ?? Date.now;
   }
 
   /** Every stored key with its state now, oldest activation first. */
   async status(): Promise<KeyStatus[]> {
-    await this.rows.ready();
-    return statesOf(this.rows.all(), this.now());
+    return statesOf(await this.o.db.oidcKeys.all(), this.now());
   }
 
   /** The public keys verifiers may need now: the signing key, the next one, retiring ones. */
   async jwks(): Promise<{ keys: JWK[] }> {
-    await this.rows.ready();
-    const rows = this.rows.all();
+    const rows = await this.o.db.oidcKeys.all();
     const live = new Set(
       statesOf(rows, this.now())
         .filter((k) => k.state !== "expired")
@@ -93,25 +88,33 @@ export class OidcKeyStore {
 
   /** The key that signs now; the first one (RS256) is created when there is none. */
   async signer(): Promise<Signer> {
-    await this.rows.ready();
-    let current = statesOf(this.rows.all(), this.now()).find((k) => k.state === "signing");
+    const signing = async () =>
+      statesOf(await this.o.db.oidcKeys.all(), this.now()).find((k) => k.state === "signing");
+    let current = await signing();
     if (!current) {
       await this.create({ alg: DEFAULT_ALG, activateInMs: 0, actor: "airlock", onlyIfNone: true });
-      current = statesOf(this.rows.all(), this.now()).find((k) => k.state === "signing");
+      current = await signing();
     }
     if (!current) throw new SecretsError("the OIDC issuer has no signing key");
     let key = this.opened.get(current.kid);
     if (!key) {
-      const row = this.rows.all().find((r) => r.kid === current.kid)!;
-      key = createPrivateKey({ key: this.sealer().openOidcKey(row), format: "der", type: "pkcs8" });
+      const row = (await this.o.db.oidcKeys.all()).find((r) => r.kid === current.kid)!;
+      const pkcs8 = await this.sealer().openOidcKey(row);
+      key = createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
       this.opened.set(current.kid, key);
     }
     return { kid: current.kid, alg: current.alg, key };
   }
 
-  /** Records that `kid` signed a token expiring at `expMs`, so it stays published until then. */
-  noteSigned(kid: string, expMs: number): void {
-    this.rows.noteSigned(kid, expMs);
+  /**
+   * Records that `kid` signed a token expiring at `expMs`, so it stays published until then,
+   * with the token's audit entry, in one transaction.
+   */
+  async noteSigned(kid: string, expMs: number, entry: AuditEntry): Promise<void> {
+    await this.o.db.transaction(async (tx) => {
+      await tx.oidcKeys.noteSigned(kid, expMs);
+      await tx.audit.record(entry);
+    });
   }
 
   /**
@@ -119,7 +122,6 @@ export class OidcKeyStore {
    * replaces signs until then and stays published until its tokens have expired.
    */
   async rotate(o: { alg?: OidcAlg; activateInMs: number; actor: string }): Promise<KeyStatus> {
-    await this.rows.ready();
     return this.create({ alg: o.alg ?? DEFAULT_ALG, activateInMs: o.activateInMs, actor: o.actor });
   }
 
@@ -128,8 +130,7 @@ export class OidcKeyStore {
    * stop verifying as soon as verifiers refetch the JWKS. A revoked signing key is replaced.
    */
   async revoke(kid: string, actor: string): Promise<{ replacement?: KeyStatus }> {
-    await this.rows.ready();
-    const states = statesOf(this.rows.all(), this.now());
+    const states = statesOf(await this.o.db.oidcKeys.all(), this.now());
     const target = states.find((k) => k.kid === kid);
     if (!target) {
       throw new SecretsError(
@@ -140,9 +141,9 @@ export class OidcKeyStore {
     if (target.state === "signing" && !states.some((k) => k.state === "next")) {
       replacement = await this.create({ alg: target.alg, activateInMs: 0, actor });
     }
-    this.rows.write(() => {
-      this.rows.delete(kid);
-      this.o.audit?.recordSync({
+    await this.o.db.transaction(async (tx) => {
+      await tx.oidcKeys.delete(kid);
+      await tx.audit.record({
         action: "oidc-revoke",
         actor,
         key: kid,
@@ -163,15 +164,15 @@ export class OidcKeyStore {
     const { privateKey, publicJwk } = generate(o.alg);
     const kid = await calculateJwkThumbprint(publicJwk, "sha256");
     const pkcs8 = privateKey.export({ format: "der", type: "pkcs8" });
-    const sealed = this.sealer().sealOidcKey(kid, pkcs8);
+    const sealed = await this.sealer().sealOidcKey(kid, pkcs8);
     pkcs8.fill(0);
     const now = this.now();
-    this.rows.write(() => {
-      const rows = this.rows.all();
+    const rows = await this.o.db.transaction(async (tx) => {
+      const rows = await tx.oidcKeys.all();
       // Another process made the first key a moment ago: use theirs.
-      if (o.onlyIfNone && rows.length > 0) return;
-      this.prune(rows, now);
-      this.rows.insert({
+      if (o.onlyIfNone && rows.length > 0) return rows;
+      await this.prune(tx, rows, now);
+      await tx.oidcKeys.insert({
         kid,
         alg: o.alg,
         public_jwk: JSON.stringify(publicJwk),
@@ -180,15 +181,16 @@ export class OidcKeyStore {
         activates_at: now + o.activateInMs,
         signed_until: 0,
       });
-      this.o.audit?.recordSync({
+      await tx.audit.record({
         action: "oidc-rotate",
         actor: o.actor,
         key: kid,
         detail: `OIDC key ${kid} (${o.alg}) published; signs from ${new Date(now + o.activateInMs).toISOString()}`,
         at: now,
       });
+      return tx.oidcKeys.all();
     });
-    return statesOf(this.rows.all(), now).find((k) => k.kid === kid)!;
+    return statesOf(rows, now).find((k) => k.kid === kid)!;
   }
 
   private sealer(): NonNullable<OidcKeyStoreOptions["store"]> {
@@ -197,10 +199,10 @@ export class OidcKeyStore {
   }
 
   /** Inside a write transaction: deletes keys no verifier can need any more. */
-  private prune(rows: OidcKeyRow[], now: number): void {
+  private async prune(tx: Store, rows: OidcKeyRow[], now: number): Promise<void> {
     for (const k of statesOf(rows, now)) {
       if (k.state === "expired") {
-        this.rows.delete(k.kid);
+        await tx.oidcKeys.delete(k.kid);
         this.opened.delete(k.kid);
       }
     }

@@ -123,12 +123,13 @@ export class RunRequestQueueImpl implements RunRequestQueue {
     });
   }
 
-  async claimNext(now = Date.now()): Promise<RunRequestRow | undefined> {
+  async claimNext(now = Date.now(), skip: string[] = []): Promise<RunRequestRow | undefined> {
     const { db } = this.c;
     let next = db
       .selectFrom("run_requests")
       .select("id")
       .where("state", "=", "queued")
+      .$if(skip.length > 0, (q) => q.where("id", "not in", skip))
       .orderBy("created_at")
       .orderBy("attempt")
       .orderBy("id")

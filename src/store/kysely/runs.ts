@@ -38,7 +38,7 @@ export class RunRepoImpl implements RunRepo {
             reason: j.reason,
             needs: JSON.stringify(j.needs),
             secrets: JSON.stringify(j.secrets),
-            restricted: j.secrets.length > 0 ? 1 : 0,
+            restricted: (j.restricted ?? j.secrets.length > 0) ? 1 : 0,
             exit_code: null,
             started_at: null,
             finished_at: null,
@@ -94,6 +94,7 @@ export class RunRepoImpl implements RunRepo {
         ...(u.grants !== undefined ? { grants: JSON.stringify(u.grants) } : {}),
         ...(u.error !== undefined ? { error: u.error } : {}),
         ...(u.egress !== undefined ? { egress: JSON.stringify(u.egress) } : {}),
+        ...(u.notes !== undefined ? { notes: JSON.stringify(u.notes) } : {}),
         ...(tests
           ? {
               tests: JSON.stringify(tests),

@@ -8,6 +8,7 @@ import { ApprovalRepoImpl } from "./approvals.js";
 import { AuditRepoImpl } from "./audit.js";
 import type { Ctx, Shared } from "./context.js";
 import { EventBatcher, EventQueueImpl } from "./events.js";
+import { OidcKeyRepoImpl } from "./oidc-keys.js";
 import { CheckRunRepoImpl, OutboxQueueImpl } from "./outbox.js";
 import { PrLabelRepoImpl, RunRequestQueueImpl } from "./run-requests.js";
 import { RunRepoImpl } from "./runs.js";
@@ -29,6 +30,7 @@ export class KyselyStore implements Store {
   readonly approvals: ApprovalRepoImpl;
   readonly sessions: SessionRepoImpl;
   readonly secrets: SecretRepoImpl;
+  readonly oidcKeys: OidcKeyRepoImpl;
   readonly audit: AuditRepoImpl;
 
   constructor(
@@ -58,6 +60,7 @@ export class KyselyStore implements Store {
     this.approvals = new ApprovalRepoImpl(c);
     this.sessions = new SessionRepoImpl(c);
     this.secrets = new SecretRepoImpl(c, hooks.purgeDeleted);
+    this.oidcKeys = new OidcKeyRepoImpl(c);
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {

@@ -3,7 +3,7 @@
 // not a trusted member → 403 (DESIGN.md invariant 5).
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { SessionStore } from "../../store/sessions.js";
+import type { SessionRepo } from "../../store/index.js";
 import { html, page } from "../console/html.js";
 import type { GitHubOAuthOptions } from "./github-oauth.js";
 import { isHttps, type OriginOptions, sameOrigin } from "./request.js";
@@ -21,7 +21,7 @@ export interface Principal {
   notices?: readonly string[];
 }
 
-/** What the console writes to the audit log; `AuditLog` from src/store/audit.ts satisfies it. */
+/** What the console writes to the audit log; `AuditRepo` from src/store/audit.ts satisfies it. */
 export interface AuditWriter {
   record(e: {
     action: string;
@@ -33,7 +33,7 @@ export interface AuditWriter {
 }
 
 export interface AuthOptions extends OriginOptions {
-  sessions: SessionStore;
+  sessions: SessionRepo;
   /** Whether a GitHub login is a trusted member now (org/team/permission rules, cached briefly). */
   isTrusted(login: string): Promise<boolean>;
   /** Enables "Sign in with GitHub". */

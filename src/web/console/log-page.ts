@@ -1,6 +1,6 @@
 // The log view of one job: a page of lines with numbers and colours, a pager, search, the
 // download link, and (at the tail of a running job) the hook the script uses to stream new lines.
-import { type JobRow, jobEgress, type RunRow } from "../../store/runs.js";
+import { type JobRow, jobEgress, type RunRow } from "../../store/index.js";
 import type { Principal } from "../auth/auth.js";
 import { egressSection } from "./egress-section.js";
 import { duration, html, page, pathOf, query, trusted } from "./html.js";

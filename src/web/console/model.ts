@@ -1,6 +1,6 @@
 // Rows of the run store turned into what the pages show: JSON columns parsed defensively (a bad
 // value shows as nothing rather than breaking the page), durations, and the job graph in levels.
-import { DESCRIPTIONS_NOTE, type JobRow, type RunRow, type TestResult } from "../../store/runs.js";
+import { DESCRIPTIONS_NOTE, type JobRow, type RunRow, type TestResult } from "../../store/index.js";
 
 export const FINAL_JOB_STATES = new Set([
   "passed",

@@ -2,7 +2,7 @@
 // durations and per-test results from JUnit. Built only from those columns: never a log line, an
 // executor error, the reasons, the grants or the notes. Failure messages (already redacted) are
 // shown for public jobs by default, for restricted jobs only when the repository opted in.
-import type { JobRow, RunRow } from "../../store/runs.js";
+import type { JobRow, RunRow } from "../../store/index.js";
 import { duration, html, page } from "./html.js";
 import { jobDuration, testsOf } from "./model.js";
 import { badge } from "./run-pages.js";

@@ -6,9 +6,8 @@ import { Readable } from "node:stream";
 import formbody from "@fastify/formbody";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AuditQueryError } from "../../store/audit-query.js";
-import type { RunFilter } from "../../store/console-queries.js";
+import type { JobRow, RunFilter, RunRow } from "../../store/index.js";
 import { lastLinesOf, stripAnsi } from "../../store/log-text.js";
-import type { JobRow, RunRow } from "../../store/runs.js";
 import type { RunStatus } from "../../store/schema.js";
 import { Auth, type Principal } from "../auth/auth.js";
 import { secretsPage } from "./admin-pages.js";
@@ -67,7 +66,7 @@ const runRef = (r: RunRow): RunRef => ({ id: r.id, repo: r.repo, pr: r.pr, sha: 
 
 /** Registers the console. `opts.auth` is what registerAuth answered. */
 export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions): Promise<void> {
-  const { auth, runs, logs, queries } = opts;
+  const { auth, runs, logs } = opts;
   const pageLines = opts.pageLines ?? 1000;
   const pageRuns = opts.pageRuns ?? 50;
   const pageAudit = opts.pageAudit ?? 50;
@@ -126,8 +125,8 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
       async (req: FastifyRequest<{ Querystring: Record<string, string> }>, reply) => {
         const filter = filterOf(req.query);
         const offset = int(req.query.offset, 0, 1_000_000) ?? 0;
-        const { rows, more } = await queries.listRuns(filter, { limit: pageRuns, offset });
-        const states = await queries.jobStates(rows.map((r) => r.id));
+        const { rows, more } = await runs.list(filter, { limit: pageRuns, offset });
+        const states = await runs.jobStates(rows.map((r) => r.id));
         return sendHtml(
           reply,
           200,
@@ -151,7 +150,7 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
         const filter = filterOf(req.query);
         const offset = int(req.query.offset, 0, 1_000_000) ?? 0;
         const limit = int(req.query.limit, 1, 200) ?? pageRuns;
-        const { rows, more } = await queries.listRuns(filter, { limit, offset });
+        const { rows, more } = await runs.list(filter, { limit, offset });
         return reply.send({ runs: rows, more, offset, limit });
       },
     );

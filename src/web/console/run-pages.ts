@@ -1,9 +1,15 @@
 // The runs list and the run page. Every value goes through `html`, which escapes it.
 
 import { endReason } from "../../pipeline/end-reason.js";
-import { jobStatesText, type RunFilter } from "../../store/console-queries.js";
+import {
+  DESCRIPTIONS_NOTE,
+  type JobRow,
+  jobNotes,
+  jobStatesText,
+  type RunFilter,
+  type RunRow,
+} from "../../store/index.js";
 import type { LastLines } from "../../store/log-text.js";
-import { DESCRIPTIONS_NOTE, type JobRow, jobNotes, type RunRow } from "../../store/runs.js";
 import type { Principal } from "../auth/auth.js";
 import { duration, html, page, pathOf, query, type SafeHtml, time } from "./html.js";
 import {

@@ -2,9 +2,8 @@
 // logs, audit) and secret *metadata*; it holds no secret backend and no way to read a value.
 // Actions on runs belong to the gateway and arrive as callbacks.
 import type { AuditQuery } from "../../store/audit-query.js";
-import type { ConsoleQueries } from "../../store/console-queries.js";
+import type { RunRepo, RunRow } from "../../store/index.js";
 import type { LogStore } from "../../store/logs.js";
-import type { RunRow, RunStore } from "../../store/runs.js";
 import type { AuditWriter, Auth } from "../auth/auth.js";
 
 export interface ActionResult {
@@ -75,7 +74,7 @@ export interface AuditPageResult {
   olderBefore: number | null;
 }
 
-/** `AuditLog` from src/store/audit.ts satisfies it. */
+/** `AuditRepo` from src/store/audit.ts satisfies it. */
 export interface AuditReader {
   list(filter: { run?: string; action?: string; limit?: number }): Promise<AuditItem[]>;
   page(
@@ -95,8 +94,7 @@ export interface PublicSummaryPolicy {
 
 export interface ConsoleOptions {
   auth: Auth;
-  runs: RunStore;
-  queries: ConsoleQueries;
+  runs: RunRepo;
   logs: LogStore;
   audit: AuditReader & AuditWriter;
   actions: ConsoleActions;

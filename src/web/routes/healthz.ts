@@ -3,14 +3,14 @@ import type { FastifyInstance } from "fastify";
 
 export interface HealthzOptions {
   /** Throws or returns false when the gateway cannot serve. */
-  check?: () => boolean;
+  check?: () => boolean | Promise<boolean>;
 }
 
 export async function healthzRoute(app: FastifyInstance, opts: HealthzOptions) {
   app.get("/healthz", async (_req, reply) => {
     let ok = true;
     try {
-      ok = opts.check ? opts.check() : true;
+      ok = opts.check ? await opts.check() : true;
     } catch {
       ok = false;
     }

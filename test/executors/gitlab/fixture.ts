@@ -13,8 +13,7 @@ import {
   type GitLabPipelinesOptions,
   type RestrictedRunRequest,
 } from "../../../src/executors/gitlab/index.js";
-import { openDb } from "../../../src/store/db.js";
-import { type NewRunRequest, RunRequestStore } from "../../../src/store/run-requests.js";
+import { type NewRunRequest, openStore, type RunRequestQueue } from "../../../src/store/index.js";
 import { GitLabDouble, type ScriptStep } from "./double.js";
 
 const key = generateKeyPairSync("ed25519");
@@ -98,13 +97,11 @@ export const runRequest = (pr: number, sha: string): Omit<NewRunRequest, "id"> =
 });
 
 /** Runs `fn` with a run-request store on a fresh data directory, removed afterwards. */
-export async function withRequestStore(fn: (store: RunRequestStore) => Promise<void>) {
+export async function withRequestStore(fn: (store: RunRequestQueue) => Promise<void>) {
   const data = mkdtempSync(path.join(os.tmpdir(), "airlock-gitlab-requests-"));
-  const db = await openDb(data);
+  const db = await openStore({ dataDir: data });
   try {
-    const store = new RunRequestStore(db.sqlite);
-    await store.ready();
-    await fn(store);
+    await fn(db.requests);
   } finally {
     await db.close();
     rmSync(data, { recursive: true, force: true });

@@ -183,12 +183,15 @@ describe("the gateway's earlier attempts of a run", () => {
   it("are the requests a restart took up again, not other runs of the PR", async () => {
     await withRequestStore(async (store) => {
       const base = runRequest(3, SHA);
-      store.insertSync({ ...base, id: "first" });
-      store.insertSync({ ...base, id: "unrelated" });
-      await store.requeue(store.get("first")!, "second");
-      await store.requeue(store.get("second")!, "third");
-      assert.deepEqual(store.earlierAttempts(store.get("third")!), ["first", "second"]);
-      assert.deepEqual(store.earlierAttempts(store.get("unrelated")!), []);
+      await store.insert({ ...base, id: "first" });
+      await store.insert({ ...base, id: "unrelated" });
+      await store.requeue((await store.get("first"))!, "second");
+      await store.requeue((await store.get("second"))!, "third");
+      assert.deepEqual(await store.earlierAttempts((await store.get("third"))!), [
+        "first",
+        "second",
+      ]);
+      assert.deepEqual(await store.earlierAttempts((await store.get("unrelated"))!), []);
     });
   });
 });

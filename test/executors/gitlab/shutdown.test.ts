@@ -98,16 +98,24 @@ describe("a shutdown while the GitLab pipeline runs", () => {
 describe("attempts of a run request", () => {
   it("a shutdown spends none; a crash or a failure spends one", async () => {
     await withRequestStore(async (store) => {
-      store.insertSync({ ...runRequest(5, SHA), id: "a1" });
-      assert.equal(store.attemptsSpent(store.get("a1")!), 1);
+      await store.insert({ ...runRequest(5, SHA), id: "a1" });
+      assert.equal(await store.attemptsSpent((await store.get("a1"))!), 1);
       const why = "interrupted by a shutdown";
-      await store.requeue(store.get("a1")!, "a2", Date.now(), why, "shutdown");
-      await store.requeue(store.get("a2")!, "a3", Date.now(), why, "shutdown");
-      assert.equal(store.get("a3")!.attempt, 3);
-      assert.equal(store.attemptsSpent(store.get("a3")!), 1, "two shutdowns spent nothing");
-      await store.requeue(store.get("a3")!, "a4");
-      assert.equal(store.attemptsSpent(store.get("a4")!), 2, "a crash spends an attempt");
-      assert.deepEqual(store.earlierAttempts(store.get("a4")!), ["a1", "a2", "a3"]);
+      await store.requeue((await store.get("a1"))!, "a2", Date.now(), why, "shutdown");
+      await store.requeue((await store.get("a2"))!, "a3", Date.now(), why, "shutdown");
+      assert.equal((await store.get("a3"))!.attempt, 3);
+      assert.equal(
+        await store.attemptsSpent((await store.get("a3"))!),
+        1,
+        "two shutdowns spent nothing",
+      );
+      await store.requeue((await store.get("a3"))!, "a4");
+      assert.equal(
+        await store.attemptsSpent((await store.get("a4"))!),
+        2,
+        "a crash spends an attempt",
+      );
+      assert.deepEqual(await store.earlierAttempts((await store.get("a4"))!), ["a1", "a2", "a3"]);
     });
   });
 });
