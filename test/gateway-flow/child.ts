@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { DATABASE_ENV } from "../../src/store/settings.js";
 import type { World } from "./harness.js";
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "flow-child.ts");
@@ -17,10 +18,17 @@ export async function startChild(world: World): Promise<{ proc: ChildProcess; ur
     cloneBase: world.repo.cloneBase,
     gh: { appId: world.gh.appId, privateKey: world.gh.privateKey, url: world.gh.url },
   });
+  const db = world.database;
   const proc = spawn(process.execPath, ["--import", "tsx", CHILD, arg], {
     stdio: ["ignore", "pipe", "inherit"],
-    // Workspaces of killed runs stay inside the test's directory.
-    env: { ...process.env, TMPDIR: tmp },
+    env: {
+      ...process.env,
+      // Workspaces of killed runs stay inside the test's directory.
+      TMPDIR: tmp,
+      // The database reaches the gateway through the environment, as it reaches airlock serve.
+      ...(db?.url ? { [DATABASE_ENV.url]: db.url } : {}),
+      ...(db?.password ? { [DATABASE_ENV.password]: db.password } : {}),
+    },
   });
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";

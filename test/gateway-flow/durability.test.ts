@@ -1,232 +1,241 @@
-// The gateway killed with SIGKILL at random points while deliveries and runs are in flight: after
-// the restarts every stored delivery is processed exactly once, every run reaches a final state
-// and every check run its final conclusion on GitHub's side.
+// The gateway killed with SIGKILL at random points while deliveries and runs are in flight, on
+// every database engine: after the restarts every stored delivery is processed exactly once, every
+// run reaches a final state and every check run its final conclusion on GitHub's side.
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import path from "node:path";
-import { after, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
-import SQLite from "better-sqlite3";
+import { sql } from "kysely";
+import { openStore } from "../../src/store/index.js";
+import { engines } from "../support/engines.js";
 import { PATIENCE_MS } from "../support/patience.js";
 import { startChild } from "./child.js";
 import { commentPayload, prPayload, TRUSTED, UNTRUSTED, WEBHOOK_SECRET, World } from "./harness.js";
 
-let w: World | undefined;
-let child: ChildProcess | undefined;
+for (const engine of await engines()) {
+  describe(`on ${engine.name}`, () => {
+    let w: World | undefined;
+    let child: ChildProcess | undefined;
 
-after(async () => {
-  child?.kill("SIGKILL");
-  await w?.close();
-});
+    after(async () => {
+      child?.kill("SIGKILL");
+      await w?.close();
+    });
 
-test("SIGKILL at random points loses nothing and repeats nothing", {
-  timeout: 2 * PATIENCE_MS,
-}, async (t) => {
-  w = await World.create(undefined, { server: false });
-  const world = w;
-  const trusted = world.openPr({ author: TRUSTED });
-  const untrusted = world.openPr({ author: UNTRUSTED });
-  const deliveries: { event: string; payload: unknown; id: string }[] = [
-    {
-      event: "pull_request",
-      payload: prPayload("opened", trusted, { baseSha: world.baseSha }),
-      id: "d-1",
-    },
-    {
-      event: "pull_request",
-      payload: prPayload("opened", untrusted, { baseSha: world.baseSha }),
-      id: "d-2",
-    },
-    {
-      event: "issue_comment",
-      payload: commentPayload(untrusted.number, "/ok-to-test", TRUSTED),
-      id: "d-3",
-    },
-    {
-      event: "issue_comment",
-      payload: commentPayload(trusted.number, "/test all", TRUSTED),
-      id: "d-4",
-    },
-  ];
-  const acked = new Set<string>();
-  let url = "";
-  const send = async (d: (typeof deliveries)[number]) => {
-    const { sign } = await import("@octokit/webhooks-methods");
-    const body = JSON.stringify(d.payload);
-    try {
-      const res = await fetch(`${url}/webhooks/github`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "x-github-event": d.event,
-          "x-github-delivery": d.id,
-          "x-hub-signature-256": await sign(WEBHOOK_SECRET, body),
+    test("SIGKILL at random points loses nothing and repeats nothing", {
+      timeout: 2 * PATIENCE_MS,
+    }, async (t) => {
+      w = await World.on(engine, undefined, { server: false });
+      const world = w;
+      const trusted = world.openPr({ author: TRUSTED });
+      const untrusted = world.openPr({ author: UNTRUSTED });
+      const deliveries: { event: string; payload: unknown; id: string }[] = [
+        {
+          event: "pull_request",
+          payload: prPayload("opened", trusted, { baseSha: world.baseSha }),
+          id: "d-1",
         },
-        body,
-      });
-      if (res.status === 202 || res.status === 200) acked.add(d.id);
-    } catch {
-      // The gateway is down: GitHub redelivers later.
-    }
-  };
+        {
+          event: "pull_request",
+          payload: prPayload("opened", untrusted, { baseSha: world.baseSha }),
+          id: "d-2",
+        },
+        {
+          event: "issue_comment",
+          payload: commentPayload(untrusted.number, "/ok-to-test", TRUSTED),
+          id: "d-3",
+        },
+        {
+          event: "issue_comment",
+          payload: commentPayload(trusted.number, "/test all", TRUSTED),
+          id: "d-4",
+        },
+      ];
+      const acked = new Set<string>();
+      let url = "";
+      const send = async (d: (typeof deliveries)[number]) => {
+        const { sign } = await import("@octokit/webhooks-methods");
+        const body = JSON.stringify(d.payload);
+        try {
+          const res = await fetch(`${url}/webhooks/github`, {
+            method: "POST",
+            headers: {
+              "content-type": "application/json",
+              "x-github-event": d.event,
+              "x-github-delivery": d.id,
+              "x-hub-signature-256": await sign(WEBHOOK_SECRET, body),
+            },
+            body,
+          });
+          if (res.status === 202 || res.status === 200) acked.add(d.id);
+        } catch {
+          // The gateway is down: GitHub redelivers later.
+        }
+      };
 
-  for (let round = 0; round < 4; round++) {
-    const c = await startChild(world);
-    child = c.proc;
-    url = c.url;
-    // Deliveries not yet acknowledged are (re)delivered, as GitHub's redelivery would.
-    const pending = deliveries.filter((d) => !acked.has(d.id));
-    const sending = (async () => {
-      for (const d of pending) {
-        await send(d);
-        await new Promise((r) => setTimeout(r, Math.random() * 150));
+      for (let round = 0; round < 4; round++) {
+        const c = await startChild(world);
+        child = c.proc;
+        url = c.url;
+        // Deliveries not yet acknowledged are (re)delivered, as GitHub's redelivery would.
+        const pending = deliveries.filter((d) => !acked.has(d.id));
+        const sending = (async () => {
+          for (const d of pending) {
+            await send(d);
+            await new Promise((r) => setTimeout(r, Math.random() * 150));
+          }
+        })();
+        await new Promise((r) => setTimeout(r, 150 + Math.random() * 900));
+        child.kill("SIGKILL");
+        await new Promise((r) => child!.once("exit", r));
+        await sending;
       }
-    })();
-    await new Promise((r) => setTimeout(r, 150 + Math.random() * 900));
-    child.kill("SIGKILL");
-    await new Promise((r) => child!.once("exit", r));
-    await sending;
-  }
-  // The last life: runs to the end.
-  const c = await startChild(world);
-  child = c.proc;
-  url = c.url;
-  for (const d of deliveries.filter((x) => !acked.has(x.id))) await send(d);
-  assert.equal(acked.size, deliveries.length);
+      // The last life: runs to the end.
+      const c = await startChild(world);
+      child = c.proc;
+      url = c.url;
+      for (const d of deliveries.filter((x) => !acked.has(x.id))) await send(d);
+      assert.equal(acked.size, deliveries.length);
 
-  const db = new SQLite(path.join(world.dataDir, "airlock.db"), { readonly: true });
-  // What happened, for the failure messages: each request and its run's job states, then each
-  // check's history on GitHub's side (which run wrote which state, in order).
-  const trace = () => {
-    const lines: string[] = [];
-    const reqs = db
-      .prepare("SELECT * FROM run_requests ORDER BY created_at, rowid")
-      .all() as Record<string, unknown>[];
-    for (const r of reqs) {
-      const run = db.prepare("SELECT status FROM runs WHERE id = ?").get(r.id) as
-        | { status: string }
-        | undefined;
-      const jobs = (
-        db.prepare("SELECT job_id, state FROM jobs WHERE run_id = ? ORDER BY seq").all(r.id) as {
-          job_id: string;
-          state: string;
-        }[]
-      ).map((j) => `${j.job_id}=${j.state}`);
-      lines.push(
-        `request ${r.id} pr ${r.pr} ${r.kind} attempt ${r.attempt} ${r.state} (${r.note ?? ""}); run ${run?.status ?? "none"} [${jobs.join(" ")}]`,
-      );
-    }
-    for (const ch of world.gh.checkRuns("acme/app")) {
-      const steps = ch.history.map((h) => {
-        const ext = typeof h.external_id === "string" ? h.external_id.split("/")[0] : "-";
-        return `${String(h.conclusion ?? h.status ?? "?")}@${ext}`;
-      });
-      lines.push(`check ${ch.name} on ${ch.head_sha.slice(0, 7)}: ${steps.join(" → ")}`);
-    }
-    return lines.join("\n");
-  };
-  try {
-    const until = Date.now() + PATIENCE_MS;
-    for (;;) {
-      const busy = db
-        .prepare(
-          `SELECT (SELECT count(*) FROM events WHERE state IN ('pending','processing'))
-                + (SELECT count(*) FROM run_requests WHERE state IN ('queued','running'))
-                + (SELECT count(*) FROM outbox WHERE state IN ('pending','delivering')) AS n`,
-        )
-        .get() as { n: number };
-      if (busy.n === 0) break;
-      assert.ok(Date.now() < until, "the gateway did not settle after the restarts");
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await new Promise((r) => setTimeout(r, 300));
+      const store = await openStore({ dataDir: world.dataDir, database: world.database });
+      const db = store.db;
+      // What happened, for the failure messages: each request and its run's job states, then each
+      // check's history on GitHub's side (which run wrote which state, in order).
+      const traced = async () => {
+        const lines: string[] = [];
+        const reqs = await db
+          .selectFrom("run_requests")
+          .selectAll()
+          .orderBy("created_at")
+          .orderBy("attempt")
+          .execute();
+        for (const r of reqs) {
+          const run = await store.runs.get(r.id);
+          const jobs = (await store.runs.jobs(r.id)).map((j) => `${j.job_id}=${j.state}`);
+          lines.push(
+            `request ${r.id} pr ${r.pr} ${r.kind} attempt ${r.attempt} ${r.state} (${r.note ?? ""}); run ${run?.status ?? "none"} [${jobs.join(" ")}]`,
+          );
+        }
+        for (const ch of world.gh.checkRuns("acme/app")) {
+          const steps = ch.history.map((h) => {
+            const ext = typeof h.external_id === "string" ? h.external_id.split("/")[0] : "-";
+            return `${String(h.conclusion ?? h.status ?? "?")}@${ext}`;
+          });
+          lines.push(`check ${ch.name} on ${ch.head_sha.slice(0, 7)}: ${steps.join(" → ")}`);
+        }
+        return lines.join("\n");
+      };
+      /** Rows of `table` whose `column` holds one of `values`. */
+      const rows = async (table: string, column: string, values: string[]) => {
+        const r = await sql<{ n: number | string }>`
+          SELECT count(*) AS n FROM ${sql.table(table)} WHERE ${sql.ref(column)} IN (${sql.join(values)})`.execute(
+          db,
+        );
+        return Number(r.rows[0]!.n);
+      };
+      try {
+        const until = Date.now() + PATIENCE_MS;
+        for (;;) {
+          const busy =
+            (await rows("events", "state", ["pending", "processing"])) +
+            (await rows("run_requests", "state", ["queued", "running"])) +
+            (await rows("outbox", "state", ["pending", "delivering"]));
+          if (busy === 0) break;
+          assert.ok(Date.now() < until, "the gateway did not settle after the restarts");
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await new Promise((r) => setTimeout(r, 300));
 
-    const events = db.prepare("SELECT delivery_id, state FROM events ORDER BY seq").all() as {
-      delivery_id: string;
-      state: string;
-    }[];
-    assert.deepEqual(events.map((e) => e.delivery_id).sort(), deliveries.map((d) => d.id).sort());
-    for (const e of events) assert.equal(e.state, "done", `delivery ${e.delivery_id}`);
-    // Each delivery requested its runs once, however often it was taken up again.
-    const firsts = db
-      .prepare(
-        "SELECT pr, kind, count(*) AS n FROM run_requests WHERE attempt = 1 GROUP BY pr, kind",
-      )
-      .all() as { pr: number; kind: string; n: number }[];
-    const byKey = Object.fromEntries(firsts.map((r) => [`${r.pr}:${r.kind}`, r.n]));
-    assert.equal(byKey[`${trusted.number}:full`], 1);
-    assert.equal(byKey[`${untrusted.number}:public`], 1);
-    assert.equal(byKey[`${untrusted.number}:restricted`] ?? byKey[`${untrusted.number}:full`], 1);
-    const open = db
-      .prepare("SELECT count(*) AS n FROM runs WHERE status IN ('queued','running')")
-      .get() as { n: number };
-    assert.equal(open.n, 0, "every run reached a final state");
-    const retaken = db
-      .prepare("SELECT count(*) AS n FROM run_requests WHERE attempt > 1")
-      .get() as { n: number };
-    const retried = db.prepare("SELECT count(*) AS n FROM events WHERE attempts > 1").get() as {
-      n: number;
-    };
-    const gaveUp = db
-      .prepare("SELECT count(*) AS n FROM run_requests WHERE note = 'interrupted'")
-      .get() as { n: number };
-    t.diagnostic(
-      `runs taken up again: ${retaken.n}; given up after their attempts: ${gaveUp.n}; deliveries processed again: ${retried.n}`,
-    );
-    const failed = db.prepare("SELECT count(*) AS n FROM outbox WHERE state = 'failed'").get() as {
-      n: number;
-    };
-    assert.equal(failed.n, 0);
-    for (const pr of [trusted, untrusted]) {
-      const checks = world.gh.checkRuns("acme/app", pr.headSha);
-      for (const ch of checks) {
-        assert.equal(ch.status, "completed", `${ch.name} on PR ${pr.number}\n${trace()}`);
+        const events = await db
+          .selectFrom("events")
+          .select(["delivery_id", "state", "attempts"])
+          .orderBy("seq")
+          .execute();
+        assert.deepEqual(
+          events.map((e) => e.delivery_id).sort(),
+          deliveries.map((d) => d.id).sort(),
+        );
+        for (const e of events) assert.equal(e.state, "done", `delivery ${e.delivery_id}`);
+        const requests = await db.selectFrom("run_requests").selectAll().execute();
+        // Each delivery requested its runs once, however often it was taken up again.
+        const firsts = (pr: number, kind: string) =>
+          requests.filter((r) => r.attempt === 1 && r.pr === pr && r.kind === kind).length;
+        assert.equal(firsts(trusted.number, "full"), 1);
+        assert.equal(firsts(untrusted.number, "public"), 1);
+        assert.equal(firsts(untrusted.number, "restricted") || firsts(untrusted.number, "full"), 1);
+        assert.equal(await rows("runs", "status", ["queued", "running"]), 0, "every run ended");
+        const retaken = requests.filter((r) => r.attempt > 1).length;
+        const retried = events.filter((e) => e.attempts > 1).length;
+        const gaveUp = requests.filter((r) => r.note === "interrupted").length;
+        t.diagnostic(
+          `runs taken up again: ${retaken}; given up after their attempts: ${gaveUp}; deliveries processed again: ${retried}`,
+        );
+        assert.equal(await rows("outbox", "state", ["failed"]), 0);
+        for (const pr of [trusted, untrusted]) {
+          const checks = world.gh.checkRuns("acme/app", pr.headSha);
+          for (const ch of checks) {
+            assert.equal(
+              ch.status,
+              "completed",
+              `${ch.name} on PR ${pr.number}\n${await traced()}`,
+            );
+          }
+          const names = Object.fromEntries(checks.map((ch) => [ch.name, ch.conclusion]));
+          for (const name of [
+            "airlock/unit",
+            "airlock/functional-aws",
+            "airlock/functional-scw",
+            "airlock/all-tests",
+            "airlock/approval",
+          ]) {
+            assert.equal(names[name], "success", `${name} on PR ${pr.number}\n${await traced()}`);
+          }
+          // A job's check, as the PR shows it (the newest check run of its name), was last written by
+          // the newest request (a retry keeps its request's place) whose run has that job, whichever
+          // run ended last. Older check runs of the name hold earlier runs of the job.
+          const shown = [...new Map(checks.map((ch) => [ch.name, ch] as const)).values()];
+          for (const ch of shown.filter((c) => c.external_id?.includes("/"))) {
+            const [runId, jobId] = ch.external_id!.split("/");
+            const newest = await db
+              .selectFrom("run_requests as q")
+              .innerJoin("jobs as j", "j.run_id", "q.id")
+              .select("q.id")
+              .where("q.head_sha", "=", pr.headSha)
+              .where("j.job_id", "=", jobId!)
+              .orderBy("q.created_at", "desc")
+              .orderBy("q.attempt", "desc")
+              .limit(1)
+              .executeTakeFirst();
+            const last = ch.history.at(-1)?.external_id;
+            assert.equal(
+              last,
+              `${newest?.id}/${jobId}`,
+              `${ch.name} on PR ${pr.number}\n${await traced()}`,
+            );
+            assert.equal(runId, newest?.id);
+          }
+        }
+      } finally {
+        await store.close();
       }
-      const names = Object.fromEntries(checks.map((ch) => [ch.name, ch.conclusion]));
-      for (const name of [
-        "airlock/unit",
-        "airlock/functional-aws",
-        "airlock/functional-scw",
-        "airlock/all-tests",
-        "airlock/approval",
-      ]) {
-        assert.equal(names[name], "success", `${name} on PR ${pr.number}\n${trace()}`);
+      // A check run is updated in place; another of the same commit and name is a job run again, never
+      // a create sent twice: it starts with a state none of the earlier ones was sent.
+      const all = world.gh.checkRuns("acme/app");
+      for (const [i, ch] of all.entries()) {
+        const earlier = all
+          .slice(0, i)
+          .filter((c) => c.head_sha === ch.head_sha && c.name === ch.name);
+        for (const e of earlier) {
+          assert.ok(
+            e.history.every((h) => !isDeepStrictEqual(h, ch.history[0])),
+            `${ch.name} on ${ch.head_sha.slice(0, 7)} was created twice`,
+          );
+        }
       }
-      // A job's check, as the PR shows it (the newest check run of its name), was last written by
-      // the newest request (a retry keeps its request's place) whose run has that job, whichever
-      // run ended last. Older check runs of the name hold earlier runs of the job.
-      const shown = [...new Map(checks.map((ch) => [ch.name, ch] as const)).values()];
-      for (const ch of shown.filter((c) => c.external_id?.includes("/"))) {
-        const [runId, jobId] = ch.external_id!.split("/");
-        const newest = db
-          .prepare(
-            `SELECT q.id FROM run_requests q JOIN jobs j ON j.run_id = q.id
-             WHERE q.head_sha = ? AND j.job_id = ?
-             ORDER BY q.created_at DESC, q.attempt DESC LIMIT 1`,
-          )
-          .get(pr.headSha, jobId) as { id: string } | undefined;
-        const last = ch.history.at(-1)?.external_id;
-        assert.equal(last, `${newest?.id}/${jobId}`, `${ch.name} on PR ${pr.number}\n${trace()}`);
-        assert.equal(runId, newest?.id);
-      }
-    }
-  } finally {
-    db.close();
-  }
-  // A check run is updated in place; another of the same commit and name is a job run again, never
-  // a create sent twice: it starts with a state none of the earlier ones was sent.
-  const all = world.gh.checkRuns("acme/app");
-  for (const [i, ch] of all.entries()) {
-    const earlier = all.slice(0, i).filter((c) => c.head_sha === ch.head_sha && c.name === ch.name);
-    for (const e of earlier) {
-      assert.ok(
-        e.history.every((h) => !isDeepStrictEqual(h, ch.history[0])),
-        `${ch.name} on ${ch.head_sha.slice(0, 7)} was created twice`,
-      );
-    }
-  }
-  world.gh.assertNoViolations();
-  child.kill("SIGTERM");
-  await new Promise((r) => child!.once("exit", r));
-  child = undefined;
-});
+      world.gh.assertNoViolations();
+      child.kill("SIGTERM");
+      await new Promise((r) => child!.once("exit", r));
+      child = undefined;
+    });
+  });
+}

@@ -24,6 +24,7 @@ import { GatewayMetrics } from "../../src/web/metrics.js";
 import { createServer } from "../../src/web/server.js";
 import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
 import { example, type Payload } from "../gateway/helpers.js";
+import type { TestEngine } from "../support/engines.js";
 import { PATIENCE_MS } from "../support/patience.js";
 
 export const WEBHOOK_SECRET = "flow-webhook-secret";
@@ -205,6 +206,18 @@ export class World {
 
   /** The database the gateway keeps its state in; none: the data directory's SQLite file. */
   database: DatabaseOptions | undefined;
+
+  /** A world whose gateway keeps its state on `engine` (a fresh database of its own). */
+  static async on(
+    engine: TestEngine,
+    basePipeline = BASE_PIPELINE,
+    opts: { server?: boolean } = {},
+  ): Promise<World> {
+    const fresh = await engine.fresh();
+    // Only the database is used: the world has a data directory of its own.
+    fresh.cleanup();
+    return World.create(basePipeline, { ...opts, database: fresh.database });
+  }
 
   static async create(
     basePipeline = BASE_PIPELINE,
