@@ -334,6 +334,7 @@ for (const engine of await engines()) {
         dataDir: w.dataDir,
         gh: w.gh,
         cloneBase: w.repo.cloneBase,
+        database: w.database,
       });
       const again = async () =>
         (await w.server.db.requests.forPr(REPO, pr.number)).find((r) => r.attempt === 2);
