@@ -43,6 +43,12 @@ export interface Store {
    * `fn` is a bug (it would wait for the transaction to end): it throws.
    */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` once the transaction this Store is bound to has committed (at once on a Store that
+   * is not a transaction); never when it rolls back. For telling a loop that work is there to
+   * claim: other connections see the rows only after the commit.
+   */
+  afterCommit(fn: () => void): void;
 }
 
 /** An open database: the Store and what concerns the connection itself. */

@@ -50,6 +50,41 @@ for (const engine of await engines()) {
       }
     });
 
+    it("afterCommit runs once the commit is visible to another connection, never on a rollback", async () => {
+      const other = await t.reopen();
+      try {
+        const seen: string[][] = [];
+        await t.store.transaction(async (tx) => {
+          await tx.labels.add("o/a", 1, "test-a", "alice");
+          // Joined transactions hand theirs to the outer one.
+          await tx.transaction(async (inner) => {
+            inner.afterCommit(() => seen.push(["inner"]));
+          });
+          tx.afterCommit(() => {
+            void other.labels.trusted("o/a", 1).then((l) => seen.push(l));
+          });
+          assert.deepEqual(seen, [], "nothing runs before the commit");
+        });
+        await new Promise((r) => setTimeout(r, 50));
+        assert.deepEqual(seen, [["inner"], ["test-a"]]);
+
+        const never: string[] = [];
+        await assert.rejects(
+          t.store.transaction(async (tx) => {
+            tx.afterCommit(() => never.push("x"));
+            throw new Error("abort");
+          }),
+          /abort/,
+        );
+        assert.deepEqual(never, []);
+        const outside: string[] = [];
+        t.store.afterCommit(() => outside.push("now"));
+        assert.deepEqual(outside, ["now"], "outside a transaction: at once");
+      } finally {
+        await other.close();
+      }
+    });
+
     it("reports the engine's version and answers a ping", async () => {
       await t.store.ping();
       assert.match(

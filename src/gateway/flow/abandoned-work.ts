@@ -63,8 +63,7 @@ export class AbandonedWorkSweep {
       installationId: req.installationId,
       payload: { request: req.id },
     });
-    // After the caller's transaction commits.
-    process.nextTick(() => this.o.outbox.poke());
+    tx.afterCommit(() => this.o.outbox.poke());
   }
 
   async #deliver(item: OutboxItem): Promise<void> {

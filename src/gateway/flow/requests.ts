@@ -39,8 +39,7 @@ export function request(
   };
   ctx.atCompletion(async (tx) => {
     await tx.requests.insert(req);
-    // After the transaction commits.
-    process.nextTick(() => flow.supervisor.poke());
+    tx.afterCommit(() => flow.supervisor.poke());
   });
   return req.id;
 }

@@ -39,6 +39,8 @@ export class KyselyStore implements Store {
     private readonly shared: Shared,
     private readonly hooks: EngineHooks,
     batcher?: EventBatcher,
+    /** A transaction's binding: what runs after its commit. */
+    private readonly committed?: (() => void)[],
   ) {
     const c: Ctx = {
       db,
@@ -63,10 +65,20 @@ export class KyselyStore implements Store {
     this.oidcKeys = new OidcKeyRepoImpl(c);
   }
 
-  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return fn(this);
-    return this.db
+    const committed: (() => void)[] = [];
+    const result = await this.db
       .transaction()
-      .execute((trx) => fn(new KyselyStore(trx, this.engine, this.shared, this.hooks)));
+      .execute((trx) =>
+        fn(new KyselyStore(trx, this.engine, this.shared, this.hooks, undefined, committed)),
+      );
+    for (const f of committed) f();
+    return result;
+  }
+
+  afterCommit(fn: () => void): void {
+    if (this.committed) this.committed.push(fn);
+    else fn();
   }
 }
