@@ -209,7 +209,7 @@ test("a test label filters the run; the gate stays red naming what was left out 
 test("the test-all label selects every job: a full run, and the gate turns green", async () => {
   const pr = w.openPr({ author: TRUSTED, labels: ["test-all"] });
   await opened(pr);
-  assert.deepEqual(restrictedRuns(pr.headSha), [["functional-aws", "functional-scw"]]);
+  assert.deepEqual(await restrictedRuns(pr.headSha), [["functional-aws", "functional-scw"]]);
   const gate = w.check(pr.headSha, "airlock/all-tests")!;
   assert.equal(gate.conclusion, "success", gate.output.title ?? "");
   assert.match(gate.output.title ?? "", /All 2 required jobs passed/);

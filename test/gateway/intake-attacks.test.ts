@@ -135,7 +135,7 @@ test("a valid signature over a body that is not UTF-8 answers 400 for the encodi
   const res = await send("latin-1", SECRET);
   assert.equal(res.status, 400);
   assert.match(await res.text(), /not valid UTF-8/);
-  assert.equal(gw.events.get("latin-1"), undefined);
+  assert.equal(await gw.events.get("latin-1"), undefined);
   // The signature is checked first, over the bytes: a forged one is still a 401.
   assert.equal((await send("latin-2", "guess")).status, 401);
 });

@@ -51,7 +51,7 @@ test("a client that stalls mid-body is answered 408 and cut off; others are serv
   assert.equal(ok.status, 202);
   const reply = await stalled;
   assert.match(reply, /^HTTP\/1\.1 408 /);
-  assert.equal(gw.events.get("stalled-1"), undefined, "nothing of it was stored");
+  assert.equal(await gw.events.get("stalled-1"), undefined, "nothing of it was stored");
 });
 
 test("a client that stalls in its headers is answered 408 and cut off", async () => {
