@@ -1,6 +1,8 @@
 // Builds the runner's dependencies from the embedded defaults: the executors the pipeline can use
 // (the bubblewrap sandbox, what `.airlock.yml` configures, what the serve config names), the
 // secrets service over the configured backends, the redactor and the JUnit parser.
+import path from "node:path";
+import { CacheStore, cacheBudget } from "../cache/store.js";
 import type { NamedExecutorConfig } from "../config/executor-schema.js";
 import type { Config } from "../config/schema.js";
 import type { EgressRequirements } from "../egress/require.js";
@@ -90,10 +92,22 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
     throw new UserError(`job ${tokenJob.id} declares id_tokens: ${NO_ISSUER}`);
   }
   const tempDir = workspaceTempDir(opts.env);
+  const budget = (env: NodeJS.ProcessEnv) => {
+    try {
+      return cacheBudget(env);
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    }
+  };
   const executors = createExecutors({
     config: opts.config,
     dataDir: opts.dataDir,
-    local: { sandbox: opts.sandbox, tempDir, requireCgroups: opts.requireCgroups ?? false },
+    local: {
+      sandbox: opts.sandbox,
+      tempDir,
+      requireCgroups: opts.requireCgroups ?? false,
+      cache: new CacheStore(path.join(opts.dataDir, "cache"), budget(opts.env ?? process.env)),
+    },
     ...(opts.executors ? { named: opts.executors } : {}),
     ...(opts.jobApi ? { jobApi: opts.jobApi } : {}),
   });

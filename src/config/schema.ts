@@ -1,6 +1,7 @@
 // The .airlock.yml schema. Everything else reads the parsed, typed result of this file.
 // Descriptions end up in the JSON Schema (`airlock schema`), where editors show them.
 import { z } from "zod";
+import { CacheSchema } from "./cache-schema.js";
 import { Duration } from "./duration.js";
 import { ExecutorName, ExecutorSchema } from "./executor-schema.js";
 import { LimitsSchema } from "./limits-schema.js";
@@ -126,6 +127,9 @@ export const JobSchema = z
       .array(workspaceGlob("report", "reports/*.xml"))
       .default([])
       .describe("Glob patterns of JUnit XML reports in the workspace, read into per-test results."),
+    cache: CacheSchema.optional().describe(
+      "Files kept between runs: restored before the job, saved after it passes. Scoped by trust (docs/security.md).",
+    ),
     limits: LimitsSchema.optional().describe(
       "Resource limits for the job: memory, processes, cpus, tmp, home, disk, log, open_files, file_size. A server's maximums win; core dumps are always off.",
     ),

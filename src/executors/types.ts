@@ -3,6 +3,8 @@
 // for Jobs in a cluster); select.ts says which one a job uses and registry.ts builds them from
 // the configuration.
 import type { Writable } from "node:stream";
+import type { CacheSpec } from "../cache/job-cache.js";
+import type { CacheScope } from "../cache/scope.js";
 import type { EgressRecord, EgressSpec } from "../egress/types.js";
 import type { Redactor, RegisteredSecret } from "../redact/types.js";
 import type { GrantContext, IdTokenService, SecretGrant } from "../secrets/types.js";
@@ -49,6 +51,8 @@ export interface JobSpec {
   executor?: string;
   /** The container image, on executors that run containers. */
   image?: string;
+  /** Files kept between runs (executors that cannot cache say so in the log). */
+  cache?: CacheSpec;
 }
 
 /** An ID token a job receives (issued by src/secrets/oidc). */
@@ -152,6 +156,8 @@ export interface JobRequest {
   mask?(values: RegisteredSecret[]): void;
   /** Read-only directories mounted into the sandbox, e.g. a companion suite checkout. */
   mounts: { source: string; target: string }[];
+  /** Which cache entries the job may restore and where it saves (absent: no caching). */
+  cacheScope?: CacheScope;
 }
 
 /** Where a job's raw output goes and what stops it, for executors that run a job in one call. */
@@ -283,6 +289,8 @@ export interface Executor {
    * its commit; false when Airlock checks it out and hands it to the job.
    */
   readonly fetchesSuite: boolean;
+  /** True when it restores and saves jobs' `cache:` (others run the job without, saying so). */
+  readonly caches?: boolean;
   /** Prepares the executor's share of a run; called once per run, before its first job there. */
   prepare(run: RunContext): Promise<PreparedRun>;
   /**

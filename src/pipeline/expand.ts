@@ -36,6 +36,15 @@ export function expandJobs(config: Config): PlannedJob[] {
           ? { egress: { allow: [...job.network.allow], audit: job.network.audit } }
           : {}),
         reports: [...job.reports],
+        ...(job.cache
+          ? {
+              cache: {
+                key: job.cache.key,
+                restoreKeys: [...job.cache.restore_keys],
+                paths: [...job.cache.paths],
+              },
+            }
+          : {}),
         ...(job.limits ? { limits: limitsOf(job.limits) } : {}),
         ...(job.executor ? { executor: job.executor } : {}),
         ...(job.image ? { image: job.image } : {}),

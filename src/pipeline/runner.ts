@@ -2,6 +2,7 @@
 // secret grants, and sends every byte of output through the redactor into the log store.
 import { PassThrough } from "node:stream";
 import { finished } from "node:stream/promises";
+import { type CacheTrust, cacheScope } from "../cache/scope.js";
 import { formatDurationMs } from "../config/duration.js";
 import type { EgressRecord } from "../egress/record.js";
 import { redactRecord } from "../egress/record.js";
@@ -70,6 +71,8 @@ export interface RunRequest {
   env?: Record<string, string>;
   /** Extra environment for restricted jobs only (AIRLOCK_SUITE_*). */
   restrictedEnv?: Record<string, string>;
+  /** How far the run's code is trusted, for caches (absent: jobs neither restore nor save). */
+  cacheTrust?: CacheTrust;
   /** What ID tokens say about this run; without it, a job declaring `id_tokens` gets none. */
   identity?: RunIdentity;
   /** Re-checks the run's authorization before each grant and ID token; throws when void. */
@@ -339,6 +342,11 @@ async function runJob(
     output.pipe(tap);
     output.pipe(log);
     for (const n of capped) output.write(`airlock: ${n}\n`);
+    if (job.cache && !executor.caches) {
+      output.write(
+        `airlock: cache: the ${executor.name} executor keeps no caches: the job runs without\n`,
+      );
+    }
     try {
       const prepared = await executors.prepared(executor);
       result = await runAttempt(
@@ -363,6 +371,9 @@ async function runJob(
           ...idTokensOf(grants),
           mask: (values) => live.register(values),
           mounts: restricted ? (req.restrictedMounts ?? []) : [],
+          ...(req.cacheTrust && job.cache
+            ? { cacheScope: cacheScope(req.cacheTrust, credentialsOf(job)) }
+            : {}),
         },
         { output, signal: stop.signal },
       );
@@ -421,6 +432,11 @@ async function runJob(
     }
   }
   return record;
+}
+
+/** What a job holds, as cache scopes tell restricted jobs apart (see cache/scope.ts). */
+function credentialsOf(job: PlannedJob): string[] {
+  return [...job.secrets, ...(Object.keys(job.idTokens ?? {}).length ? ["oidc"] : [])];
 }
 
 /** The job's fresh-token endpoint, from the grant that serves it (at most one does). */

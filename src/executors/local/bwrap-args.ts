@@ -80,6 +80,8 @@ export interface JobSandbox {
   mounts: { source: string; target: string }[];
   /** Sandbox paths covered by an empty tmpfs (private host paths inside exposed directories). */
   masks: string[];
+  /** Host directory bound as the job's home (a cached ~/ path); absent: a private tmpfs. */
+  home?: string;
   /** Size of the private /tmp in bytes (absent: tmpfs's default). */
   tmpBytes?: number;
   /** Egress through Airlock's proxy: the job's resolv.conf, and the fd it waits on to start. */
@@ -102,8 +104,12 @@ export function jobArgs(s: JobSandbox): string[] {
   a.push("--proc", "/proc", "--dev", "/dev");
   if (s.tmpBytes !== undefined) a.push("--size", String(s.tmpBytes));
   a.push("--tmpfs", "/tmp");
-  if (s.homeBytes !== undefined) a.push("--size", String(s.homeBytes));
-  a.push("--tmpfs", SANDBOX.home);
+  // A cached ~/ path needs the home on disk (see cache/); it then counts against the disk budget.
+  if (s.home) a.push("--bind", s.home, SANDBOX.home);
+  else {
+    if (s.homeBytes !== undefined) a.push("--size", String(s.homeBytes));
+    a.push("--tmpfs", SANDBOX.home);
+  }
   a.push("--bind", s.workspace, SANDBOX.workspace, ...s.layout.extraArgs);
   for (const m of s.mounts) a.push("--ro-bind", m.source, m.target);
   for (const m of s.masks) a.push("--tmpfs", m);

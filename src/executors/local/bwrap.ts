@@ -2,6 +2,14 @@
 // afterwards whatever happened. With `sandbox: false` it runs public jobs as a plain process.
 import { realpath, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import {
+  type CacheRoots,
+  type Restored,
+  restoreCache,
+  saveCache,
+  splitPaths,
+} from "../../cache/job-cache.js";
+import type { CacheStore } from "../../cache/store.js";
 import { hostName, parseAddress } from "../../egress/rules.js";
 import { EgressSession } from "../../egress/session.js";
 import { attemptOf } from "../attempt.js";
@@ -36,6 +44,8 @@ export interface LocalExecutorOptions {
   readOnlyPaths?: string[];
   /** The bwrap binary (default: found on PATH). */
   bwrapPath?: string;
+  /** Where jobs' `cache:` entries are kept (absent: jobs run without their caches). */
+  cache?: CacheStore;
   /** util-linux's prlimit, which sets every job's resource limits (default: found on PATH). */
   prlimitPath?: string;
   /**
@@ -71,6 +81,7 @@ export class LocalExecutor implements Executor {
   readonly kind = "local";
   readonly remoteSecrets = false;
   readonly fetchesSuite = false;
+  readonly caches = true;
   readonly egress: boolean;
   readonly #sandbox: boolean;
   readonly #opts: LocalExecutorOptions;
@@ -159,7 +170,11 @@ export class LocalExecutor implements Executor {
 
     let ws: Workspace;
     try {
-      ws = await this.#workspaces.create(req.checkout, job.id, { home: !this.#sandbox });
+      // A cached ~/ path needs the home on disk, where it can be restored and saved.
+      const cachedHome = !!(req.cacheScope && job.cache && splitPaths(job.cache.paths).home.length);
+      ws = await this.#workspaces.create(req.checkout, job.id, {
+        home: !this.#sandbox || cachedHome,
+      });
     } catch (e) {
       return fail(`cannot prepare the workspace: ${message(e)}`);
     }
@@ -204,6 +219,8 @@ export class LocalExecutor implements Executor {
     if (!isDir || !isInside(await realpath(start), await realpath(ws.src))) {
       throw new JobSetupError(`the job's directory ${workdir} is not a directory of the checkout`);
     }
+    const cache = this.#cacheFor(req, { checkout: ws.src, dir: start, home: ws.home });
+    const restored = cache ? await cache.restore() : null;
     // Reports already in the checkout before the job runs are not the job's results.
     const stamps = await stampReports(start, job.reports);
     const script = Buffer.from(job.run, "utf8");
@@ -215,7 +232,7 @@ export class LocalExecutor implements Executor {
     });
     if (bounds.warning) note(req, bounds.warning);
     try {
-      return await this.#supervised(ws, req, {
+      const result = await this.#supervised(ws, req, {
         bwrap,
         prlimit,
         start,
@@ -224,6 +241,9 @@ export class LocalExecutor implements Executor {
         bounds,
         stamps,
       });
+      // As GitHub Actions and GitLab do by default: only a job that passed saves its cache.
+      if (cache && restored && result.status === "passed") await cache.save(restored);
+      return result;
     } catch (e) {
       await bounds.finish("error", null).catch(() => []);
       throw e;
@@ -306,6 +326,7 @@ export class LocalExecutor implements Executor {
         mounts: this.#checkMounts(req.mounts, await this.#workspaces.root()),
         masks: this.#masks(),
         tmpBytes: job.limits?.tmpBytes,
+        ...(ws.home ? { home: ws.home } : {}),
         ...(egress
           ? {
               egress: {
@@ -423,6 +444,29 @@ export class LocalExecutor implements Executor {
       reports: read.reports,
       ...(notes.length ? { notes } : {}),
       ...(egressRecord ? { egress: egressRecord } : {}),
+    };
+  }
+
+  /** Restore and save of the job's cache, or null when it has none here. Never fails the job. */
+  #cacheFor(req: JobRequest & JobIO, roots: CacheRoots) {
+    const { cache: spec } = req.job;
+    const store = this.#opts.cache;
+    const scope = req.cacheScope;
+    if (!spec || !store || !scope) return null;
+    const say = (line: string) => {
+      if (req.output.writable) req.output.write(`airlock: ${line}\n`);
+    };
+    const guarded = async <T>(what: string, fn: () => Promise<T>): Promise<T | null> => {
+      try {
+        return await fn();
+      } catch (e) {
+        say(`cache: not ${what}: ${message(e)}`);
+        return null;
+      }
+    };
+    return {
+      restore: () => guarded("restored", () => restoreCache(store, spec, scope, roots, say)),
+      save: (r: Restored) => guarded("saved", () => saveCache(store, spec, scope, roots, r, say)),
     };
   }
 
