@@ -1,6 +1,7 @@
 // `npm run bench`: runs each benchmark, prints a table, writes JSON under bench/results/.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import cache from "./cache.js";
 import egress from "./egress.js";
 import intake from "./intake.js";
 import kubernetes from "./kubernetes.js";
@@ -14,6 +15,7 @@ const benches: Record<string, () => Promise<BenchResult>> = {
   intake,
   kubernetes,
   egress,
+  cache,
 };
 
 const only = process.argv.slice(2);

@@ -6,7 +6,7 @@
 # prlimit (which turns core dumps off for every job) comes from util-linux, which is essential
 # on Debian and so always present.
 set -euo pipefail
-packages=(bubblewrap git ca-certificates chromium python3 make g++ curl)
+packages=(bubblewrap git ca-certificates chromium python3 make g++ curl tar gzip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,7 +1,7 @@
-// Packs and unpacks the directories of a cache entry (node-tar, gzip through Node's zlib).
-// node-tar already refuses entries with "..", strips absolute paths and never extracts through
-// a symlink; on top of that, no symlink leaving its root is saved or restored (a link to
-// /home/you would hand a later job a door out of its workspace).
+// Packs the directories of a cache entry (node-tar, gzip through Node's zlib) and unpacks them
+// (GNU tar). No symlink leaving its root is saved (a link to /home/you would hand a later job a
+// door out of its workspace); entries live in the data directory, which no job can write.
+import { execFile } from "node:child_process";
 import { lstatSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import * as tar from "tar";
@@ -36,23 +36,26 @@ export async function pack(root: string, rels: string[], file: string): Promise<
   return dropped;
 }
 
-/** Unpacks `file` into `root`; returns what was refused (escaping links, special files). */
-export async function unpack(file: string, root: string): Promise<string[]> {
-  const refused: string[] = [];
-  await tar.x({
-    file,
-    cwd: root,
-    preservePaths: false,
-    noMtime: false,
-    onwarn: (_code, message) => refused.push(String(message)),
-    filter: (p, entry) => {
-      const e = entry as tar.ReadEntry;
-      const ok =
-        ["File", "OldFile", "ContiguousFile", "Directory", "Link"].includes(e.type) ||
-        (e.type === "SymbolicLink" && linkStaysInside(p, e.linkpath ?? ""));
-      if (!ok) refused.push(p);
-      return ok;
-    },
+/**
+ * Unpacks `file` into `root` with GNU tar, several times faster than node-tar on many small
+ * files (what actions/cache does too). GNU tar refuses members with "..", strips leading "/",
+ * replaces a symlink standing where a directory is restored rather than writing through it, and
+ * never owns files to the archive's users (--no-same-owner, for Airlock running as root).
+ * Returns the members it refused.
+ */
+export function unpack(file: string, root: string): Promise<string[]> {
+  const args = ["-xzf", file, "-C", root, "--no-same-owner", "--no-same-permissions"];
+  return new Promise((resolve, reject) => {
+    execFile("tar", args, { maxBuffer: 1 << 20 }, (err, _out, stderr) => {
+      const refused = String(stderr)
+        .split("\n")
+        .filter((l) => l.trim() && !/Exiting with failure status/.test(l))
+        .map((l) => l.replace(/^tar: /, ""));
+      if (err && (err as NodeJS.ErrnoException).code === "ENOENT") {
+        return reject(new Error("tar is not installed: apt-get install -y tar"));
+      }
+      if (err && refused.length === 0) return reject(new Error(err.message));
+      resolve(refused);
+    });
   });
-  return refused;
 }

@@ -48,6 +48,7 @@ export async function restoreCache(
   roots: CacheRoots,
   say: (line: string) => void,
 ): Promise<Restored> {
+  const t0 = performance.now();
   const key = await renderKey(spec.key, roots.dir, roots.checkout);
   const hit = await store.find(scope.reads, key, spec.restoreKeys);
   if (!hit) {
@@ -63,7 +64,7 @@ export async function restoreCache(
   await store.touch(hit.entry);
   const from = hit.entry.namespace.slice(hit.entry.namespace.lastIndexOf("/") + 1);
   say(
-    `cache: restored ${hit.entry.key} (${hit.exact ? "exact key" : "restore key"}, saved by ${from}, ${mib(hit.entry.size)})`,
+    `cache: restored ${hit.entry.key} (${hit.exact ? "exact key" : "restore key"}, saved by ${from}, ${mib(hit.entry.size)}) in ${secs(t0)}`,
   );
   for (const r of refused) say(`cache: not restored: ${r}`);
   return { key, exact: hit.exact };
@@ -90,6 +91,7 @@ export async function saveCache(
 ): Promise<void> {
   if (restored.exact) return say(`cache: ${restored.key} was restored exactly: not saved again`);
   if (!scope.writes) return say(`cache: not saved: ${scope.why}`);
+  const t0 = performance.now();
   const { home, work } = splitPaths(spec.paths);
   const staged = await store.staging();
   const dropped: string[] = [];
@@ -120,7 +122,7 @@ export async function saveCache(
     return say("cache: nothing to save (no cached path exists)");
   }
   const refused = await store.commit(staged, scope.writes, restored.key);
-  say(refused ? `cache: not saved: ${refused}` : `cache: saved ${restored.key}`);
+  say(refused ? `cache: not saved: ${refused}` : `cache: saved ${restored.key} in ${secs(t0)}`);
 }
 
 /** null when `rel` is reachable inside `root` without following a symlink; else why not. */
@@ -135,4 +137,5 @@ async function confined(root: string, rel: string): Promise<string | null> {
   return null;
 }
 
+const secs = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(1)}s`;
 const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;

@@ -3,7 +3,14 @@
 // untrusted code wrote, nothing saved or restored leaves the workspace or the home, and the
 // store keeps to its budget.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { CacheSpec } from "../../src/cache/job-cache.js";
@@ -184,6 +191,29 @@ describe("caches: trust scopes and escapes (real sandbox)", () => {
       assert.deepEqual(readdirSync(target), []);
     } finally {
       git(repo, "rm", "-q", "node_modules");
+      git(repo, "commit", "-q", "-m", "unlink");
+    }
+    // Or a file of the restored tree is a link to a host file: it is replaced, never written to.
+    const victim = path.join(target, "file");
+    writeFileSync(victim, "untouched\n");
+    mkdirSync(path.join(repo, "node_modules"));
+    symlinkSync(victim, path.join(repo, "node_modules", "planted"));
+    git(repo, "add", "node_modules");
+    git(repo, "commit", "-q", "-m", "file link");
+    const fileLinked = git(repo, "rev-parse", "HEAD");
+    try {
+      const out = await run(
+        store,
+        pr(3),
+        "test ! -L node_modules/planted && cat node_modules/planted",
+        {
+          sha: fileLinked,
+        },
+      );
+      assert.match(out, /^planted$/m);
+      assert.equal(readFileSync(victim, "utf8"), "untouched\n");
+    } finally {
+      git(repo, "rm", "-q", "-r", "node_modules");
       git(repo, "commit", "-q", "-m", "unlink");
     }
   });

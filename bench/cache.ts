@@ -1,0 +1,143 @@
+// Caches on a JavaScript project of realistic size (express, mocha, supertest and eslint: some
+// 300 packages from the npm registry): the second `airlock run` of a pipeline whose job restores
+// ~/.npm from its cache and runs `npm ci`, against the same `npm ci` run directly in a shell with
+// a warm npm cache, in the same run. Target: at most 1.3×. Needs the npm registry.
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { BenchResult } from "./types.js";
+
+const RUNS = Number(process.env.AIRLOCK_BENCH_CACHE_RUNS ?? 3);
+const NPM_CI = "npm ci --prefer-offline --no-audit --no-fund --ignore-scripts";
+const PACKAGE = {
+  name: "bench-app",
+  version: "1.0.0",
+  private: true,
+  dependencies: { express: "^4.21.0" },
+  devDependencies: { mocha: "^10.7.0", supertest: "^7.0.0", eslint: "^8.57.0" },
+};
+const PIPELINE = `version: 1
+jobs:
+  install:
+    run: |
+      ${NPM_CI}
+      node -e "require('express'); console.log('ok')"
+    network: true
+    cache:
+      key: npm-{{ hash "package-lock.json" }}
+      restore_keys: [npm-]
+      paths: [~/.npm]
+`;
+
+function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): void {
+  execFileSync(cmd, args, { cwd, env, stdio: ["ignore", "ignore", "pipe"], maxBuffer: 64 << 20 });
+}
+
+function timed(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export default async function cacheBench(): Promise<BenchResult> {
+  const root = mkdtempSync(path.join(tmpdir(), "airlock-bench-cache-"));
+  try {
+    const repo = path.join(root, "repo");
+    const shellHome = path.join(root, "shell-home");
+    const tmp = path.join(root, "tmp");
+    for (const d of [repo, shellHome, tmp]) mkdirSync(d, { recursive: true });
+    const base = { PATH: process.env.PATH, LANG: "C.UTF-8", TMPDIR: tmp };
+    const shellEnv = { ...base, HOME: shellHome, npm_config_cache: path.join(shellHome, ".npm") };
+    writeFileSync(path.join(repo, "package.json"), `${JSON.stringify(PACKAGE, null, 2)}\n`);
+    writeFileSync(path.join(repo, ".airlock.yml"), PIPELINE);
+    writeFileSync(path.join(repo, ".gitignore"), "node_modules\n");
+    try {
+      sh("npm", ["install", "--package-lock-only", "--no-audit", "--no-fund"], repo, shellEnv);
+    } catch (e) {
+      return {
+        bench: "cache: second pipeline run with a warm cache vs npm ci in a shell",
+        rows: [],
+        notes: [`skipped: the npm registry is not reachable (${String(e).split("\n")[0]})`],
+      };
+    }
+    const git = (...a: string[]) =>
+      sh("git", a, repo, {
+        ...base,
+        HOME: root,
+        GIT_CONFIG_NOSYSTEM: "1",
+        GIT_AUTHOR_NAME: "b",
+        GIT_AUTHOR_EMAIL: "b@example.com",
+        GIT_COMMITTER_NAME: "b",
+        GIT_COMMITTER_EMAIL: "b@example.com",
+      });
+    git("init", "-q", "-b", "main");
+    git("add", "-A");
+    git("commit", "-q", "-m", "init");
+    const packages =
+      Object.keys(
+        (
+          JSON.parse(
+            execFileSync("cat", [path.join(repo, "package-lock.json")], { encoding: "utf8" }),
+          ) as { packages: object }
+        ).packages,
+      ).length - 1;
+
+    // The shell: a fresh copy of the checkout each time, ~/.npm warm from a first install.
+    const shellRun = (i: number) => {
+      const dir = path.join(root, `shell-${i}`);
+      cpSync(repo, dir, { recursive: true, filter: (s) => !s.endsWith("/.git") });
+      const ms = timed(() => sh("bash", ["-c", NPM_CI], dir, shellEnv));
+      rmSync(dir, { recursive: true, force: true });
+      return ms;
+    };
+    shellRun(-1);
+    const shell = Array.from({ length: RUNS }, (_, i) => shellRun(i));
+
+    // The pipeline: `airlock run`, whose first run fills the cache.
+    const cli = path.resolve("bin/airlock.js");
+    const airlockEnv = {
+      ...base,
+      HOME: path.join(root, "airlock-home"),
+      AIRLOCK_HOME: path.join(root, "data"),
+      AIRLOCK_MASTER_KEY: randomBytes(32).toString("hex"),
+    };
+    mkdirSync(airlockEnv.HOME, { recursive: true });
+    const pipelineRun = () => timed(() => sh(process.execPath, [cli, "run"], repo, airlockEnv));
+    const first = pipelineRun();
+    const warm = Array.from({ length: RUNS }, () => pipelineRun());
+
+    const log = execFileSync(process.execPath, [cli, "logs"], {
+      cwd: repo,
+      env: airlockEnv,
+      encoding: "utf8",
+    });
+    const cacheLines = log.split("\n").filter((l) => l.startsWith("airlock: cache:"));
+    const s = median(shell);
+    const p = median(warm);
+    return {
+      bench: `cache: second pipeline run with a warm cache vs npm ci in a shell (${packages} packages)`,
+      rows: [
+        { name: "shell: npm ci, warm ~/.npm (median)", value: s, unit: "ms" },
+        {
+          name: "airlock run, first (fills the cache)",
+          value: first,
+          unit: "ms",
+          ratio: { value: first / s, against: "shell" },
+        },
+        {
+          name: "airlock run, warm cache (median)",
+          value: p,
+          unit: "ms",
+          ratio: { value: p / s, against: "shell" },
+        },
+      ],
+      notes: [`target: warm pipeline ≤ 1.3× the shell; ${RUNS} runs each`, ...cacheLines],
+    };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
