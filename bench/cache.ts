@@ -77,14 +77,8 @@ export default async function cacheBench(): Promise<BenchResult> {
     git("init", "-q", "-b", "main");
     git("add", "-A");
     git("commit", "-q", "-m", "init");
-    const packages =
-      Object.keys(
-        (
-          JSON.parse(
-            execFileSync("cat", [path.join(repo, "package-lock.json")], { encoding: "utf8" }),
-          ) as { packages: object }
-        ).packages,
-      ).length - 1;
+    const lock = JSON.parse(readFileSync(path.join(repo, "package-lock.json"), "utf8"));
+    const packages = Object.keys((lock as { packages: object }).packages).length - 1;
 
     // The shell: a fresh copy of the checkout each time, ~/.npm warm from a first install.
     const shellRun = (i: number) => {
