@@ -38,7 +38,16 @@ export function createExecutors(o: ExecutorsOptions): Executors {
   const byName = new Map<string, Executor>([["local", local("local")]]);
   const forbid = new Map<string, Forbid>();
   const gitlab = o.config.executor?.gitlab;
-  if (gitlab) byName.set("gitlab", new GitLabExecutor({ config: gitlab, dataDir: o.dataDir }));
+  if (gitlab) {
+    byName.set(
+      "gitlab",
+      new GitLabExecutor({
+        config: gitlab,
+        dataDir: o.dataDir,
+        ...(o.jobApi ? { jobApi: o.jobApi } : {}),
+      }),
+    );
+  }
   for (const [name, c] of Object.entries(o.named ?? {})) {
     forbid.set(name, c.forbid);
     if (c.kind === "local") {

@@ -56,11 +56,6 @@ export function executorSelector(
         `job ${job.id} declares no secrets, and the ${name} executor runs restricted jobs only: give it another executor`,
       );
     }
-    if (e.remoteSecrets && Object.keys(job.idTokens ?? {}).length > 0) {
-      throw new Error(
-        `job ${job.id} declares id_tokens, and Airlock issues none to jobs on the ${name} executor (it grants them no credentials): run the job on the local or a Kubernetes executor, or use GitLab's own id_tokens in the pipeline`,
-      );
-    }
     const forbid = executors.forbid.get(name) ?? [];
     if (!restricted && forbid.includes("public")) {
       throw new Error(

@@ -281,7 +281,8 @@ export interface Executor {
   readonly kind: "local" | "gitlab" | "kubernetes";
   /**
    * True when restricted jobs' secrets live on the executor's side (a GitLab project's CI
-   * variables): Airlock grants them nothing itself, and the executor re-verifies a signed dispatch.
+   * variables): Airlock grants them nothing but ID tokens, asked for through the job API, and the
+   * executor re-verifies a signed dispatch.
    */
   readonly remoteSecrets: boolean;
   /**

@@ -5,7 +5,8 @@
 //   GET /job-api/v1/jwks                     the issuer's public keys
 //
 // The job token authenticates the job (job-api.ts checks it, its attempt and that the attempt is
-// still running); the rest is the same endpoint the socket serves (secrets/oidc/endpoint.ts): it
+// still running; a GitLab pipeline's job shows the run's dispatch token and GitLab's own CI job
+// token instead, see JobApi.foreign); the rest is the same endpoint the socket serves (secrets/oidc/endpoint.ts): it
 // refuses once the job ended, bounds the count, re-checks the run's authorization at every issue,
 // registers each token with the job's redactor and audits it. A job without `id_tokens` has no
 // such endpoint behind its token and gets the job API's usual refusal.
@@ -25,6 +26,7 @@ export function idTokenEndpoints(): JobApiEndpoint[] {
       method: "GET",
       name: "id-token",
       once: false,
+      foreign: true,
       maxBody: 0,
       handle: async ({ attempt, query }) => {
         if (!attempt.idTokens) {
@@ -39,6 +41,7 @@ export function idTokenEndpoints(): JobApiEndpoint[] {
       method: "GET",
       name: "jwks",
       once: false,
+      foreign: true,
       maxBody: 0,
       handle: async ({ attempt }) => {
         if (!attempt.idTokens) throw new JobApiDenied(403, DENIED);

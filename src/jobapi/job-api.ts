@@ -12,21 +12,31 @@
 // not answered for this token already; and, for secrets, that the run's authorization still
 // holds. Any failure answers the same way, naming no detail a thief could use.
 //
+// A GitLab pipeline's job has no job token (the pipeline's variables are stored in clear, so none
+// is sent): it shows the run's dispatch token as its Bearer token and its CI job token, which
+// GitLab itself confirms (`foreign()`), and reaches only the endpoints marked `foreign`.
+//
 // Other features add endpoints with `endpoint()`, authorised by the same token.
 // web/routes/job-api.ts serves them all.
 import type { KeyObject } from "node:crypto";
 import { type JobTokenClaims, signJobToken, verifyJobToken } from "../dispatch/job-token.js";
+import { verifyDispatch } from "../dispatch/token.js";
 import { idTokenEndpoints } from "./id-token.js";
 import { secretsScript } from "./secrets-script.js";
 import {
   DENIED,
+  type ForeignRun,
+  type ForeignRunHandle,
   type JobApiAttempt,
+  type JobApiCall,
   JobApiDenied,
   type JobApiEndpoint,
   type JobApiReply,
 } from "./types.js";
 
 export const JOB_API_PREFIX = "/job-api/v1";
+/** The job API's endpoints' base URL (AIRLOCK_JOB_API), from the address jobs reach Airlock at. */
+export const jobApiBase = (url: string): string => `${url.replace(/\/+$/, "")}${JOB_API_PREFIX}`;
 export const MAX_REPORT_BYTES = 8 * 1024 * 1024;
 export const MAX_REPORTS_TOTAL = 32 * 1024 * 1024;
 export const MAX_REPORT_FILES = 200;
@@ -53,6 +63,7 @@ export class JobApi {
   readonly #attempts = new Map<string, JobApiAttempt>();
   readonly #used = new Set<string>();
   readonly #endpoints = new Map<string, JobApiEndpoint>();
+  readonly #foreign = new Map<string, ForeignRun & { attempts: Map<string, JobApiAttempt> }>();
 
   constructor(o: JobApiOptions) {
     this.#o = { now: Date.now, ...o };
@@ -107,6 +118,54 @@ export class JobApi {
     return { token, claims, revoke: () => this.#revoke(claims.tokenId) };
   }
 
+  /**
+   * Opens the API to the jobs of a run, which prove themselves through `run`. `runIds` are the
+   * run ids its dispatch tokens may name: the run's own, and those of earlier attempts whose
+   * pipeline it took over.
+   */
+  foreign(runIds: string[], run: ForeignRun): ForeignRunHandle {
+    const entry = { prove: run.prove, attempts: new Map<string, JobApiAttempt>() };
+    for (const id of runIds) this.#foreign.set(id, entry);
+    return {
+      attach: (jobId, attempt) => {
+        entry.attempts.set(jobId, attempt);
+        return () => {
+          if (entry.attempts.get(jobId) === attempt) entry.attempts.delete(jobId);
+        };
+      },
+      close: () => {
+        entry.attempts.clear();
+        for (const id of runIds) if (this.#foreign.get(id) === entry) this.#foreign.delete(id);
+      },
+    };
+  }
+
+  /** The attempt of a foreign run's job: its dispatch token, then the platform's proof. */
+  async #foreignCaller(
+    bearer: string,
+    headers: JobApiCall["headers"],
+  ): Promise<Pick<JobApiCall, "attempt" | "claims">> {
+    let d: ReturnType<typeof verifyDispatch>;
+    try {
+      d = verifyDispatch(bearer, this.#o.publicKey, { now: this.#o.now() });
+    } catch {
+      throw new JobApiDenied(401, DENIED);
+    }
+    const run = this.#foreign.get(d.runId);
+    if (!run) throw new JobApiDenied(403, DENIED);
+    const jobId = await run.prove(headers);
+    const attempt = run.attempts.get(jobId);
+    if (
+      !attempt ||
+      !d.tests.includes(jobId) ||
+      attempt.sha !== d.sha ||
+      attempt.repo.toLowerCase() !== d.repo.toLowerCase()
+    ) {
+      throw new JobApiDenied(403, DENIED);
+    }
+    return { attempt, claims: { runId: attempt.runId, jobId, repo: attempt.repo, sha: d.sha } };
+  }
+
   #revoke(tokenId: string): void {
     const a = this.#attempts.get(tokenId);
     if (a) delete a.secrets;
@@ -133,7 +192,10 @@ export class JobApi {
     try {
       claims = verifyJobToken(m[1]!, this.#o.publicKey, this.#o.now());
     } catch {
-      throw new JobApiDenied(401, DENIED);
+      if (!e.foreign) throw new JobApiDenied(401, DENIED);
+      const caller = await this.#foreignCaller(m[1]!, req.headers);
+      if (req.body.length > e.maxBody) throw new JobApiDenied(413, "the request body is too large");
+      return e.handle({ ...caller, query: req.query, headers: req.headers, body: req.body });
     }
     const attempt = this.#attempts.get(claims.tokenId);
     if (

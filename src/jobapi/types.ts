@@ -27,7 +27,7 @@ export interface JobApiAttempt {
 
 export interface JobApiCall {
   attempt: JobApiAttempt;
-  claims: JobTokenClaims;
+  claims: Pick<JobTokenClaims, "runId" | "jobId" | "repo" | "sha">;
   query: Record<string, string>;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
@@ -45,9 +45,30 @@ export interface JobApiEndpoint {
   name: string;
   /** Answered at most once per token. */
   once: boolean;
+  /**
+   * Also answers a job of a foreign run (see JobApi.foreign): one that shows the run's dispatch
+   * token and proves with its platform's own credential which job it is.
+   */
+  foreign?: boolean;
   /** Largest request body accepted, in bytes. */
   maxBody: number;
   handle(call: JobApiCall): Promise<JobApiReply>;
+}
+
+/**
+ * A run whose jobs Airlock cannot hand a job token (a GitLab pipeline's variables are stored in
+ * clear): each proves which of the run's jobs it is with its platform's own credential.
+ */
+export interface ForeignRun {
+  /** The job id these request headers prove, asked of the platform; throws JobApiDenied if none. */
+  prove(headers: Record<string, string | string[] | undefined>): Promise<string>;
+}
+
+export interface ForeignRunHandle {
+  /** Lets the job `jobId` of the run call the API while it runs; the returned function ends that. */
+  attach(jobId: string, attempt: JobApiAttempt): () => void;
+  /** Ends the run's access. Idempotent. */
+  close(): void;
 }
 
 export class JobApiDenied extends Error {

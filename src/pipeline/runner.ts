@@ -315,14 +315,17 @@ async function runJob(
     const executor = deps.executorFor(job);
     const refused = egressProblem(job, job.template, executor, deps.egress);
     if (refused) throw new Error(refused);
-    if (restricted && !executor.remoteSecrets) {
+    // An executor holding its own secrets (GitLab) gets none from Airlock: only ID tokens.
+    const remote = executor.remoteSecrets;
+    if (restricted && (!remote || Object.keys(job.idTokens ?? {}).length > 0)) {
       grants.push(
-        ...(await deps.grant(job, {
+        ...(await deps.grant(remote ? { ...job, secrets: [] } : job, {
           runId: req.runId,
           jobId: job.id,
           timeoutMs: job.timeoutMs,
           ...(req.identity ? { identity: req.identity } : {}),
           ...(req.authorize ? { authorize: req.authorize } : {}),
+          ...(remote ? { freshOnly: true } : {}),
         })),
       );
       record.grants = Object.fromEntries(grants.map((g) => [g.set, g.versions]));

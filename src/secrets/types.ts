@@ -22,6 +22,11 @@ export interface GrantContext {
    * by the secrets service when it can issue one.
    */
   idToken?: (aud: string) => Promise<string>;
+  /**
+   * The job runs where Airlock hands it nothing (a GitLab pipeline): its ID tokens are neither
+   * issued up front nor served on a socket; it asks the job API for each while it runs.
+   */
+  freshOnly?: boolean;
 }
 
 /** What one secret set gives one job. */

@@ -248,9 +248,13 @@ async function runCommand(opts: RunOptions): Promise<number> {
     // With the server's config, its limits too: the same defaults and maximums as serve.
     const serve = opts.config ? loadServeParts(opts.config) : null;
     const named = serve?.named ?? {};
-    // Jobs that run elsewhere (a Kubernetes pod) fetch their source and secrets from Airlock.
+    // Jobs that run elsewhere (a Kubernetes pod) fetch their source and secrets from Airlock; a
+    // GitLab pipeline's jobs their ID tokens.
     let jobApi: JobApiServer | undefined;
-    if (Object.values(named).some((e) => e.kind === "kubernetes")) {
+    const gitlabTokens =
+      config.executor?.gitlab !== undefined &&
+      plan.jobs.some((j) => Object.keys(j.idTokens ?? {}).length > 0);
+    if (gitlabTokens || Object.values(named).some((e) => e.kind === "kubernetes")) {
       jobApi = await startJobApiServer(dataDir, opts.jobApiListen);
       cleanups.push(jobApi.close);
     }

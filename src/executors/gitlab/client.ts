@@ -45,6 +45,15 @@ export interface GitLabJob {
   webUrl: string;
 }
 
+/** The job a CI job token belongs to (GET /job). */
+export interface GitLabTokenJob {
+  id: number;
+  name: string;
+  status: string;
+  pipelineId: number;
+  projectId: number | null;
+}
+
 /** GitLab answered, and the answer is final (4xx other than 429, or malformed). */
 export class GitLabApiError extends Error {
   constructor(
@@ -194,6 +203,27 @@ export class GitLabClient {
     );
   }
 
+  /**
+   * GET /job with a CI job token (JOB-TOKEN): the job that token belongs to, as GitLab knows it.
+   * How a caller proves it is a given job of a given pipeline, running now; no API token is sent.
+   */
+  async jobOfToken(jobToken: string, signal?: AbortSignal): Promise<GitLabTokenJob> {
+    // Not retried: a job waits on the answer, and asks again itself.
+    const res = await this.#request("GET", "job", { signal, jobToken, repeatable: false });
+    const j = parseJob(res.json);
+    const p = (res.json as { pipeline?: { id?: unknown; project_id?: unknown } }).pipeline;
+    if (!p || typeof p.id !== "number" || !Number.isSafeInteger(p.id)) {
+      throw malformed("the job names no pipeline");
+    }
+    return {
+      id: j.id,
+      name: j.name,
+      status: j.status,
+      pipelineId: p.id,
+      projectId: typeof p.project_id === "number" ? p.project_id : null,
+    };
+  }
+
   async #request(
     method: "GET" | "POST",
     path: string,
@@ -202,13 +232,17 @@ export class GitLabClient {
       signal?: AbortSignal | undefined;
       query?: URLSearchParams;
       auth?: boolean;
+      /** A CI job token: sent as JOB-TOKEN in place of the API token, for a path below /api/v4. */
+      jobToken?: string;
       /** False: retried only when GitLab surely did not act on it. */
       repeatable?: boolean;
     },
   ): Promise<{ json: unknown; headers: Headers }> {
-    const url = `${this.#api}/projects/${this.#project}/${path}${opts.query ? `?${opts.query}` : ""}`;
+    const below = opts.jobToken === undefined ? `projects/${this.#project}/` : "";
+    const url = `${this.#api}/${below}${path}${opts.query ? `?${opts.query}` : ""}`;
     const headers: Record<string, string> = { accept: "application/json" };
-    if (opts.auth !== false) headers["PRIVATE-TOKEN"] = this.#apiToken;
+    if (opts.jobToken !== undefined) headers["JOB-TOKEN"] = opts.jobToken;
+    else if (opts.auth !== false) headers["PRIVATE-TOKEN"] = this.#apiToken;
     if (opts.body !== undefined) headers["content-type"] = "application/json";
     const what = `${method} ${path.replace(/\d+/g, ":id")}`;
     let lastProblem = "";
@@ -243,7 +277,7 @@ export class GitLabClient {
           if (Number.isFinite(ra) && ra >= 0) retryAfterMs = ra * 1000;
         } else {
           throw new GitLabApiError(
-            `GitLab refused ${what} (HTTP ${res.status}${describe(text)})${hint(res.status, opts.auth !== false)}`,
+            `GitLab refused ${what} (HTTP ${res.status}${describe(text)})${opts.jobToken === undefined ? hint(res.status, opts.auth !== false) : ""}`,
             res.status,
           );
         }

@@ -3,8 +3,11 @@
 // triggered); each then waits for its own GitLab job's result. GitLab's own logs are never
 // fetched: the job's log says how the pipeline went. The secrets live in GitLab's CI variables,
 // released by the pipeline's `airlock verify-dispatch` step once it checked the signed dispatch.
+// A job declaring `id_tokens` asks Airlock's job API for them while it runs (id-tokens.ts).
 import { durationMs } from "../../config/schema.js";
 import { loadOrCreateDispatchKey, signDispatch } from "../../dispatch/index.js";
+import { idTokenUrl } from "../../jobapi/id-token.js";
+import { type JobApi, jobApiBase } from "../../jobapi/job-api.js";
 import type { Redactor } from "../../redact/types.js";
 import { attemptOf } from "../attempt.js";
 import type {
@@ -20,6 +23,7 @@ import type {
 import { cancelAbandonedPipelines, PipelineCancelError } from "./abandoned.js";
 import { GitLabClient } from "./client.js";
 import { type GitLabExecutorConfig, gitlabTokensFromSecretEnv } from "./config.js";
+import { PipelineIdTokens } from "./id-tokens.js";
 import {
   GitLabPipelines,
   type RestrictedRunRequest,
@@ -31,6 +35,8 @@ export interface GitLabExecutorOptions {
   /** The data directory, whose dispatch key signs the pipeline's dispatch. */
   dataDir: string;
   name?: string;
+  /** Airlock's job API: the pipeline's jobs that declare `id_tokens` get them from it. */
+  jobApi?: JobApi;
 }
 
 export class GitLabExecutor implements Executor {
@@ -55,11 +61,31 @@ export class GitLabExecutor implements Executor {
         timeoutMs: durationMs(c.timeout),
       })
       .catch(fail);
+    let idTokens: PipelineIdTokens | null = null;
     try {
       const tokens = gitlabTokensFromSecretEnv(grant.env);
       const key = loadOrCreateDispatchKey(this.o.dataDir);
+      const client = new GitLabClient({
+        baseUrl: c.url,
+        project: c.project,
+        apiToken: tokens.apiToken,
+      });
+      const wanting = run.jobs.filter((j) => Object.keys(j.idTokens ?? {}).length > 0);
+      if (wanting.length > 0) {
+        const api = this.o.jobApi;
+        if (!api?.url) {
+          throw new Error(
+            `job ${wanting[0]!.id} declares id_tokens, which a GitLab pipeline's job asks Airlock's job API for, and this Airlock serves none: run it through \`airlock serve\` with AIRLOCK_PUBLIC_URL set to an address the GitLab runners reach`,
+          );
+        }
+        idTokens = new PipelineIdTokens(api, client, {
+          runIds: [run.runId, ...(run.earlierRunIds ?? [])],
+          repo: run.repo,
+          sha: run.sha,
+        });
+      }
       const pipelines = new GitLabPipelines({
-        client: new GitLabClient({ baseUrl: c.url, project: c.project, apiToken: tokens.apiToken }),
+        client,
         triggerToken: tokens.triggerToken,
         ref: c.ref,
         sign: (claims) => signDispatch(claims, key.privateKey),
@@ -82,18 +108,25 @@ export class GitLabExecutor implements Executor {
           ...(run.earlierRunIds?.length ? { earlierRunIds: run.earlierRunIds } : {}),
           ...(run.requestedAt !== undefined ? { requestedAt: run.requestedAt } : {}),
           suite: suite ? { ref: suite.ref, sha: suite.sha } : null,
+          ...(idTokens ? { idTokenUrl: idTokenUrl(jobApiBase(this.o.jobApi!.url!)) } : {}),
           // A matched suite branch is the private project's branch of the same name.
           ...(suite?.matched ? { ref: suite.ref } : {}),
         },
         run.signal,
         run.createRedactor(grant.mask),
         this.name,
+        idTokens,
       );
+      const ending = idTokens;
       return {
         start: async (req) => attemptOf((r) => shared.run(r), req),
-        close: () => grant.release(),
+        close: async () => {
+          ending?.close();
+          await grant.release();
+        },
       };
     } catch (e) {
+      idTokens?.close();
       await grant.release();
       return fail(e);
     }
@@ -153,6 +186,8 @@ class SharedPipeline {
     /** Masks the executor's own tokens in what it writes to job logs. */
     private readonly redactor: Redactor,
     private readonly name: string,
+    /** Opens the job API to the pipeline's jobs that declare `id_tokens`, while they run. */
+    private readonly idTokens: PipelineIdTokens | null,
   ) {}
 
   async run(req: JobRequest & JobIO): Promise<JobResult> {
@@ -174,6 +209,7 @@ class SharedPipeline {
       this.#result = this.pipelines.runRestricted({
         ...this.request,
         signal: this.runSignal,
+        onPipeline: (p) => this.idTokens?.pipelineIs(p.id),
         onUpdate: ({ pipeline }) => {
           if (pipeline.status !== lastStatus)
             say(`airlock: pipeline ${pipeline.id}: ${pipeline.status}`);
@@ -183,7 +219,13 @@ class SharedPipeline {
     } else {
       say(`airlock: waiting for the ${this.name} pipeline`);
     }
-    const result = await this.#result;
+    const detach = req.idTokens ? this.idTokens?.attach(req) : undefined;
+    let result: RestrictedRunResult;
+    try {
+      result = await this.#result;
+    } finally {
+      detach?.();
+    }
     const mine = result.jobs[req.job.id];
     if (result.pipeline) say(`airlock: pipeline ${result.pipeline.id} ${result.pipeline.status}`);
     const job: JobResult = mine ?? {

@@ -71,6 +71,10 @@ export interface RestrictedRunRequest {
    * ShutdownAbort, the pipeline is left running instead: Airlock only stops following it.
    */
   signal: AbortSignal;
+  /** Called once the run's pipeline is known (triggered, or an earlier attempt's adopted). */
+  onPipeline?: (pipeline: GitLabPipeline) => void;
+  /** Where the pipeline's jobs ask for fresh ID tokens (sent as AIRLOCK_ID_TOKEN_REQUEST_URL). */
+  idTokenUrl?: string;
   /** Called whenever a poll saw a change: pipeline status and the jobs so far. */
   onUpdate?: (update: { pipeline: GitLabPipeline; jobs: PipelineJobResult[] }) => void;
 }
@@ -143,6 +147,7 @@ export class GitLabPipelines {
       ...(req.suite ? { [V.suiteRef]: req.suite.ref, [V.suiteSha]: req.suite.sha } : {}),
       [V.runId]: req.runId,
       [V.dispatch]: dispatch,
+      ...(req.idTokenUrl ? { [V.idTokenUrl]: req.idTokenUrl } : {}),
     };
   }
 
@@ -187,6 +192,7 @@ export class GitLabPipelines {
     let pipeline: GitLabPipeline;
     try {
       pipeline = await this.#start(req, ref, this.variables(req, dispatch), started);
+      req.onPipeline?.(pipeline);
     } catch (e) {
       const error = `could not trigger the GitLab pipeline: ${messageOf(e)}`;
       const status: JobStatus = req.signal.aborted ? "cancelled" : "error";

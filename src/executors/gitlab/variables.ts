@@ -17,4 +17,10 @@ export const GITLAB_VARIABLES = {
   runId: "AIRLOCK_RUN_ID",
   /** The signed dispatch token. */
   dispatch: "AIRLOCK_DISPATCH",
+  /**
+   * Where a job declaring `id_tokens` asks for them: GET it with `?audience=NAME`, the dispatch
+   * token as the Bearer token and the job's CI_JOB_TOKEN in the JOB-TOKEN header. A URL, never a
+   * credential: no token is ever a pipeline variable.
+   */
+  idTokenUrl: "AIRLOCK_ID_TOKEN_REQUEST_URL",
 } as const;

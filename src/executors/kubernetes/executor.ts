@@ -11,7 +11,7 @@ import type { Writable } from "node:stream";
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { durationMs } from "../../config/schema.js";
 import { idTokenUrl } from "../../jobapi/id-token.js";
-import type { JobApi, JobApiGrant } from "../../jobapi/job-api.js";
+import { type JobApi, type JobApiGrant, jobApiBase } from "../../jobapi/job-api.js";
 import type { JobApiAttempt } from "../../jobapi/types.js";
 import { ID_TOKEN_ENV } from "../../secrets/oidc/grant.js";
 import { isShutdownReason } from "../abort.js";
@@ -33,7 +33,6 @@ import { followLog } from "./logs.js";
 import {
   CONTAINER,
   JOB_NAME_LABEL,
-  jobApiBase,
   jobKey,
   jobManifest,
   LABELS,

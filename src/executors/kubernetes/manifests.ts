@@ -4,7 +4,7 @@
 // its pod every egress but Airlock's job API.
 import { createHash } from "node:crypto";
 import type { V1Job, V1NetworkPolicy } from "@kubernetes/client-node";
-import { JOB_API_PREFIX } from "../../jobapi/job-api.js";
+import { jobApiBase } from "../../jobapi/job-api.js";
 import type { JobLimits, JobRequest } from "../types.js";
 import { BOOTSTRAP } from "./bootstrap.js";
 
@@ -49,9 +49,6 @@ export function jobName(runId: string, jobId: string): string {
     .replace(/-+$/, "");
   return `airlock-${digest(`${runId}\n${jobId}`, 12)}${slug ? `-${slug}` : ""}`;
 }
-
-/** The job API's endpoints' base URL (AIRLOCK_JOB_API), from the address pods reach Airlock at. */
-export const jobApiBase = (url: string): string => `${url.replace(/\/+$/, "")}${JOB_API_PREFIX}`;
 
 export interface JobManifestInput {
   req: JobRequest;

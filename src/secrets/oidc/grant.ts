@@ -84,7 +84,7 @@ export async function grantIdTokens(
   };
   try {
     const defaultLifetime = Math.min(...Object.values(job.idTokens ?? {}).map((t) => t.lifetimeMs));
-    for (const [name, t] of Object.entries(job.idTokens ?? {})) {
+    for (const [name, t] of ctx.freshOnly ? [] : Object.entries(job.idTokens ?? {})) {
       const m = await mint(t.aud, t.lifetimeMs, name);
       if (t.file) grant.files.push({ name, value: m.token, pathEnv: name });
       else grant.env[name] = m.token;
@@ -105,6 +105,12 @@ export async function grantIdTokens(
     endpoint = ep;
     // The local executor binds the socket; others serve `idTokens` through the job API.
     grant.idTokens = { issue: (aud) => ep.issue(aud), jwks: () => s.issuer.jwks() };
+    if (ctx.freshOnly) {
+      grant.notes.push(
+        `ID tokens (${Object.keys(job.idTokens ?? {}).join(", ")}) from Airlock's job API while the job runs`,
+      );
+      return grant;
+    }
     socket = await serveOnSocket(ep, grant.idTokens.jwks, s.socketDir);
     grant.socket = socket.path;
     grant.env[ID_TOKEN_ENV.url] = SOCKET_REQUEST_URL;

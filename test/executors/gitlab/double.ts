@@ -6,8 +6,10 @@
 //   GET  /api/v4/projects/:id/pipelines/:pipeline_id/jobs (scope, include_retried, page, per_page)
 //   GET  /api/v4/projects/:id/pipelines/:pipeline_id/variables → 200 [{ key, value, variable_type }]
 //   POST /api/v4/projects/:id/pipelines/:pipeline_id/cancel → 200 pipeline
+//   GET  /api/v4/job (JOB-TOKEN header)                  → 200 the job the CI job token belongs to
 // `:id` is a numeric id or a URL-encoded path, always one path segment. Anything else is
 // answered 404 and recorded as a violation; so is a request that breaks the documented shape.
+import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { GITLAB_STATUSES } from "../../../src/executors/gitlab/status.js";
@@ -26,7 +28,7 @@ export interface ScriptStep {
   jobs?: ScriptedJob[];
 }
 
-export type Route = "trigger" | "list" | "pipeline" | "jobs" | "variables" | "cancel";
+export type Route = "trigger" | "list" | "pipeline" | "jobs" | "variables" | "cancel" | "job";
 /** "lost": the request is carried out, then the connection is reset before the answer. */
 export type FaultKind = "reset" | "lost" | 400 | 500 | 502 | 503 | 429;
 
@@ -108,6 +110,7 @@ export class GitLabDouble {
   readonly #held: http.IncomingMessage[] = [];
   readonly #faults: { route: Route; kind: FaultKind; times: number }[] = [];
   readonly #pipelines = new Map<number, PipelineState>();
+  readonly #jobTokens = new Map<string, { pipelineId: number; name: string }>();
   #nextPipeline = 1000;
   #server: http.Server;
 
@@ -163,6 +166,13 @@ export class GitLabDouble {
     return this.#pipelines.get(id);
   }
 
+  /** The CI_JOB_TOKEN GitLab gives the job `name` of pipeline `pipelineId` (valid while it runs). */
+  jobToken(pipelineId: number, name: string): string {
+    const token = `glcbt-${randomBytes(20).toString("hex")}`;
+    this.#jobTokens.set(token, { pipelineId, name });
+    return token;
+  }
+
   /** From now on pipeline `id` answers `step`, as a pipeline whose jobs ended does. */
   finish(id: number, step: ScriptStep): void {
     const p = this.#pipelines.get(id);
@@ -186,6 +196,7 @@ export class GitLabDouble {
     const method = req.method ?? "GET";
     this.requests.push({ method, path, headers: req.headers, at: Date.now() });
 
+    if (path === "/api/v4/job") return this.#tokenJob(req, res, method, query);
     // Raw path segments: an unencoded "/" in a project path would add segments.
     const m =
       /^\/api\/v4\/projects\/([^/]+)\/(trigger\/pipeline|pipelines(?:\/([^/]+)(\/jobs|\/cancel|\/variables)?)?)$/.exec(
@@ -315,6 +326,37 @@ export class GitLabDouble {
       200,
       slice.map((j, i) => this.#jobJson(p, j, (page - 1) * perPage + i)),
     );
+  }
+
+  /** GET /job: the job a CI job token belongs to; GitLab refuses the token once the job ended. */
+  #tokenJob(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    method: string,
+    query: URLSearchParams,
+  ): Sent {
+    if (method !== "GET")
+      return this.#violation(res, `undocumented endpoint ${method} /api/v4/job`);
+    if (query.size > 0) this.violations.push("undocumented query parameters on GET /job");
+    if (req.headers["private-token"] !== undefined) {
+      this.violations.push("GET /job sent with an API token besides the job token");
+    }
+    const fault = this.#faults.find((f) => f.route === "job" && f.times > 0);
+    if (fault) {
+      fault.times--;
+      res.writeHead(Number(fault.kind) || 502, { "content-type": "text/html" });
+      res.end("<html><body>error</body></html>");
+      return true;
+    }
+    const raw = req.headers["job-token"];
+    const owner = typeof raw === "string" ? this.#jobTokens.get(raw) : undefined;
+    const p = owner && this.#pipelines.get(owner.pipelineId);
+    const jobs = p ? (this.#current(p).jobs ?? p.jobs) : [];
+    const i = jobs.findIndex((j) => j.name === owner?.name);
+    if (!p || i < 0 || jobs[i]!.status !== "running") {
+      return json(res, 401, { message: "401 Unauthorized" });
+    }
+    return json(res, 200, this.#jobJson(p, jobs[i]!, i));
   }
 
   /** GET /projects/:id/pipelines: every documented filter the double's pipelines can answer. */
