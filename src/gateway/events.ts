@@ -4,6 +4,7 @@
 // neither loses an event nor applies those writes twice.
 import { ConfigError } from "../config/loader.js";
 import type { CompletionWrite, EventQueue, StoredEvent } from "../store/index.js";
+import { StoreBackoff } from "./backoff.js";
 import { type GatewayEvent, parseEvent } from "./parse-event.js";
 
 export interface HandlerContext {
@@ -35,6 +36,10 @@ export interface EventLoopOptions {
   redact?: (text: string) => string;
   onProcessed?: (outcome: ProcessOutcome, seconds: number, event: StoredEvent) => void;
   onError?: (message: string, event: StoredEvent) => void;
+  /** The store failed (the loop backs off and goes on); `pauseMs` is the pause before it does. */
+  onStoreError?: (message: string, pauseMs: number) => void;
+  /** The first pause after a store failure, doubled at each failure in a row (default 100 ms). */
+  storeBackoffMs?: number;
 }
 
 const defaultBackoff = (attempt: number) =>
@@ -79,11 +84,13 @@ export class EventLoop {
   private readonly maxAttempts: number;
   private readonly backoff: (attempt: number) => number;
   private readonly pollMs: number;
+  private readonly storeBackoff: StoreBackoff;
 
   constructor(private readonly opts: EventLoopOptions) {
     this.maxAttempts = opts.maxAttempts ?? 5;
     this.backoff = opts.backoffMs ?? defaultBackoff;
     this.pollMs = opts.pollMs ?? 1000;
+    this.storeBackoff = new StoreBackoff(opts.storeBackoffMs ?? 100, 30_000);
   }
 
   /** Starts processing; events left mid-processing by a previous process are taken up again. */
@@ -167,23 +174,27 @@ export class EventLoop {
   private async run(): Promise<void> {
     const { store } = this.opts;
     while (!this.stopping) {
-      const ev = await store.claimNext();
-      if (ev) {
-        try {
+      let wait: number;
+      try {
+        // After a store failure, an event it left claimed is taken up again.
+        if (this.storeBackoff.streak > 0) await store.resetInterrupted();
+        const ev = await store.claimNext();
+        if (ev) {
           await this.process(ev);
-        } catch (e) {
-          // The store itself failed; the claim is reset on the next start. Pause, then go on.
-          this.opts.onError?.(redactError(e instanceof Error ? e.message : String(e)), ev);
-          await new Promise((r) => setTimeout(r, this.pollMs));
+          this.storeBackoff.succeeded();
+          continue;
         }
-        continue;
+        this.storeBackoff.succeeded();
+        for (const w of this.idleWaiters.splice(0)) w();
+        if (this.stopping) break;
+        const due = await store.nextDueAt();
+        wait =
+          due === undefined ? this.pollMs : Math.max(0, Math.min(this.pollMs, due - Date.now()));
+      } catch (e) {
+        // The store failed (claiming, or recording an outcome): pause, then go on.
+        wait = this.storeBackoff.failed();
+        this.opts.onStoreError?.(redactError(e instanceof Error ? e.message : String(e)), wait);
       }
-      for (const w of this.idleWaiters.splice(0)) w();
-      if (this.stopping) break;
-      // A store that cannot answer now is asked again after the poll interval.
-      const due = await store.nextDueAt().catch(() => undefined);
-      const wait =
-        due === undefined ? this.pollMs : Math.max(0, Math.min(this.pollMs, due - Date.now()));
       await new Promise<void>((resolve) => {
         this.wake = resolve;
         this.timer = setTimeout(resolve, wait);

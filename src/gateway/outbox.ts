@@ -12,6 +12,7 @@ import {
   type StatusState,
 } from "../forge/types.js";
 import type { CheckRunRecord, OutboxItem, Store } from "../store/index.js";
+import { StoreBackoff } from "./backoff.js";
 
 export type OutboxMessage =
   | {
@@ -42,6 +43,8 @@ export interface OutboxOptions {
   deadlineMs?: number;
   /** Items sent at the same time (different ordering keys only). */
   concurrency?: number;
+  /** The first pause after a store failure, doubled at each failure in a row (default 100 ms). */
+  storeBackoffMs?: number;
   now?: () => number;
   random?: () => number;
   log?: OutboxLogger;
@@ -94,6 +97,8 @@ export class Outbox {
   private running = false;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
+  /** Pauses delivery while the store fails. */
+  private readonly storeBackoff: StoreBackoff;
   /** Senders of items that are not writes to GitHub (see `handle`). */
   private readonly handlers = new Map<string, (item: OutboxItem) => Promise<void>>();
 
@@ -109,6 +114,10 @@ export class Outbox {
     this.concurrency = opts.concurrency ?? 4;
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
+    this.storeBackoff = new StoreBackoff(
+      opts.storeBackoffMs ?? 100,
+      Math.min(30_000, this.maxDelayMs),
+    );
   }
 
   // ---- enqueueing -------------------------------------------------------------------------
@@ -229,13 +238,26 @@ export class Outbox {
 
   private async run(): Promise<void> {
     while (this.running) {
-      await this.deliverDue();
-      if (!this.running) break;
-      const now = this.now();
-      const due = await this.db.outbox.nextDueAt().catch(() => undefined);
-      const at = Math.max(due ?? now + 1000, this.pausedUntil);
-      // Poll at least every second as well: an enqueue from another module may not poke.
-      const wait = Math.min(Math.max(0, at - now), 1000);
+      let wait: number;
+      try {
+        // After a store failure, items it left claimed are taken up again (none is in flight).
+        if (this.storeBackoff.streak > 0) await this.db.outbox.resetInterrupted();
+        await this.deliverDue();
+        if (!this.running) break;
+        const now = this.now();
+        const due = await this.db.outbox.nextDueAt();
+        this.storeBackoff.succeeded();
+        const at = Math.max(due ?? now + 1000, this.pausedUntil);
+        // Poll at least every second as well: an enqueue from another module may not poke.
+        wait = Math.min(Math.max(0, at - now), 1000);
+      } catch (e) {
+        // The store failed (claiming, or recording an outcome): pause, then go on.
+        wait = this.storeBackoff.failed();
+        this.opts.log?.error(
+          { pauseMs: wait, failures: this.storeBackoff.streak },
+          `the outbox's store failed, delivery pauses: ${e instanceof Error ? e.message : String(e)}`,
+        );
+      }
       await new Promise<void>((resolve) => {
         this.wake = resolve;
         this.timer = setTimeout(resolve, wait);
@@ -255,7 +277,10 @@ export class Outbox {
         await this.deliver(item);
       }
     };
-    await Promise.all(Array.from({ length: this.concurrency }, worker));
+    // Every worker ends before a failure is passed on: none is left delivering behind it.
+    const ends = await Promise.allSettled(Array.from({ length: this.concurrency }, worker));
+    const failed = ends.find((e) => e.status === "rejected");
+    if (failed) throw failed.reason;
     return count;
   }
 

@@ -9,6 +9,7 @@ import { sign } from "@octokit/webhooks-methods";
 import { type EventHandler, EventLoop, redactError } from "../../src/gateway/events.js";
 import { Intake } from "../../src/gateway/intake.js";
 import { type EventQueue, type OpenedStore, openStore, type Store } from "../../src/store/index.js";
+import { failing, watchUnhandled } from "../support/faults.js";
 import { PATIENCE_MS } from "../support/patience.js";
 import { example } from "./helpers.js";
 
@@ -162,6 +163,47 @@ test("intake does not join another module's open transaction (a rollback cannot 
     "the acknowledged delivery survived the rollback",
   );
   assert.deepEqual(await effects(), []);
+});
+
+test("a store that fails (claiming, recording an outcome) pauses the loop, which goes on", async () => {
+  const watch = watchUnhandled();
+  try {
+    await put("d1");
+    await put("d2");
+    // Two claims fail (the loop pauses), then d1's completion: its writes roll back and it is
+    // processed again, as an attempt that failed.
+    const { store: broken, failed } = failing(store, { claimNext: 2, complete: 1 });
+    const pauses: number[] = [];
+    const seen: string[] = [];
+    const loop = new EventLoop({
+      store: broken,
+      storeBackoffMs: 5,
+      backoffMs: () => 5,
+      handler: async (e, ctx) => {
+        seen.push(ctx.deliveryId);
+        await recordEffect(e, ctx);
+      },
+      onStoreError: (message, pauseMs) => {
+        assert.match(message, /disk I\/O error/);
+        pauses.push(pauseMs);
+      },
+    });
+    await loop.start();
+    // Until both are done (d1's retry is due a little later than d2).
+    const until = Date.now() + PATIENCE_MS;
+    while ((await store.list()).some((e) => e.state !== "done")) {
+      assert.ok(Date.now() < until, "the loop did not go on after the store failed");
+      await loop.idle();
+    }
+    await loop.stop();
+    assert.deepEqual(failed, { claimNext: 2, complete: 1 });
+    assert.deepEqual(pauses, [5, 10], "each failure in a row doubles the pause");
+    assert.deepEqual((await effects()).sort(), ["d1", "d2"], "each event's writes committed once");
+    assert.deepEqual(seen.sort(), ["d1", "d1", "d2"], "d1 was handled again");
+    watch.assertNone();
+  } finally {
+    watch.stop();
+  }
 });
 
 test("redactError removes credential-shaped text and bounds the length", () => {

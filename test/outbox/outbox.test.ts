@@ -11,6 +11,7 @@ import { KyselyStore } from "../../src/store/kysely/store.js";
 import * as m005 from "../../src/store/migrations/005_outbox.js";
 import * as m009 from "../../src/store/migrations/009_check_run_status.js";
 import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
+import { failing, watchUnhandled, withPart } from "../support/faults.js";
 import { PATIENCE_MS } from "../support/patience.js";
 import { clientFor, openTestDb, removeDir, sha, type TestDb } from "./support.js";
 
@@ -523,6 +524,49 @@ test("a permanent refusal is recorded as failed and not retried", async () => {
   const [f] = await store.list("failed");
   assert.match(f?.lastError ?? "", /422.*Validation Failed/);
   assert.equal(await store.depth(), 0);
+});
+
+test("a store that fails (recording a retry, claiming) pauses delivery, which goes on", async () => {
+  const watch = watchUnhandled();
+  try {
+    const { client, warm } = makeOutbox();
+    await warm();
+    // GitHub fails the create, then the store fails to record the retry (a read-only data
+    // directory), then to claim: the loop pauses and resumes, and the item is sent once.
+    const { store, failed } = failing(tdb.store.outbox, { retryLater: 1, claimNext: 2 });
+    const errors: string[] = [];
+    const outbox = new Outbox(withPart(tdb.store, "outbox", store), {
+      forgeFor: () => client,
+      baseDelayMs: 5,
+      storeBackoffMs: 5,
+      random: () => 0.5,
+      log: { warn: () => {}, error: (_o, msg) => errors.push(msg) },
+    });
+    const name = uniqueName();
+    await outbox.checkRun(FULL, 1, done(name));
+    gh.failNext(1, "server-error");
+    await outbox.start();
+    const until = Date.now() + PATIENCE_MS;
+    while (gh.checkRuns(FULL, HEAD).filter((c) => c.name === name).length === 0) {
+      assert.ok(Date.now() < until, "the outbox did not go on after its store failed");
+      await sleep(10);
+    }
+    while ((await store.depth()) > 0) {
+      assert.ok(Date.now() < until, "the outbox did not record the delivery");
+      await sleep(10);
+    }
+    await outbox.stop();
+    assert.deepEqual(failed, { retryLater: 1, claimNext: 2 });
+    // Said in the log (several workers' failures at once count as one pause).
+    assert.ok(errors.length > 0);
+    for (const m of errors) assert.match(m, /store failed, delivery pauses: .*disk I\/O error/);
+    const runs = gh.checkRuns(FULL, HEAD).filter((c) => c.name === name);
+    assert.equal(runs.length, 1, "created once");
+    assert.equal(runs[0]!.conclusion, "success");
+    watch.assertNone();
+  } finally {
+    watch.stop();
+  }
 });
 
 test("backoff grows exponentially with jitter and is capped", () => {
