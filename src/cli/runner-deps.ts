@@ -24,6 +24,7 @@ import { parseIssuer } from "../secrets/oidc/discovery.js";
 import { IdTokenIssuer } from "../secrets/oidc/issuer.js";
 import { OidcKeyStore } from "../secrets/oidc/keys.js";
 import "../secrets/vault/register.js";
+import { belowReserve } from "../store/disk-reserve.js";
 import type { Store } from "../store/index.js";
 import type { LogStore } from "../store/logs.js";
 import { UserError } from "./errors.js";
@@ -59,6 +60,8 @@ export interface RunnerDepsOptions {
   limits?: LimitPolicy;
   /** Public jobs refuse to run without cgroup memory and process limits (`airlock serve`). */
   requireCgroups?: boolean;
+  /** Free space kept on the data directory's disk: no job starts below it (default: none). */
+  diskReserveBytes?: number;
 }
 
 export interface BuiltRunnerDeps {
@@ -142,6 +145,9 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
     parseReport: parseJUnit,
     ...(opts.egress ? { egress: opts.egress } : {}),
     ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.diskReserveBytes
+      ? { refuseStart: () => belowReserve(opts.dataDir, opts.diskReserveBytes ?? 0) }
+      : {}),
   };
   return {
     runner,

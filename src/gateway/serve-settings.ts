@@ -2,6 +2,8 @@
 // answers are reused, how long a client may take to send a request. Each has a documented default
 // (docs/operations.md), a key in the serve config file and an environment variable that wins.
 import { z } from "zod";
+import { sizeStringBytes } from "../config/size.js";
+import { DEFAULT_DISK_RESERVE } from "../store/disk-reserve.js";
 
 const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 const DURATION_HINT = 'a duration such as "30s", "10m", "12h" or "30d"';
@@ -18,12 +20,21 @@ const duration = z
   .string()
   .refine((s) => settingDurationMs(s) !== null, { error: `expected ${DURATION_HINT}` });
 
+const SIZE_HINT = 'a size such as "1GiB", "500MB" or a number of bytes (0: none)';
+/** Bytes of "1GiB", "500MB" or "1048576" (null: not a size). */
+const settingBytes = (s: string) => (/^\d+$/.test(s.trim()) ? Number(s) : sizeStringBytes(s));
+const size = z.union([
+  z.number().int().nonnegative(),
+  z.string().refine((s) => settingBytes(s) !== null, { error: `expected ${SIZE_HINT}` }),
+]);
+
 /** The settings' keys in the serve config file. */
 export const settingsFileShape = {
   trust_cache_ttl: duration.optional(),
   http_header_timeout: duration.optional(),
   http_body_timeout: duration.optional(),
   http_idle_timeout: duration.optional(),
+  disk_reserve: size.optional(),
 };
 
 /** How long the HTTP server waits on a client before it closes the connection. */
@@ -40,6 +51,8 @@ export interface ServeSettings {
   /** How long a trust answer is reused when no membership event says it changed. */
   trustCacheTtlMs: number;
   http: HttpTimeouts;
+  /** Free space kept on the data directory's disk: below it no job starts and /readyz fails. */
+  diskReserveBytes: number;
 }
 
 export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = {
@@ -52,14 +65,17 @@ export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = {
 export const DEFAULT_SETTINGS: ServeSettings = {
   trustCacheTtlMs: 60_000,
   http: DEFAULT_HTTP_TIMEOUTS,
+  diskReserveBytes: DEFAULT_DISK_RESERVE,
 };
 
-type SettingsFile = { [K in keyof typeof settingsFileShape]?: string };
+type SettingsFile = {
+  [K in keyof typeof settingsFileShape]?: z.infer<(typeof settingsFileShape)[K]>;
+};
 
 /** The settings from the file and the environment (which wins); throws a message on a bad one. */
 export function resolveSettings(fc: SettingsFile, env: NodeJS.ProcessEnv): ServeSettings {
   const ms = (envName: string, fileKey: keyof SettingsFile, fallback: number, min = 0) => {
-    const raw = env[envName] || fc[fileKey];
+    const raw = env[envName] || (fc[fileKey] as string | undefined);
     if (raw === undefined) return fallback;
     const v = settingDurationMs(raw);
     const where = env[envName] ? envName : fileKey;
@@ -92,7 +108,20 @@ export function resolveSettings(fc: SettingsFile, env: NodeJS.ProcessEnv): Serve
       "http_header_timeout must not be longer than http_body_timeout (which counts the headers too)",
     );
   }
+  const reserveRaw = env.AIRLOCK_DISK_RESERVE || fc.disk_reserve;
+  const diskReserveBytes =
+    reserveRaw === undefined
+      ? DEFAULT_DISK_RESERVE
+      : typeof reserveRaw === "number"
+        ? reserveRaw
+        : settingBytes(reserveRaw);
+  if (diskReserveBytes === null) {
+    throw new Error(
+      `${env.AIRLOCK_DISK_RESERVE ? "AIRLOCK_DISK_RESERVE" : "disk_reserve"} must be ${SIZE_HINT}`,
+    );
+  }
   return {
+    diskReserveBytes,
     trustCacheTtlMs: ms(
       "AIRLOCK_TRUST_CACHE_TTL",
       "trust_cache_ttl",

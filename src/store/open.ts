@@ -12,6 +12,7 @@ import {
 import { openSqlite, sqliteFileOf } from "./engines/sqlite.js";
 import { KyselyStore } from "./kysely/store.js";
 import { migrate, SchemaError, type SchemaState, schemaState } from "./migrate.js";
+import { probeWrite } from "./probe.js";
 import type { Engine, OpenStore } from "./types.js";
 
 export { DatabaseUrlError } from "./engines/postgres.js";
@@ -43,6 +44,10 @@ export class OpenedStore extends KyselyStore implements OpenStore {
 
   async ping(): Promise<void> {
     await sql`SELECT 1`.execute(this.db);
+  }
+
+  probeWrite(now = Date.now()): Promise<void> {
+    return probeWrite(this.db, now);
   }
 
   version(): Promise<string> {

@@ -58,6 +58,11 @@ export interface OpenStore extends Store {
   readonly location: string;
   /** A round trip to the database (health checks). */
   ping(): Promise<void>;
+  /**
+   * A write that must reach the database (readiness): a read still succeeds on a read-only or full
+   * disk, a read-only server or a broken file; only a write shows that the store can still store.
+   */
+  probeWrite(now?: number): Promise<void>;
   /** The server's version ("SQLite 3.53.0", "PostgreSQL 15.14"). */
   version(): Promise<string>;
   close(): Promise<void>;

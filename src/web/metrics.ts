@@ -67,7 +67,7 @@ export class GatewayMetrics {
       help: "Stored events waiting or in progress",
       registers,
       async collect() {
-        // A store that cannot answer leaves the last value (and /healthz says why).
+        // A store that cannot answer leaves the last value (and /readyz says why).
         if (depth) this.set(await Promise.resolve(depth()).catch(() => Number.NaN));
       },
     });

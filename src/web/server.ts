@@ -5,7 +5,7 @@ import type { Intake } from "../gateway/intake.js";
 import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from "../gateway/serve-settings.js";
 import type { JobApi } from "../jobapi/job-api.js";
 import type { GatewayMetrics } from "./metrics.js";
-import { healthzRoute } from "./routes/healthz.js";
+import { healthRoutes } from "./routes/health.js";
 import { jobApiRoute } from "./routes/job-api.js";
 import { metricsRoute } from "./routes/metrics.js";
 import { type OidcRouteOptions, oidcRoutes } from "./routes/oidc.js";
@@ -21,7 +21,8 @@ export interface ServerOptions {
   logger?: FastifyBaseLogger;
   /** Overrides the 25 MB delivery cap (tests only). */
   bodyLimit?: number;
-  health?: () => boolean | Promise<boolean>;
+  /** What keeps the gateway from taking work now (GET /readyz); /healthz only says it is alive. */
+  ready?: () => Promise<string[]>;
   /** The PEM public key executors verify signed dispatches with; served when given. */
   dispatchKey?: () => string;
   /** The OIDC issuer's discovery document and JWKS; served when given. */
@@ -65,7 +66,7 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
       }),
     );
   }
-  await app.register(healthzRoute, opts.health ? { check: opts.health } : {});
+  await app.register(healthRoutes, opts.ready ? { ready: opts.ready } : {});
   await app.register(metricsRoute, { metrics: opts.metrics });
   if (opts.dispatchKey) {
     const key = opts.dispatchKey;

@@ -22,6 +22,7 @@ import {
   generateKeyPairSync,
   type KeyObject,
   randomBytes,
+  randomUUID,
   verify as verifySignature,
 } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -29,6 +30,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { sign as signWebhook } from "@octokit/webhooks-methods";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 
@@ -286,6 +288,22 @@ export interface IssueComment {
   history: string[];
 }
 
+/** One attempt at delivering a webhook (GitHub's "hook-delivery-item"). */
+export interface HookDeliveryItem {
+  id: number;
+  guid: string;
+  delivered_at: string;
+  redelivery: boolean;
+  duration: number;
+  status: string;
+  status_code: number;
+  event: string;
+  action: string | null;
+  installation_id: number | null;
+  repository_id: number | null;
+  throttled_at: string | null;
+}
+
 export type Fault = "server-error" | "rate-limit" | "secondary-rate-limit" | "too-many-requests";
 
 interface Installation {
@@ -347,6 +365,10 @@ export class GitHubDouble {
   private readonly statusList: CommitStatus[] = [];
   private readonly commentList: IssueComment[] = [];
   private faults: Fault[] = [];
+  private webhook: { url: string; secret: string } | null = null;
+  /** Every delivery attempt, oldest first, with the body it sent. */
+  private readonly hookDeliveries: { item: HookDeliveryItem; body: string }[] = [];
+  private readonly redeliveries: Promise<unknown>[] = [];
   private nextId = 1000;
   private readonly routes = new Map<string, Handler>();
 
@@ -426,6 +448,91 @@ export class GitHubDouble {
   /** The next `n` requests (after validation) answer with the fault instead of their result. */
   failNext(n: number, fault: Fault): void {
     for (let i = 0; i < n; i++) this.faults.push(fault);
+  }
+
+  /** Where the App's webhook deliveries go, and the secret GitHub signs them with. */
+  setWebhook(url: string, secret: string): void {
+    this.webhook = { url, secret };
+  }
+
+  /**
+   * Delivers an event to the App's webhook as GitHub does: signed, under a new delivery guid, and
+   * recorded with the answer (what GET /app/hook/deliveries lists). Resolves with that answer.
+   */
+  async deliverWebhook(
+    event: string,
+    payload: unknown,
+    o: { guid?: string; secret?: string } = {},
+  ): Promise<{ guid: string; status: number }> {
+    const guid = o.guid ?? randomUUID();
+    const body = JSON.stringify(payload);
+    const action = (payload as { action?: unknown }).action;
+    const status = await this.post(guid, event, typeof action === "string" ? action : null, body, {
+      redelivery: false,
+      ...(o.secret ? { secret: o.secret } : {}),
+    });
+    return { guid, status };
+  }
+
+  /** Waits until every redelivery asked for so far has been attempted. */
+  async redelivered(): Promise<void> {
+    await Promise.all(this.redeliveries);
+  }
+
+  /** Every delivery attempt, newest first. */
+  deliveries(): HookDeliveryItem[] {
+    return this.hookDeliveries.map((d) => d.item).reverse();
+  }
+
+  private async post(
+    guid: string,
+    event: string,
+    action: string | null,
+    body: string,
+    o: { redelivery: boolean; secret?: string },
+  ): Promise<number> {
+    assert.ok(this.webhook, "the double has no webhook: call setWebhook first");
+    const started = performance.now();
+    let status = 502;
+    let text = "failed to connect";
+    try {
+      const res = await fetch(this.webhook.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "GitHub-Hookshot/double",
+          "x-github-event": event,
+          "x-github-delivery": guid,
+          "x-github-hook-installation-target-type": "integration",
+          "x-hub-signature-256": await signWebhook(o.secret ?? this.webhook.secret, body),
+        },
+        body,
+      });
+      await res.arrayBuffer();
+      status = res.status;
+      text = res.statusText || "OK";
+    } catch {
+      // No answer: GitHub records a failed attempt.
+    }
+    const p = JSON.parse(body) as { installation?: { id?: number }; repository?: { id?: number } };
+    this.hookDeliveries.push({
+      body,
+      item: {
+        id: this.nextId++,
+        guid,
+        delivered_at: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+        redelivery: o.redelivery,
+        duration: (performance.now() - started) / 1000,
+        status: text,
+        status_code: status,
+        event,
+        action,
+        installation_id: p.installation?.id ?? null,
+        repository_id: p.repository?.id ?? null,
+        throttled_at: null,
+      },
+    });
+    return status;
   }
 
   // ---- inspection ---------------------------------------------------------------------------
@@ -687,6 +794,30 @@ export class GitHubDouble {
   private readonly statusRepo = new Map<number, string>();
 
   private defineRoutes(): void {
+    this.on("GET /app/hook/deliveries", (c) => {
+      const perPage = Math.min(100, Number(c.query.get("per_page") ?? 30));
+      const wanted = c.query.get("status");
+      const all = this.deliveries().filter((d) => {
+        const ok = d.status_code >= 200 && d.status_code < 400;
+        return wanted === null || (wanted === "success") === ok;
+      });
+      const cursor = c.query.get("cursor");
+      const from = cursor ? Number(/^v1_(\d+)$/.exec(cursor)?.[1] ?? Number.NaN) : 0;
+      if (!Number.isInteger(from)) throw new HttpError(400, "Bad cursor");
+      const page = all.slice(from, from + perPage);
+      const next = from + perPage < all.length;
+      const link = `<${this.url}/app/hook/deliveries?per_page=${perPage}${wanted ? `&status=${wanted}` : ""}&cursor=v1_${from + perPage}>; rel="next"`;
+      const headers: Record<string, string> = next ? { link } : {};
+      return { status: 200, body: page, headers };
+    });
+    this.on("POST /app/hook/deliveries/{delivery_id}/attempts", (c) => {
+      const d = this.hookDeliveries.find((x) => x.item.id === Number(c.params.delivery_id));
+      if (!d) throw new HttpError(404, "Not Found");
+      // Accepted now, sent a moment later, as GitHub does.
+      const { guid, event, action } = d.item;
+      this.redeliveries.push(this.post(guid, event, action, d.body, { redelivery: true }));
+      return { status: 202, body: {} };
+    });
     this.on("GET /app/installations", () => ({
       status: 200,
       body: [...this.installations.values()].map((i) => installationJson(i)),

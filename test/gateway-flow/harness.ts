@@ -137,6 +137,8 @@ export async function startFlowServer(o: {
   capacity?: Capacity;
   /** The database; none: the data directory's SQLite file. */
   database?: DatabaseOptions | undefined;
+  /** Free space kept on the data directory's disk (default: none). */
+  diskReserveBytes?: number;
 }): Promise<FlowServer> {
   const db = await openStore({ dataDir: o.dataDir, database: o.database });
   const events = db.events;
@@ -162,6 +164,7 @@ export async function startFlowServer(o: {
         logs,
         jobs,
         issuer: PUBLIC_URL,
+        ...(o.diskReserveBytes ? { diskReserveBytes: o.diskReserveBytes } : {}),
       });
       return { runner: built.runner, close: built.close, sweepers: built.sweepers };
     },

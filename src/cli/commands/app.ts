@@ -17,6 +17,7 @@ import { readSecretValue } from "../../secrets/input.js";
 import { resolveDataDir } from "../../store/datadir.js";
 import { UserError } from "../errors.js";
 import { projectDirOf } from "../project-dir.js";
+import { registerRedeliver } from "./app-redeliver.js";
 
 export interface AppCommandIo {
   stdin: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
@@ -81,7 +82,9 @@ export function registerApp(program: Command, ioOverride?: Partial<AppCommandIo>
   const io = () => ({ ...defaultIo(), ...ioOverride });
   const app = program
     .command("app")
-    .description("Register Airlock's GitHub App (manifest flow) and store its credentials");
+    .description(
+      "Register Airlock's GitHub App (manifest flow), store its credentials, redeliver webhooks",
+    );
 
   app
     .command("manifest")
@@ -168,4 +171,9 @@ export function registerApp(program: Command, ioOverride?: Partial<AppCommandIo>
       }
       o.stdout.write(`${lines.join("\n")}\n`);
     });
+
+  registerRedeliver(app, () => {
+    const o = io();
+    return { stdout: o.stdout, env: o.env, ...(o.fetch ? { fetch: o.fetch } : {}) };
+  });
 }

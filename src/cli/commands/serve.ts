@@ -9,11 +9,13 @@ import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { dispatchPublicKeyPem, loadOrCreateDispatchKey } from "../../dispatch/index.js";
 import { type EventHandler, EventLoop } from "../../gateway/events.js";
 import { Intake } from "../../gateway/intake.js";
+import { readiness } from "../../gateway/readiness.js";
 import { loadServeConfig, type ServeConfig, ServeConfigError } from "../../gateway/serve-config.js";
 import type { HttpTimeouts } from "../../gateway/serve-settings.js";
 import { type WiredFlow, wireFlow } from "../../gateway/wiring.js";
 import { JobApi } from "../../jobapi/job-api.js";
 import { OidcKeyStore } from "../../secrets/oidc/keys.js";
+import { DEFAULT_DISK_RESERVE } from "../../store/disk-reserve.js";
 import type { DatabaseOptions, EventQueue, OpenedStore } from "../../store/index.js";
 import { LogStore } from "../../store/logs.js";
 import { createConsoleLink } from "../../web/auth/console-link.js";
@@ -58,6 +60,8 @@ export interface GatewayOptions {
   jobApi?: JobApi;
   /** How long a client may take to send a request (the documented defaults otherwise). */
   timeouts?: HttpTimeouts;
+  /** Free space kept on the data directory's disk (default 1 GiB): /readyz fails below it. */
+  diskReserveBytes?: number;
 }
 
 export interface RunningGateway {
@@ -107,6 +111,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         { delivery: ev.deliveryId, event: ev.name, attempt: ev.attempts, message },
         "event handler failed",
       ),
+    onStoreError: (message, pauseMs) =>
+      log?.error({ message, pauseMs }, "the store failed: events wait, then processing goes on"),
   });
   const intake =
     o.webhookSecrets.length > 0
@@ -118,7 +124,11 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     ...(intake ? { intake } : {}),
     metrics,
     ...(log ? { logger: log } : {}),
-    health: () => db.ping().then(() => true),
+    ready: readiness({
+      probeWrite: () => db.probeWrite(),
+      dataDir: o.dataDir,
+      diskReserveBytes: o.diskReserveBytes ?? DEFAULT_DISK_RESERVE,
+    }),
     dispatchKey: () => {
       dispatchPem ??= dispatchPublicKeyPem(o.dataDir);
       return dispatchPem;
@@ -177,14 +187,15 @@ function logOnlyHandler(log: FastifyBaseLogger): EventHandler {
   };
 }
 
-interface ServeOptions {
+export interface ServeOptions {
   config?: string;
   listen?: string;
   dir: string;
   dataDir?: string;
 }
 
-function loadConfig(opts: ServeOptions): ServeConfig {
+/** The serve config as `airlock serve` reads it (its file, the environment, -C and --data-dir). */
+export function loadConfig(opts: ServeOptions, env: NodeJS.ProcessEnv = process.env): ServeConfig {
   let projectDir = path.resolve(opts.dir);
   if (!existsSync(projectDir)) {
     throw new UserError(`-C ${opts.dir}: no such directory; name the project directory`);
@@ -198,6 +209,7 @@ function loadConfig(opts: ServeOptions): ServeConfig {
       projectDir,
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       ...(opts.listen ? { listen: opts.listen } : {}),
+      env,
     });
   } catch (e) {
     if (e instanceof ServeConfigError) throw new UserError(e.message);
@@ -237,6 +249,7 @@ function flowService(config: ServeConfig, log: FastifyBaseLogger, jobApi: JobApi
           egress: config.egress,
           limits: config.limits.policy,
           requireCgroups: !config.limits.allowUnlimitedPublicJobs,
+          diskReserveBytes: config.settings.diskReserveBytes,
         });
         return {
           runner: b.runner,
@@ -282,6 +295,7 @@ export function registerServe(program: Command): void {
           ...(config.publicUrl ? { issuer: config.publicUrl } : {}),
           jobApi,
           timeouts: config.settings.http,
+          diskReserveBytes: config.settings.diskReserveBytes,
           ...(config.embedded
             ? { handler: logOnlyHandler(log) }
             : {

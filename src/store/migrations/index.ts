@@ -14,6 +14,7 @@ import * as m010 from "./010_request_interruptions.js";
 import * as m011 from "./011_job_notes.js";
 import * as m012 from "./012_oidc_keys.js";
 import * as m013 from "./013_job_egress.js";
+import * as m014 from "./014_store_probe.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   "011_job_notes": m011,
   "012_oidc_keys": m012,
   "013_job_egress": m013,
+  "014_store_probe": m014,
 };

@@ -88,7 +88,13 @@ export async function webhookRoute(app: FastifyInstance, opts: WebhookRouteOptio
     });
     count(opts.metrics, outcome);
     opts.metrics.intakeSeconds.observe((performance.now() - started) / 1000);
-    if (outcome.status === 503) req.log.error("a delivery could not be stored");
+    if (outcome.status === 503) {
+      // GitHub does not send it again on its own: this line names it for `airlock app redeliver`.
+      req.log.error(
+        { delivery: header(req, "x-github-delivery"), event: header(req, "x-github-event") },
+        "delivery refused: it could not be stored; once /readyz answers 200, `airlock app redeliver` asks GitHub to send it again",
+      );
+    }
     return answer(reply, outcome);
   });
 }
