@@ -2,6 +2,7 @@
 // (the bubblewrap sandbox, what `.airlock.yml` configures, what the serve config names), the
 // secrets service over the configured backends, the redactor and the JUnit parser.
 import path from "node:path";
+import { ArtifactStore, artifactLimits } from "../artifacts/store.js";
 import { CacheStore, cacheBudget } from "../cache/store.js";
 import type { NamedExecutorConfig } from "../config/executor-schema.js";
 import type { Config } from "../config/schema.js";
@@ -95,9 +96,11 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
     throw new UserError(`job ${tokenJob.id} declares id_tokens: ${NO_ISSUER}`);
   }
   const tempDir = workspaceTempDir(opts.env);
-  const budget = (env: NodeJS.ProcessEnv) => {
+  const env = opts.env ?? process.env;
+  // A setting of the environment that does not parse is the user's to fix: one clear message.
+  const setting = <T>(read: (env: NodeJS.ProcessEnv) => T): T => {
     try {
-      return cacheBudget(env);
+      return read(env);
     } catch (e) {
       throw new UserError((e as Error).message);
     }
@@ -109,12 +112,11 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
       sandbox: opts.sandbox,
       tempDir,
       requireCgroups: opts.requireCgroups ?? false,
-      cache: new CacheStore(path.join(opts.dataDir, "cache"), budget(opts.env ?? process.env)),
+      cache: new CacheStore(path.join(opts.dataDir, "cache"), setting(cacheBudget)),
     },
     ...(opts.executors ? { named: opts.executors } : {}),
     ...(opts.jobApi ? { jobApi: opts.jobApi } : {}),
   });
-  const env = opts.env ?? process.env;
   const secrets = new SecretsService({
     dataDir: opts.dataDir,
     store: opts.store,
@@ -143,6 +145,7 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
       return r;
     },
     parseReport: parseJUnit,
+    artifacts: new ArtifactStore(path.join(opts.dataDir, "artifacts"), setting(artifactLimits)),
     ...(opts.egress ? { egress: opts.egress } : {}),
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.diskReserveBytes

@@ -127,6 +127,12 @@ export const JobSchema = z
       .array(workspaceGlob("report", "reports/*.xml"))
       .default([])
       .describe("Glob patterns of JUnit XML reports in the workspace, read into per-test results."),
+    artifacts: z
+      .array(workspaceGlob("artifact", "dist/**"))
+      .default([])
+      .describe(
+        "Files kept after the job (globs or directories, relative to its directory), e.g. [dist/**, coverage/]: jobs that need it receive them, the console serves them.",
+      ),
     cache: CacheSchema.optional().describe(
       "Files kept between runs: restored before the job, saved after it passes. Scoped by trust (docs/security.md).",
     ),

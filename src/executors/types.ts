@@ -53,6 +53,8 @@ export interface JobSpec {
   image?: string;
   /** Files kept between runs (executors that cannot cache say so in the log). */
   cache?: CacheSpec;
+  /** Patterns of files kept after the job for the jobs that need it (`artifacts:`). */
+  artifacts?: string[];
 }
 
 /** An ID token a job receives (issued by src/secrets/oidc). */
@@ -66,6 +68,23 @@ export interface IdTokenSpec {
 /** A job holding credentials (secret sets or ID tokens) runs only when authorized. */
 export const isRestricted = (job: Pick<JobSpec, "secrets" | "idTokens">): boolean =>
   job.secrets.length > 0 || Object.keys(job.idTokens ?? {}).length > 0;
+
+/** What a job holds, as caches and artifacts tell jobs apart: its secret sets, "oidc" for ID tokens. */
+export const credentialsOf = (job: Pick<JobSpec, "secrets" | "idTokens">): string[] => [
+  ...job.secrets,
+  ...(Object.keys(job.idTokens ?? {}).length ? ["oidc"] : []),
+];
+
+/**
+ * A job's artifacts, for executors that run the job where Airlock's files are (local). Both
+ * hooks say in the job's log what they did and never throw.
+ */
+export interface JobArtifacts {
+  /** Copies what needed jobs kept into the job's directory; called before any process of it runs. */
+  receive(dir: string): Promise<void>;
+  /** Keeps the job's `artifacts:` from its directory; called once every process of it is gone. */
+  keep(dir: string, status: JobStatus): Promise<void>;
+}
 
 /** Where the job's workspace comes from. */
 export type CheckoutSource =
@@ -158,6 +177,8 @@ export interface JobRequest {
   mounts: { source: string; target: string }[];
   /** Which cache entries the job may restore and where it saves (absent: no caching). */
   cacheScope?: CacheScope;
+  /** What the job receives and keeps (absent: neither). */
+  artifacts?: JobArtifacts;
 }
 
 /** Where a job's raw output goes and what stops it, for executors that run a job in one call. */
@@ -292,6 +313,8 @@ export interface Executor {
   readonly fetchesSuite: boolean;
   /** True when it restores and saves jobs' `cache:` (others run the job without, saying so). */
   readonly caches?: boolean;
+  /** True when it passes `artifacts:` between jobs (JobRequest.artifacts); others say so in the log. */
+  readonly artifacts?: boolean;
   /** Prepares the executor's share of a run; called once per run, before its first job there. */
   prepare(run: RunContext): Promise<PreparedRun>;
   /**

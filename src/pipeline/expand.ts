@@ -36,6 +36,7 @@ export function expandJobs(config: Config): PlannedJob[] {
           ? { egress: { allow: [...job.network.allow], audit: job.network.audit } }
           : {}),
         reports: [...job.reports],
+        ...(job.artifacts.length ? { artifacts: [...job.artifacts] } : {}),
         ...(job.cache
           ? {
               cache: {

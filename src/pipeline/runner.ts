@@ -2,19 +2,22 @@
 // secret grants, and sends every byte of output through the redactor into the log store.
 import { PassThrough } from "node:stream";
 import { finished } from "node:stream/promises";
+import { jobArtifacts, type RunArtifacts } from "../artifacts/job-artifacts.js";
+import type { ArtifactStore } from "../artifacts/store.js";
 import { type CacheTrust, cacheScope } from "../cache/scope.js";
 import { formatDurationMs } from "../config/duration.js";
 import type { EgressRecord } from "../egress/record.js";
 import { redactRecord } from "../egress/record.js";
 import { type EgressRequirements, egressProblem } from "../egress/require.js";
 import { runAttempt } from "../executors/attempt.js";
-import type {
-  CheckoutSource,
-  Executor,
-  JobRequest,
-  JobResult,
-  PreparedRun,
-  RunContext,
+import {
+  type CheckoutSource,
+  credentialsOf,
+  type Executor,
+  type JobRequest,
+  type JobResult,
+  type PreparedRun,
+  type RunContext,
 } from "../executors/types.js";
 import type { Redactor, RegisteredSecret } from "../redact/types.js";
 import type { RunIdentity } from "../secrets/oidc/claims.js";
@@ -48,6 +51,8 @@ export interface RunnerDeps {
   egress?: EgressRequirements;
   /** Why no new job may start now (the disk reserve is not free); null when one may. */
   refuseStart?(): Promise<string | null>;
+  /** Where jobs' `artifacts:` are kept (absent: jobs neither keep nor receive any). */
+  artifacts?: ArtifactStore;
 }
 
 export interface RunRequest {
@@ -73,8 +78,11 @@ export interface RunRequest {
   env?: Record<string, string>;
   /** Extra environment for restricted jobs only (AIRLOCK_SUITE_*). */
   restrictedEnv?: Record<string, string>;
-  /** How far the run's code is trusted, for caches (absent: jobs neither restore nor save). */
-  cacheTrust?: CacheTrust;
+  /**
+   * How far the run's code is trusted, for caches (absent: jobs neither restore nor save) and
+   * artifacts (absent: untrusted, see artifacts/scope.ts).
+   */
+  trust?: CacheTrust;
   /** What ID tokens say about this run; without it, a job declaring `id_tokens` gets none. */
   identity?: RunIdentity;
   /** Re-checks the run's authorization before each grant and ID token; throws when void. */
@@ -139,10 +147,18 @@ export async function executeRun(deps: RunnerDeps, req: RunRequest): Promise<Run
   await deps.runs.setStatus(req.runId, "running");
 
   const executors = new RunExecutors(deps, req);
+  const artifacts: RunArtifacts | null = deps.artifacts
+    ? {
+        store: deps.artifacts,
+        runId: req.runId,
+        trusted: req.trust?.trusted === true && req.trust.pr === null,
+        jobs: byId,
+      }
+    : null;
   const runOne = async (id: string, signal: AbortSignal): Promise<Outcome> => {
     const job = byId.get(id)!;
     await deps.runs.updateJob(req.runId, id, { state: "running", startedAt: Date.now() });
-    const r = await runJob(deps, req, job, signal, executors);
+    const r = await runJob(deps, req, job, signal, executors, artifacts);
     await deps.runs.updateJob(req.runId, id, {
       state: r.status,
       exitCode: r.exitCode,
@@ -283,6 +299,7 @@ async function runJob(
   job: PlannedJob,
   signal: AbortSignal,
   executors: RunExecutors,
+  artifacts: RunArtifacts | null,
 ): Promise<JobRecord> {
   const restricted = isRestricted(job);
   const grants: SecretGrant[] = [];
@@ -358,6 +375,11 @@ async function runJob(
         `airlock: cache: the ${executor.name} executor keeps no caches: the job runs without\n`,
       );
     }
+    const say = (line: string) => output.write(`airlock: ${line}\n`);
+    const passed = artifacts ? jobArtifacts(artifacts, job, job.needs, live, say) : null;
+    if (passed && !executor.artifacts) {
+      say(`artifacts: the ${executor.name} executor passes no artifacts: the job runs without`);
+    }
     try {
       const prepared = await executors.prepared(executor);
       result = await runAttempt(
@@ -382,9 +404,10 @@ async function runJob(
           ...idTokensOf(grants),
           mask: (values) => live.register(values),
           mounts: restricted ? (req.restrictedMounts ?? []) : [],
-          ...(req.cacheTrust && job.cache
-            ? { cacheScope: cacheScope(req.cacheTrust, credentialsOf(job)) }
+          ...(req.trust && job.cache
+            ? { cacheScope: cacheScope(req.trust, credentialsOf(job)) }
             : {}),
+          ...(passed ? { artifacts: passed } : {}),
         },
         { output, signal: stop.signal },
       );
@@ -443,11 +466,6 @@ async function runJob(
     }
   }
   return record;
-}
-
-/** What a job holds, as cache scopes tell restricted jobs apart (see cache/scope.ts). */
-function credentialsOf(job: PlannedJob): string[] {
-  return [...job.secrets, ...(Object.keys(job.idTokens ?? {}).length ? ["oidc"] : [])];
 }
 
 /** The job's fresh-token endpoint, from the grant that serves it (at most one does). */

@@ -364,8 +364,8 @@ async function execute(a: ExecuteArgs): Promise<number> {
       runId,
       source: "local",
       repo: repo.name,
-      // Your own checkout: its caches are trusted ones (docs/security.md, "Caches").
-      cacheTrust: { repo: repo.name, trusted: true, pr: null },
+      // Your own checkout: its caches and artifacts are trusted ones (docs/security.md).
+      trust: { repo: repo.name, trusted: true, pr: null },
       ref: repo.branch,
       sha: repo.sha,
       // Whoever runs restricted jobs locally vouches for them, as a trusted member would.

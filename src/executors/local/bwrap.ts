@@ -82,6 +82,7 @@ export class LocalExecutor implements Executor {
   readonly remoteSecrets = false;
   readonly fetchesSuite = false;
   readonly caches = true;
+  readonly artifacts = true;
   readonly egress: boolean;
   readonly #sandbox: boolean;
   readonly #opts: LocalExecutorOptions;
@@ -221,6 +222,7 @@ export class LocalExecutor implements Executor {
     }
     const cache = this.#cacheFor(req, { checkout: ws.src, dir: start, home: ws.home });
     const restored = cache ? await cache.restore() : null;
+    await req.artifacts?.receive(start);
     // Reports already in the checkout before the job runs are not the job's results.
     const stamps = await stampReports(start, job.reports);
     const script = Buffer.from(job.run, "utf8");
@@ -243,6 +245,7 @@ export class LocalExecutor implements Executor {
       });
       // As GitHub Actions and GitLab do by default: only a job that passed saves its cache.
       if (cache && restored && result.status === "passed") await cache.save(restored);
+      await req.artifacts?.keep(start, result.status);
       return result;
     } catch (e) {
       await bounds.finish("error", null).catch(() => []);

@@ -122,8 +122,9 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
       ref: req.headRef,
       sha: req.headSha,
       pr: req.pr,
-      // A pull request's code: its caches stay its own (docs/security.md, "Caches").
-      cacheTrust: { repo: req.repo, trusted: false, pr: req.pr },
+      // A pull request's code: its caches stay its own, and its public jobs' artifacts never
+      // reach a job holding secrets (docs/security.md, "Caches" and "Artifacts").
+      trust: { repo: req.repo, trusted: false, pr: req.pr },
       authorizedBy: !restrictedRun || !auth ? null : auth.authorized ? auth.by : scopeOf(auth),
       // null marks an unfiltered run, the only kind the gate trusts.
       selection:
