@@ -13,6 +13,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
+import { ArtifactStore } from "../artifacts/store.js";
 import { ConfigError, loadConfig, parseConfig } from "../config/loader.js";
 import type { Config } from "../config/schema.js";
 import { type Forge, repoRef } from "../forge/types.js";
@@ -374,6 +375,7 @@ export async function registerServeConsole(
     audit,
     runs: o.db.runs,
     logs: new LogStore(o.dataDir),
+    artifacts: new ArtifactStore(path.join(o.dataDir, "artifacts")),
     actions: actionsOf(o),
     ...(secrets ? { secrets } : {}),
     publicSummary: publicSummaryPolicy(o.projectDir),

@@ -41,6 +41,12 @@ function int(v: unknown, min: number, max: number): number | undefined {
   return Math.max(min, Math.min(n, max));
 }
 
+/** A Content-Disposition that no file name can break out of (quotes, line breaks, non-ASCII). */
+function attachment(name: string): string {
+  const plain = name.replace(/[^A-Za-z0-9._-]/g, "_");
+  return `attachment; filename="${plain}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
 function sendHtml(reply: FastifyReply, code: number, body: string) {
   return reply.code(code).type("text/html; charset=utf-8").send(body);
 }
@@ -160,9 +166,10 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
       const p = viewer(req);
       const run = await loadRun(req.params.run);
       if (!run) return sendHtml(reply, 404, notFoundPage(p, "No such run."));
-      const [jobs, audit] = await Promise.all([
+      const [jobs, audit, artifacts] = await Promise.all([
         runs.jobs(run.id),
         opts.audit.list({ run: run.id, limit: 50 }),
+        opts.artifacts?.list(run.id) ?? [],
       ]);
       return sendHtml(
         reply,
@@ -173,6 +180,7 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
           jobs,
           lastLines: await lastLinesOf(logs, run.id, jobs),
           audit,
+          artifacts,
           ...(opts.githubWebUrl ? { githubWebUrl: opts.githubWebUrl } : {}),
         }),
       );
@@ -183,6 +191,33 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
       if (!run) return reply.code(404).send({ error: "no such run" });
       return { run, jobs: await runs.jobs(run.id) };
     });
+
+    // --- artifacts ------------------------------------------------------------------------------
+    scope.get("/api/runs/:run/artifacts", api, async (req: FastifyRequest<RunParams>, reply) => {
+      const run = await loadRun(req.params.run);
+      if (!run) return reply.code(404).send({ error: "no such run" });
+      const kept = (await opts.artifacts?.list(run.id)) ?? [];
+      return { artifacts: kept.map((m) => ({ job: m.jobId, files: m.files })) };
+    });
+
+    // Always a download, never shown on the console's origin: a kept page's script would run
+    // with the member's session. Only a name the job's manifest lists is opened.
+    scope.get(
+      "/runs/:run/jobs/:job/artifacts/*",
+      page,
+      async (req: FastifyRequest<{ Params: { run: string; job: string; "*": string } }>, reply) => {
+        const found = await loadJob(req.params.run, req.params.job);
+        const kept = found
+          ? await opts.artifacts?.file(found.run.id, found.job.job_id, req.params["*"])
+          : null;
+        if (!kept) return sendHtml(reply, 404, notFoundPage(viewer(req), "No such artifact."));
+        const name = kept.entry.path.split("/").pop()!;
+        reply
+          .type(kept.entry.text ? "text/plain; charset=utf-8" : "application/octet-stream")
+          .header("content-disposition", attachment(name));
+        return reply.send(createReadStream(kept.file));
+      },
+    );
 
     // --- logs -----------------------------------------------------------------------------------
     scope.get(

@@ -1,5 +1,6 @@
 // The runs list and the run page. Every value goes through `html`, which escapes it.
 
+import type { ArtifactManifest } from "../../artifacts/store.js";
 import { endReason } from "../../pipeline/end-reason.js";
 import {
   DESCRIPTIONS_NOTE,
@@ -11,6 +12,7 @@ import {
 } from "../../store/index.js";
 import type { LastLines } from "../../store/log-text.js";
 import type { Principal } from "../auth/auth.js";
+import { artifactsSection } from "./artifacts-section.js";
 import { duration, html, page, pathOf, query, type SafeHtml, time } from "./html.js";
 import {
   descriptionsOf,
@@ -168,6 +170,7 @@ export function runPage(o: {
   jobs: JobRow[];
   lastLines?: LastLines;
   audit: AuditItem[];
+  artifacts?: ArtifactManifest[];
   githubWebUrl?: string;
 }): string {
   const { run, jobs, principal: p } = o;
@@ -222,6 +225,7 @@ ${jobs.length === 0 ? html`<p>This run has no jobs.</p>` : ""}
       (level, i) =>
         html`<li><h3>Stage ${i + 1}</h3><ul class="jobs">${level.map((j) => jobItem(run, j, o.lastLines?.get(j.job_id), descriptions[j.job_id]))}</ul></li>`,
     )}</ol></section>
+${artifactsSection(run.id, o.artifacts ?? [])}
 ${
   o.audit.length
     ? html`<section aria-labelledby="hist"><h2 id="hist">History</h2><ul class="audit">${o.audit.map(

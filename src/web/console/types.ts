@@ -1,6 +1,7 @@
 // What the console needs from the rest of Airlock. It reads only redacted stores (runs, jobs,
 // logs, audit) and secret *metadata*; it holds no secret backend and no way to read a value.
 // Actions on runs belong to the gateway and arrive as callbacks.
+import type { ArtifactStore } from "../../artifacts/store.js";
 import type { AuditQuery } from "../../store/audit-query.js";
 import type { RunRepo, RunRow } from "../../store/index.js";
 import type { LogStore } from "../../store/logs.js";
@@ -99,6 +100,8 @@ export interface ConsoleOptions {
   audit: AuditReader & AuditWriter;
   actions: ConsoleActions;
   secrets?: SecretsInventory;
+  /** What jobs kept (`artifacts:`), listed on run pages and served to signed-in members. */
+  artifacts?: Pick<ArtifactStore, "list" | "file">;
   /** Per repository; without it no public summary is served. */
   publicSummary?: (run: RunRow) => PublicSummaryPolicy | Promise<PublicSummaryPolicy>;
   /** For PR and commit links of GitHub runs: https://github.com by default. */
