@@ -1,9 +1,9 @@
 // A local run that received secrets, seen in the console as a user sees it after `airlock run`
 // and `airlock serve` (real CLI, real sandbox, real chromium): who authorised it, "all jobs",
 // words instead of JSON, no buttons that cannot act, descriptions, why each job ended and its
-// last line, and the embedded store's sets on the secrets page. Screenshots: test-results/console/.
+// last line, the artifacts it kept, and the embedded store's sets on the secrets page. Screenshots: test-results/console/.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -21,6 +21,10 @@ jobs:
   unit:
     description: Unit tests
     run: echo "unit ok"
+  coverage:
+    run: |
+      mkdir -p coverage && echo "lines: 97%" > coverage/summary.txt
+    artifacts: [coverage/]
   functional:
     description: Against the cloud account
     needs: [unit]
@@ -90,6 +94,27 @@ describe("a local run in the console", () => {
       // The last line leads to that line in the log.
       await fn.locator("a.lastline").click();
       await page.locator(".matches > li > a", { hasText: "Line 2" }).waitFor();
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("the run page lists the artifacts a job kept, and downloads them", async () => {
+    const page = await ctx.newPage();
+    try {
+      await page.goto(`${served.url}/runs/${runId}`);
+      const section = page.getByRole("region", { name: "Artifacts" });
+      const link = section.getByRole("link", { name: "coverage/summary.txt" });
+      assert.ok(await link.isVisible());
+      assert.match(
+        (await section.textContent()) ?? "",
+        /coverage.*coverage\/summary\.txt\s*11 bytes\s*text \(passed the redactor\)/s,
+      );
+      await section.screenshot({ path: path.join(SHOTS, "run-artifacts.png") });
+      const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+      assert.equal(download.suggestedFilename(), "summary.txt");
+      const file = await download.path();
+      assert.equal(readFileSync(file, "utf8"), "lines: 97%\n");
     } finally {
       await page.close();
     }

@@ -18,7 +18,7 @@ ${kept.map(
 <thead><tr><th scope="col">File</th><th scope="col">Size</th><th scope="col">Kind</th></tr></thead>
 <tbody>${m.files.map(
     (f) =>
-      html`<tr><td><a href="${artifactHref(runId, m.jobId, f.path)}" download>${f.path}</a></td><td>${formatBytes(f.size)}</td><td>${f.text ? "text (redacted)" : "binary"}</td></tr>`,
+      html`<tr><td><a href="${artifactHref(runId, m.jobId, f.path)}" download>${f.path}</a></td><td>${formatBytes(f.size)}</td><td>${f.text ? "text (passed the redactor)" : "binary"}</td></tr>`,
   )}</tbody></table></div>`,
 )}
 </section>`;
