@@ -58,6 +58,8 @@ export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "n
 export interface PullRequest {
   number: number;
   state: "open" | "closed";
+  /** The author's text. */
+  title?: string;
   draft?: boolean;
   user: { login: string; type?: string } | null;
   /** `repo` is null when the head repository (a fork) was deleted. */

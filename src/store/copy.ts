@@ -21,6 +21,7 @@ const KEYS: Record<keyof Database, string[]> = {
   check_run_ids: ["repo", "head_sha", "name"],
   pr_heads: ["repo", "pr"],
   approvals: ["id"],
+  approval_waits: ["repo", "pr", "sha"],
   run_requests: ["id"],
   pr_labels: ["repo", "pr", "label"],
   admin_tokens: ["id"],

@@ -1,5 +1,6 @@
 // Table types for kysely. Each feature adds its tables here and a migration beside it.
 import type { Generated } from "kysely";
+import type { ApprovalWaitsTable } from "./approval-waits-schema.js";
 import type { ApprovalsTable, PrHeadsTable } from "./approvals-schema.js";
 import type { EventPayloadsTable, EventsTable } from "./events-schema.js";
 import type { OidcKeysTable } from "./oidc-keys-schema.js";
@@ -125,6 +126,7 @@ export interface Database {
   check_run_ids: CheckRunIdsTable;
   pr_heads: PrHeadsTable;
   approvals: ApprovalsTable;
+  approval_waits: ApprovalWaitsTable;
   run_requests: RunRequestsTable;
   pr_labels: PrLabelsTable;
   console_sessions: ConsoleSessionsTable;

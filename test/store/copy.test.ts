@@ -46,6 +46,17 @@ async function fill(s: Store): Promise<void> {
   await s.checkRuns.set("o/r", "1", "build", { id: 12_345_678_901, via: "checks" });
   await s.approvals.setHead("o/r", 1, "1", "alice");
   await s.approvals.approve("o/r", 1, "1", "alice", "comment");
+  await s.waits.wait({
+    repo: "o/r",
+    pr: 2,
+    sha: "2",
+    installationId: 1,
+    baseSha: "0",
+    author: "mallory",
+    title: "t",
+    view: { requirements: [], incomplete: false, paths: ["a"], pathCount: 1, waiting: ["f"] },
+  });
+  await s.waits.claimNotice("o/r", 2, "2", 99);
   await s.requests.insert({
     id: "req-1",
     repo: "o/r",

@@ -11,6 +11,7 @@ import {
 } from "./requests.js";
 import { reportApproval, reportGate } from "./status.js";
 import type { Flow, Loaded, PrFacts } from "./types.js";
+import { noteWait } from "./waits.js";
 
 export async function decideHead(
   flow: Flow,
@@ -46,9 +47,10 @@ export async function decideHead(
   } else if (!publicDone) {
     queued = request(flow, f, ctx, hasRestricted ? "public" : "full", null, f.author.login);
   }
-  await reportApproval(flow, f, loaded, auth, {
+  const view = await reportApproval(flow, f, loaded, auth, {
     runId: queued ?? existing.at(-1)?.id,
     voidedSha: o.voidedSha,
   });
+  await noteWait(flow, f, view, ctx);
   await reportGate(flow, f, loaded);
 }

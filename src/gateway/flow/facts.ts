@@ -30,6 +30,7 @@ function factsOf(repo: string, installationId: number, pr: PullRequest): PrFacts
     author: pr.user
       ? { login: pr.user.login, ...(pr.user.type ? { type: pr.user.type } : {}) }
       : { login: "ghost" },
+    ...(pr.title !== undefined ? { title: pr.title } : {}),
     draft: pr.draft ?? false,
     open: pr.state === "open",
     labels: pr.labels.map((l) => l.name),

@@ -20,7 +20,7 @@ export async function reportApproval(
   loaded: Loaded,
   auth: CommitAuthorization,
   o: { runId?: string | undefined; voidedSha?: string | undefined },
-): Promise<void> {
+): Promise<ApprovalView> {
   let view: ApprovalView;
   if (loaded.restricted.length === 0) view = { kind: "none" };
   else if (auth.authorized && auth.by?.toLowerCase() === f.author.login.toLowerCase()) {
@@ -50,6 +50,7 @@ export async function reportApproval(
     ...(o.runId ? { runId: o.runId } : {}),
     notes: loaded.defs.notes,
   });
+  return view;
 }
 
 /**

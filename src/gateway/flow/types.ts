@@ -104,6 +104,8 @@ export interface PrFacts {
   /** Where the head branch lives; null when the fork was deleted (or unknown: a stored request). */
   headRepo: HeadRepo | null;
   author: Actor;
+  /** The PR's title (the author's text); unknown for a stored request. */
+  title?: string;
   draft: boolean;
   open: boolean;
   labels: string[];

@@ -4,6 +4,7 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../schema.js";
 import type { Engine, Store } from "../types.js";
+import { ApprovalWaitRepoImpl } from "./approval-waits.js";
 import { ApprovalRepoImpl } from "./approvals.js";
 import { AuditRepoImpl } from "./audit.js";
 import type { Ctx, Shared } from "./context.js";
@@ -28,6 +29,7 @@ export class KyselyStore implements Store {
   readonly requests: RunRequestQueueImpl;
   readonly labels: PrLabelRepoImpl;
   readonly approvals: ApprovalRepoImpl;
+  readonly waits: ApprovalWaitRepoImpl;
   readonly sessions: SessionRepoImpl;
   readonly secrets: SecretRepoImpl;
   readonly oidcKeys: OidcKeyRepoImpl;
@@ -60,6 +62,7 @@ export class KyselyStore implements Store {
     this.labels = new PrLabelRepoImpl(c);
     this.audit = new AuditRepoImpl(c);
     this.approvals = new ApprovalRepoImpl(c);
+    this.waits = new ApprovalWaitRepoImpl(c);
     this.sessions = new SessionRepoImpl(c);
     this.secrets = new SecretRepoImpl(c, hooks.purgeDeleted);
     this.oidcKeys = new OidcKeyRepoImpl(c);

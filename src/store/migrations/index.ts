@@ -15,6 +15,7 @@ import * as m011 from "./011_job_notes.js";
 import * as m012 from "./012_oidc_keys.js";
 import * as m013 from "./013_job_egress.js";
 import * as m014 from "./014_store_probe.js";
+import * as m015 from "./015_approval_waits.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -31,4 +32,5 @@ export const migrations: Record<string, Migration> = {
   "012_oidc_keys": m012,
   "013_job_egress": m013,
   "014_store_probe": m014,
+  "015_approval_waits": m015,
 };
