@@ -21,7 +21,7 @@ import { CONFIG_FILE } from "../gateway/definitions.js";
 import { EmbeddedStore } from "../secrets/embedded.js";
 import { SecretsService } from "../secrets/grants.js";
 import "../secrets/vault/register.js";
-import type { OpenedStore, RunRequestRow, RunRow } from "../store/index.js";
+import type { OpenedStore, PrHead, RunRequestRow, RunRow } from "../store/index.js";
 import { LogStore } from "../store/logs.js";
 import { approveByComment } from "../trust/approvals.js";
 import type { TrustRegistry } from "../trust/registry.js";
@@ -209,18 +209,12 @@ function memberCheck(o: ServeConsoleOptions): (login: string) => Promise<boolean
 }
 
 function actionsOf(o: ServeConsoleOptions): ConsoleActions {
-  const { events, requests, approvals } = o.db;
+  const { events, requests, approvals, waits } = o.db;
   const waitMs = o.actionWaitMs ?? 10_000;
   const refuse = (message: string): ActionResult => ({ ok: false, message });
 
-  /** Why this run cannot be acted on, or the request it came from. */
-  async function target(run: RunRef, actor: string, what: string) {
-    const req = await requests.get(run.id);
-    if (run.pr === null || !req) {
-      return refuse(
-        `This run was made by airlock run on a local checkout, not for a pull request: ${what} applies to pull-request runs only. To run it again, use airlock run where the project is checked out.`,
-      );
-    }
+  /** Why a GitHub action cannot be taken by `actor` here, or undefined. */
+  function refusal(actor: string, what: string): ActionResult | undefined {
     if (!o.github) {
       return refuse(
         `No GitHub App is configured on this Airlock, so it cannot act on pull requests: ${what} needs airlock serve with the App's settings.`,
@@ -231,12 +225,23 @@ function actionsOf(o: ServeConsoleOptions): ConsoleActions {
         `On a pull request, ${what} is done by a GitHub member, checked against the repository's trust rules: sign in with GitHub (an admin token or a sign-in link is not a GitHub account), or comment on the pull request.`,
       );
     }
-    return { req, head: await approvals.head(run.repo, run.pr) };
+    return undefined;
+  }
+
+  /** Why this run cannot be acted on, or the request it came from. */
+  async function target(run: RunRef, actor: string, what: string) {
+    const req = await requests.get(run.id);
+    if (run.pr === null || !req) {
+      return refuse(
+        `This run was made by airlock run on a local checkout, not for a pull request: ${what} applies to pull-request runs only. To run it again, use airlock run where the project is checked out.`,
+      );
+    }
+    return refusal(actor, what) ?? { req, head: await approvals.head(run.repo, run.pr) };
   }
 
   /** Stores the command as a comment by `actor` and waits (a while) until it was processed. */
   async function send(
-    req: RunRequestRow,
+    req: Pick<RunRequestRow, "repo" | "pr" | "installationId">,
     actor: string,
     body: string,
   ): Promise<"done" | "failed" | "pending"> {
@@ -293,40 +298,59 @@ function actionsOf(o: ServeConsoleOptions): ConsoleActions {
     );
   }
 
+  /** `/ok-to-test <sha>` by `actor`: approves exactly `sha`, and only while it is the head. */
+  async function approveExactly(
+    ref: Pick<RunRequestRow, "repo" | "pr" | "installationId">,
+    head: PrHead | undefined,
+    sha: string,
+    actor: string,
+  ): Promise<ActionResult> {
+    // The rule of `/ok-to-test <sha>`, checked here first to answer plainly; the gateway
+    // checks it again, with the sender's trust, when it processes the command.
+    const d = approveByComment({
+      senderTrusted: true,
+      sender: actor,
+      requestedSha: sha,
+      head,
+      commentCreatedAt: Date.now(),
+    });
+    if (!d.ok) return refuse(`Nothing was approved: ${d.reason}.`);
+    const since = Date.now();
+    const state = await send(ref, actor, `/ok-to-test ${sha}`);
+    const mine = (await approvals.history(ref.repo, ref.pr)).some(
+      (a) => a.sha === sha && a.voidedAt === null && a.approvedBy === actor,
+    );
+    if (mine) {
+      const queued = (await queuedSince(ref.repo, ref.pr, since)).some((r) => r.kind !== "public");
+      return {
+        ok: true,
+        message: queued
+          ? `Approved ${short(sha)}: its restricted jobs are queued.`
+          : `Approved ${short(sha)}. It needs more approvals before its restricted jobs run (trust.rules): the approval check on the pull request says whose.`,
+      };
+    }
+    if (state === "pending") return { ok: true, message: "Approval sent to the gateway." };
+    return refuse(
+      `Nothing was approved: ${actor} is not trusted on ${ref.repo} by its base definition's trust rules, or the pull request moved on.`,
+    );
+  }
+
   return {
     async approve(run, sha, actor) {
       const t = await target(run, actor, "approving");
       if ("ok" in t) return t;
-      // The rule of `/ok-to-test <sha>`, checked here first to answer plainly; the gateway
-      // checks it again, with the sender's trust, when it processes the command.
-      const d = approveByComment({
-        senderTrusted: true,
-        sender: actor,
-        requestedSha: sha,
-        head: t.head,
-        commentCreatedAt: Date.now(),
-      });
-      if (!d.ok) return refuse(`Nothing was approved: ${d.reason}.`);
-      const since = Date.now();
-      const state = await send(t.req, actor, `/ok-to-test ${sha}`);
-      const mine = (await approvals.history(run.repo, run.pr!)).some(
-        (a) => a.sha === sha && a.voidedAt === null && a.approvedBy === actor,
-      );
-      if (mine) {
-        const queued = (await queuedSince(run.repo, run.pr!, since)).some(
-          (r) => r.kind !== "public",
+      return approveExactly(t.req, t.head, sha, actor);
+    },
+    async approveCommit(c, actor) {
+      const no = refusal(actor, "approving");
+      if (no) return no;
+      const wait = await waits.get(c.repo, c.pr, c.sha);
+      if (!wait)
+        return refuse(
+          `Nothing was approved: ${short(c.sha)} of ${c.repo}#${c.pr} is not in the approval inbox.`,
         );
-        return {
-          ok: true,
-          message: queued
-            ? `Approved ${short(sha)}: its restricted jobs are queued.`
-            : `Approved ${short(sha)}. It needs more approvals before its restricted jobs run (trust.rules): the approval check on the pull request says whose.`,
-        };
-      }
-      if (state === "pending") return { ok: true, message: "Approval sent to the gateway." };
-      return refuse(
-        `Nothing was approved: ${actor} is not trusted on ${run.repo} by its base definition's trust rules, or the pull request moved on.`,
-      );
+      const ref = { repo: c.repo, pr: c.pr, installationId: wait.installationId };
+      return approveExactly(ref, await approvals.head(c.repo, c.pr), c.sha, actor);
     },
     async cancel(run, actor) {
       const t = await target(run, actor, "cancelling");
@@ -377,6 +401,7 @@ export async function registerServeConsole(
     logs: new LogStore(o.dataDir),
     artifacts: new ArtifactStore(path.join(o.dataDir, "artifacts")),
     actions: actionsOf(o),
+    waits: o.db.waits,
     ...(secrets ? { secrets } : {}),
     publicSummary: publicSummaryPolicy(o.projectDir),
     githubWebUrl: o.webUrl,

@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { sign } from "@octokit/webhooks-methods";
 import { createRunnerDeps } from "../../src/cli/runner-deps.js";
+import { registerServeConsole } from "../../src/cli/serve-console.js";
 import { EventLoop } from "../../src/gateway/events.js";
 import { Intake } from "../../src/gateway/intake.js";
 import type { Capacity } from "../../src/gateway/serve-limits.js";
@@ -33,6 +34,8 @@ export const CLOUD_TOKEN = "cl0ud-t0ken-Zq8v3Xw9Lr2";
 export const REPO = "acme/app";
 export const INSTALLATION = 77;
 export const PUBLIC_URL = "https://airlock.example.test";
+/** Where the console links pull requests and commits. */
+export const WEB_URL = "https://github.example.test";
 export const TRUSTED = "alice";
 export const UNTRUSTED = "mallory";
 
@@ -139,6 +142,8 @@ export async function startFlowServer(o: {
   database?: DatabaseOptions | undefined;
   /** Free space kept on the data directory's disk (default: none). */
   diskReserveBytes?: number;
+  /** Serve the console beside the webhook, as `airlock serve` does. */
+  console?: boolean;
 }): Promise<FlowServer> {
   const db = await openStore({ dataDir: o.dataDir, database: o.database });
   const events = db.events;
@@ -175,9 +180,27 @@ export async function startFlowServer(o: {
     store: events,
     onStored: () => loop.notify(),
   });
+  const quiet = { info() {}, warn() {} };
   const app = await createServer({
     intake,
     metrics: new GatewayMetrics({ queueDepth: () => events.depth() }),
+    ...(o.console
+      ? {
+          extraRoutes: (a) =>
+            registerServeConsole(a, {
+              db,
+              dataDir: o.dataDir,
+              projectDir: o.dataDir,
+              github: wired,
+              apiUrl: o.gh.url,
+              webUrl: WEB_URL,
+              // No public URL: the browser reaches the console at the loopback address.
+              trustProxy: false,
+              notify: () => loop.notify(),
+              log: quiet,
+            }),
+        }
+      : {}),
   });
   await wired.start();
   await loop.start();
@@ -231,6 +254,8 @@ export class World {
       database?: DatabaseOptions | undefined;
       /** Secret values beyond the `cloud` set's CLOUD_TOKEN: set -> key -> value. */
       secrets?: Record<string, Record<string, string>>;
+      /** Serve the console beside the webhook. */
+      console?: boolean;
     } = {},
   ): Promise<World> {
     const w = new World();
@@ -259,6 +284,7 @@ export class World {
         cloneBase: w.repo.cloneBase,
         ...(opts.capacity ? { capacity: opts.capacity } : {}),
         database: w.database,
+        ...(opts.console ? { console: true } : {}),
       });
     }
     return w;

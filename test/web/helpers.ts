@@ -103,6 +103,10 @@ export async function startConsole(
             calls.push({ action: "approve", run, sha, actor });
             return ok(`Approved ${sha.slice(0, 12)}: restricted jobs are starting.`);
           },
+          approveCommit: async (c, actor) => {
+            calls.push({ action: "approve-commit", run: { id: "", ...c }, sha: c.sha, actor });
+            return ok(`Approved ${c.sha.slice(0, 12)}.`);
+          },
           cancel: async (run, actor) => {
             calls.push({ action: "cancel", run, actor });
             return ok("Cancelled.");

@@ -148,6 +148,7 @@ th,td{text-align:left;padding:.4em .6em;border-bottom:1px solid var(--line);vert
 .hint{flex-basis:100%;margin:0;font-size:.85rem;color:var(--muted)}
 .audit td{overflow-wrap:break-word}
 .audit-filters select{max-width:24rem}
+.inbox td{vertical-align:top}.inbox .paths,.inbox .rules{margin:0;padding-left:1.1em}.inbox form{margin:0}
 .audit td:first-child,.audit td:nth-child(2),.audit td a,.audit .nw{white-space:nowrap}
 @media (max-width:40rem){.audit-filters .field{flex:1 1 100%}.audit-filters input,.audit-filters select{width:100%}
 .cards thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}

@@ -80,7 +80,7 @@ export interface PageOptions {
   /** Signed-in user; absent on public pages and the sign-in page. */
   user?: { actor: string; csrf: string | null; notices?: readonly string[] };
   /** Which main navigation entry is current. */
-  current?: "runs" | "secrets" | "audit";
+  current?: "runs" | "approvals" | "secrets" | "audit";
   body: SafeHtml;
 }
 
@@ -92,7 +92,7 @@ export function page(o: PageOptions): string {
     html`<li><a href="${href}"${o.current === key ? trusted(' aria-current="page"') : ""}>${label}</a></li>`;
   const header = o.user
     ? html`<header class="top"><a class="brand" href="/runs">Airlock</a>
-<nav aria-label="Main"><ul>${nav("runs", "/runs", "Runs")}${nav("secrets", "/secrets", "Secrets")}${nav("audit", "/audit", "Audit")}</ul></nav>
+<nav aria-label="Main"><ul>${nav("runs", "/runs", "Runs")}${nav("approvals", "/approvals", "Approvals")}${nav("secrets", "/secrets", "Secrets")}${nav("audit", "/audit", "Audit")}</ul></nav>
 <form class="signout" method="post" action="/logout"><input type="hidden" name="_csrf" value="${o.user.csrf ?? ""}"><span class="who">${o.user.actor}</span> <button type="submit">Sign out</button></form></header>`
     : html`<header class="top"><span class="brand">Airlock</span></header>`;
   const notices = (o.user?.notices ?? []).map((n) => html`<p class="notice" role="alert">${n}</p>`);

@@ -22,6 +22,7 @@ import {
 } from "./audit-page.js";
 import { securityHeadersHook } from "./headers.js";
 import { ASSET_BASE, pathOf } from "./html.js";
+import { inboxPage, inboxResultPage } from "./inbox-page.js";
 import { logPage } from "./log-page.js";
 import { fileSize, lastPageStart, readPage, searchLog } from "./log-reader.js";
 import { FINAL_JOB_STATES } from "./model.js";
@@ -34,6 +35,8 @@ type RunParams = { Params: { run: string } };
 type JobParams = { Params: { run: string; job: string } };
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
+const REPO = /^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/;
+const SHA = /^[0-9a-f]{40}$/;
 
 function int(v: unknown, min: number, max: number): number | undefined {
   if (typeof v !== "string" || !/^\d{1,15}$/.test(v)) return undefined;
@@ -403,6 +406,69 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleOptions
           reply,
           result.ok ? 200 : 409,
           messagePage(p, action.title, result.message, pathOf("runs", run.id)),
+        );
+      },
+    );
+
+    // --- the approval inbox ---------------------------------------------------------------------
+    const waiting = () => opts.waits?.waiting() ?? Promise.resolve([]);
+
+    scope.get("/approvals", page, async (req, reply) =>
+      sendHtml(
+        reply,
+        200,
+        inboxPage({
+          principal: viewer(req),
+          waits: await waiting(),
+          githubWebUrl: opts.githubWebUrl,
+        }),
+      ),
+    );
+
+    scope.get("/api/approvals", api, async () => ({ waiting: await waiting() }));
+
+    scope.post(
+      "/approvals/approve",
+      page,
+      async (req: FastifyRequest<{ Body: Record<string, unknown> }>, reply) => {
+        const p = viewer(req);
+        const body = req.body && typeof req.body === "object" ? req.body : {};
+        if (!auth.csrfOk(req, p, body._csrf)) {
+          return reply.code(403).send({
+            error: "refused: the form was not sent from this console (CSRF check failed)",
+          });
+        }
+        const pr = int(body.pr, 1, Number.MAX_SAFE_INTEGER);
+        const { repo, sha } = body;
+        if (typeof repo !== "string" || !REPO.test(repo) || pr === undefined) {
+          return sendHtml(reply, 400, inboxResultPage(p, false, "No such pull request."));
+        }
+        if (typeof sha !== "string" || !SHA.test(sha)) {
+          return sendHtml(
+            reply,
+            400,
+            inboxResultPage(p, false, "Name the commit by its full SHA."),
+          );
+        }
+        let result: ActionResult;
+        try {
+          result = await opts.actions.approveCommit({ repo, pr, sha }, p.actor);
+        } catch {
+          result = { ok: false, message: "The approval failed; see Airlock's log." };
+        }
+        await opts.audit.record({
+          action: "console-approve",
+          actor: p.actor,
+          detail:
+            `${repo}#${pr} at ${sha}: ${result.ok ? "done" : "refused"}: ${result.message}`.slice(
+              0,
+              500,
+            ),
+        });
+        return sendHtml(
+          reply,
+          result.ok ? 200 : 409,
+          inboxResultPage(p, result.ok, result.message),
         );
       },
     );

@@ -3,7 +3,7 @@
 // Actions on runs belong to the gateway and arrive as callbacks.
 import type { ArtifactStore } from "../../artifacts/store.js";
 import type { AuditQuery } from "../../store/audit-query.js";
-import type { RunRepo, RunRow } from "../../store/index.js";
+import type { ApprovalWaitRepo, RunRepo, RunRow } from "../../store/index.js";
 import type { LogStore } from "../../store/logs.js";
 import type { AuditWriter, Auth } from "../auth/auth.js";
 
@@ -20,10 +20,19 @@ export interface RunRef {
   sha: string;
 }
 
+/** One commit of a pull request, as the approval inbox names it. */
+export interface CommitRef {
+  repo: string;
+  pr: number;
+  sha: string;
+}
+
 /** Wired by the gateway. `actor` is the signed-in member (GitHub login or token name). */
 export interface ConsoleActions {
   /** Approve exactly `sha` (the same rule as `/ok-to-test <sha>`) and start the restricted jobs. */
   approve(run: RunRef, sha: string, actor: string): Promise<ActionResult>;
+  /** Approve exactly the commit the approval inbox showed, by the same rule. */
+  approveCommit(commit: CommitRef, actor: string): Promise<ActionResult>;
   cancel(run: RunRef, actor: string): Promise<ActionResult>;
   rerunFailed(run: RunRef, actor: string): Promise<ActionResult>;
   runAll(run: RunRef, actor: string): Promise<ActionResult>;
@@ -99,6 +108,8 @@ export interface ConsoleOptions {
   logs: LogStore;
   audit: AuditReader & AuditWriter;
   actions: ConsoleActions;
+  /** The approval inbox's records; without them the inbox is empty. */
+  waits?: Pick<ApprovalWaitRepo, "waiting">;
   secrets?: SecretsInventory;
   /** What jobs kept (`artifacts:`), listed on run pages and served to signed-in members. */
   artifacts?: Pick<ArtifactStore, "list" | "file">;
