@@ -1,5 +1,6 @@
 // Checks of the `trust:` section that need the rest of the configuration: a bot's scope names
-// restricted jobs and declared secret sets, and a rule asks for more than the default approval.
+// restricted jobs and declared secret sets, a rule asks for more than the default approval, and
+// notices go to a declared secret set's webhook or to someone mentioned.
 import type { Path, Problem } from "./checks.js";
 import { expansionsOf } from "./matrix.js";
 import type { Config } from "./schema.js";
@@ -54,6 +55,17 @@ export function checkTrust(config: Config): Problem[] {
       });
     }
   });
+
+  const notify = trust.notify;
+  if (notify?.webhook !== undefined && !sets.includes(notify.webhook)) {
+    problems.push(noSet(notify.webhook, ["trust", "notify", "webhook"]));
+  }
+  if (notify && notify.mention.length === 0 && notify.webhook === undefined) {
+    problems.push({
+      path: ["trust", "notify"],
+      message: "notify says nobody to tell: give `mention` (teams or users) and/or `webhook`",
+    });
+  }
 
   return problems;
 }

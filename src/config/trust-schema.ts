@@ -1,6 +1,7 @@
 // The `trust:` section: who is trusted, what a bot's pull requests may run without an approval,
 // and which changes need more than one approval.
 import { z } from "zod";
+import { Duration } from "./duration.js";
 
 /** A GitHub App's account: "dependabot[bot]". */
 const BotLogin = z
@@ -92,6 +93,31 @@ export const ApprovalRuleSchema = z
   })
   .strict();
 
+/** Whom a notice mentions: a team ("org/team") or a user ("login"). */
+const Mention = z
+  .string()
+  .regex(
+    /^(?:[A-Za-z0-9][A-Za-z0-9-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*|[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))$/,
+    'a mention is a team ("org/team-slug") or a GitHub login, without the @',
+  );
+
+export const NotifySchema = z
+  .object({
+    mention: z
+      .array(Mention)
+      .default([])
+      .describe(
+        'Teams ("org/team") and users a comment on the pull request mentions when a commit starts waiting for an approval.',
+      ),
+    webhook: SetName.optional().describe(
+      "A secret set whose WEBHOOK_URL key holds a URL (a chat's incoming webhook) that a JSON notice is posted to.",
+    ),
+    remind_after: Duration.optional().describe(
+      "Notify once more when the commit still waits this long after its first notice.",
+    ),
+  })
+  .strict();
+
 export const TrustSchema = z
   .object({
     orgs: z.array(z.string()).default([]).describe("Members of these organisations are trusted."),
@@ -120,9 +146,13 @@ export const TrustSchema = z
       .describe(
         "Stricter approvals for commits that change some paths: more approvers, or approvers from named teams. Every rule whose paths a commit changes applies.",
       ),
+    notify: NotifySchema.optional().describe(
+      "Who is told, once per commit, that a commit waits for an approval: a PR comment mentioning teams or users, and/or a webhook; a reminder after a delay.",
+    ),
   })
   .strict();
 
 export type TrustConfig = z.infer<typeof TrustSchema>;
 export type BotScope = TrustConfig["bots"][number];
 export type ApprovalRule = TrustConfig["rules"][number];
+export type NotifyConfig = NonNullable<TrustConfig["notify"]>;

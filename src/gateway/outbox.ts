@@ -11,7 +11,7 @@ import {
   repoRef,
   type StatusState,
 } from "../forge/types.js";
-import type { CheckRunRecord, OutboxItem, Store } from "../store/index.js";
+import type { CheckRunRecord, NewOutboxItem, OutboxItem, Store } from "../store/index.js";
 import { StoreBackoff } from "./backoff.js";
 
 export type OutboxMessage =
@@ -78,6 +78,29 @@ export function statusFromCheck(state: CheckRunState): CommitStatus {
     context: state.name,
     description,
     ...(state.details_url ? { target_url: state.details_url } : {}),
+  };
+}
+
+/** The item of a comment posted once per key (stored by `Outbox.comment`, or in a transaction). */
+export function commentItem(
+  repo: string,
+  installationId: number,
+  issue: number,
+  body: string,
+  key: string,
+): NewOutboxItem {
+  const k = `comment:${key}`;
+  return {
+    kind: "comment",
+    key: k,
+    orderingKey: k,
+    repo,
+    installationId,
+    payload: {
+      kind: "comment",
+      issue,
+      body: `${body}\n\n${commentMarker(k)}`,
+    } satisfies OutboxMessage,
   };
 }
 
@@ -175,19 +198,7 @@ export class Outbox {
 
   /** A comment, posted once per key (give a key derived from the event that caused it). */
   comment(repo: string, installationId: number, issue: number, body: string, key: string) {
-    const k = `comment:${key}`;
-    return this.db.outbox.enqueue({
-      kind: "comment",
-      key: k,
-      orderingKey: k,
-      repo,
-      installationId,
-      payload: {
-        kind: "comment",
-        issue,
-        body: `${body}\n\n${commentMarker(k)}`,
-      } satisfies OutboxMessage,
-    });
+    return this.db.outbox.enqueue(commentItem(repo, installationId, issue, body, key));
   }
 
   removeLabel(repo: string, installationId: number, issue: number, label: string, key: string) {

@@ -70,8 +70,10 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
     token: github.token,
   });
   const flow = new PrFlow({
+    store: o.db,
     runs: o.db.runs,
     approvals: o.db.approvals,
+    waits: o.db.waits,
     requests: o.db.requests,
     labels: o.db.labels,
     outbox,
@@ -80,6 +82,7 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
     trust,
     runnerFor: o.runnerFor,
     ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
+    webUrl: o.cloneBaseUrl,
     ...(o.capacity ? { capacity: o.capacity } : {}),
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
     ...(o.maxRuns ? { maxRuns: o.maxRuns } : {}),

@@ -121,3 +121,45 @@ describe("trust.rules", () => {
     );
   });
 });
+
+describe("trust.notify", () => {
+  it("names who is told: teams or users mentioned, a webhook's secret set, a reminder delay", () => {
+    const c = parseConfig(
+      withTrust(`  notify:
+    mention: [acme/maintainers, alice]
+    webhook: npm
+    remind_after: 4h
+`),
+      ".airlock.yml",
+    );
+    assert.deepEqual(c.trust.notify, {
+      mention: ["acme/maintainers", "alice"],
+      webhook: "npm",
+      remind_after: "4h",
+    });
+  });
+
+  it("refuses an undeclared set, a mention with @ or a path, nobody to tell, a zero delay", () => {
+    const e = errors(
+      withTrust(`  notify:
+    mention: ["@alice", "a/b/c"]
+    webhook: chat
+    remind_after: 0s
+`),
+    ).join("\n");
+    assert.match(
+      e,
+      /trust\.notify\.mention\[0\]: a mention is a team \("org\/team-slug"\) or a GitHub login, without the @/,
+    );
+    assert.match(e, /trust\.notify\.mention\[1\]: a mention is a team/);
+    assert.match(e, /trust\.notify\.remind_after: a duration must be above zero/);
+    assert.match(
+      errors(withTrust("  notify:\n    webhook: chat\n")).join("\n"),
+      /trust\.notify\.webhook: no secret set named "chat"; declare it under `secrets:`/,
+    );
+    assert.match(
+      errors(withTrust("  notify:\n    remind_after: 1h\n")).join("\n"),
+      /trust\.notify: notify says nobody to tell: give `mention` \(teams or users\) and\/or `webhook`/,
+    );
+  });
+});

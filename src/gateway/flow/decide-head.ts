@@ -51,6 +51,6 @@ export async function decideHead(
     runId: queued ?? existing.at(-1)?.id,
     voidedSha: o.voidedSha,
   });
-  await noteWait(flow, f, view, ctx);
+  await noteWait(flow, f, loaded, view, ctx);
   await reportGate(flow, f, loaded);
 }

@@ -16,10 +16,12 @@ import { AbandonedWorkSweep } from "./abandoned-work.js";
 import { Comparisons } from "./changes.js";
 import { execute } from "./execute.js";
 import { BaseConfigs } from "./load.js";
+import { sendWebhook, WEBHOOK_KIND } from "./notify.js";
 import { gateOfRequest, recover } from "./recover.js";
 import { route } from "./router.js";
 import { withSecretSet } from "./secret-set.js";
 import type { Flow, FlowOptions } from "./types.js";
+import { sendReminders } from "./waits.js";
 
 export type { FlowLogger, FlowOptions, RunnerForRun } from "./types.js";
 
@@ -30,6 +32,7 @@ export class PrFlow {
   private readonly interrupted = new Set<string>();
   /** Pipeline files are parsed in a worker thread: a PR's file never blocks the event loop. */
   private readonly parser = new OffThreadParser();
+  private reminders: NodeJS.Timeout | undefined;
 
   constructor(o: FlowOptions) {
     this.reporter = new Reporter({
@@ -89,6 +92,8 @@ export class PrFlow {
     });
     // A request that ends after an earlier attempt of it (or, after a crash, it) may have left
     // work running elsewhere (a GitLab pipeline) leaves none running: see abandoned-work.ts.
+    // Approval notices to a webhook are outbox items too: stored, retried, taken up after a restart.
+    o.outbox.handle(WEBHOOK_KIND, (item) => sendWebhook(this.flow, item));
     o.requests.onSettled(async (r, tx) => {
       if (r.kind !== "public" && (r.attempt > 1 || this.interrupted.has(r.id))) {
         await abandoned.enqueue(r, tx);
@@ -104,9 +109,21 @@ export class PrFlow {
     this.interrupted.clear();
     for (const id of await this.flow.o.runs.markInterrupted("github")) this.interrupted.add(id);
     await this.supervisor.start();
+    this.reminders = setInterval(() => {
+      this.sendReminders().catch((e) =>
+        this.flow.o.log?.warn({ message: String(e) }, "approval reminders failed; trying again"),
+      );
+    }, this.flow.o.remindEveryMs ?? 60_000);
+    this.reminders.unref();
+  }
+
+  /** Stores the approval reminders that are due (once per waiting commit); how many. */
+  sendReminders(now = Date.now()): Promise<number> {
+    return sendReminders(this.flow, now);
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.reminders);
     await this.supervisor.stop();
     await this.parser.close();
   }

@@ -7,7 +7,14 @@ import type { Comparison, Forge } from "../../forge/types.js";
 import type { RunnerDeps } from "../../pipeline/runner.js";
 import type { PlannedJob } from "../../pipeline/types.js";
 import type { GrantContext, SecretGrant } from "../../secrets/types.js";
-import type { ApprovalRepo, PrLabelRepo, RunRepo, RunRequestQueue } from "../../store/index.js";
+import type {
+  ApprovalRepo,
+  ApprovalWaitRepo,
+  PrLabelRepo,
+  RunRepo,
+  RunRequestQueue,
+  Store,
+} from "../../store/index.js";
 import type { HeadRepo } from "../../trust/authorize.js";
 import type { TrustRegistry } from "../../trust/registry.js";
 import type { Actor, TrustEvaluator } from "../../trust/rules.js";
@@ -47,8 +54,12 @@ export interface RunnerForRun {
 }
 
 export interface FlowOptions {
+  /** The store itself, for the few writes that need a transaction of their own. */
+  store: Store;
   runs: RunRepo;
   approvals: ApprovalRepo;
+  /** The approval inbox. */
+  waits: ApprovalWaitRepo;
   requests: RunRequestQueue;
   /** Test labels that a trusted sender set. */
   labels: PrLabelRepo;
@@ -61,6 +72,10 @@ export interface FlowOptions {
    */
   runnerFor(config: Config, jobs: PlannedJob[], run?: RunFacts): Promise<RunnerForRun>;
   publicUrl?: string;
+  /** The forge's web address, for links in notices (https://github.com). */
+  webUrl?: string;
+  /** How often due approval reminders are looked for (default: every minute). */
+  remindEveryMs?: number;
   /** Jobs and runs at once, and each pull request's and author's share (DEFAULT_CAPACITY). */
   capacity?: Capacity;
   /** Jobs at once within a run (default: capacity.jobsPerRun). */

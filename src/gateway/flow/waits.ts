@@ -2,12 +2,19 @@
 // inbox follows it: a commit that waits is recorded (again) with what it waits for, in the
 // transaction that marks the event done; a commit that no longer waits (authorized, a draft, or
 // superseded by a new head) leaves it. A closed PR's commits leave it with the PR.
+//
+// The first time a commit waits, its notice (trust.notify) is stored in that same transaction,
+// claimed on the commit's row: each waiting commit is announced once, however many events arrive
+// for it or processes handle them. A reminder goes out once per commit, when it is due and the
+// commit still waits as the PR's head.
+import { durationMs } from "../../config/schema.js";
 import type { Comparison } from "../../forge/types.js";
 import type { NewWait, WaitView } from "../../store/index.js";
 import { describeRequirement } from "../../trust/policy.js";
 import type { ApprovalView } from "../approval-check.js";
 import type { HandlerContext } from "../events.js";
-import type { Flow, PrFacts } from "./types.js";
+import { noticeItems } from "./notify.js";
+import type { Flow, Loaded, PrFacts } from "./types.js";
 
 /** Changed paths kept with a wait, for the inbox (more are counted). */
 const PATHS_KEPT = 20;
@@ -50,6 +57,7 @@ export function waitView(v: Waiting, changes: Comparison | undefined): WaitView 
 export async function noteWait(
   flow: Flow,
   f: PrFacts,
+  loaded: Loaded,
   view: ApprovalView,
   ctx: HandlerContext,
 ): Promise<void> {
@@ -73,7 +81,43 @@ export async function noteWait(
     title: f.title ?? "",
     view: waitView(view, changes),
   };
-  ctx.atCompletion((tx) => tx.waits.wait(wait));
+  const notify = loaded.base.trust.notify;
+  ctx.atCompletion(async (tx) => {
+    const row = await tx.waits.wait(wait);
+    if (!notify || row.notifiedAt !== null) return;
+    const remindAt = notify.remind_after ? row.since + durationMs(notify.remind_after) : null;
+    if (!(await tx.waits.claimNotice(row.repo, row.pr, row.sha, remindAt))) return;
+    for (const item of noticeItems(flow, row, notify, "waiting")) await tx.outbox.enqueue(item);
+    tx.afterCommit(() => flow.o.outbox.poke());
+  });
+}
+
+/**
+ * Stores the reminders that are due: once per commit, and only while it is still the PR's head
+ * and its base definition still asks for notices. Returns how many were stored.
+ */
+export async function sendReminders(flow: Flow, now = Date.now()): Promise<number> {
+  const { waits } = flow.o;
+  let sent = 0;
+  for (const w of await waits.dueReminders(now)) {
+    const head = await flow.o.approvals.head(w.repo, w.pr);
+    if (head?.sha !== w.sha) {
+      await waits.settle(w.repo, w.pr, "superseded", { sha: w.sha }, now);
+      continue;
+    }
+    const notify = (await flow.baseConfig(w.repo, w.installationId, w.baseSha).catch(() => null))
+      ?.trust.notify;
+    const items = notify ? noticeItems(flow, w, notify, "reminder") : [];
+    // The claim and the items commit together: a reminder is stored once, or not at all.
+    const stored = await flow.o.store.transaction(async (tx) => {
+      if (!(await tx.waits.claimReminder(w.repo, w.pr, w.sha, now))) return false;
+      for (const item of items) await tx.outbox.enqueue(item);
+      return items.length > 0;
+    });
+    if (stored) sent++;
+  }
+  if (sent > 0) flow.o.outbox.poke();
+  return sent;
 }
 
 /** Takes every commit of a closed PR out of the inbox. */
