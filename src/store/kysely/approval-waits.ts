@@ -95,36 +95,38 @@ export class ApprovalWaitRepoImpl implements ApprovalWaitRepo {
     return changed(await q.executeTakeFirst());
   }
 
-  async claimNotice(
+  /** Sets `values` on the commit's row while it waits and `unset` is still null: once. */
+  private async claim(
+    repo: string,
+    pr: number,
+    sha: string,
+    unset: "notified_at" | "reminded_at",
+    values: Partial<Record<"notified_at" | "remind_at" | "reminded_at", number | null>>,
+  ): Promise<boolean> {
+    const r = await this.c.db
+      .updateTable("approval_waits")
+      .set(values)
+      .where("repo", "=", repo)
+      .where("pr", "=", pr)
+      .where("sha", "=", sha)
+      .where("state", "=", "waiting")
+      .where(unset, "is", null)
+      .executeTakeFirst();
+    return changed(r) === 1;
+  }
+
+  claimNotice(
     repo: string,
     pr: number,
     sha: string,
     remindAt: number | null,
     now = Date.now(),
   ): Promise<boolean> {
-    const r = await this.c.db
-      .updateTable("approval_waits")
-      .set({ notified_at: now, remind_at: remindAt })
-      .where("repo", "=", repo)
-      .where("pr", "=", pr)
-      .where("sha", "=", sha)
-      .where("state", "=", "waiting")
-      .where("notified_at", "is", null)
-      .executeTakeFirst();
-    return changed(r) === 1;
+    return this.claim(repo, pr, sha, "notified_at", { notified_at: now, remind_at: remindAt });
   }
 
-  async claimReminder(repo: string, pr: number, sha: string, now = Date.now()): Promise<boolean> {
-    const r = await this.c.db
-      .updateTable("approval_waits")
-      .set({ reminded_at: now })
-      .where("repo", "=", repo)
-      .where("pr", "=", pr)
-      .where("sha", "=", sha)
-      .where("state", "=", "waiting")
-      .where("reminded_at", "is", null)
-      .executeTakeFirst();
-    return changed(r) === 1;
+  claimReminder(repo: string, pr: number, sha: string, now = Date.now()): Promise<boolean> {
+    return this.claim(repo, pr, sha, "reminded_at", { reminded_at: now });
   }
 
   async get(repo: string, pr: number, sha: string): Promise<ApprovalWait | undefined> {
