@@ -115,7 +115,7 @@ describe("parseConfig reports each mistake at its line and column", () => {
     const [line] = errors("version: 1\ntrust:\n  everyone: true\njobs:\n  a: { run: x }\n");
     assert.equal(
       line,
-      '.airlock.yml:3:3: trust.everyone: unknown field "everyone"; known fields: orgs, teams, permission, bots, users, approval, rules',
+      '.airlock.yml:3:3: trust.everyone: unknown field "everyone"; known fields: orgs, teams, permission, bots, users, approval, rules, notify',
     );
   });
 
