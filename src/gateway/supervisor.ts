@@ -1,6 +1,6 @@
 // Starts queued run requests (a bounded number at once), tracks the runs in flight so that a new
-// push, `/cancel` or a closed PR can stop them, and on start-up hands requests a dead process left
-// running to `recover`. A request whose execution throws is settled here (taken up again after a
+// push, `/cancel` or a closed PR can stop them, and hands requests a dead process left running
+// (at start-up, and whenever the lease of another gateway's request runs out) to `recover`. A request whose execution throws is settled here (taken up again after a
 // pause, up to maxAttempts, then ended), so that it does not stay "running" until a restart.
 import { isShutdown, ShutdownAbort } from "../executors/abort.js";
 import { newRequestId, type RunRequestQueue, type RunRequestRow } from "../store/index.js";
@@ -9,7 +9,7 @@ export interface SupervisorOptions {
   requests: RunRequestQueue;
   /** Runs one claimed request to its end (or until `signal` aborts). */
   execute(req: RunRequestRow, signal: AbortSignal): Promise<void>;
-  /** A request found running at start-up: its process died. */
+  /** A request left running by a process that died (this one's last life, or another gateway). */
   recover(req: RunRequestRow): Promise<void>;
   /** Runs at once (each runs its jobs with its own concurrency). */
   maxRuns?: number;
@@ -52,15 +52,21 @@ export class Supervisor {
 
   async start(): Promise<void> {
     if (this.running) return;
-    for (const req of await this.opts.requests.inState("running")) {
+    await this.opts.requests.resetInterrupted();
+    await this.adopt();
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Recovers the requests whose holder died (their leases ran out). */
+  private async adopt(): Promise<void> {
+    for (const req of await this.opts.requests.adoptAbandoned()) {
       try {
         await this.opts.recover(req);
       } catch (e) {
         this.opts.onError?.(e instanceof Error ? e.message : String(e), req);
       }
     }
-    this.running = true;
-    this.schedule(0);
   }
 
   /**
@@ -125,8 +131,9 @@ export class Supervisor {
   }
 
   private async pump(): Promise<void> {
+    // A store that fails now is asked again at the next poll (DESIGN.md invariant 11).
+    await this.adopt().catch(() => {});
     while (this.running && this.inFlight.size < this.maxRuns) {
-      // A store that fails now is asked again at the next poll (DESIGN.md invariant 11).
       const req = await this.held()
         .then((held) => this.opts.requests.claimNext(Date.now(), held))
         .catch(() => undefined);

@@ -27,6 +27,10 @@ export interface EventsTable {
   next_attempt_at: number;
   finished_at: number | null;
   error: string | null;
+  /** Who holds the claim on this row while it is in flight (a gateway process), or null. */
+  lease_owner: Generated<string | null>;
+  /** Until when (ms) the claim holds unless renewed; past it, another gateway may take it over. */
+  lease_until: Generated<number | null>;
 }
 
 /** Bodies live apart from the event rows, so state changes rewrite a small row, not 25 MB. */

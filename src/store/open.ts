@@ -10,6 +10,12 @@ import {
   type PostgresOptions,
 } from "./engines/postgres.js";
 import { openSqlite, sqliteFileOf } from "./engines/sqlite.js";
+import {
+  DEFAULT_LEASE_TTL_MS,
+  type LeaseState,
+  newHolder,
+  stopKeepAlive,
+} from "./kysely/leases.js";
 import { KyselyStore } from "./kysely/store.js";
 import { migrate, SchemaError, type SchemaState, schemaState } from "./migrate.js";
 import { probeWrite } from "./probe.js";
@@ -21,6 +27,11 @@ export { SchemaError } from "./migrate.js";
 export interface DatabaseOptions extends Omit<PostgresOptions, "url"> {
   /** postgres://USER@HOST:PORT/DATABASE, or sqlite:PATH; none: the data directory's SQLite file. */
   url?: string | undefined;
+  /**
+   * How long a claim on work in flight holds without a renewal (default 30 s): how soon work of a
+   * gateway that died is taken over by another.
+   */
+  leaseTtlMs?: number | undefined;
 }
 
 export interface OpenOptions {
@@ -38,8 +49,9 @@ export class OpenedStore extends KyselyStore implements OpenStore {
     readonly location: string,
     private readonly versionOf: () => Promise<string>,
     purgeDeleted: () => Promise<void>,
+    private readonly lease: LeaseState = { holder: newHolder(), ttlMs: DEFAULT_LEASE_TTL_MS },
   ) {
-    super(opened, engine, { settled: new Set() }, { purgeDeleted });
+    super(opened, engine, { settled: new Set(), lease }, { purgeDeleted });
   }
 
   async ping(): Promise<void> {
@@ -62,8 +74,12 @@ export class OpenedStore extends KyselyStore implements OpenStore {
     return migrate(this.db, this.location);
   }
 
-  close(): Promise<void> {
-    return this.db.destroy();
+  /** Ends this store's leases on work still in flight (another gateway takes it at once). */
+  async close(): Promise<void> {
+    const claimed = this.lease.timer !== undefined;
+    stopKeepAlive(this.lease);
+    if (claimed) await this.leases.release().catch(() => {});
+    await this.db.destroy();
   }
 }
 
@@ -93,9 +109,10 @@ export async function openStore(o: OpenOptions): Promise<OpenedStore> {
   const url = o.database?.url;
   const look = o.migrate === false;
   let store: OpenedStore;
+  const lease = { holder: newHolder(), ttlMs: o.database?.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS };
   if (url && isPostgresUrl(url)) {
     const pg = openPostgres({ ...o.database, url });
-    store = new OpenedStore(pg.db, "postgres", pg.display, pg.version, async () => {});
+    store = new OpenedStore(pg.db, "postgres", pg.display, pg.version, async () => {}, lease);
   } else {
     if (url && !url.startsWith("sqlite:")) {
       throw new DatabaseUrlError(
@@ -109,7 +126,14 @@ export async function openStore(o: OpenOptions): Promise<OpenedStore> {
     } catch (e) {
       throw explain(e, `sqlite:${file}`);
     }
-    store = new OpenedStore(lite.db, "sqlite", `sqlite:${file}`, lite.version, lite.checkpoint);
+    store = new OpenedStore(
+      lite.db,
+      "sqlite",
+      `sqlite:${file}`,
+      lite.version,
+      lite.checkpoint,
+      lease,
+    );
   }
   try {
     if (look) await store.ping();

@@ -31,6 +31,10 @@ export interface OutboxTable {
   next_attempt_at: number;
   finished_at: number | null;
   last_error: string | null;
+  /** Who holds the claim on this row while it is in flight (a gateway process), or null. */
+  lease_owner: Generated<string | null>;
+  /** Until when (ms) the claim holds unless renewed; past it, another gateway may take it over. */
+  lease_until: Generated<number | null>;
 }
 
 /**

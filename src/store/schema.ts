@@ -102,6 +102,10 @@ export interface RunRequestsTable {
   note: string | null;
   /** "shutdown" when a graceful stop interrupted it (that attempt is not spent). */
   interrupted_by: string | null;
+  /** Who holds the claim on this row while it is in flight (a gateway process), or null. */
+  lease_owner: Generated<string | null>;
+  /** Until when (ms) the claim holds unless renewed; past it, another gateway may take it over. */
+  lease_until: Generated<number | null>;
 }
 
 /** Test labels of a PR that a trusted sender set. */

@@ -33,6 +33,8 @@ export const databaseSchema = z
     pool_size: z.number().int().min(1).max(500).optional(),
     /** "30s", "2m"; "0s" turns the limit off. */
     statement_timeout: z.string().regex(DURATION_RE, "a duration such as 30s or 2m").optional(),
+    /** How long a gateway's claim on work holds without a renewal ("30s"). */
+    lease_ttl: z.string().regex(DURATION_RE, "a duration such as 30s or 2m").optional(),
   })
   .strict();
 
@@ -46,6 +48,7 @@ export const DATABASE_ENV = {
   caFile: "AIRLOCK_DATABASE_CA_FILE",
   poolSize: "AIRLOCK_DATABASE_POOL_SIZE",
   statementTimeout: "AIRLOCK_DATABASE_STATEMENT_TIMEOUT",
+  leaseTtl: "AIRLOCK_DATABASE_LEASE_TTL",
 } as const;
 
 function readSecretFile(file: string, what: string): string {
@@ -77,7 +80,18 @@ export function resolveDatabase(o: {
   const from = (what: string) => `${o.source ? `${o.source}: ` : ""}database.${what}`;
   const url = env[DATABASE_ENV.url] || block?.url;
   if (!url) return undefined;
-  if (url.startsWith("sqlite:")) return { url };
+  const ttl = env[DATABASE_ENV.leaseTtl] || block?.lease_ttl;
+  let leaseTtlMs: number | undefined;
+  if (ttl !== undefined) {
+    leaseTtlMs = DURATION_RE.test(ttl) ? durationStringMs(ttl) : 0;
+    if (leaseTtlMs < 1000) {
+      throw new DatabaseSettingsError(
+        `${env[DATABASE_ENV.leaseTtl] ? DATABASE_ENV.leaseTtl : from("lease_ttl")} must be a duration of at least 1s, such as 30s`,
+      );
+    }
+  }
+  const lease = leaseTtlMs !== undefined ? { leaseTtlMs } : {};
+  if (url.startsWith("sqlite:")) return { url, ...lease };
 
   let password: string | undefined;
   if (env[DATABASE_ENV.password]) password = env[DATABASE_ENV.password];
@@ -126,5 +140,6 @@ export function resolveDatabase(o: {
     tls,
     ...(poolSize !== undefined ? { poolSize } : {}),
     ...(timeout !== undefined ? { statementTimeoutMs: durationStringMs(timeout) } : {}),
+    ...lease,
   };
 }

@@ -4,10 +4,10 @@
 // `transaction(fn)` hands `fn` the same Store bound to one transaction.
 //
 // Queues (webhook events, the outbox, run requests) are claimed with one statement that moves a
-// row to its in-flight state; on PostgreSQL the row is chosen with FOR UPDATE SKIP LOCKED, so
-// several processes sharing one database never claim the same row. Claims are released by
-// `resetInterrupted` when the single gateway starts; with several replicas a claim becomes a
-// lease (who holds it, until when) and only expired leases are released.
+// row to its in-flight state under a lease (LeaseRepo: who holds it, until when); on PostgreSQL
+// the row is chosen with FOR UPDATE SKIP LOCKED, so several gateways sharing one database never
+// claim the same row. A claim is settled only by its holder; a claim whose lease ran out (its
+// gateway died) is taken over by the next gateway that claims.
 import type { Selectable } from "kysely";
 import type { EgressRecord } from "../egress/record.js";
 import type { AuditQuery } from "./audit-query.js";
@@ -39,6 +39,7 @@ export interface Store {
   readonly secrets: SecretRepo;
   readonly oidcKeys: OidcKeyRepo;
   readonly audit: AuditRepo;
+  readonly leases: LeaseRepo;
   /**
    * Runs `fn` in one transaction: everything it does through `tx` commits together or not at all.
    * Called on a Store that is already a transaction, `fn` joins it. Using the outer Store inside
@@ -149,19 +150,41 @@ export interface RunRepo {
   ): Promise<{ rows: RunRow[]; more: boolean }>;
   /** Job counts by state per run. */
   jobStates(runIds: string[]): Promise<Map<string, Record<string, number>>>;
-  /** Runs left queued or running by a process that died: recorded as errors; their ids. */
-  markInterrupted(source: string): Promise<string[]>;
+  /** Of these runs, those left queued or running by a process that died: recorded as errors; their ids. */
+  markInterrupted(runIds: string[]): Promise<string[]>;
 }
 
 // ---- queues -------------------------------------------------------------------------------------
 
+/**
+ * Claims of this open store: every row it claims is leased to `holder` for `ttlMs`, renewed by a
+ * heartbeat while the process lives (started by the first claim, stopped by `close`).
+ */
+export interface LeaseRepo {
+  /** Unique to the process: host, process id and a random part. */
+  readonly holder: string;
+  readonly ttlMs: number;
+  /** Extends every lease this holder has on work in flight; how many. */
+  renew(now?: number): Promise<number>;
+  /** Ends this holder's leases on work still in flight, for another gateway to take at once. */
+  release(): Promise<number>;
+}
+
 /** What the event queue and the outbox share: claim the oldest due row, then settle it. */
 export interface Queue<T> {
-  /** Claims the oldest row that is due, or undefined. */
+  /**
+   * Claims the oldest row that is due, or one in flight whose lease ran out (its gateway died),
+   * or undefined.
+   */
   claimNext(now?: number): Promise<T | undefined>;
-  /** Puts a claimed row back for an attempt at `at`. */
+  /** Puts a claimed row back for an attempt at `at` (only its holder can). */
   retryLater(seq: number, at: number, error: string): Promise<void>;
-  /** On start-up: rows claimed by a process that died go back to the queue. */
+  /**
+   * Claims nobody holds in hand go back to the queue: this process's own (call it with none in
+   * hand: at start-up, or after a store failure left one claimed) and a dead process's: on SQLite
+   * (one gateway per database) every claim; on PostgreSQL those whose lease ran out (the others
+   * as theirs run out).
+   */
   resetInterrupted(): Promise<number>;
   /** When the next pending row becomes due; undefined when none is pending. */
   nextDueAt(): Promise<number | undefined>;
@@ -353,6 +376,13 @@ export interface RunRequestQueue {
   ): Promise<number>;
   /** Claims the oldest queued request, leaving those in `skip` (ids) queued. */
   claimNext(now?: number, skip?: string[]): Promise<RunRequestRow | undefined>;
+  /**
+   * Claims the requests left running by a gateway that died (their lease ran out; on SQLite at
+   * start-up, every one: see `resetInterrupted`), for this gateway to recover.
+   */
+  adoptAbandoned(now?: number): Promise<RunRequestRow[]>;
+  /** As Queue.resetInterrupted, for running requests (adopted next by `adoptAbandoned`). */
+  resetInterrupted(): Promise<number>;
   finish(id: string, state: "done" | "cancelled", note?: string, now?: number): Promise<void>;
   /**
    * Ends an interrupted request and queues a copy under `newId` with one more attempt, keeping

@@ -9,12 +9,18 @@ import type { World } from "./harness.js";
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "flow-child.ts");
 
-/** Starts the gateway; resolves once it listens, with its URL. */
-export async function startChild(world: World): Promise<{ proc: ChildProcess; url: string }> {
+/**
+ * Starts the gateway (on `dataDir`, default the world's, with `env` added); resolves once it
+ * listens, with its URL.
+ */
+export async function startChild(
+  world: World,
+  opts: { dataDir?: string; env?: Record<string, string> } = {},
+): Promise<{ proc: ChildProcess; url: string }> {
   const tmp = path.join(world.root, "tmp");
   mkdirSync(tmp, { recursive: true });
   const arg = JSON.stringify({
-    dataDir: world.dataDir,
+    dataDir: opts.dataDir ?? world.dataDir,
     cloneBase: world.repo.cloneBase,
     gh: { appId: world.gh.appId, privateKey: world.gh.privateKey, url: world.gh.url },
   });
@@ -28,6 +34,7 @@ export async function startChild(world: World): Promise<{ proc: ChildProcess; ur
       // The database reaches the gateway through the environment, as it reaches airlock serve.
       ...(db?.url ? { [DATABASE_ENV.url]: db.url } : {}),
       ...(db?.password ? { [DATABASE_ENV.password]: db.password } : {}),
+      ...opts.env,
     },
   });
   const url = await new Promise<string>((resolve, reject) => {

@@ -99,8 +99,10 @@ test("an event claimed by a process that died is processed after restart, exactl
   await put("x1");
   await put("x2");
   // A first process claims x1 and dies before completing it.
-  const claimed = await store.claimNext();
+  const first = await openStore({ dataDir: dir });
+  const claimed = await first.events.claimNext();
   assert.equal(claimed?.deliveryId, "x1");
+  await first.db.destroy();
   const seen: { id: string; attempt: number }[] = [];
   const loop = new EventLoop({
     store,

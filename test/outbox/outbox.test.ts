@@ -403,7 +403,7 @@ test("upgrading: each check run recorded before learns the status last delivered
     const store = new KyselyStore(
       db as never,
       "sqlite",
-      { settled: new Set() },
+      { settled: new Set(), lease: { holder: "test", ttlMs: 30_000 } },
       {
         purgeDeleted: async () => {},
       },

@@ -210,7 +210,7 @@ for (const engine of await engines())
         const spied = new KyselyStore(
           db,
           "sqlite",
-          { settled: new Set() },
+          { settled: new Set(), lease: { holder: "test", ttlMs: 30_000 } },
           {
             purgeDeleted: async () => {},
           },

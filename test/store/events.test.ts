@@ -83,7 +83,7 @@ for (const engine of await engines()) {
       // Completing needs a claim; finishing records why.
       const claimed = await events.claimNext(9000);
       await events.complete(claimed!.seq, [], 9000);
-      await assert.rejects(events.complete(claimed!.seq), /was not claimed/);
+      await assert.rejects(events.complete(claimed!.seq), /not claimed by this gateway/);
       const other = await events.claimNext(9000);
       await events.finish(other!.seq, "failed", "after 5 attempts: boom", 9000);
       const failed = await events.get(other!.deliveryId);

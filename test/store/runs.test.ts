@@ -115,19 +115,23 @@ for (const engine of await engines()) {
 
     it("records runs a dead process left as errors, their unfinished jobs cancelled", async () => {
       const { runs } = t.store;
-      await runs.create({ id: "dead", source: "gateway-test", repo: "o/r", ref: null, sha: "1" }, [
-        job("a"),
-        job("b"),
-      ]);
-      await runs.setStatus("dead", "running");
+      for (const id of ["dead", "alive"]) {
+        await runs.create({ id, source: "gateway-test", repo: "o/r", ref: null, sha: "1" }, [
+          job("a"),
+          job("b"),
+        ]);
+        await runs.setStatus(id, "running");
+      }
       await runs.updateJob("dead", "a", { state: "passed" });
-      assert.deepEqual(await runs.markInterrupted("gateway-test"), ["dead"]);
+      // Only the runs named: another gateway's run goes on.
+      assert.deepEqual(await runs.markInterrupted(["dead", "missing"]), ["dead"]);
+      assert.equal((await runs.get("alive"))?.status, "running");
       assert.equal((await runs.get("dead"))?.status, "error");
       assert.deepEqual(
         (await runs.jobs("dead")).map((j) => j.state),
         ["passed", "cancelled"],
       );
-      assert.deepEqual(await runs.markInterrupted("gateway-test"), []);
+      assert.deepEqual(await runs.markInterrupted(["dead"]), []);
     });
   });
 }

@@ -50,7 +50,11 @@ export class PrFlow {
       holds: (req, inFlight) => share.holds(req, inFlight),
       maxAttempts: o.maxAttempts ?? 3,
       execute: (req, signal) => execute(this.flow, req, signal),
-      recover: (req) => recover(this.flow, req),
+      // Its run, if still queued or running, died with its process: recorded as interrupted.
+      recover: async (req) => {
+        for (const id of await o.runs.markInterrupted([req.id])) this.interrupted.add(id);
+        await recover(this.flow, req);
+      },
       // A request that threw was taken up again or given up: its gate says so.
       failed: async (req) => {
         const head = await o.approvals.head(req.repo, req.pr);
@@ -107,7 +111,6 @@ export class PrFlow {
   /** Runs left unfinished by a dead process are recorded as errors, then taken up again. */
   async start(): Promise<void> {
     this.interrupted.clear();
-    for (const id of await this.flow.o.runs.markInterrupted("github")) this.interrupted.add(id);
     await this.supervisor.start();
     this.reminders = setInterval(() => {
       this.sendReminders().catch((e) =>

@@ -3,10 +3,12 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../schema.js";
 import type { Engine, SettledListener, Store } from "../types.js";
+import type { LeaseState } from "./leases.js";
 
 /** State of one open store, shared by the root binding and every transaction's. */
 export interface Shared {
   settled: Set<SettledListener>;
+  lease: LeaseState;
 }
 
 export interface Ctx {
@@ -18,6 +20,8 @@ export interface Ctx {
    * the transaction's handle and Store.
    */
   atomic<T>(fn: (db: Kysely<Database>, tx: Store) => Promise<T>): Promise<T>;
+  /** A row was claimed: keep this store's leases alive from now on. */
+  keepAlive(): void;
 }
 
 /** Rows changed by an UPDATE or DELETE, on either engine. */

@@ -5,6 +5,7 @@ import type { EventsTable } from "../events-schema.js";
 import type { Database } from "../schema.js";
 import type { CompletionWrite, EventQueue, EventState, NewEvent, StoredEvent } from "../types.js";
 import { type Ctx, changed } from "./context.js";
+import { held, leaseExpired, leaseOf, leftByTheDead } from "./leases.js";
 
 type EventRow = Selectable<EventsTable>;
 
@@ -116,13 +117,12 @@ export class EventQueueImpl implements EventQueue {
     return stored ? "stored" : "duplicate";
   }
 
-  async resetInterrupted(): Promise<number> {
-    const r = await this.c.db
+  async resetInterrupted(now = Date.now()): Promise<number> {
+    const q = this.c.db
       .updateTable("events")
-      .set({ state: "pending" })
-      .where("state", "=", "processing")
-      .executeTakeFirst();
-    return changed(r);
+      .set({ state: "pending", lease_owner: null, lease_until: null })
+      .where("state", "=", "processing");
+    return changed(await q.where(leftByTheDead(this.c, now)).executeTakeFirst());
   }
 
   async claimNext(now = Date.now()): Promise<StoredEvent | undefined> {
@@ -130,18 +130,27 @@ export class EventQueueImpl implements EventQueue {
     let next = db
       .selectFrom("events")
       .select("seq")
-      .where("state", "=", "pending")
-      .where("next_attempt_at", "<=", now)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb("state", "=", "pending"), eb("next_attempt_at", "<=", now)]),
+          eb.and([eb("state", "=", "processing"), leaseExpired(this.c, now)]),
+        ]),
+      )
       .orderBy("seq")
       .limit(1);
     if (this.c.engine === "postgres") next = next.forUpdate().skipLocked();
     const row = await db
       .updateTable("events")
-      .set((eb) => ({ state: "processing", attempts: eb("attempts", "+", 1) }))
+      .set((eb) => ({
+        state: "processing",
+        attempts: eb("attempts", "+", 1),
+        ...leaseOf(this.c, now),
+      }))
       .where("seq", "=", next)
       .returningAll()
       .executeTakeFirst();
     if (!row) return undefined;
+    this.c.keepAlive();
     const p = await db
       .selectFrom("event_payloads")
       .select("payload")
@@ -155,21 +164,23 @@ export class EventQueueImpl implements EventQueue {
       for (const w of writes) await w(tx);
       const r = await db
         .updateTable("events")
-        .set({ state: "done", finished_at: now, error: null })
+        .set({ state: "done", finished_at: now, error: null, lease_until: null })
         .where("seq", "=", seq)
         .where("state", "=", "processing")
+        .where(held(this.c))
         .executeTakeFirst();
       if (changed(r) !== 1)
-        throw new Error(`event ${seq} was not claimed; its completion is dropped`);
+        throw new Error(`event ${seq} is not claimed by this gateway; its completion is dropped`);
     });
   }
 
   async retryLater(seq: number, at: number, error: string): Promise<void> {
     await this.c.db
       .updateTable("events")
-      .set({ state: "pending", next_attempt_at: at, error })
+      .set({ state: "pending", next_attempt_at: at, error, lease_until: null })
       .where("seq", "=", seq)
       .where("state", "=", "processing")
+      .where(held(this.c))
       .execute();
   }
 
@@ -181,8 +192,9 @@ export class EventQueueImpl implements EventQueue {
   ): Promise<void> {
     await this.c.db
       .updateTable("events")
-      .set({ state, error, finished_at: now })
+      .set({ state, error, finished_at: now, lease_until: null })
       .where("seq", "=", seq)
+      .where(held(this.c))
       .execute();
   }
 

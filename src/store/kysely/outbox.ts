@@ -12,6 +12,7 @@ import type {
   Store,
 } from "../types.js";
 import { type Ctx, changed } from "./context.js";
+import { held, leaseExpired, leaseOf, leftByTheDead } from "./leases.js";
 
 const toItem = (r: Selectable<OutboxTable>): OutboxItem => ({
   seq: r.seq,
@@ -82,23 +83,30 @@ export class OutboxQueueImpl implements OutboxQueue {
     });
   }
 
-  async resetInterrupted(): Promise<number> {
-    const r = await this.c.db
+  async resetInterrupted(now = Date.now()): Promise<number> {
+    const q = this.c.db
       .updateTable("outbox")
-      .set({ state: "pending" })
-      .where("state", "=", "delivering")
-      .executeTakeFirst();
-    return changed(r);
+      .set({ state: "pending", lease_owner: null, lease_until: null })
+      .where("state", "=", "delivering");
+    return changed(await q.where(leftByTheDead(this.c, now)).executeTakeFirst());
   }
 
-  /** The oldest due item whose ordering key has no older item waiting or in flight. */
+  /**
+   * The oldest due item whose ordering key has no older item waiting or in flight; or an item in
+   * flight whose holder's lease ran out (it may have been sent: the senders look before writing
+   * again where GitHub lets them).
+   */
   async claimNext(now = Date.now()): Promise<OutboxItem | undefined> {
     const { db } = this.c;
     let next = db
       .selectFrom("outbox as o")
       .select("o.seq")
-      .where("o.state", "=", "pending")
-      .where("o.next_attempt_at", "<=", now)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb("o.state", "=", "pending"), eb("o.next_attempt_at", "<=", now)]),
+          eb.and([eb("o.state", "=", "delivering"), leaseExpired(this.c, now, "o")]),
+        ]),
+      )
       .where(({ not, exists, selectFrom }) =>
         not(
           exists(
@@ -115,35 +123,44 @@ export class OutboxQueueImpl implements OutboxQueue {
     if (this.c.engine === "postgres") next = next.forUpdate().skipLocked();
     const row = await db
       .updateTable("outbox")
-      .set((eb) => ({ state: "delivering", attempts: eb("attempts", "+", 1) }))
+      .set((eb) => ({
+        state: "delivering",
+        attempts: eb("attempts", "+", 1),
+        ...leaseOf(this.c, now),
+      }))
       .where("seq", "=", next)
       .returningAll()
       .executeTakeFirst();
-    return row ? toItem(row) : undefined;
+    if (!row) return undefined;
+    this.c.keepAlive();
+    return toItem(row);
   }
 
   async complete(seq: number, now = Date.now()): Promise<void> {
     await this.c.db
       .updateTable("outbox")
-      .set({ state: "done", finished_at: now, last_error: null })
+      .set({ state: "done", finished_at: now, last_error: null, lease_until: null })
       .where("seq", "=", seq)
+      .where(held(this.c))
       .execute();
   }
 
   async retryLater(seq: number, at: number, error: string): Promise<void> {
     await this.c.db
       .updateTable("outbox")
-      .set({ state: "pending", next_attempt_at: at, last_error: error })
+      .set({ state: "pending", next_attempt_at: at, last_error: error, lease_until: null })
       .where("seq", "=", seq)
       .where("state", "=", "delivering")
+      .where(held(this.c))
       .execute();
   }
 
   async fail(seq: number, error: string, now = Date.now()): Promise<void> {
     await this.c.db
       .updateTable("outbox")
-      .set({ state: "failed", last_error: error, finished_at: now })
+      .set({ state: "failed", last_error: error, finished_at: now, lease_until: null })
       .where("seq", "=", seq)
+      .where(held(this.c))
       .execute();
   }
 

@@ -15,7 +15,8 @@ import type {
   SettledListener,
   Store,
 } from "../types.js";
-import type { Ctx } from "./context.js";
+import { type Ctx, changed } from "./context.js";
+import { held, leaseExpired, leaseOf, leftByTheDead } from "./leases.js";
 
 type Row = Selectable<RunRequestsTable>;
 
@@ -137,11 +138,43 @@ export class RunRequestQueueImpl implements RunRequestQueue {
     if (this.c.engine === "postgres") next = next.forUpdate().skipLocked();
     const r = await db
       .updateTable("run_requests")
-      .set({ state: "running", started_at: now })
+      .set({ state: "running", started_at: now, ...leaseOf(this.c, now) })
       .where("id", "=", next)
       .returningAll()
       .executeTakeFirst();
-    return r ? toRequest(r) : undefined;
+    if (!r) return undefined;
+    this.c.keepAlive();
+    return toRequest(r);
+  }
+
+  async adoptAbandoned(now = Date.now()): Promise<RunRequestRow[]> {
+    const { db } = this.c;
+    let abandoned = db
+      .selectFrom("run_requests")
+      .select("id")
+      .where("state", "=", "running")
+      .where(leaseExpired(this.c, now));
+    if (this.c.engine === "postgres") abandoned = abandoned.forUpdate().skipLocked();
+    const rows = await db
+      .updateTable("run_requests")
+      .set(leaseOf(this.c, now))
+      .where("id", "in", abandoned)
+      .returningAll()
+      .execute();
+    if (rows.length > 0) this.c.keepAlive();
+    return rows
+      .map(toRequest)
+      .sort((a, b) => a.createdAt - b.createdAt || a.attempt - b.attempt || (a.id < b.id ? -1 : 1));
+  }
+
+  async resetInterrupted(now = Date.now()): Promise<number> {
+    const r = await this.c.db
+      .updateTable("run_requests")
+      .set({ lease_owner: null, lease_until: null })
+      .where("state", "=", "running")
+      .where(leftByTheDead(this.c, now))
+      .executeTakeFirst();
+    return changed(r);
   }
 
   finish(id: string, state: "done" | "cancelled", note?: string, now = Date.now()) {
@@ -152,6 +185,7 @@ export class RunRequestQueueImpl implements RunRequestQueue {
           state,
           finished_at: now,
           note: eb.fn.coalesce(eb.val(note ?? null), eb.ref("note")),
+          lease_until: null,
         }))
         .where("id", "=", id)
         .returningAll()
@@ -168,20 +202,25 @@ export class RunRequestQueueImpl implements RunRequestQueue {
     by: "shutdown" | null = null,
   ): Promise<void> {
     return this.c.atomic(async (db, tx) => {
-      await tx.requests.insert(
-        { ...req, id: newId, attempt: req.attempt + 1, note: null, createdAt: req.createdAt },
-        now,
-      );
-      await db
+      // Only the attempt's holder ends it: one another gateway took over is left to that one.
+      const ended = await db
         .updateTable("run_requests")
         .set({
           state: "done",
           finished_at: now,
           note: `${why}; taken up again as ${newId}`,
           interrupted_by: by,
+          lease_until: null,
         })
         .where("id", "=", req.id)
-        .execute();
+        .where("state", "in", ["queued", "running"])
+        .where(held(this.c))
+        .executeTakeFirst();
+      if (changed(ended) !== 1) return;
+      await tx.requests.insert(
+        { ...req, id: newId, attempt: req.attempt + 1, note: null, createdAt: req.createdAt },
+        now,
+      );
     });
   }
 

@@ -170,11 +170,12 @@ export class RunRepoImpl implements RunRepo {
     return out;
   }
 
-  async markInterrupted(source: string): Promise<string[]> {
+  async markInterrupted(runIds: string[]): Promise<string[]> {
+    if (runIds.length === 0) return [];
     const rows = await this.c.db
       .selectFrom("runs")
       .select("id")
-      .where("source", "=", source)
+      .where("id", "in", runIds)
       .where("status", "in", ["queued", "running"])
       .execute();
     for (const { id } of rows) {

@@ -9,6 +9,7 @@ import { ApprovalRepoImpl } from "./approvals.js";
 import { AuditRepoImpl } from "./audit.js";
 import type { Ctx, Shared } from "./context.js";
 import { EventBatcher, EventQueueImpl } from "./events.js";
+import { keepAlive, LeaseRepoImpl } from "./leases.js";
 import { OidcKeyRepoImpl } from "./oidc-keys.js";
 import { CheckRunRepoImpl, OutboxQueueImpl } from "./outbox.js";
 import { PrLabelRepoImpl, RunRequestQueueImpl } from "./run-requests.js";
@@ -34,6 +35,7 @@ export class KyselyStore implements Store {
   readonly secrets: SecretRepoImpl;
   readonly oidcKeys: OidcKeyRepoImpl;
   readonly audit: AuditRepoImpl;
+  readonly leases: LeaseRepoImpl;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -49,6 +51,7 @@ export class KyselyStore implements Store {
       engine,
       shared,
       atomic: (fn) => this.transaction((tx) => fn((tx as KyselyStore).db, tx)),
+      keepAlive: () => keepAlive(shared.lease),
     };
     this.runs = new RunRepoImpl(c);
     // Deliveries are batched on the root binding only: inside a transaction they join it.
@@ -66,6 +69,8 @@ export class KyselyStore implements Store {
     this.sessions = new SessionRepoImpl(c);
     this.secrets = new SecretRepoImpl(c, hooks.purgeDeleted);
     this.oidcKeys = new OidcKeyRepoImpl(c);
+    this.leases = new LeaseRepoImpl(c);
+    if (!db.isTransaction) shared.lease.beat ??= () => this.leases.renew();
   }
 
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {

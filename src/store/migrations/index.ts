@@ -1,5 +1,7 @@
 // Migrations in order, for both engines. Add a file per change; never change what one that has
-// shipped does on SQLite (test/store/migrations.test.ts compares the schema it makes).
+// shipped does on SQLite (test/store/migrations.test.ts compares the schema it makes). Several
+// gateways may run two versions during a rolling upgrade: a migration only adds (expand); what no
+// version in use reads any more is removed by a later release (contract).
 import type { Migration } from "kysely";
 import * as m001 from "./001_runs.js";
 import * as m002 from "./002_secrets.js";
@@ -16,6 +18,7 @@ import * as m012 from "./012_oidc_keys.js";
 import * as m013 from "./013_job_egress.js";
 import * as m014 from "./014_store_probe.js";
 import * as m015 from "./015_approval_waits.js";
+import * as m016 from "./016_leases.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -33,4 +36,5 @@ export const migrations: Record<string, Migration> = {
   "013_job_egress": m013,
   "014_store_probe": m014,
   "015_approval_waits": m015,
+  "016_leases": m016,
 };
