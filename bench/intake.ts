@@ -13,6 +13,7 @@ import { startGateway } from "../src/cli/commands/serve.js";
 import type { DatabaseOptions } from "../src/store/index.js";
 import { postgres } from "../test/support/postgres.js";
 import type { LoadOptions, LoadResult } from "./intake-load.js";
+import { rssRows } from "./intake-rss.js";
 import type { BenchResult } from "./types.js";
 
 const LOAD = path.join(path.dirname(fileURLToPath(import.meta.url)), "intake-load.ts");
@@ -76,6 +77,7 @@ export default async function intakeBench(): Promise<BenchResult> {
     const onPg = pg
       ? await intakeInto("postgres", { url: await pg.createDatabase(), password: pg.password })
       : undefined;
+    const [atFirst, atLast] = await rssRows(load, SECRET);
     const ratio = (v: number, b: number, against: string) => ({ value: v / b, against });
     const rows = (label: string, r: Awaited<ReturnType<typeof intakeInto>>) => [
       {
@@ -97,6 +99,17 @@ export default async function intakeBench(): Promise<BenchResult> {
       rows: [
         ...rows("SQLite", sqlite),
         ...(onPg ? rows("PostgreSQL", onPg) : []),
+        {
+          name: `gateway RSS after ${atFirst!.deliveries} deliveries`,
+          value: atFirst!.mib,
+          unit: "MiB",
+        },
+        {
+          name: `gateway RSS after ${atLast!.deliveries} deliveries`,
+          value: atLast!.mib,
+          unit: "MiB",
+          ratio: ratio(atLast!.mib, atFirst!.mib, `RSS after ${atFirst!.deliveries}`),
+        },
         { name: "bare fastify 204 route requests/s", value: baseline.perSecond, unit: "/s" },
         { name: "bare fastify 204 route p50 latency", value: baseline.p50Ms, unit: "ms" },
         { name: "bare fastify 204 route p99 latency", value: baseline.p99Ms, unit: "ms" },
@@ -107,6 +120,7 @@ export default async function intakeBench(): Promise<BenchResult> {
           ? "PostgreSQL: a local throwaway cluster (Debian's binaries) with default fsync and synchronous_commit, over loopback TCP"
           : "PostgreSQL: not measured (no PostgreSQL binaries on this machine)",
         "target: ≥ 2,000 deliveries/s and p99 < 20 ms on 2 cores (server, load generator and processing loop share them)",
+        "RSS: one gateway process (SQLite, processing loop, periodic prune with the default retention) fed 50,000 deliveries; read from /proc after each mark; target: within 10 % of each other",
       ],
     };
   } finally {

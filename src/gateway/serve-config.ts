@@ -17,6 +17,7 @@ import {
 } from "../config/executor-schema.js";
 import type { DatabaseOptions } from "../store/index.js";
 import { DatabaseSettingsError, databaseSchema, resolveDatabase } from "../store/settings.js";
+import { type Retention, resolveRetention, retentionSchema } from "./retention.js";
 import { limitsFileShape, resolveLimits, type ServeLimits } from "./serve-limits.js";
 import { resolveSettings, type ServeSettings, settingsFileShape } from "./serve-settings.js";
 import { cloneBaseFromApi } from "./wiring.js";
@@ -56,6 +57,8 @@ export interface ServeConfig {
   egress: { requireAllowlist: boolean };
   /** Jobs' default and maximum limits, and how many run at once (serve-limits.ts). */
   limits: ServeLimits;
+  /** How long finished records are kept, and how often they are pruned (retention.ts). */
+  retention: Retention;
 }
 
 const secretRef = z.union([
@@ -88,6 +91,7 @@ const fileSchema = z
     egress: z.object({ require_allowlist: z.boolean().optional() }).strict().optional(),
     ...limitsFileShape,
     database: databaseSchema.optional(),
+    retention: retentionSchema.optional(),
   })
   .strict();
 
@@ -378,9 +382,11 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
 
   let settings: ServeSettings;
   let limits: ServeLimits;
+  let retention: Retention;
   try {
     settings = resolveSettings(fc, env);
     limits = resolveLimits(fc);
+    retention = resolveRetention(fc.retention);
   } catch (e) {
     fail(`${where}: ${(e as Error).message}`);
   }
@@ -412,6 +418,7 @@ export function loadServeConfig(opts: LoadOptions = {}): ServeConfig {
     settings,
     egress: { requireAllowlist },
     limits,
+    retention,
   };
   // Printing or serialising the config shows where things are, never secret values.
   Object.defineProperties(config, {
@@ -444,5 +451,6 @@ export function describeServeConfig(c: ServeConfig): Record<string, unknown> {
     settings: c.settings,
     egress: c.egress,
     limits: c.limits,
+    retention: c.retention,
   };
 }

@@ -9,6 +9,7 @@ import { registerLogs } from "./logs.js";
 import { registerMask } from "./mask.js";
 import { registerMirror } from "./mirror.js";
 import { registerOidc } from "./oidc.js";
+import { registerPrune } from "./prune.js";
 import { registerRun } from "./run.js";
 import { registerRuns } from "./runs.js";
 import { registerSchema } from "./schema.js";
@@ -28,6 +29,7 @@ export function registerCommands(program: Command): void {
   registerOidc(program);
   registerAudit(program);
   registerDb(program);
+  registerPrune(program);
   registerMask(program, { loadSetValues });
   registerSchema(program);
   registerDoctor(program);

@@ -10,6 +10,7 @@ import { dispatchPublicKeyPem, loadOrCreateDispatchKey } from "../../dispatch/in
 import { type EventHandler, EventLoop } from "../../gateway/events.js";
 import { Intake } from "../../gateway/intake.js";
 import { readiness } from "../../gateway/readiness.js";
+import { type Retention, RetentionChore } from "../../gateway/retention.js";
 import { loadServeConfig, type ServeConfig, ServeConfigError } from "../../gateway/serve-config.js";
 import type { HttpTimeouts } from "../../gateway/serve-settings.js";
 import { type WiredFlow, wireFlow } from "../../gateway/wiring.js";
@@ -62,6 +63,8 @@ export interface GatewayOptions {
   timeouts?: HttpTimeouts;
   /** Free space kept on the data directory's disk (default 1 GiB): /readyz fails below it. */
   diskReserveBytes?: number;
+  /** Finished records are pruned by this policy (on one gateway at a time); none: kept. */
+  retention?: Retention;
 }
 
 export interface RunningGateway {
@@ -144,9 +147,19 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   });
   await service?.start();
   await loop.start();
+  const chore = o.retention
+    ? new RetentionChore({
+        store: db,
+        dataDir: o.dataDir,
+        retention: o.retention,
+        ...(log ? { log } : {}),
+      })
+    : undefined;
+  chore?.start();
   try {
     url = await app.listen({ host: o.listen.host, port: o.listen.port });
   } catch (e) {
+    await chore?.stop();
     await loop.stop();
     await service?.stop();
     await db.close();
@@ -162,6 +175,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     async close() {
       // Stop taking deliveries first, then let the event in hand finish, then the runs.
       await app.close();
+      await chore?.stop();
       await loop.stop();
       await service?.stop();
       await db.close();
@@ -296,6 +310,7 @@ export function registerServe(program: Command): void {
           jobApi,
           timeouts: config.settings.http,
           diskReserveBytes: config.settings.diskReserveBytes,
+          retention: config.retention,
           ...(config.embedded
             ? { handler: logOnlyHandler(log) }
             : {

@@ -12,6 +12,9 @@ import type { Ctx } from "./context.js";
 /** How long a claim holds without a renewal, by default. */
 export const DEFAULT_LEASE_TTL_MS = 30_000;
 
+/** The first half of the chores' advisory lock keys ("ARLK"), apart from other users' locks. */
+const CHORE_LOCKS = 0x41524c4b;
+
 /** The leased tables and the state a row is in while it is claimed. */
 export const IN_FLIGHT = {
   events: "processing",
@@ -108,5 +111,26 @@ export class LeaseRepoImpl implements LeaseRepo {
 
   release(): Promise<number> {
     return setUntil(this.c, null);
+  }
+
+  async singleton<T>(
+    name: string,
+    fn: () => Promise<T>,
+  ): Promise<{ ran: true; value: T } | { ran: false }> {
+    if (this.c.engine !== "postgres") return { ran: true, value: await fn() };
+    // One connection holds the lock while `fn` works through the pool; a process that dies
+    // loses the connection, and the lock with it.
+    return this.c.db.connection().execute(async (conn) => {
+      const key = sql`${CHORE_LOCKS}, hashtext(${name})`;
+      const { rows } = await sql<{
+        locked: boolean;
+      }>`SELECT pg_try_advisory_lock(${key}) AS locked`.execute(conn);
+      if (!rows[0]?.locked) return { ran: false };
+      try {
+        return { ran: true, value: await fn() };
+      } finally {
+        await sql`SELECT pg_advisory_unlock(${key})`.execute(conn);
+      }
+    });
   }
 }

@@ -12,6 +12,7 @@ import { EventBatcher, EventQueueImpl } from "./events.js";
 import { keepAlive, LeaseRepoImpl } from "./leases.js";
 import { OidcKeyRepoImpl } from "./oidc-keys.js";
 import { CheckRunRepoImpl, OutboxQueueImpl } from "./outbox.js";
+import { RetentionRepoImpl } from "./retention.js";
 import { PrLabelRepoImpl, RunRequestQueueImpl } from "./run-requests.js";
 import { RunRepoImpl } from "./runs.js";
 import { SecretRepoImpl } from "./secrets.js";
@@ -36,6 +37,7 @@ export class KyselyStore implements Store {
   readonly oidcKeys: OidcKeyRepoImpl;
   readonly audit: AuditRepoImpl;
   readonly leases: LeaseRepoImpl;
+  readonly retention: RetentionRepoImpl;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -70,6 +72,7 @@ export class KyselyStore implements Store {
     this.secrets = new SecretRepoImpl(c, hooks.purgeDeleted);
     this.oidcKeys = new OidcKeyRepoImpl(c);
     this.leases = new LeaseRepoImpl(c);
+    this.retention = new RetentionRepoImpl(c, this.sessions);
     if (!db.isTransaction) shared.lease.beat ??= () => this.leases.renew();
   }
 
