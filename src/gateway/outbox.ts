@@ -52,6 +52,9 @@ export interface OutboxOptions {
 
 const STATUS_DESCRIPTION_MAX = 140;
 
+/** The shared pause of the App's writes. */
+const PAUSE = "github";
+
 /** A marker hidden in each comment, so a retried post can tell that the first one arrived. */
 export const commentMarker = (key: string) =>
   `<!-- airlock:${createHash("sha256").update(key).digest("hex").slice(0, 24)} -->`;
@@ -114,7 +117,10 @@ export class Outbox {
   private readonly random: () => number;
   /** Repositories whose installation refused checks: statuses are sent instead. */
   private readonly statusOnly = new Set<string>();
-  /** No item is sent before this time (a spent rate limit applies to the whole app). */
+  /**
+   * No item is sent before this time: a spent rate limit applies to the whole app, and so to every
+   * gateway sending as it (shared through the store's pause "github").
+   */
   private pausedUntil = 0;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
@@ -278,6 +284,9 @@ export class Outbox {
 
   /** Sends every item that is due now (several ordering keys at once); returns how many ran. */
   async deliverDue(): Promise<number> {
+    // Another gateway may have met the rate limit; a store that cannot answer pauses nothing.
+    const shared = await this.db.pauses.until(PAUSE).catch(() => 0);
+    this.pausedUntil = Math.max(this.pausedUntil, shared);
     let count = 0;
     const worker = async () => {
       for (;;) {
@@ -327,6 +336,7 @@ export class Outbox {
     if (gh?.rateLimited) {
       delay = gh.retryAfterMs ?? this.rateLimitDelayMs;
       this.pausedUntil = Math.max(this.pausedUntil, now + delay);
+      await this.db.pauses.extend(PAUSE, this.pausedUntil, message, now).catch(() => {});
     } else if (gh?.retryAfterMs !== undefined) {
       delay = gh.retryAfterMs;
     } else {

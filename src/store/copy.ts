@@ -28,6 +28,7 @@ const KEYS: Record<keyof Database, string[]> = {
   console_sessions: ["id_hash"],
   login_links: ["hash"],
   oidc_keys: ["kid"],
+  pauses: ["name"],
 };
 export const TABLES = Object.keys(KEYS) as (keyof Database)[];
 

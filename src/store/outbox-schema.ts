@@ -57,3 +57,13 @@ export interface CheckRunIdsTable {
   outbox_seq: number | null;
   updated_at: number;
 }
+
+/** A pause of outbound writes shared by every gateway (a spent rate limit), by name. */
+export interface PausesTable {
+  /** "github": the App's writes. */
+  name: string;
+  /** Until when (ms) nothing is sent. */
+  until_at: number;
+  reason: string | null;
+  updated_at: number;
+}

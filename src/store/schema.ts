@@ -4,7 +4,7 @@ import type { ApprovalWaitsTable } from "./approval-waits-schema.js";
 import type { ApprovalsTable, PrHeadsTable } from "./approvals-schema.js";
 import type { EventPayloadsTable, EventsTable } from "./events-schema.js";
 import type { OidcKeysTable } from "./oidc-keys-schema.js";
-import type { CheckRunIdsTable, OutboxTable } from "./outbox-schema.js";
+import type { CheckRunIdsTable, OutboxTable, PausesTable } from "./outbox-schema.js";
 import type {
   AuditTable,
   SecretKeyringTable,
@@ -137,4 +137,5 @@ export interface Database {
   admin_tokens: AdminTokensTable;
   login_links: LoginLinksTable;
   oidc_keys: OidcKeysTable;
+  pauses: PausesTable;
 }

@@ -41,6 +41,7 @@ export interface Store {
   readonly audit: AuditRepo;
   readonly leases: LeaseRepo;
   readonly retention: RetentionRepo;
+  readonly pauses: PauseRepo;
   /**
    * Runs `fn` in one transaction: everything it does through `tx` commits together or not at all.
    * Called on a Store that is already a transaction, `fn` joins it. Using the outer Store inside
@@ -338,6 +339,17 @@ export interface CheckRunRecord {
   replaces?: number | null;
   /** The outbox item that wrote the record. */
   seq?: number | null;
+}
+
+/**
+ * Pauses every gateway sharing the database observes: a spent GitHub rate limit that one of them
+ * met stops the writes of all until it resets.
+ */
+export interface PauseRepo {
+  /** Extends the pause `name` to `until` (ms); never shortens it. */
+  extend(name: string, until: number, reason: string, now?: number): Promise<void>;
+  /** Until when `name` is paused (0: never was). */
+  until(name: string): Promise<number>;
 }
 
 /** The forge's id of the current check run of each (repo, commit, name). */

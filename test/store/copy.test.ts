@@ -44,6 +44,7 @@ async function fill(s: Store): Promise<void> {
     payload: { body: "hi" },
   });
   await s.checkRuns.set("o/r", "1", "build", { id: 12_345_678_901, via: "checks" });
+  await s.pauses.extend("github", 1_700_000_000_000, "rate limit");
   await s.approvals.setHead("o/r", 1, "1", "alice");
   await s.approvals.approve("o/r", 1, "1", "alice", "comment");
   await s.waits.wait({

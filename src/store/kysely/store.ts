@@ -12,6 +12,7 @@ import { EventBatcher, EventQueueImpl } from "./events.js";
 import { keepAlive, LeaseRepoImpl } from "./leases.js";
 import { OidcKeyRepoImpl } from "./oidc-keys.js";
 import { CheckRunRepoImpl, OutboxQueueImpl } from "./outbox.js";
+import { PauseRepoImpl } from "./pauses.js";
 import { RetentionRepoImpl } from "./retention.js";
 import { PrLabelRepoImpl, RunRequestQueueImpl } from "./run-requests.js";
 import { RunRepoImpl } from "./runs.js";
@@ -38,6 +39,7 @@ export class KyselyStore implements Store {
   readonly audit: AuditRepoImpl;
   readonly leases: LeaseRepoImpl;
   readonly retention: RetentionRepoImpl;
+  readonly pauses: PauseRepoImpl;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -73,6 +75,7 @@ export class KyselyStore implements Store {
     this.oidcKeys = new OidcKeyRepoImpl(c);
     this.leases = new LeaseRepoImpl(c);
     this.retention = new RetentionRepoImpl(c, this.sessions);
+    this.pauses = new PauseRepoImpl(c);
     if (!db.isTransaction) shared.lease.beat ??= () => this.leases.renew();
   }
 

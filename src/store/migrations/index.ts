@@ -19,6 +19,7 @@ import * as m013 from "./013_job_egress.js";
 import * as m014 from "./014_store_probe.js";
 import * as m015 from "./015_approval_waits.js";
 import * as m016 from "./016_leases.js";
+import * as m017 from "./017_pauses.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -37,4 +38,5 @@ export const migrations: Record<string, Migration> = {
   "014_store_probe": m014,
   "015_approval_waits": m015,
   "016_leases": m016,
+  "017_pauses": m017,
 };
