@@ -58,6 +58,15 @@ export class Supervisor {
     this.schedule(0);
   }
 
+  /** Aborts the runs in flight that another gateway (or this one) asked to stop in the store. */
+  private async stopAsked(): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    for (const s of await this.opts.requests.stopsAsked([...this.inFlight.keys()])) {
+      const f = this.inFlight.get(s.id);
+      if (f && !f.ctrl.signal.aborted) f.ctrl.abort(s.reason);
+    }
+  }
+
   /** Recovers the requests whose holder died (their leases ran out). */
   private async adopt(): Promise<void> {
     for (const req of await this.opts.requests.adoptAbandoned()) {
@@ -133,6 +142,7 @@ export class Supervisor {
   private async pump(): Promise<void> {
     // A store that fails now is asked again at the next poll (DESIGN.md invariant 11).
     await this.adopt().catch(() => {});
+    await this.stopAsked().catch(() => {});
     while (this.running && this.inFlight.size < this.maxRuns) {
       const req = await this.held()
         .then((held) => this.opts.requests.claimNext(Date.now(), held))

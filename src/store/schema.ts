@@ -106,6 +106,8 @@ export interface RunRequestsTable {
   lease_owner: Generated<string | null>;
   /** Until when (ms) the claim holds unless renewed; past it, another gateway may take it over. */
   lease_until: Generated<number | null>;
+  /** Why the gateway running it should stop it; null when nobody asked. */
+  stop_reason: Generated<string | null>;
 }
 
 /** Test labels of a PR that a trusted sender set. */

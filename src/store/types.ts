@@ -399,11 +399,13 @@ export interface RunRequestRow {
   startedAt: number | null;
   finishedAt: number | null;
   note: string | null;
+  /** Why a gateway asked the one running it to stop it (askToStop); null when none did. */
+  stopReason?: string | null;
 }
 
 export type NewRunRequest = Omit<
   RunRequestRow,
-  "state" | "attempt" | "createdAt" | "startedAt" | "finishedAt" | "note"
+  "state" | "attempt" | "createdAt" | "startedAt" | "finishedAt" | "note" | "stopReason"
 > & {
   attempt?: number;
   note?: string | null;
@@ -429,6 +431,18 @@ export interface RunRequestQueue {
     keepSha?: string,
     now?: number,
   ): Promise<number>;
+  /**
+   * Asks whichever gateway runs them to stop the PR's running requests (all, those not on
+   * `keepSha`, or only those that run restricted jobs); how many were asked.
+   */
+  askToStop(
+    repo: string,
+    pr: number,
+    reason: string,
+    o?: { keepSha?: string; restrictedOnly?: boolean },
+  ): Promise<number>;
+  /** Of these running requests, those asked to stop, with why. */
+  stopsAsked(ids: string[]): Promise<{ id: string; reason: string }[]>;
   /** Claims the oldest queued request, leaving those in `skip` (ids) queued. */
   claimNext(now?: number, skip?: string[]): Promise<RunRequestRow | undefined>;
   /**

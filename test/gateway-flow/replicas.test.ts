@@ -26,13 +26,30 @@ import {
   World,
 } from "./harness.js";
 
-// The restricted jobs last long enough for a replica to be killed while one runs.
+// The restricted jobs last long enough for a replica to be killed while one runs; on a commit with
+// a file named "slow", until they are stopped.
 const PIPELINE = BASE_PIPELINE.replace(
   'echo "token is $CLOUD_TOKEN"',
-  'sleep 2; echo "token is $CLOUD_TOKEN"',
+  'if [ -f slow ]; then sleep 600; fi; sleep 2; echo "token is $CLOUD_TOKEN"',
 );
 
 const postgres = (await engines()).find((e) => e.name === "postgres");
+
+/** Delivers a signed webhook to one replica; its HTTP status. */
+async function send(url: string, event: string, id: string, payload: unknown): Promise<number> {
+  const body = JSON.stringify(payload);
+  const res = await fetch(`${url}/webhooks/github`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": event,
+      "x-github-delivery": id,
+      "x-hub-signature-256": await sign(WEBHOOK_SECRET, body),
+    },
+    body,
+  });
+  return res.status;
+}
 
 if (postgres) {
   describe("two gateways on one PostgreSQL", () => {
@@ -44,22 +61,50 @@ if (postgres) {
       await w?.close();
     });
 
+    /** Two replicas on the world's database, each with a data directory of its own. */
+    const startReplicas = async (world: World) => {
+      const replicas: { proc: ChildProcess; url: string }[] = [];
+      for (const name of ["r1", "r2"]) {
+        const dataDir = path.join(world.root, name);
+        cpSync(world.dataDir, dataDir, { recursive: true });
+        const c = await startChild(world, { dataDir, env: { [DATABASE_ENV.leaseTtl]: "3s" } });
+        children.push(c.proc);
+        replicas.push(c);
+      }
+      return replicas;
+    };
+
+    /** The replica running a restricted job, and that run, once one runs. */
+    const runnerOf = async (
+      store: OpenedStore,
+      replicas: { proc: ChildProcess; url: string }[],
+    ) => {
+      const until = Date.now() + PATIENCE_MS;
+      for (;;) {
+        assert.ok(Date.now() < until, "no restricted job started");
+        const row = await store.db
+          .selectFrom("jobs as j")
+          .innerJoin("run_requests as q", "q.id", "j.run_id")
+          .select(["q.id", "q.lease_owner"])
+          .where("j.state", "=", "running")
+          .where("j.job_id", "like", "functional%")
+          .where("q.state", "=", "running")
+          .executeTakeFirst();
+        const pid = Number(row?.lease_owner?.split(":")[1]);
+        const runner = replicas.find((r) => r.proc.pid === pid);
+        if (row && runner) {
+          return { runner, run: row.id, other: replicas.find((r) => r !== runner)! };
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+
     test("a replica killed mid-run: the other finishes its work, nothing twice", {
       timeout: 2 * PATIENCE_MS,
     }, async (t) => {
       w = await World.on(postgres, PIPELINE, { server: false });
       const world = w;
-      const replicas: { proc: ChildProcess; url: string }[] = [];
-      for (const name of ["r1", "r2"]) {
-        const dataDir = path.join(world.root, name);
-        cpSync(world.dataDir, dataDir, { recursive: true });
-        const c = await startChild(world, {
-          dataDir,
-          env: { [DATABASE_ENV.leaseTtl]: "3s" },
-        });
-        children.push(c.proc);
-        replicas.push(c);
-      }
+      const replicas = await startReplicas(world);
 
       const prs = [
         world.openPr({ author: TRUSTED }),
@@ -78,24 +123,14 @@ if (postgres) {
           payload: commentPayload(prs[1]!.number, "/ok-to-test", TRUSTED),
         },
       ];
-      const send = async (url: string, d: (typeof deliveries)[number]) => {
-        const body = JSON.stringify(d.payload);
-        const res = await fetch(`${url}/webhooks/github`, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            "x-github-event": d.event,
-            "x-github-delivery": d.id,
-            "x-hub-signature-256": await sign(WEBHOOK_SECRET, body),
-          },
-          body,
-        });
-        return res.status;
-      };
       // In turn, then each to the other replica too: a duplicate is stored once.
       for (const [i, d] of deliveries.entries()) {
-        assert.equal(await send(replicas[i % 2]!.url, d), 202);
-        assert.equal(await send(replicas[(i + 1) % 2]!.url, d), 200, "a duplicate");
+        assert.equal(await send(replicas[i % 2]!.url, d.event, d.id, d.payload), 202);
+        assert.equal(
+          await send(replicas[(i + 1) % 2]!.url, d.event, d.id, d.payload),
+          200,
+          "a duplicate",
+        );
       }
 
       const store: OpenedStore = await openStore({
@@ -106,21 +141,8 @@ if (postgres) {
         const { db } = store;
         // Wait for a restricted job running, then kill the replica whose run it is.
         const until = Date.now() + PATIENCE_MS;
-        let victim: { pid: number; run: string } | undefined;
-        while (!victim) {
-          assert.ok(Date.now() < until, "no restricted job started");
-          const row = await db
-            .selectFrom("jobs as j")
-            .innerJoin("run_requests as q", "q.id", "j.run_id")
-            .select(["q.id", "q.lease_owner"])
-            .where("j.state", "=", "running")
-            .where("j.job_id", "like", "functional%")
-            .where("q.state", "=", "running")
-            .executeTakeFirst();
-          const pid = Number(row?.lease_owner?.split(":")[1]);
-          if (row && replicas.some((r) => r.proc.pid === pid)) victim = { pid, run: row.id };
-          else await new Promise((r) => setTimeout(r, 20));
-        }
+        const running = await runnerOf(store, replicas);
+        const victim = { pid: running.runner.proc.pid!, run: running.run };
         const killed = replicas.find((r) => r.proc.pid === victim.pid)!;
         const survivor = replicas.find((r) => r !== killed)!;
         killed.proc.kill("SIGKILL");
@@ -142,7 +164,11 @@ if (postgres) {
           await new Promise((r) => setTimeout(r, 100));
         }
 
-        assert.equal(await send(survivor.url, deliveries[0]!), 200, "still known as delivered");
+        assert.equal(
+          await send(survivor.url, deliveries[0]!.event, deliveries[0]!.id, deliveries[0]!.payload),
+          200,
+          "still known as delivered",
+        );
         const events = await store.events.list();
         assert.deepEqual(
           events.map((e) => e.deliveryId).sort(),
@@ -208,6 +234,62 @@ if (postgres) {
         }
       }
       world.gh.assertNoViolations();
+    });
+
+    test("a push handled by one replica stops the run the other one runs", {
+      timeout: 2 * PATIENCE_MS,
+    }, async () => {
+      const world = await World.on(postgres, PIPELINE, { server: false });
+      const replicas = await startReplicas(world);
+      try {
+        const pr = world.openPr({ author: TRUSTED, files: { slow: "1\n" } });
+        const old = pr.headSha;
+        const opened = prPayload("opened", pr, { baseSha: world.baseSha });
+        assert.equal(await send(replicas[0]!.url, "pull_request", "p-open", opened), 202);
+        const store = await openStore({ dataDir: world.dataDir, database: world.database });
+        try {
+          const { run, other } = await runnerOf(store, replicas);
+          // The push removes the slow file; it reaches the replica that does not run the job.
+          world.push(pr, { slow: null });
+          const sync = prPayload("synchronize", pr, { baseSha: world.baseSha });
+          assert.equal(await send(other.url, "pull_request", "p-sync", sync), 202);
+          const until = Date.now() + PATIENCE_MS;
+          for (;;) {
+            const status = (await store.runs.get(run))?.status;
+            if (status !== "queued" && status !== "running") {
+              assert.equal(status, "cancelled", "the old head's run was stopped");
+              break;
+            }
+            assert.ok(Date.now() < until, "the old head's run was never stopped");
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          const jobs = await store.runs.jobs(run);
+          assert.ok(
+            jobs
+              .filter((j) => j.job_id.startsWith("functional"))
+              .every((j) => j.state !== "passed"),
+            "its restricted jobs did not run to their end",
+          );
+          // The new head runs to the end.
+          for (;;) {
+            const checks = world.checks(pr.headSha);
+            if (checks["airlock/all-tests"] === "success") break;
+            assert.ok(Date.now() < until, `the new head's checks: ${JSON.stringify(checks)}`);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          assert.notEqual(pr.headSha, old);
+        } finally {
+          await store.close();
+        }
+        world.gh.assertNoViolations();
+      } finally {
+        for (const r of replicas) {
+          if (r.proc.exitCode !== null || r.proc.signalCode !== null) continue;
+          r.proc.kill("SIGTERM");
+          await new Promise((done) => r.proc.once("exit", done));
+        }
+        await world.close();
+      }
     });
   });
 }

@@ -169,5 +169,17 @@ for (const engine of await engines()) {
       );
       await b.requests.finish("q3", "done");
     });
+
+    it("a stop is asked through the store of whichever gateway runs the request", async () => {
+      await a.requests.insert(request("q4"));
+      await a.requests.claimNext();
+      const other = "c".repeat(40);
+      assert.equal(await b.requests.askToStop("o/r", 1, "x", { keepSha: "a".repeat(40) }), 0);
+      assert.equal(await b.requests.askToStop("o/r", 1, "superseded", { keepSha: other }), 1);
+      assert.deepEqual(await a.requests.stopsAsked(["q4"]), [{ id: "q4", reason: "superseded" }]);
+      assert.equal((await a.requests.get("q4"))?.stopReason, "superseded");
+      await a.requests.finish("q4", "cancelled");
+      assert.deepEqual(await a.requests.stopsAsked(["q4"]), [], "only running requests");
+    });
   });
 }

@@ -7,9 +7,8 @@ import type { PrEvent, UseCase } from "./types.js";
 export const onConvertedToDraft: UseCase<PrEvent> = async (flow, ev, ctx) => {
   const repo = ev.repo.fullName;
   const n = ev.pr.number;
-  flow.supervisor.cancel(
-    (r) => r.repo === repo && r.pr === n && r.kind !== "public",
-    "the pull request was converted to a draft",
-  );
+  const why = "the pull request was converted to a draft";
+  flow.supervisor.cancel((r) => r.repo === repo && r.pr === n && r.kind !== "public", why);
+  ctx.atCompletion((tx) => tx.requests.askToStop(repo, n, why, { restrictedOnly: true }));
   return onHead(flow, ev, ctx);
 };

@@ -15,7 +15,15 @@ export async function recover(flow: Flow, req: RunRequestRow): Promise<void> {
   const finished = run && FINAL_RUN.has(run.status) && !flow.interrupted.has(run.id);
   const head = await o.approvals.head(req.repo, req.pr);
   const current = head?.sha === req.headSha;
-  if (finished || !current || (await o.requests.attemptsSpent(req)) >= (o.maxAttempts ?? 3)) {
+  if (req.stopReason && !finished) {
+    // Asked to stop (/cancel, a closed PR) while its gateway died: it is not taken up again.
+    if (run) await flow.reporter.jobs(req.repo, req.installationId, run.id);
+    await o.requests.finish(req.id, "cancelled", req.stopReason);
+  } else if (
+    finished ||
+    !current ||
+    (await o.requests.attemptsSpent(req)) >= (o.maxAttempts ?? 3)
+  ) {
     if (run) await flow.reporter.jobs(req.repo, req.installationId, run.id);
     await o.requests.finish(req.id, "done", finished ? undefined : "interrupted");
   } else {

@@ -59,7 +59,10 @@ export function selectionUnder(
   return auth.authorized || !auth.scoped ? selection : { ...selection, scope: auth.scoped.bot };
 }
 
-/** Stops the PR's runs (all, or those not on `keepSha`) and drops its queued requests. */
+/**
+ * Stops the PR's runs (all, or those not on `keepSha`) and drops its queued requests. Runs in
+ * flight here stop at once; the stop is stored with the event too, for a run another gateway has.
+ */
 export function cancelPr(
   flow: Flow,
   repo: string,
@@ -73,6 +76,7 @@ export function cancelPr(
     why,
   );
   ctx.atCompletion((tx) => tx.requests.cancelQueued(repo, pr, why, keepSha));
+  ctx.atCompletion((tx) => tx.requests.askToStop(repo, pr, why, keepSha ? { keepSha } : {}));
 }
 
 /**

@@ -38,6 +38,7 @@ const toRequest = (r: Row): RunRequestRow => ({
   startedAt: r.started_at,
   finishedAt: r.finished_at,
   note: r.note,
+  stopReason: r.stop_reason,
 });
 
 /** A new request id: sortable by time, unique by its random part. */
@@ -122,6 +123,36 @@ export class RunRequestQueueImpl implements RunRequestQueue {
       await this.settled(rows, tx);
       return rows.length;
     });
+  }
+
+  async askToStop(
+    repo: string,
+    pr: number,
+    reason: string,
+    o: { keepSha?: string; restrictedOnly?: boolean } = {},
+  ): Promise<number> {
+    const r = await this.c.db
+      .updateTable("run_requests")
+      .set({ stop_reason: reason })
+      .where("repo", "=", repo)
+      .where("pr", "=", pr)
+      .where("state", "=", "running")
+      .where("head_sha", "!=", o.keepSha ?? "")
+      .$if(o.restrictedOnly === true, (q) => q.where("kind", "!=", "public"))
+      .executeTakeFirst();
+    return changed(r);
+  }
+
+  async stopsAsked(ids: string[]): Promise<{ id: string; reason: string }[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.c.db
+      .selectFrom("run_requests")
+      .select(["id", "stop_reason"])
+      .where("id", "in", ids)
+      .where("state", "=", "running")
+      .where("stop_reason", "is not", null)
+      .execute();
+    return rows.map((r) => ({ id: r.id, reason: r.stop_reason! }));
   }
 
   async claimNext(now = Date.now(), skip: string[] = []): Promise<RunRequestRow | undefined> {

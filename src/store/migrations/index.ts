@@ -20,6 +20,7 @@ import * as m014 from "./014_store_probe.js";
 import * as m015 from "./015_approval_waits.js";
 import * as m016 from "./016_leases.js";
 import * as m017 from "./017_pauses.js";
+import * as m018 from "./018_request_stops.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -39,4 +40,5 @@ export const migrations: Record<string, Migration> = {
   "015_approval_waits": m015,
   "016_leases": m016,
   "017_pauses": m017,
+  "018_request_stops": m018,
 };
