@@ -67,12 +67,13 @@ for (const engine of await engines()) {
       assert.equal(first?.deliveryId, "a");
       assert.equal(first?.payload, JSON.stringify({ id: "a" }));
       assert.equal(first?.attempts, 1);
-      const second = await events.claimNext(2000);
-      assert.equal(second?.deliveryId, "b");
-      assert.equal(await events.claimNext(2000), undefined, "nothing else is pending");
+      assert.equal(await events.claimNext(2000), undefined, "b waits while a is in flight");
 
       // A retry is due only at its time; a process that died gives its claims back.
       await events.retryLater(first!.seq, 5000, "GitHub said 502");
+      const second = await events.claimNext(2000);
+      assert.equal(second?.deliveryId, "b");
+      assert.equal(await events.claimNext(2000), undefined, "nothing else is due");
       assert.equal(await events.nextDueAt(), 5000);
       assert.equal(await events.claimNext(4999), undefined);
       const again = await events.claimNext(5000);
@@ -113,9 +114,10 @@ for (const engine of await engines()) {
       );
       assert.deepEqual(await t.store.labels.trusted("o/r", 1), ["test-aws"], "rolled back");
       assert.equal((await events.get("w2"))?.state, "processing", "still claimed, not done");
+      await events.complete(f!.seq);
     });
 
-    it("two connections claiming at once never get the same event", async () => {
+    it("two connections claiming at once never get the same event, nor two at once", async () => {
       const other = await t.reopen();
       try {
         const ids = Array.from({ length: 40 }, (_, i) => `race-${i}`);
@@ -126,6 +128,7 @@ for (const engine of await engines()) {
             const e = await s.events.claimNext();
             if (!e) return;
             seen.push(e.deliveryId);
+            await s.events.complete(e.seq);
           }
         };
         await Promise.all([drain(t.store), drain(other), drain(t.store), drain(other)]);

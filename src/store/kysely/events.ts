@@ -1,6 +1,6 @@
 // Stored webhook deliveries: written by intake before the acknowledgement (DESIGN.md invariant 6),
 // then claimed and settled by the processing loop.
-import type { Kysely, Selectable } from "kysely";
+import { type Kysely, type Selectable, sql } from "kysely";
 import type { EventsTable } from "../events-schema.js";
 import type { Database } from "../schema.js";
 import type { CompletionWrite, EventQueue, EventState, NewEvent, StoredEvent } from "../types.js";
@@ -8,6 +8,9 @@ import { type Ctx, changed } from "./context.js";
 import { held, leaseExpired, leaseOf, leftByTheDead } from "./leases.js";
 
 type EventRow = Selectable<EventsTable>;
+
+/** The transaction lock event claims take turns under ("ARLE"). */
+const EVENT_CLAIMS = 0x41524c45;
 
 const toStored = (r: EventRow, payload: string): StoredEvent => ({
   seq: r.seq,
@@ -125,30 +128,55 @@ export class EventQueueImpl implements EventQueue {
     return changed(await q.where(leftByTheDead(this.c, now)).executeTakeFirst());
   }
 
+  /**
+   * Events are processed in arrival order, one at a time across every gateway: none is claimed
+   * while an older one is in flight (a dead gateway's included, until its lease runs out), so a
+   * comment is never acted on before the pull request event that came first. On PostgreSQL the
+   * claims of all gateways take turns under a transaction lock, so each sees the others' claims.
+   */
   async claimNext(now = Date.now()): Promise<StoredEvent | undefined> {
+    const claim = (db: Kysely<Database>) => {
+      const next = db
+        .selectFrom("events as e")
+        .select("e.seq")
+        .where((eb) =>
+          eb.or([
+            eb.and([eb("e.state", "=", "pending"), eb("e.next_attempt_at", "<=", now)]),
+            eb.and([eb("e.state", "=", "processing"), leaseExpired(this.c, now, "e")]),
+          ]),
+        )
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom("events as p")
+                .select("p.seq")
+                .where("p.state", "=", "processing")
+                .whereRef("p.seq", "<", "e.seq"),
+            ),
+          ),
+        )
+        .orderBy("e.seq")
+        .limit(1);
+      return db
+        .updateTable("events")
+        .set((eb) => ({
+          state: "processing",
+          attempts: eb("attempts", "+", 1),
+          ...leaseOf(this.c, now),
+        }))
+        .where("seq", "=", next)
+        .returningAll()
+        .executeTakeFirst();
+    };
+    // SQLite has one writer: the statement alone is atomic.
+    const row =
+      this.c.engine === "postgres"
+        ? await this.c.atomic(async (db) => {
+            await sql`SELECT pg_advisory_xact_lock(${EVENT_CLAIMS})`.execute(db);
+            return claim(db);
+          })
+        : await claim(this.c.db);
     const { db } = this.c;
-    let next = db
-      .selectFrom("events")
-      .select("seq")
-      .where((eb) =>
-        eb.or([
-          eb.and([eb("state", "=", "pending"), eb("next_attempt_at", "<=", now)]),
-          eb.and([eb("state", "=", "processing"), leaseExpired(this.c, now)]),
-        ]),
-      )
-      .orderBy("seq")
-      .limit(1);
-    if (this.c.engine === "postgres") next = next.forUpdate().skipLocked();
-    const row = await db
-      .updateTable("events")
-      .set((eb) => ({
-        state: "processing",
-        attempts: eb("attempts", "+", 1),
-        ...leaseOf(this.c, now),
-      }))
-      .where("seq", "=", next)
-      .returningAll()
-      .executeTakeFirst();
     if (!row) return undefined;
     this.c.keepAlive();
     const p = await db
