@@ -4,14 +4,11 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
 import { type VaultSetInput, VaultSetSchema } from "../../src/config/vault-schema.js";
 import type { GrantContext } from "../../src/secrets/types.js";
-import {
-  createVaultBackend,
-  type VaultBackend,
-  VaultReleaseError,
-} from "../../src/secrets/vault/backend.js";
+import { createVaultBackend, type VaultBackend } from "../../src/secrets/vault/backend.js";
 import { VaultClient } from "../../src/secrets/vault/client.js";
 import type { VaultConnection } from "../../src/secrets/vault/connection.js";
 import type { VaultError } from "../../src/secrets/vault/errors.js";
+import { VaultReleaseError } from "../../src/secrets/vault/release.js";
 import {
   assertNoLeak,
   assertNoViolations,

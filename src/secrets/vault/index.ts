@@ -6,16 +6,16 @@ import { vaultConnectionFromEnv } from "./connection.js";
 
 export {
   createVaultBackend,
-  type ResolvedKv,
   type RotationStatus,
   VaultBackend,
   type VaultBackendOptions,
-  VaultReleaseError,
 } from "./backend.js";
 export { VaultClient, type VaultClientOptions } from "./client.js";
 export { VaultConfigError, type VaultConnection, vaultConnectionFromEnv } from "./connection.js";
 export { checkVault, type DoctorCheck } from "./doctor.js";
 export { VaultError } from "./errors.js";
+export type { ResolvedKv } from "./kv.js";
+export { VaultReleaseError } from "./release.js";
 export { rotationDue } from "./rotation.js";
 
 /** The Vault sets of a configuration's `secrets:`. */
