@@ -9,7 +9,8 @@
 import type { VaultSetConfig } from "../../config/vault-schema.js";
 import { periodMs } from "../../config/vault-schema.js";
 import type { GrantContext, SecretBackend, SecretGrant, SecretKeyInfo } from "../types.js";
-import { type VaultAuth, VaultClient, type VaultClientOptions } from "./client.js";
+import type { VaultAuth } from "./answers.js";
+import { VaultClient } from "./client.js";
 import { VaultConfigError, type VaultConnection } from "./connection.js";
 import { VaultError } from "./errors.js";
 import {
@@ -23,6 +24,7 @@ import {
 import { type Pending, releasePending, VaultReleaseError } from "./release.js";
 import { type RotationDue, rotationDue } from "./rotation.js";
 import { VaultSessions } from "./sessions.js";
+import type { VaultClientOptions } from "./transport.js";
 import { keyMapping, maskOf, stringValue } from "./values.js";
 
 export interface VaultBackendOptions {

@@ -10,13 +10,14 @@ export {
   VaultBackend,
   type VaultBackendOptions,
 } from "./backend.js";
-export { VaultClient, type VaultClientOptions } from "./client.js";
+export { VaultClient } from "./client.js";
 export { VaultConfigError, type VaultConnection, vaultConnectionFromEnv } from "./connection.js";
 export { checkVault, type DoctorCheck } from "./doctor.js";
 export { VaultError } from "./errors.js";
 export type { ResolvedKv } from "./kv.js";
 export { VaultReleaseError } from "./release.js";
 export { rotationDue } from "./rotation.js";
+export type { VaultClientOptions } from "./transport.js";
 
 /** The Vault sets of a configuration's `secrets:`. */
 export function vaultSets(

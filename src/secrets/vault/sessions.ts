@@ -2,8 +2,10 @@
 // that use the same, and logged in anew shortly before they expire. Apart from the backend so
 // that how Airlock logs in reads in one place, not between granting, listing and rotating.
 import type { VaultSetConfig } from "../../config/vault-schema.js";
-import { type VaultAuth, VaultClient, type VaultClientOptions } from "./client.js";
+import type { VaultAuth } from "./answers.js";
+import { VaultClient } from "./client.js";
 import { currentJwt, VaultConfigError, type VaultConnection } from "./connection.js";
+import type { VaultClientOptions } from "./transport.js";
 
 interface Session {
   client: VaultClient;
