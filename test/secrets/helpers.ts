@@ -5,7 +5,7 @@ import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import SQLite from "better-sqlite3";
 import { Command } from "commander";
-import type { CliIo } from "../../src/cli/commands/secrets.js";
+import type { CliIo } from "../../src/cli/commands/common.js";
 import { type OpenedStore, openStore } from "../../src/store/index.js";
 
 /** Opens <dataDir>'s store (the data directory's SQLite file), migrated. */

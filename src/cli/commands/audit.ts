@@ -16,7 +16,7 @@ import {
   formatTable,
   formatTime,
   withDirOptions,
-} from "./secrets.js";
+} from "./common.js";
 
 function versionsText(v: unknown): string {
   if (v === null || v === undefined) return "";

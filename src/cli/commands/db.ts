@@ -6,7 +6,7 @@ import { openStore } from "../../store/open.js";
 import { DATABASE_ENV, resolveDatabase } from "../../store/settings.js";
 import { UserError } from "../errors.js";
 import { type OpenedStore, storeError, withStore } from "../open-store.js";
-import { type CliIo, dataDirOf, defaultIo, formatTable, withDirOptions } from "./secrets.js";
+import { type CliIo, dataDirOf, defaultIo, formatTable, withDirOptions } from "./common.js";
 
 /**
  * `--from`/`--to`: sqlite:PATH or postgres://…, the password from the environment or a file. The

@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { formatReport, runDoctor } from "../doctor/index.js";
 import { projectDirOf } from "../project-dir.js";
-import { dataDirOf, withDirOptions } from "./secrets.js";
+import { dataDirOf, withDirOptions } from "./common.js";
 
 interface DoctorOptions {
   dir: string;

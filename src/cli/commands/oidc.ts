@@ -16,7 +16,7 @@ import {
   formatTable,
   formatTime,
   withDirOptions,
-} from "./secrets.js";
+} from "./common.js";
 
 interface DirOptions {
   dir: string;

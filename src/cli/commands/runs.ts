@@ -11,7 +11,7 @@ import {
   formatTable,
   formatTime,
   withDirOptions,
-} from "./secrets.js";
+} from "./common.js";
 
 const STATUSES: RunStatus[] = [
   "queued",

@@ -18,6 +18,7 @@ export type { ResolvedKv } from "./kv.js";
 export { VaultReleaseError } from "./release.js";
 export { rotationDue } from "./rotation.js";
 export type { VaultClientOptions } from "./transport.js";
+export { stringValue } from "./values.js";
 
 /** The Vault sets of a configuration's `secrets:`. */
 export function vaultSets(
