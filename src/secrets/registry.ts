@@ -3,7 +3,8 @@
 // so a new backend (Vault) slots in by registering, without touching them.
 import type { SecretSetConfig } from "../config/schema.js";
 import type { Store } from "../store/index.js";
-import { EmbeddedBackend, EmbeddedStore } from "./embedded.js";
+import { EmbeddedStore } from "./embedded.js";
+import { EmbeddedBackend } from "./embedded-backend.js";
 import { EnvBackend } from "./env.js";
 import type { SecretBackend } from "./types.js";
 

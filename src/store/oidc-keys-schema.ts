@@ -1,5 +1,5 @@
 // The OIDC issuer's signing keys. The private key is AES-256-GCM sealed by the embedded store's
-// data key (src/secrets/embedded.ts), like a secret value; everything else here is public.
+// data key (src/secrets/embedded-keyring.ts), like a secret value; everything else here is public.
 
 export interface OidcKeysTable {
   /** The JWK key id: the RFC 7638 thumbprint of the public key. */

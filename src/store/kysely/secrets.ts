@@ -1,6 +1,6 @@
 // Rows of the embedded secret store. Only sealed values and metadata pass through here; the
-// sealing itself lives in src/secrets/embedded.ts, which puts a change and its audit entry in one
-// transaction.
+// sealing itself lives in src/secrets/embedded-keyring.ts, and src/secrets/embedded.ts puts a
+// change and its audit entry in one transaction.
 import type { KeyRow, KeyringRow, SecretRepo, ValueRow } from "../types.js";
 import { type Ctx, changed } from "./context.js";
 
