@@ -10,7 +10,7 @@ import type { DatabaseOptions } from "../../store/index.js";
 import { UserError } from "../errors.js";
 import { withStore } from "../open-store.js";
 import { projectDirOf } from "../project-dir.js";
-import { type CliIo, dataDirOf, defaultIo, formatTable, withDirOptions } from "./secrets.js";
+import { type CliIo, dataDirOf, defaultIo, formatTable, withDirOptions } from "./common.js";
 
 const DAY = 24 * 3600_000;
 const kept = (ms: number | null) =>
