@@ -5,6 +5,8 @@ import {
   DatabaseOpenError,
   type DatabaseOptions,
   DatabaseUrlError,
+  type InitMode,
+  InstallationError,
   type OpenedStore,
   openStore,
   SchemaError,
@@ -19,6 +21,7 @@ export function storeError(e: unknown): unknown {
   return e instanceof DatabaseOpenError ||
     e instanceof DatabaseUrlError ||
     e instanceof SchemaError ||
+    e instanceof InstallationError ||
     e instanceof DatabaseSettingsError
     ? new UserError(e.message)
     : e;
@@ -32,6 +35,10 @@ export async function openStoreFor(o: {
   database?: DatabaseOptions | undefined;
   /** false: only look (no migration, no new SQLite file). */
   migrate?: boolean;
+  /** When the data directory holds no installation yet (default: make one where nothing is). */
+  init?: InitMode;
+  /** Check a SQLite file's pages first (a start). */
+  verify?: boolean;
 }): Promise<OpenedStore> {
   try {
     const database = o.database ?? resolveDatabase({ block: o.block, env: o.env });
@@ -39,6 +46,8 @@ export async function openStoreFor(o: {
       dataDir: o.dataDir,
       database,
       ...(o.migrate === false ? { migrate: false } : {}),
+      ...(o.init ? { init: o.init } : {}),
+      ...(o.verify ? { verify: true } : {}),
     });
   } catch (e) {
     throw storeError(e);

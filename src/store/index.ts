@@ -9,6 +9,8 @@ export {
   DatabaseOpenError,
   type DatabaseOptions,
   DatabaseUrlError,
+  type InitMode,
+  InstallationError,
   type OpenedStore,
   openStore,
   SchemaError,

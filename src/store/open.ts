@@ -1,6 +1,7 @@
 // Opens the database Airlock's state lives in: the data directory's SQLite file by default, a
 // `sqlite:PATH` file, or PostgreSQL at a postgres:// URL. The schema is brought up to date unless
 // the caller only looks (`airlock doctor`).
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { sql } from "kysely";
 import {
@@ -10,6 +11,15 @@ import {
   type PostgresOptions,
 } from "./engines/postgres.js";
 import { openSqlite, sqliteFileOf } from "./engines/sqlite.js";
+import {
+  damagedDatabase,
+  emptyDatabase,
+  type InitMode,
+  InstallationError,
+  mayInitialise,
+  readInstallation,
+  writeInstallation,
+} from "./installation.js";
 import {
   DEFAULT_LEASE_TTL_MS,
   type LeaseState,
@@ -22,6 +32,7 @@ import { probeWrite } from "./probe.js";
 import type { Engine, OpenStore } from "./types.js";
 
 export { DatabaseUrlError } from "./engines/postgres.js";
+export { type InitMode, InstallationError } from "./installation.js";
 export { SchemaError } from "./migrate.js";
 
 export interface DatabaseOptions extends Omit<PostgresOptions, "url"> {
@@ -39,6 +50,10 @@ export interface OpenOptions {
   database?: DatabaseOptions | undefined;
   /** false: only look; neither create the SQLite file nor migrate (default true). */
   migrate?: boolean;
+  /** What to do when the data directory holds no installation yet (default first-use). */
+  init?: InitMode;
+  /** SQLite: run `PRAGMA quick_check` first, and refuse a damaged file (at a start). */
+  verify?: boolean;
 }
 
 /** A store with what only `airlock db` and `airlock doctor` need. */
@@ -87,11 +102,19 @@ export class OpenedStore extends KyselyStore implements OpenStore {
 export class DatabaseOpenError extends Error {}
 
 function explain(e: unknown, where: string): Error {
-  if (e instanceof DatabaseUrlError || e instanceof DatabaseOpenError || e instanceof SchemaError) {
+  if (
+    e instanceof DatabaseUrlError ||
+    e instanceof DatabaseOpenError ||
+    e instanceof SchemaError ||
+    e instanceof InstallationError
+  ) {
     return e;
   }
   const err = e as { code?: string; message?: string };
   const code = err.code ?? "";
+  if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) {
+    return damagedDatabase(where.replace(/^sqlite:/, ""), err.message ?? code);
+  }
   const why =
     code === "ECONNREFUSED"
       ? "nothing listens there"
@@ -108,6 +131,7 @@ function explain(e: unknown, where: string): Error {
 export async function openStore(o: OpenOptions): Promise<OpenedStore> {
   const url = o.database?.url;
   const look = o.migrate === false;
+  const init = o.init ?? "first-use";
   let store: OpenedStore;
   const lease = { holder: newHolder(), ttlMs: o.database?.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS };
   if (url && isPostgresUrl(url)) {
@@ -122,6 +146,19 @@ export async function openStore(o: OpenOptions): Promise<OpenedStore> {
     const file = url ? path.resolve(url.slice("sqlite:".length)) : sqliteFileOf(o.dataDir);
     let lite: ReturnType<typeof openSqlite>;
     try {
+      if (init !== "ignore") {
+        // SQLite takes a 0-byte file for a new database: whatever it held would be gone unseen.
+        if (!existsSync(file)) {
+          if (!look) {
+            mayInitialise({
+              dataDir: o.dataDir,
+              location: `sqlite:${file}`,
+              what: "missing",
+              init,
+            });
+          }
+        } else if (statSync(file).size === 0) throw emptyDatabase(file, o.dataDir);
+      }
       lite = openSqlite(file, { create: !look });
     } catch (e) {
       throw explain(e, `sqlite:${file}`);
@@ -136,11 +173,45 @@ export async function openStore(o: OpenOptions): Promise<OpenedStore> {
     );
   }
   try {
+    if (o.verify && store.engine === "sqlite") await quickCheck(store);
     if (look) await store.ping();
-    else await store.migrate();
+    else {
+      if (init !== "ignore" && (await store.schema()).applied.length === 0) {
+        mayInitialise({ dataDir: o.dataDir, location: store.location, what: "no schema", init });
+      }
+      await store.migrate();
+      if (init !== "ignore") recordInstallation(o.dataDir, store.location);
+    }
   } catch (e) {
     await store.close().catch(() => {});
     throw explain(e, store.location);
   }
   return store;
+}
+
+/** SQLite's own check of every page's structure (not of index contents: that is integrity_check). */
+async function quickCheck(store: OpenedStore): Promise<void> {
+  const rows = (await sql<{ quick_check: string }>`PRAGMA quick_check(5)`.execute(store.db)).rows;
+  const problems = rows.map((r) => r.quick_check).filter((r) => r !== "ok");
+  if (problems.length > 0) {
+    // Its lines ("*** in database main ***", then one per problem) become one.
+    const said = problems.join(" ").replace(/\*\*\* in database \w+ \*\*\*/g, "");
+    throw damagedDatabase(store.location.replace(/^sqlite:/, ""), `PRAGMA quick_check: ${said}`);
+  }
+}
+
+/** Marks the data directory as holding an installation, and where its database now is. */
+function recordInstallation(dataDir: string, location: string): void {
+  const made = readInstallation(dataDir);
+  if (made?.database === location) return;
+  try {
+    writeInstallation(dataDir, {
+      createdAt: made?.createdAt ?? new Date().toISOString(),
+      database: location,
+    });
+  } catch (e) {
+    throw new DatabaseOpenError(
+      `cannot record the installation in ${dataDir}: ${(e as Error).message} (the data directory must be writable by the user running Airlock)`,
+    );
+  }
 }

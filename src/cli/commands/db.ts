@@ -2,11 +2,13 @@
 // and moving an installation from SQLite to PostgreSQL (or back) without losing a record.
 import type { Command } from "commander";
 import { CopyError, copyDatabase } from "../../store/copy.js";
+import { readInstallation } from "../../store/installation.js";
 import { openStore } from "../../store/open.js";
 import { DATABASE_ENV, resolveDatabase } from "../../store/settings.js";
 import { UserError } from "../errors.js";
 import { type OpenedStore, storeError, withStore } from "../open-store.js";
 import { type CliIo, dataDirOf, defaultIo, formatTable, withDirOptions } from "./common.js";
+import { loadConfig } from "./serve.js";
 
 /**
  * `--from`/`--to`: sqlite:PATH or postgres://…, the password from the environment or a file. The
@@ -25,7 +27,7 @@ async function openSide(
   let store: OpenedStore | undefined;
   try {
     const database = resolveDatabase({ env: { ...env, [DATABASE_ENV.url]: url } });
-    store = await openStore({ dataDir: ".", database, migrate: !source });
+    store = await openStore({ dataDir: ".", database, migrate: !source, init: "ignore" });
     if (source) await store.migrate();
     return store;
   } catch (e) {
@@ -61,6 +63,39 @@ export function registerDb(program: Command, io0: Partial<CliIo> = {}): void {
           }
           io.stdout.write(
             `${s.location} (${out.version})\n${schema.applied.length} migrations applied, ${schema.pending.length} pending${schema.unknown.length ? `, ${schema.unknown.length} from a newer Airlock: ${schema.unknown.join(", ")}` : ""}\n`,
+          );
+        },
+      );
+    });
+
+  withDirOptions(
+    db
+      .command("init")
+      .description(
+        "make a new installation: the database and the data directory's record of it (once; airlock serve refuses to start without one)",
+      ),
+  )
+    .option(
+      "-c, --config <file>",
+      "serve config (YAML or JSON), for its database and data directory",
+    )
+    .action(async (opts: { dir: string; dataDir?: string; config?: string }) => {
+      const io = defaultIo(io0);
+      const config = loadConfig(opts, io.env);
+      const before = readInstallation(config.dataDir);
+      await withStore(
+        {
+          dataDir: config.dataDir,
+          env: io.env,
+          database: config.database,
+          init: "init",
+          verify: true,
+        },
+        async (s) => {
+          io.stdout.write(
+            before
+              ? `${config.dataDir}: the installation made ${before.createdAt} is there already (${s.location}); nothing to do\n`
+              : `${config.dataDir}: installation ready, database ${s.location}\n`,
           );
         },
       );

@@ -241,7 +241,8 @@ async function runCommand(opts: RunOptions): Promise<number> {
   // Everything opened from here on is closed in reverse order, whatever happens.
   const cleanups: (() => Promise<void>)[] = [];
   try {
-    const store = await openStoreFor({ dataDir, env: process.env });
+    // The project's data directory is made on first use; a damaged one is refused, never replaced.
+    const store = await openStoreFor({ dataDir, env: process.env, verify: true });
     cleanups.push(() => store.close());
     const runs = store.runs;
     const logs = new LogStore(dataDir);

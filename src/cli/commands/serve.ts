@@ -23,7 +23,7 @@ import { createConsoleLink } from "../../web/auth/console-link.js";
 import { GatewayMetrics } from "../../web/metrics.js";
 import { createServer } from "../../web/server.js";
 import { UserError } from "../errors.js";
-import { openStoreFor } from "../open-store.js";
+import { openStoreFor, withStore } from "../open-store.js";
 import { projectDirOf } from "../project-dir.js";
 import { createRunnerDeps } from "../runner-deps.js";
 import { registerServeConsole } from "../serve-console.js";
@@ -285,8 +285,24 @@ export function registerServe(program: Command): void {
     .option("--listen <host:port>", "address to listen on (default 127.0.0.1:8080)")
     .option("-C, --dir <dir>", "the project directory, as for `airlock run`", ".")
     .option("--data-dir <dir>", "the data directory (default: $AIRLOCK_HOME or <project>/.airlock)")
-    .action(async (opts: ServeOptions) => {
+    .option(
+      "--init",
+      "first start: make the installation (database and data directory) where none is; once, never in a service's unit",
+    )
+    .action(async (opts: ServeOptions & { init?: boolean }) => {
       const config = loadConfig(opts);
+      // Before anything is written to the data directory: a missing, empty or damaged database is
+      // refused, and a new installation is made only when asked (docs/operations.md).
+      await withStore(
+        {
+          dataDir: config.dataDir,
+          env: process.env,
+          database: config.database,
+          init: opts.init ? "init" : "refuse",
+          verify: true,
+        },
+        async () => {},
+      );
       const format = logFormat(process.env, process.stdout.isTTY);
       const log = serveLogger(format, process.stdout, process.env.AIRLOCK_LOG_LEVEL ?? "info");
       for (const n of serveNotices(config)) log.warn(n);

@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { loadServeConfig, ServeConfigError } from "../../gateway/serve-config.js";
 import { sqliteFileOf } from "../../store/engines/sqlite.js";
 import { type DatabaseOptions, type OpenedStore, openStore } from "../../store/index.js";
+import { readInstallation } from "../../store/installation.js";
 import { DatabaseSettingsError, resolveDatabase } from "../../store/settings.js";
 import { type DoctorCheck, fail, ok, reason, warn } from "./types.js";
 
@@ -41,16 +42,31 @@ export async function openForDoctor(o: {
     throw e;
   }
   if (!database && !existsSync(sqliteFileOf(o.dataDir))) {
+    const made = readInstallation(o.dataDir);
+    if (made) {
+      return {
+        db: undefined,
+        checks: [
+          fail(
+            SUBJECT,
+            `the installation made ${made.createdAt} has no database: restore ${sqliteFileOf(o.dataDir)} from a backup (docs/operations.md, Backups); airlock serve refuses to start without it`,
+          ),
+        ],
+      };
+    }
     return {
       db: undefined,
       checks: [
-        ok(SUBJECT, "no database yet: the first `airlock run` or `airlock secrets set` makes it"),
+        ok(
+          SUBJECT,
+          "no database yet: the first `airlock run` or `airlock secrets set` makes it, or `airlock serve --init` on a server",
+        ),
       ],
     };
   }
   let db: OpenedStore;
   try {
-    db = await openStore({ dataDir: o.dataDir, database, migrate: false });
+    db = await openStore({ dataDir: o.dataDir, database, migrate: false, verify: true });
   } catch (e) {
     return {
       db: undefined,
