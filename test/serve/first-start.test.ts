@@ -111,3 +111,22 @@ test("a database with corrupt pages is refused", async () => {
   closeSync(fd);
   await refusedStart(dataDir, /the database .*airlock\.db is damaged \(.*\): stop every Airlock/);
 });
+
+test("airlock db init makes the installation once; serve then starts without --init", async () => {
+  const dataDir = path.join(root, "db-init");
+  const init = () => runCli(["db", "init", "--data-dir", dataDir], { cwd: root, env });
+  const first = await init();
+  assert.equal(first.code, 0, show(first));
+  assert.match(first.stdout, /installation ready, database sqlite:.*airlock\.db/);
+  const again = await init();
+  assert.equal(again.code, 0, show(again));
+  assert.match(again.stdout, /is there already .*; nothing to do/);
+  const served = await startServe(["--data-dir", dataDir], { cwd: root, env, expectLink: true });
+  assert.equal(await served.stop(), 0, served.output());
+  // It does not start over on a database that is gone.
+  rmSync(path.join(dataDir, "airlock.db"));
+  const gone = await init();
+  assert.equal(gone.code, 2, show(gone));
+  assert.match(gone.stderr, /holds an installation made .* is missing: restore it/);
+  assert.equal(existsSync(path.join(dataDir, "airlock.db")), false);
+});
