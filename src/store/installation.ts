@@ -1,22 +1,27 @@
 // Whether a data directory holds an installation, and the rules that keep a damaged one from being
 // taken for a new one. A first start writes `installation.json` beside the database: from then on
 // a database that is missing, empty, damaged or without Airlock's schema is refused with what to
-// restore, never started over. A new installation is made only where nothing of Airlock's is,
-// and by `airlock serve` only when told to (`--init`, or `airlock db init`): a data directory on a
-// volume that failed to mount looks empty, and a gateway that started over there would acknowledge
-// deliveries into a database nobody keeps.
+// restore, never started over. A new installation is made only where nothing of Airlock's is (no
+// record, no database file, no keys beside a SQLite file, no job logs): an absent or empty data
+// directory. Where even that is unwanted (a data directory on a volume that failed to mount looks
+// empty, and a gateway that started over there would acknowledge deliveries into a database
+// nobody keeps), `airlock serve --no-init` refuses to make one.
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ensureDataDir } from "./datadir.js";
 
 export const INSTALLATION_FILE = "installation.json";
-/** The embedded secret store's key file (secrets/master-key.ts). */
-const MASTER_KEY_FILE = "master.key";
+/**
+ * Files only an installation leaves beside its SQLite database: the embedded secret store's key
+ * (secrets/master-key.ts) and the job dispatch key (dispatch/keys.ts). On PostgreSQL they are no
+ * evidence: a replica's keys may be put there from a secret store before its first start.
+ */
+const KEYS = ["master.key", "dispatch-ed25519.pem"];
 
 /**
  * What opening a store does when the data directory holds no installation yet.
- * - first-use: makes one where nothing of Airlock's is (the commands run in a project).
- * - refuse: refuses, naming `airlock serve --init` (airlock serve).
+ * - first-use: makes one where nothing of Airlock's is (airlock serve, the project commands).
+ * - refuse: refuses (airlock serve --no-init: a service that must find its installation).
  * - init: makes one, also beside Airlock's files left without a database (serve --init, db init).
  * - ignore: no data directory is involved (`airlock db copy` names both databases).
  */
@@ -57,10 +62,11 @@ export function writeInstallation(dataDir: string, i: Installation): void {
   renameSync(tmp, file);
 }
 
-/** Files that only an installation with a database leaves: the master key, job logs. */
-function leftovers(dataDir: string): string[] {
-  const found: string[] = [];
-  if (existsSync(path.join(dataDir, MASTER_KEY_FILE))) found.push(MASTER_KEY_FILE);
+/** What in the data directory shows an earlier installation: its keys (SQLite), job logs. */
+function leftovers(dataDir: string, location: string): string[] {
+  const found = location.startsWith("sqlite:")
+    ? KEYS.filter((f) => existsSync(path.join(dataDir, f)))
+    : [];
   const logs = path.join(dataDir, "logs");
   if (existsSync(logs) && readdirSync(logs).length > 0) found.push("logs/");
   return found;
@@ -92,7 +98,7 @@ export function mayInitialise(o: {
       `the data directory ${o.dataDir} holds an installation made ${made.createdAt} (database ${made.database}), but ${gone}: ${o.what === "missing" ? RESTORE : "point AIRLOCK_DATABASE_URL at the database this installation uses, or restore it from your backup"}. Airlock will not start over on it.${moved} ${startOver(o.dataDir)}`,
     );
   }
-  const left = leftovers(o.dataDir);
+  const left = leftovers(o.dataDir, o.location);
   if (left.length > 0 && o.init !== "init") {
     throw new InstallationError(
       `the data directory ${o.dataDir} holds Airlock's files (${left.join(", ")}), but ${gone}: ${o.what === "missing" ? RESTORE : "point AIRLOCK_DATABASE_URL at the database this installation uses, or restore it"}. To make a new database beside these files on purpose, run airlock serve --init (or airlock db init)`,
@@ -100,7 +106,7 @@ export function mayInitialise(o: {
   }
   if (o.init === "refuse") {
     throw new InstallationError(
-      `no Airlock installation in ${o.dataDir} yet: make it once with airlock serve --init (or airlock db init); later starts find it. If one should be there, the data directory is not the one you meant (--data-dir, AIRLOCK_HOME) or its volume is not mounted`,
+      `no Airlock installation in ${o.dataDir}, and --no-init forbids making one: the data directory is not the one you meant (--data-dir, AIRLOCK_HOME), its volume is not mounted, or this is the first start (run airlock db init once)`,
     );
   }
 }

@@ -69,6 +69,9 @@ export class OpenedStore extends KyselyStore implements OpenStore {
     super(opened, engine, { settled: new Set(), lease }, { purgeDeleted });
   }
 
+  /** This open made a new installation: the database had no schema and nothing showed an old one. */
+  madeInstallation = false;
+
   async ping(): Promise<void> {
     await sql`SELECT 1`.execute(this.db);
   }
@@ -178,6 +181,7 @@ export async function openStore(o: OpenOptions): Promise<OpenedStore> {
     else {
       if (init !== "ignore" && (await store.schema()).applied.length === 0) {
         mayInitialise({ dataDir: o.dataDir, location: store.location, what: "no schema", init });
+        store.madeInstallation = true;
       }
       await store.migrate();
       if (init !== "ignore") recordInstallation(o.dataDir, store.location);

@@ -194,7 +194,7 @@ test("airlock serve: a bad config is one line on stderr, exit 2", async () => {
 });
 
 test("airlock serve: starts, answers healthz, shuts down on SIGTERM; logs hold no secret", async () => {
-  const child = runCli(["serve", "--init", "--listen", "127.0.0.1:0"], {
+  const child = runCli(["serve", "--listen", "127.0.0.1:0"], {
     AIRLOCK_GITHUB_APP_ID: "1",
     AIRLOCK_GITHUB_PRIVATE_KEY_FILE: path.join(dir, "app.pem"),
     AIRLOCK_WEBHOOK_SECRET: SECRET_A,

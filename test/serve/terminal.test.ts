@@ -13,10 +13,7 @@ before(() => {
 after(() => p?.cleanup());
 
 test("on a terminal: readable lines, the link apart, Ctrl-C stops it", async () => {
-  const t = spawnInTerminal(["serve", "--init", "--listen", "127.0.0.1:0"], {
-    cwd: p.repo,
-    env: p.env(),
-  });
+  const t = spawnInTerminal(["serve", "--listen", "127.0.0.1:0"], { cwd: p.repo, env: p.env() });
   try {
     await t.waitFor(/^console: http:\/\/127\.0\.0\.1:\d+\/\S+\r?$/m);
     const lines = t.output().split(/\r?\n/);
@@ -41,10 +38,7 @@ test("on a terminal: readable lines, the link apart, Ctrl-C stops it", async () 
 });
 
 test("not on a terminal: stdout is JSON lines only; the link is on stderr", async () => {
-  const child = spawnCli(["serve", "--init", "--listen", "127.0.0.1:0"], {
-    cwd: p.repo,
-    env: p.env(),
-  });
+  const child = spawnCli(["serve", "--listen", "127.0.0.1:0"], { cwd: p.repo, env: p.env() });
   let stdout = "";
   let stderr = "";
   child.stdout!.setEncoding("utf8").on("data", (s: string) => {

@@ -68,22 +68,71 @@ async function installed(database?: DatabaseOptions): Promise<string> {
 
 for (const engine of await engines()) {
   describe(`installation on ${engine.name}`, () => {
-    it("a new data directory is made on first use, or by init; serve's start refuses it", async () => {
+    it("an absent or empty data directory is a first start, made and said; refuse (--no-init) makes none", async () => {
+      for (const absent of [true, false]) {
+        const f = await engine.fresh();
+        try {
+          const dataDir = path.join(f.dataDir, "new");
+          if (!absent) mkdirSync(dataDir);
+          await refused(
+            { dataDir, database: f.database, init: "refuse" },
+            /no Airlock installation in .*, and --no-init forbids making one/,
+          );
+          assert.equal(existsSync(dataDir), !absent, "nothing was made");
+          if (!absent) assert.deepEqual(readdirSync(dataDir), []);
+          const s = await openStore({ dataDir, database: f.database });
+          await s.close();
+          assert.equal(s.madeInstallation, true, "a new installation, said so");
+          const made = readInstallation(dataDir);
+          assert.ok(made, "the installation is recorded");
+          assert.equal(made.database, s.location);
+          // From then on every start finds it, and none is a new one.
+          const again = await openStore({ dataDir, database: f.database, init: "refuse" });
+          await again.close();
+          assert.equal(again.madeInstallation, false);
+        } finally {
+          f.cleanup();
+        }
+      }
+    });
+
+    it("Airlock's files without a database are refused on first use and by refuse; init makes one beside them", async () => {
       const f = await engine.fresh();
       try {
-        const dataDir = path.join(f.dataDir, "new");
-        await refused(
-          { dataDir, database: f.database, init: "refuse" },
-          /no Airlock installation in .* yet: make it once with airlock serve --init/,
-        );
-        assert.equal(existsSync(dataDir), false, "nothing was made");
-        const s = await openStore({ dataDir, database: f.database });
+        const dataDir = tempDir();
+        writeFileSync(path.join(dataDir, "master.key"), "k".repeat(64), { mode: 0o600 });
+        writeFileSync(path.join(dataDir, "dispatch-ed25519.pem"), "key", { mode: 0o600 });
+        mkdirSync(path.join(dataDir, "logs", "run-1"), { recursive: true });
+        // On PostgreSQL keys alone are no evidence (a replica's may come from a secret store).
+        for (const init of ["first-use", "refuse"] as const) {
+          await refused(
+            { dataDir, database: f.database, init },
+            engine.name === "sqlite"
+              ? /holds Airlock's files \(master\.key, dispatch-ed25519\.pem, logs\/\), but its database .* is missing: restore it/
+              : /holds Airlock's files \(logs\/\), but the database at postgres:.* holds no Airlock schema/,
+          );
+        }
+        assert.equal(existsSync(path.join(dataDir, "airlock.db")), false);
+        if (engine.name === "postgres") {
+          const s = await openStore({ dataDir: tempDir(), database: f.database, migrate: false });
+          assert.deepEqual((await s.schema()).applied, [], "no schema was made");
+          await s.close();
+          // A replica's first start with its keys put there beforehand.
+          const keysOnly = tempDir();
+          writeFileSync(path.join(keysOnly, "master.key"), "k".repeat(64), { mode: 0o600 });
+          const other = await engine.fresh();
+          try {
+            const r = await openStore({ dataDir: keysOnly, database: other.database });
+            await r.close();
+            assert.equal(r.madeInstallation, true);
+          } finally {
+            other.cleanup();
+          }
+        }
+        const s = await openStore({ dataDir, database: f.database, init: "init" });
         await s.close();
-        const made = readInstallation(dataDir);
-        assert.ok(made, "the installation is recorded");
-        assert.equal(made.database, s.location);
-        // From then on, serve's start finds it.
-        await (await openStore({ dataDir, database: f.database, init: "refuse" })).close();
+        assert.equal(s.madeInstallation, true);
+        assert.ok(readInstallation(dataDir));
       } finally {
         f.cleanup();
       }
@@ -164,20 +213,6 @@ describe("installation on sqlite: damaged files", () => {
     const before = sha(file);
     await refused({ dataDir }, /the database .*airlock\.db is damaged \(file is not a database\)/);
     assert.equal(sha(file), before);
-  });
-
-  it("Airlock's files without a database are refused on first use; init makes one beside them", async () => {
-    const dataDir = tempDir();
-    writeFileSync(path.join(dataDir, "master.key"), "k".repeat(64), { mode: 0o600 });
-    mkdirSync(path.join(dataDir, "logs", "run-1"), { recursive: true });
-    await refused(
-      { dataDir },
-      /holds Airlock's files \(master\.key, logs\/\), but its database .* is missing: restore it/,
-    );
-    await refused({ dataDir, init: "refuse" }, /holds Airlock's files/);
-    assert.equal(existsSync(path.join(dataDir, "airlock.db")), false);
-    await (await openStore({ dataDir, init: "init" })).close();
-    assert.ok(readInstallation(dataDir));
   });
 
   it("a database made before installations were recorded is taken as one", async () => {

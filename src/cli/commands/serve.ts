@@ -287,24 +287,33 @@ export function registerServe(program: Command): void {
     .option("--data-dir <dir>", "the data directory (default: $AIRLOCK_HOME or <project>/.airlock)")
     .option(
       "--init",
-      "first start: make the installation (database and data directory) where none is; once, never in a service's unit",
+      "make a new database beside Airlock's files (keys, logs) left without one: starting over on purpose",
+    )
+    .option(
+      "--no-init",
+      "never make a new installation: refuse to start unless the data directory holds one (for a service's unit)",
     )
     .action(async (opts: ServeOptions & { init?: boolean }) => {
       const config = loadConfig(opts);
       // Before anything is written to the data directory: a missing, empty or damaged database is
-      // refused, and a new installation is made only when asked (docs/operations.md).
-      await withStore(
+      // refused; a new installation is made only where nothing of Airlock's is (docs/operations.md).
+      const made = await withStore(
         {
           dataDir: config.dataDir,
           env: process.env,
           database: config.database,
-          init: opts.init ? "init" : "refuse",
+          init: opts.init === true ? "init" : opts.init === false ? "refuse" : "first-use",
           verify: true,
         },
-        async () => {},
+        async (s) => (s.madeInstallation ? s.location : undefined),
       );
       const format = logFormat(process.env, process.stdout.isTTY);
       const log = serveLogger(format, process.stdout, process.env.AIRLOCK_LOG_LEVEL ?? "info");
+      if (made) {
+        log.warn(
+          `NEW INSTALLATION: nothing of Airlock's was in ${config.dataDir}, so a new one was made there (database ${made}). If one should have been there, stop now: the data directory is not the one you meant (--data-dir, AIRLOCK_HOME) or its volume is not mounted; airlock serve --no-init refuses instead`,
+        );
+      }
       for (const n of serveNotices(config)) log.warn(n);
       if (config.embedded) {
         process.stderr.write(

@@ -59,7 +59,7 @@ export async function openForDoctor(o: {
       checks: [
         ok(
           SUBJECT,
-          "no database yet: the first `airlock run` or `airlock secrets set` makes it, or `airlock serve --init` on a server",
+          "no database yet: the first `airlock run` or `airlock secrets set` makes it, or the first `airlock serve` on a server",
         ),
       ],
     };
