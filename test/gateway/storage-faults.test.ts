@@ -159,7 +159,14 @@ for (const engine of await engines())
         assert.match(out, new RegExp(`sent again: ${r.guid} \\(\\w+\\.\\w+, 503`));
       await gh.redelivered();
       await waitHandled(refused.map((r) => r.guid));
-      for (const r of refused) assert.equal((await gw.events.get(r.guid))?.state, "done");
+      // The handler ran; its completion commits just after.
+      for (const r of refused) {
+        await untilAsync(
+          `${r.guid} to be done`,
+          async () => (await gw.events.get(r.guid))?.state !== "processing",
+        );
+        assert.equal((await gw.events.get(r.guid))?.state, "done");
+      }
       assert.equal(await gw.events.get(forged.guid), undefined);
       assert.deepEqual(
         [first.guid, ...refused.map((r) => r.guid)].map(
