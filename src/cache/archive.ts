@@ -4,7 +4,6 @@
 import { execFile } from "node:child_process";
 import { lstatSync, readlinkSync } from "node:fs";
 import path from "node:path";
-import * as tar from "tar";
 
 /** Where a symlink at `rel` (relative to its root) points, relative to the root, or null if out. */
 function linkStaysInside(rel: string, target: string): boolean {
@@ -16,6 +15,7 @@ function linkStaysInside(rel: string, target: string): boolean {
 /** Writes `rels` (paths under `root`) into a gzipped tar at `file`; returns dropped links. */
 export async function pack(root: string, rels: string[], file: string): Promise<string[]> {
   const dropped: string[] = [];
+  const tar = await import("tar"); // only a job that saves a cache needs it
   await tar.c(
     {
       file,

@@ -12,11 +12,6 @@ import type { Config } from "../../config/schema.js";
 import type { ExecutorOverride } from "../../executors/select.js";
 import type { CheckoutSource } from "../../executors/types.js";
 import { FileTooLargeError } from "../../forge/types.js";
-import {
-  readServeExecutors,
-  readServeLimits,
-  ServeConfigError,
-} from "../../gateway/serve-config.js";
 import type { LimitPolicy } from "../../pipeline/limits.js";
 import { executeRun } from "../../pipeline/runner.js";
 import { planPipeline, type Selection, SelectionError } from "../../pipeline/select.js";
@@ -26,7 +21,7 @@ import type { RunRepo } from "../../store/index.js";
 import { lastLinesOf } from "../../store/log-text.js";
 import { LogStore } from "../../store/logs.js";
 import { UserError } from "../errors.js";
-import { type JobApiServer, startJobApiServer } from "../job-api-server.js";
+import type { JobApiServer } from "../job-api-server.js";
 import { inspectRepo, type LocalRepo, readAtCommit } from "../local-repo.js";
 import { openStoreFor } from "../open-store.js";
 import { CONFIG_FILE, projectDirOf } from "../project-dir.js";
@@ -99,11 +94,14 @@ export async function loadPipeline(
   }
 }
 
-/** The named executors and job limits of a serve config. */
-function loadServeParts(file: string): {
+/** The named executors and job limits of a serve config (whose reader only `-c` needs). */
+async function loadServeParts(file: string): Promise<{
   named: Record<string, NamedExecutorConfig>;
   limits: LimitPolicy;
-} {
+}> {
+  const { readServeExecutors, readServeLimits, ServeConfigError } = await import(
+    "../../gateway/serve-config.js"
+  );
   try {
     return { named: readServeExecutors(file), limits: readServeLimits(file).policy };
   } catch (e) {
@@ -247,7 +245,7 @@ async function runCommand(opts: RunOptions): Promise<number> {
     const runs = store.runs;
     const logs = new LogStore(dataDir);
     // With the server's config, its limits too: the same defaults and maximums as serve.
-    const serve = opts.config ? loadServeParts(opts.config) : null;
+    const serve = opts.config ? await loadServeParts(opts.config) : null;
     const named = serve?.named ?? {};
     // Jobs that run elsewhere (a Kubernetes pod) fetch their source and secrets from Airlock; a
     // GitLab pipeline's jobs their ID tokens.
@@ -256,6 +254,7 @@ async function runCommand(opts: RunOptions): Promise<number> {
       config.executor?.gitlab !== undefined &&
       plan.jobs.some((j) => Object.keys(j.idTokens ?? {}).length > 0);
     if (gitlabTokens || Object.values(named).some((e) => e.kind === "kubernetes")) {
+      const { startJobApiServer } = await import("../job-api-server.js");
       jobApi = await startJobApiServer(dataDir, opts.jobApiListen);
       cleanups.push(jobApi.close);
     }
