@@ -19,6 +19,15 @@ export interface GateOptions {
   connectTimeoutMs?: number;
 }
 
+/**
+ * Receives what a destination sends, straight from the socket's read buffer (reused after it
+ * returns: keep nothing of `chunk` without copying it); false pauses reading until `socket.resume()`.
+ */
+export type OnData = (chunk: Buffer, socket: net.Socket) => boolean;
+
+/** What each destination connection reads into: large, so a download costs few reads. */
+const READ_BUFFER = 256 * 1024;
+
 export type Opened =
   | { ok: true; socket: net.Socket; attempt: Attempt }
   | { ok: false; status: 403 | 502 | 503; message: string };
@@ -51,8 +60,9 @@ export class EgressGate {
   /**
    * Decides on `host:port` and connects. A refusal is recorded here; an opened connection is
    * recorded by the caller once it knows all it will check (a tunnel's TLS server name).
+   * What the destination sends goes to `onData`.
    */
-  async open(via: "connect" | "http", host: string, port: number): Promise<Opened> {
+  async open(via: "connect" | "http", host: string, port: number, onData: OnData): Promise<Opened> {
     const { policy } = this.#o;
     const refuse = (address: string | null, reason: string): Opened => {
       this.record({ via, host, port, address, verdict: "refused", reason });
@@ -102,7 +112,7 @@ export class EgressGate {
     for (const a of usable.length > 0 ? usable : addrs) {
       const address = a.toString();
       try {
-        const socket = await this.#connect(address, port);
+        const socket = await this.#connect(address, port, onData);
         const attempt: Attempt = {
           via,
           host,
@@ -119,9 +129,15 @@ export class EgressGate {
     return fail((usable[0] ?? addrs[0])!.toString(), audit, `cannot connect: ${lastError}`);
   }
 
-  #connect(address: string, port: number): Promise<net.Socket> {
+  #connect(address: string, port: number, onData: OnData): Promise<net.Socket> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ host: address, port, noDelay: true });
+      const buffer = Buffer.allocUnsafe(READ_BUFFER);
+      const s: net.Socket = net.connect({
+        host: address,
+        port,
+        noDelay: true,
+        onread: { buffer, callback: (n) => onData(buffer.subarray(0, n), s) },
+      });
       s.setTimeout(this.#o.connectTimeoutMs ?? 30_000, () => s.destroy(timeoutError()));
       s.once("connect", () => {
         if (this.#closed) {

@@ -2,49 +2,42 @@
 // else over TCP) and plain HTTP requests in absolute form. Each goes through the gate; a tunnel's
 // TLS server name, and a plain request's Host header, must be allowed too, so a connection to an
 // allowed front end cannot ask it for another site.
-import http from "node:http";
+//
+// The proxy reads a request's head itself and decides on it; after that, bytes pass without
+// being parsed again (see relay.ts). A plain request gets a destination connection of its own and
+// the job's connection ends with its response, so every request on it is decided.
 import type net from "node:net";
 import type { Duplex } from "node:stream";
-import type { EgressGate } from "./gate.js";
+import type { EgressGate, OnData } from "./gate.js";
+import {
+  forwardHead,
+  type Head,
+  headEnd,
+  header,
+  MAX_HEAD,
+  parseHead,
+  plainResponse,
+  TOKEN,
+  tokens,
+} from "./http-head.js";
 import { EgressPolicy } from "./policy.js";
 import type { Tally } from "./record.js";
+import { forward, tie, toJob } from "./relay.js";
+import { requestBody } from "./request-body.js";
 import { hostName } from "./rules.js";
 import { MAX_HELLO, readClientHello } from "./tls-sni.js";
 
-/** Headers that concern one hop only (RFC 9110 7.6.1), never forwarded. */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "proxy-connection",
-  "keep-alive",
-  "proxy-authorization",
-  "proxy-authenticate",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
+/** How long a job may take to send a request's head. */
+const HEAD_TIMEOUT_MS = 60_000;
 
 export class EgressProxy {
   readonly #gate: EgressGate;
-  readonly #server: http.Server;
   readonly #clients = new Set<Duplex>();
   /** Connections whose bytes are still to be counted. */
   readonly #uncounted = new Set<() => void>();
 
   constructor(gate: EgressGate) {
     this.#gate = gate;
-    // No request timeout: a plain HTTP upload may take as long as the job does.
-    this.#server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000 });
-    this.#server.on("request", (req, res) => void this.#request(req, res));
-    this.#server.on("connect", (req, socket, head) => void this.#connect(req, socket, head));
-    this.#server.on("upgrade", (_req, socket: Duplex) => {
-      answer(
-        socket,
-        501,
-        "Airlock egress: upgrades need a CONNECT tunnel (use https:// or wss://)",
-      );
-    });
-    this.#server.on("clientError", (_e, socket: Duplex) => answer(socket, 400, "bad request"));
   }
 
   /** Serves a connection from the job. */
@@ -52,7 +45,14 @@ export class EgressProxy {
     this.#clients.add(socket);
     socket.once("close", () => this.#clients.delete(socket));
     socket.on("error", () => {});
-    this.#server.emit("connection", socket);
+    socket.setNoDelay(true);
+    readHead(socket).then(
+      (got) => {
+        if (typeof got === "number") answer(socket, got, "Airlock egress: bad request");
+        else void this.#serve(socket, got.head, got.rest);
+      },
+      () => socket.destroy(),
+    );
   }
 
   /** Counts every open connection's bytes so far, then ends them all. */
@@ -62,13 +62,31 @@ export class EgressProxy {
     for (const c of this.#clients) c.destroy();
   }
 
-  async #connect(req: http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
-    const authority = parseAuthority(req.url ?? "");
+  async #serve(client: net.Socket, head: Head, rest: Buffer): Promise<void> {
+    const [method, target, version] = head.start;
+    if (!/^HTTP\/1\.[01]$/.test(version) || !TOKEN.test(method)) {
+      answer(client, 400, "Airlock egress: bad request");
+      return;
+    }
+    if (method === "CONNECT") return this.#connect(client, target, rest);
+    if (tokens(header(head, "connection")).has("upgrade") && header(head, "upgrade")) {
+      answer(
+        client,
+        501,
+        "Airlock egress: upgrades need a CONNECT tunnel (use https:// or wss://)",
+      );
+      return;
+    }
+    return this.#request(client, head, rest);
+  }
+
+  async #connect(client: net.Socket, target: string, head: Buffer): Promise<void> {
+    const authority = parseAuthority(target);
     if (!authority) {
       answer(client, 400, "Airlock egress: CONNECT needs host:port");
       return;
     }
-    const opened = await this.#gate.open("connect", authority.host, authority.port);
+    const opened = await this.#gate.open("connect", authority.host, authority.port, toJob(client));
     if (!opened.ok) {
       answer(client, opened.status, opened.message);
       return;
@@ -87,17 +105,12 @@ export class EgressProxy {
         reason ? { ...a, verdict: audit ? "audit" : "refused", reason } : a,
       );
     };
-    // Errors end both sides at once; a clean end of either side reaches the other through pipe().
-    client.on("error", () => upstream.destroy());
-    upstream.on("error", () => client.destroy());
+    tie(client, upstream);
     this.#countOnce(upstream, () => {
       settle();
       return tally!;
     });
-    upstream.once("close", () => client.end());
-    client.once("close", () => upstream.destroy());
     client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-    upstream.pipe(client);
     // The first bytes from the job say whether it speaks TLS and to which server name.
     let first = head;
     const check = (): boolean => {
@@ -120,6 +133,7 @@ export class EgressProxy {
       if (check()) client.off("data", onData);
     };
     client.on("data", onData);
+    client.resume();
   }
 
   /** Adds a connection's bytes to its tally once: when it closes, or when the proxy does first. */
@@ -141,23 +155,30 @@ export class EgressProxy {
     return `it asked ${requested.host} for ${JSON.stringify(raw)}, which network.allow does not list`;
   }
 
-  async #request(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async #request(client: net.Socket, head: Head, rest: Buffer): Promise<void> {
+    const [method, target, version] = head.start;
+    const refuse = (status: number, message: string) => answer(client, status, message, true);
     let url: URL;
     try {
-      url = new URL(req.url ?? "");
+      url = new URL(target);
     } catch {
-      res.writeHead(400, { "content-type": "text/plain" });
-      res.end("This is Airlock's egress proxy: send requests for http:// URLs through it.\n");
+      refuse(400, "This is Airlock's egress proxy: send requests for http:// URLs through it.");
       return;
     }
     if (url.protocol !== "http:") {
-      res.writeHead(400, { "content-type": "text/plain" });
-      res.end(`Airlock egress: ${url.protocol} URLs go through a CONNECT tunnel\n`);
+      refuse(400, `Airlock egress: ${url.protocol} URLs go through a CONNECT tunnel`);
       return;
     }
     const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
     const port = url.port ? Number(url.port) : 80;
-    const hostHeader = req.headers.host ? parseAuthority(req.headers.host, port) : null;
+    const hosts = head.headers.filter(([n]) => n === "host");
+    const hostHeader = hosts.length === 1 ? parseAuthority(hosts[0]![1], port) : null;
+    const body = requestBody(head);
+    if (hosts.length > 1 || (hosts.length === 1 && !hostHeader) || typeof body === "string") {
+      const what = typeof body === "string" ? body : "a request needs one valid Host header";
+      refuse(400, `Airlock egress: bad request: ${what}`);
+      return;
+    }
     // The Host header names the site a shared server serves: it must be allowed too.
     const refusal =
       hostHeader && hostHeader.host !== host
@@ -173,51 +194,101 @@ export class EgressProxy {
         verdict: "refused",
         reason: refusal,
       });
-      refuseRequest(req, res, 403, `Airlock egress: ${refusal}`);
+      refuse(403, `Airlock egress: ${refusal}`);
       return;
     }
-    const opened = await this.#gate.open("http", host, port);
+    const response = responseToJob(client);
+    const opened = await this.#gate.open("http", host, port, response.onData);
     if (!opened.ok) {
-      refuseRequest(req, res, opened.status, opened.message);
+      refuse(opened.status, opened.message);
       return;
     }
     const upstream = opened.socket;
+    if (client.destroyed) {
+      upstream.destroy();
+      return;
+    }
     const tally = this.#gate.record(
       refusal ? { ...opened.attempt, verdict: "audit", reason: refusal } : opened.attempt,
     );
     this.#countOnce(upstream, () => tally);
-    const headers: http.OutgoingHttpHeaders = {};
-    const dropped = connectionTokens(req.headers.connection);
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (!HOP_BY_HOP.has(k) && !dropped.has(k) && v !== undefined) headers[k] = v;
-    }
-    headers.connection = "close";
-    const up = http.request({
-      method: req.method,
-      path: `${url.pathname}${url.search}`,
-      headers,
-      setHost: false,
-      createConnection: () => upstream,
+    upstream.once("end", () => {
+      if (!response.started())
+        answer(client, 502, `Airlock egress: ${host}:${port} closed the connection`);
     });
-    up.on("response", (r) => {
-      const out: http.OutgoingHttpHeaders = {};
-      const drop = connectionTokens(r.headers.connection);
-      for (const [k, v] of Object.entries(r.headers)) {
-        if (!HOP_BY_HOP.has(k) && !drop.has(k) && v !== undefined) out[k] = v;
+    tie(client, upstream);
+    const extra: [string, string][] = [...body.headers, ["connection", "close"]];
+    if (!hostHeader) extra.unshift(["host", url.host]);
+    const start = `${method} ${url.pathname}${url.search} ${version}`;
+    upstream.write(forwardHead(start, withoutFraming(head), extra));
+    // The body, to its end; whatever the job sends after it is not for this destination.
+    let done = false;
+    const take = (chunk: Buffer): void => {
+      if (done) return;
+      const step = body.push(chunk);
+      if ("error" in step) {
+        done = true;
+        answer(client, 400, `Airlock egress: bad request: ${step.error}`);
+        upstream.destroy();
+        return;
       }
-      res.writeHead(r.statusCode ?? 502, r.statusMessage, out);
-      r.pipe(res);
-      r.on("error", () => res.destroy());
-    });
-    up.on("error", () => {
-      if (!res.headersSent) {
-        res.writeHead(502, { "content-type": "text/plain" });
-        res.end(`Airlock egress: ${host}:${port} closed the connection\n`);
-      } else res.destroy();
-    });
-    res.on("close", () => upstream.destroy());
-    req.pipe(up);
+      let ok = true;
+      for (const b of step.out) ok = upstream.write(b);
+      done = step.done;
+      if (!ok) {
+        client.pause();
+        upstream.once("drain", () => client.resume());
+      }
+    };
+    take(rest);
+    client.on("data", take);
+    client.resume();
   }
+}
+
+/** The head without the headers that frame its body (the proxy frames it anew). */
+function withoutFraming(h: Head): Head {
+  return {
+    ...h,
+    headers: h.headers.filter(([n]) => n !== "content-length" && n !== "transfer-encoding"),
+  };
+}
+
+/**
+ * A destination's response to the job: each head rewritten for the job's connection (hop-by-hop
+ * headers dropped, the body's framing kept, the connection closing after it), then its bytes.
+ */
+function responseToJob(client: Duplex): { onData: OnData; started: () => boolean } {
+  let pending: Buffer | null = Buffer.alloc(0) as Buffer;
+  const onData: OnData = (chunk, upstream) => {
+    if (pending === null) return forward(chunk, upstream, client);
+    pending = Buffer.concat([pending, chunk]);
+    const out: Buffer[] = [];
+    for (;;) {
+      const end = headEnd(pending);
+      if (end < 0) {
+        if (pending.length > MAX_HEAD) upstream.destroy();
+        if (out.length === 0) return true;
+        return forward(Buffer.concat(out), upstream, client);
+      }
+      const h = parseHead(pending.toString("latin1", 0, end));
+      if (!h || !/^HTTP\/1\.[01]$/.test(h.start[0])) {
+        upstream.destroy();
+        return false;
+      }
+      const final = Number(h.start[1]) >= 200;
+      // The body passes as the destination framed it.
+      const keep = final ? ["content-length", "transfer-encoding"] : [];
+      out.push(forwardHead(h.start.join(" "), h, final ? [["connection", "close"]] : [], keep));
+      pending = pending.subarray(end);
+      if (final) {
+        out.push(pending);
+        pending = null;
+        return forward(Buffer.concat(out), upstream, client);
+      }
+    }
+  };
+  return { onData, started: () => pending === null || pending.length > 0 };
 }
 
 /** "host:port" or "[v6]:port" (the port may default); null when malformed. */
@@ -232,31 +303,41 @@ export function parseAuthority(
   return { host: (m[1] ?? m[2]!).toLowerCase(), port };
 }
 
-function connectionTokens(v: string | undefined): Set<string> {
-  return new Set(
-    (v ?? "")
-      .split(",")
-      .map((t) => t.trim().toLowerCase())
-      .filter(Boolean),
-  );
+/**
+ * The head of the job's first request, and the bytes after it, with the connection paused; or
+ * the status to answer when it is malformed, too large or too slow to come.
+ */
+function readHead(socket: net.Socket): Promise<{ head: Head; rest: Buffer } | number> {
+  return new Promise((resolve) => {
+    let got: Buffer = Buffer.alloc(0);
+    const done = (r: { head: Head; rest: Buffer } | number) => {
+      socket.off("data", onData);
+      socket.off("end", onEnd);
+      socket.setTimeout(0);
+      socket.pause();
+      resolve(r);
+    };
+    const onData = (chunk: Buffer) => {
+      got = got.length === 0 ? chunk : Buffer.concat([got, chunk]);
+      const end = headEnd(got);
+      if (end < 0) {
+        if (got.length > MAX_HEAD) done(431);
+        return;
+      }
+      if (end > MAX_HEAD) return done(431);
+      const head = parseHead(got.toString("latin1", 0, end));
+      done(head ? { head, rest: got.subarray(end) } : 400);
+    };
+    const onEnd = () => done(400);
+    socket.on("data", onData);
+    socket.once("end", onEnd);
+    socket.setTimeout(HEAD_TIMEOUT_MS, () => done(408));
+  });
 }
 
-function refuseRequest(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  status: number,
-  msg: string,
-) {
-  req.resume();
-  res.writeHead(status, { "content-type": "text/plain", "x-airlock-egress": "refused" });
-  res.end(`${msg}\n`);
-}
-
-/** A whole response on a raw socket, then the end of it. */
-function answer(socket: Duplex, status: number, message: string): void {
-  if (socket.destroyed) return;
-  const body = `${message}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ""}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+/** A whole response on the job's connection, then the end of it. */
+function answer(socket: Duplex, status: number, message: string, refused = false): void {
+  if (socket.destroyed || socket.writableEnded) return;
+  socket.resume(); // what the job still sends is dropped, so its end is seen
+  socket.end(plainResponse(status, message, refused));
 }

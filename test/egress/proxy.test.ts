@@ -115,6 +115,19 @@ function tunnel(
   });
 }
 
+/** Bytes sent as they are; everything the proxy answers, until it closes the connection. */
+function rawRequest(proxyPort: number, text: string, endFirst = true): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const s = net.connect(proxyPort, "127.0.0.1", () => (endFirst ? s.end(text) : s.write(text)));
+    let out = "";
+    s.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    s.on("close", () => resolve(out));
+    s.on("error", () => resolve(out));
+  });
+}
+
 let a: Server;
 let meta: Server;
 before(async () => {
@@ -217,16 +230,7 @@ describe("the egress proxy", () => {
 
   it("answers malformed requests with 400 and stays up", async () => {
     const r = await start({ spec: { allow: [`a.test:${a.port}`], audit: false } });
-    const raw = (text: string) =>
-      new Promise<string>((resolve) => {
-        const s = net.connect(r.proxyPort, "127.0.0.1", () => s.end(text));
-        let out = "";
-        s.on("data", (c: Buffer) => {
-          out += c.toString();
-        });
-        s.on("close", () => resolve(out));
-        s.on("error", () => resolve(out));
-      });
+    const raw = (text: string) => rawRequest(r.proxyPort, text);
     assert.match(await raw("CONNECT a.test HTTP/1.1\r\n\r\n"), /^HTTP\/1\.1 400/);
     assert.match(await raw("GET /local HTTP/1.1\r\nHost: x\r\n\r\n"), /^HTTP\/1\.1 400/);
     assert.match(
@@ -309,6 +313,67 @@ describe("the egress proxy", () => {
       (s) => s.replaceAll("s3cr3t", "[masked]"),
     );
     assert.ok(!JSON.stringify(rec).includes("s3cr3t"));
+  });
+});
+
+describe("plain HTTP through the proxy", () => {
+  it("decides every request: one sent after another on the same connection never goes on", async () => {
+    const r = await start({ spec: { allow: [`a.test:${a.port}`], audit: false } });
+    const before = a.bodies.length;
+    // The second asks the allowed server for another site: it must not reach it undecided.
+    const out = await rawRequest(
+      r.proxyPort,
+      `GET http://a.test:${a.port}/one HTTP/1.1\r\nHost: a.test:${a.port}\r\n\r\n` +
+        `GET http://a.test:${a.port}/two HTTP/1.1\r\nHost: b.test\r\n\r\n`,
+      false,
+    );
+    assert.match(out, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(out, /\r\nconnection: close\r\n/i);
+    assert.match(out, new RegExp(`ok GET a.test:${a.port} /one 0\n$`));
+    assert.equal(a.bodies.length, before + 1, "only the first request reached the server");
+    const rec = r.session.close();
+    assert.deepEqual(
+      rec.entries.map((e) => [e.host, e.verdict, e.count]),
+      [["a.test", "allowed", 1]],
+    );
+  });
+
+  it("passes a chunked upload whole, and refuses framing a server could read otherwise", async () => {
+    const r = await start({ spec: { allow: [`a.test:${a.port}`], audit: false } });
+    const body = Buffer.alloc(300_000, 9);
+    const res = await viaProxy(r.proxyPort, `http://a.test:${a.port}/chunked`, {
+      method: "PUT",
+      body,
+      headers: { "transfer-encoding": "chunked" },
+    });
+    assert.equal(res.body, `ok PUT a.test:${a.port} /chunked 300000\n`);
+    assert.ok(a.bodies.at(-1)?.equals(body));
+    const before = a.bodies.length;
+    const target = `http://a.test:${a.port}/`;
+    const smuggle = await rawRequest(
+      r.proxyPort,
+      `POST ${target} HTTP/1.1\r\nHost: a.test\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    );
+    assert.match(smuggle, /^HTTP\/1\.1 400 [\s\S]*both Transfer-Encoding and Content-Length/);
+    const twoHosts = await rawRequest(
+      r.proxyPort,
+      `GET ${target} HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n`,
+    );
+    assert.match(twoHosts, /^HTTP\/1\.1 400 [\s\S]*one valid Host header/);
+    assert.equal(a.bodies.length, before, "neither reached the server");
+    r.session.close();
+  });
+
+  it("answers 502 when the destination closes without answering", async () => {
+    const mute = net.createServer((s) => s.once("data", () => s.destroy()));
+    await new Promise<void>((res) => mute.listen(0, "127.0.0.2", res));
+    const port = (mute.address() as net.AddressInfo).port;
+    const r = await start({ spec: { allow: [`a.test:${port}`], audit: false } });
+    const res = await viaProxy(r.proxyPort, `http://a.test:${port}/`);
+    assert.equal(res.status, 502);
+    assert.match(res.body, /closed the connection/);
+    r.session.close();
+    mute.close();
   });
 });
 
