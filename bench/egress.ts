@@ -99,10 +99,15 @@ export default async function egressBench(): Promise<BenchResult> {
       ["proxy, CONNECT tunnel", spec(curl("-p"), allow)],
     ];
     const speeds = new Map<string, number[]>(modes.map(([m]) => [m, []]));
+    // Airlock's own CPU time per job (the proxy's, once the sandbox's start is taken away).
+    const cpu = new Map<string, number[]>(modes.map(([m]) => [m, []]));
     for (let round = 0; round < ROUNDS; round++) {
       // Alternating, so that a busy moment of the machine falls on every mode alike.
       for (const [mode, job] of modes) {
+        const c0 = process.cpuUsage();
         const { text } = await runJob(executor, checkout, job);
+        const c = process.cpuUsage(c0);
+        cpu.get(mode)!.push((c.user + c.system) / 1000);
         const [speed, size] = text.trim().split(/\s+/).map(Number) as [number, number];
         if (size !== MIB * 2 ** 20) throw new Error(`${mode}: got ${size} bytes: ${text}`);
         speeds.get(mode)!.push(speed);
@@ -120,6 +125,14 @@ export default async function egressBench(): Promise<BenchResult> {
           : { ratio: { value: (v * 2 ** 20) / direct, against: "direct" } }),
       };
     });
+    const directCpu = median(cpu.get(modes[0]![0])!);
+    for (const [mode] of modes.slice(1)) {
+      rows.push({
+        name: `Airlock CPU per GiB, ${mode}`,
+        value: ((median(cpu.get(mode)!) - directCpu) * 1024) / MIB,
+        unit: "ms",
+      });
+    }
 
     // Set-up: the same no-op job, alternating, with and without an allow list.
     const none: number[] = [];
@@ -146,8 +159,9 @@ export default async function egressBench(): Promise<BenchResult> {
       rows,
       notes: [
         `${ROUNDS} rounds of each download, alternating; medians of curl's own speed (AIRLOCK_BENCH_EGRESS_MIB, _ROUNDS)`,
-        `set-up: ${SETUP_JOBS} no-op jobs of each kind, alternating; it is one short-lived helper process (node) per job`,
+        `set-up: ${SETUP_JOBS} no-op jobs of each kind, alternating; it is one short-lived helper process per job (python3, node without it)`,
         "the proxy shares Airlock's event loop; both sides of the download and the proxy share the machine's cores",
+        "Airlock CPU: the bench process's CPU time during a proxied download, less that of a direct one (the sandbox's start), per GiB",
       ],
     };
   } finally {

@@ -59,6 +59,8 @@ export interface LocalExecutorOptions {
     /** util-linux's nsenter and unshare, which set up each job's proxy (default: on PATH). */
     nsenterPath?: string;
     unsharePath?: string;
+    /** The Python 3 that binds a job's proxy sockets (default: the system's); null: Node. */
+    pythonPath?: string | null;
   };
   /** Where job cgroups are made (default: this machine's, probed once). */
   cgroups?: () => Promise<CgroupProbe>;

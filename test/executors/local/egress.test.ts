@@ -265,6 +265,36 @@ describe("a job with network.allow reaches only what it lists", () => {
     }
   });
 
+  it("binds the proxy's sockets with Node where there is no Python", async () => {
+    const ex = new LocalExecutor({
+      hosts: { "a.test": ["127.0.0.2"] },
+      egress: { forbidden: ["127.0.0.64/26"], pythonPath: null },
+    });
+    try {
+      const script = [
+        `curl -sS --max-time 20 http://a.test:${a.port}/node-helper`,
+        "getent hosts nowhere.test && echo dns:resolved || echo dns:nxdomain",
+      ].join("\n");
+      const c = request(
+        commit(),
+        job(script, { egress: { allow: [`a.test:${a.port}`], audit: false } }),
+      );
+      const r = await ex.run(c.req);
+      assert.equal(r.status, "passed", c.text());
+      assert.match(c.text(), /hello from a \(a\.test:\d+ \/node-helper\)/);
+      assert.match(c.text(), /dns:nxdomain/);
+      assert.deepEqual(
+        r.egress?.entries.map((e) => [e.via, e.host, e.verdict]),
+        [
+          ["http", "a.test", "allowed"],
+          ["dns", "nowhere.test", "refused"],
+        ],
+      );
+    } finally {
+      await ex.close();
+    }
+  });
+
   it("gives a job without network.allow no egress proxy and no record", async () => {
     const c = request(commit(), job('echo "proxy:[$HTTPS_PROXY]"'));
     const r = await executor.run(c.req);
