@@ -46,6 +46,8 @@ export class EgressProxy {
     socket.once("close", () => this.#clients.delete(socket));
     socket.on("error", () => {});
     socket.setNoDelay(true);
+    // A job may end its side once it has sent its request: the answer still goes back.
+    socket.allowHalfOpen = true;
     readHead(socket).then(
       (got) => {
         if (typeof got === "number") answer(socket, got, "Airlock egress: bad request");

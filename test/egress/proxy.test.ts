@@ -331,10 +331,16 @@ describe("plain HTTP through the proxy", () => {
     assert.match(out, /\r\nconnection: close\r\n/i);
     assert.match(out, new RegExp(`ok GET a.test:${a.port} /one 0\n$`));
     assert.equal(a.bodies.length, before + 1, "only the first request reached the server");
+    // A job that ends its side after its request still gets the answer.
+    const halfClosed = await rawRequest(
+      r.proxyPort,
+      `GET http://a.test:${a.port}/three HTTP/1.1\r\nHost: a.test:${a.port}\r\n\r\n`,
+    );
+    assert.match(halfClosed, new RegExp(`ok GET a.test:${a.port} /three 0\n$`));
     const rec = r.session.close();
     assert.deepEqual(
       rec.entries.map((e) => [e.host, e.verdict, e.count]),
-      [["a.test", "allowed", 1]],
+      [["a.test", "allowed", 2]],
     );
   });
 
