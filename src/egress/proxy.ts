@@ -115,9 +115,15 @@ export class EgressProxy {
     client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
     // The first bytes from the job say whether it speaks TLS and to which server name.
     let first = head;
+    // A job that ends its side before they are decided sends none of them.
+    const undecided = () => {
+      upstream.destroy();
+      client.destroy();
+    };
     const check = (): boolean => {
       const hello = readClientHello(first);
       if (hello.kind === "partial" && first.length < MAX_HELLO) return false;
+      client.off("end", undecided);
       const refusal = hello.kind === "sni" ? this.#nameRefusal(hello.name, authority) : null;
       settle(refusal ?? undefined);
       if (refusal && !this.#gate.policy.audit) {
@@ -135,6 +141,7 @@ export class EgressProxy {
       if (check()) client.off("data", onData);
     };
     client.on("data", onData);
+    client.once("end", undecided);
     client.resume();
   }
 
@@ -244,6 +251,10 @@ export class EgressProxy {
     };
     take(rest);
     client.on("data", take);
+    // A body the job stops sending halfway ends the request.
+    client.once("end", () => {
+      if (!done) upstream.destroy();
+    });
     client.resume();
   }
 }

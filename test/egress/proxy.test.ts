@@ -278,6 +278,17 @@ describe("the egress proxy", () => {
     );
   });
 
+  it("closes a tunnel the job ends before its first bytes are decided, sending none", async () => {
+    const r = await start({ spec: { allow: [`a.test:${a.port}`], audit: false } });
+    const { status, socket } = await tunnel(r.proxyPort, `a.test:${a.port}`);
+    assert.equal(status, 200);
+    const closed = new Promise((res) => socket.once("close", res));
+    socket.end(Buffer.from([0x16, 0x03, 0x01])); // the start of a TLS record, never finished
+    await closed;
+    const [e] = r.session.close().entries;
+    assert.equal(e?.bytesOut, 0);
+  });
+
   it("keeps the job's log to one line per refusal, and at most twenty", async () => {
     const r = await start({ spec: { allow: ["a.test:1"], audit: false } });
     for (let i = 0; i < 3; i++) await viaProxy(r.proxyPort, "http://b.test:81/");
