@@ -3,10 +3,11 @@
 // closing lines (why the job ended, that the log was truncated) are added, and the file is cut so
 // that, closing lines included, it never exceeds the budget.
 import { createWriteStream, statSync, type WriteStream } from "node:fs";
-import { appendFile, truncate } from "node:fs/promises";
+import { appendFile, open, truncate } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { formatBytes } from "../config/size.js";
+import { LineTimes } from "./log-times.js";
 
 export interface LogWriterOptions {
   /** Most bytes the file may hold (default: no limit). */
@@ -31,6 +32,8 @@ export class LogWriter extends Writable {
   #dropped = 0;
   #endsWithNewline = true;
   #truncation: string | null = null;
+  /** When each line was written; null when appending to a log written before (no times). */
+  readonly #times: LineTimes | null;
 
   constructor(file: string, opts: LogWriterOptions = {}) {
     super();
@@ -38,6 +41,7 @@ export class LogWriter extends Writable {
     this.#budget = opts.budget ?? Number.POSITIVE_INFINITY;
     this.#closing = opts.closing ?? (() => []);
     this.#written = sizeOf(file);
+    this.#times = this.#written === 0 ? new LineTimes(file, this.#budget) : null;
     this.#out = createWriteStream(file, { flags: "a", mode: 0o600 });
     this.#out.on("error", (e) => this.destroy(e));
   }
@@ -58,6 +62,7 @@ export class LogWriter extends Writable {
    */
   async giveSpaceBack(line: string): Promise<void> {
     this.destroy();
+    this.#times?.drop();
     try {
       if (sizeOf(this.#file) > KEPT_AFTER_FAILURE) await truncate(this.#file, KEPT_AFTER_FAILURE);
       await appendFile(this.#file, `\nairlock: ${clip(line, LINE_MAX)}\n`, { mode: 0o600 });
@@ -82,15 +87,23 @@ export class LogWriter extends Writable {
     }
     this.#written += keep.length;
     this.#endsWithNewline = keep[keep.length - 1] === 0x0a;
+    this.#times?.wrote(keep);
     this.#out.write(keep, (e) => done(e));
   }
 
   override _final(done: (e?: Error | null) => void): void {
-    this.#finish().then(() => done(), done);
+    this.#finish().then(
+      () => {
+        this.#times?.close();
+        done();
+      },
+      done,
+    );
   }
 
   override _destroy(e: Error | null, done: (e?: Error | null) => void): void {
     this.#out.destroy();
+    this.#times?.close();
     done(e);
   }
 
@@ -117,7 +130,7 @@ export class LogWriter extends Writable {
         );
         const n = this.#dropped + this.#written - keep;
         if (String(n).length > digits) continue;
-        if (keep < this.#written) await truncate(this.#file, keep);
+        if (keep < this.#written) await this.#cutTo(keep);
         this.#written = keep;
         this.#dropped = n;
         this.#truncation = notice(n).slice("airlock: ".length, -1);
@@ -129,9 +142,31 @@ export class LogWriter extends Writable {
     }
     if (!text) return;
     const out = createWriteStream(this.#file, { flags: "a", mode: 0o600 });
+    this.#times?.wrote(Buffer.from(text));
     out.end(text);
     await finished(out);
     this.#written += Buffer.byteLength(text);
+  }
+
+  /** Cuts the file to `keep` bytes, and its line times to the lines left. */
+  async #cutTo(keep: number): Promise<void> {
+    if (this.#times) {
+      // Only the tail is cut (room for the closing lines): count the lines it held.
+      const fh = await open(this.#file, "r");
+      try {
+        const tail = Buffer.alloc(this.#written - keep);
+        await fh.read(tail, 0, tail.length, keep);
+        let gone = 0;
+        for (let i = tail.indexOf(10); i !== -1; i = tail.indexOf(10, i + 1)) gone++;
+        const before = Buffer.alloc(1);
+        const { bytesRead } = keep > 0 ? await fh.read(before, 0, 1, keep - 1) : { bytesRead: 0 };
+        const partial = bytesRead === 1 && before[0] !== 0x0a;
+        this.#times.cut(this.#times.lines - gone, partial);
+      } finally {
+        await fh.close();
+      }
+    }
+    await truncate(this.#file, keep);
   }
 }
 

@@ -124,7 +124,7 @@ describe("console over HTTP", () => {
   it("the run page says why each job ended and its last log line, linked to it in the log", async () => {
     const html = await (await get("/runs/run-1", { cookie })).text();
     const item = (id: string) => {
-      const at = html.indexOf(`/runs/run-1/jobs/${id}"`);
+      const at = html.indexOf(`/runs/run-1/jobs/${id}"`, html.indexOf(`id="jobs"`));
       return html.slice(at, html.indexOf("</li>", at));
     };
     assert.match(item("aws-infra"), /<dt>Ended<\/dt><dd class="err">exit code 1<\/dd>/);

@@ -23,6 +23,30 @@ describe("console in a browser", () => {
     env = await makeEnv();
     await seedRun(env);
     await seedRun(env, "run-private", "acme/secret-project");
+    await env.runs.create(
+      {
+        id: "run-wait",
+        source: "github",
+        repo: "acme/app",
+        ref: "feature/x",
+        sha: SHA,
+        pr: 43,
+        selection: { public: true },
+        authorizedBy: null,
+        notes: { kind: "public" },
+      },
+      [
+        {
+          jobId: "build",
+          template: "build",
+          needs: [],
+          secrets: [],
+          state: "passed",
+          reason: "public job",
+        },
+      ],
+    );
+    await env.runs.setStatus("run-wait", "passed");
     gh = await startOAuthDouble("mallory");
     c = await startConsole(env, {
       trusted: (login) => login === "alice",
@@ -64,7 +88,10 @@ describe("console in a browser", () => {
       assert.ok(await page.getByText("AWS_ACCESS_KEY_ID v3, AWS_SECRET_ACCESS_KEY v3").isVisible());
       await page.screenshot({ path: path.join(SHOTS, "run-page.png"), fullPage: true });
 
-      await page.getByRole("link", { name: "aws-infra", exact: true }).click();
+      await page
+        .getByRole("region", { name: "Jobs" })
+        .getByRole("link", { name: "aws-infra", exact: true })
+        .click();
       const log = page.getByRole("log");
       await log.getByText("RESTRICTED-LOG-LINE").waitFor();
       // Colours are spans with classes; markup in the log is text.
@@ -190,14 +217,26 @@ describe("console in a browser", () => {
     }
   });
 
-  it("approve-this-SHA posts the page's SHA and calls the gateway", async () => {
+  it("approve-this-SHA posts the page's SHA and calls the gateway, only where it can act", async () => {
     const ctx = await trustedContext();
     try {
       const page = await ctx.newPage();
+      const approveButton = page.getByRole("button", {
+        name: `Approve ${SHA.slice(0, 12)} and run restricted jobs`,
+      });
+      // run-1 is authorised already: nothing to approve; it runs, so it can be cancelled.
       await page.goto(`${c.url}/runs/run-1`);
-      await page
-        .getByRole("button", { name: `Approve ${SHA.slice(0, 12)} and run restricted jobs` })
-        .click();
+      await page.getByRole("button", { name: "Cancel run" }).waitFor();
+      assert.equal(await approveButton.count(), 0);
+      // run-wait ran the public jobs only: its restricted jobs wait for an approval.
+      await page.goto(`${c.url}/runs/run-wait`);
+      assert.equal(
+        (await page.locator('dt:text-is("Selection") + dd').textContent())?.trim(),
+        "public jobs only (restricted jobs wait for an approval)",
+      );
+      assert.equal(await page.getByRole("button", { name: "Cancel run" }).count(), 0);
+      await page.screenshot({ path: path.join(SHOTS, "run-waiting-approval.png"), fullPage: true });
+      await approveButton.click();
       await page
         .getByRole("status")
         .getByText(/Approved 3f786850e387/)
@@ -206,10 +245,10 @@ describe("console in a browser", () => {
       assert.equal(approve.length, 1);
       assert.equal(approve[0]?.sha, SHA);
       assert.equal(approve[0]?.actor, "local-admin");
-      const audit = await env.audit.list({ run: "run-1", action: "console-approve" });
+      const audit = await env.audit.list({ run: "run-wait", action: "console-approve" });
       assert.equal(audit.at(-1)?.actor, "local-admin");
       // The same form with a forged token is refused.
-      const forged = await ctx.request.post(`${c.url}/runs/run-1/approve`, {
+      const forged = await ctx.request.post(`${c.url}/runs/run-wait/approve`, {
         form: { _csrf: "forged", sha: SHA },
         headers: { origin: c.url },
       });

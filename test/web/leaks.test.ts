@@ -255,7 +255,8 @@ describe("the console reads only redacted stores", () => {
       /^\.\.?\//, // its own modules and the auth/console siblings
       // index: the Store interface (runs, sessions, the audit log; secret rows only sealed) and
       // its record helpers; audit-query: the audit log's filter text and kinds, no database access.
-      /^\.\.\/\.\.\/store\/(index|logs|log-text|schema|audit-query)\.js$/,
+      // log-times: when each (redacted) log line was written, nothing of its text.
+      /^\.\.\/\.\.\/store\/(index|logs|log-text|log-times|schema|audit-query)\.js$/,
       /^node:(fs|fs\/promises|crypto|stream)$/,
       /^fastify$/,
       /^@fastify\/formbody$/,

@@ -138,6 +138,25 @@ th,td{text-align:left;padding:.4em .6em;border-bottom:1px solid var(--line);vert
 .live{color:var(--muted);font-size:.9rem}
 .msg{white-space:pre-wrap;background:#f6f8fa;padding:.4em;margin:.3em 0 0;font-size:.85rem}
 .suite{color:var(--muted)}
+.failures{list-style:none;padding:0;display:grid;gap:.6em}
+.failure{border-left:3px solid #cf222e;padding:.2em .8em}
+.failure .msg{max-height:16em;overflow:auto}
+.where{margin:.3em 0 0;font-size:.9rem}
+.matrix{list-style:none}
+.matrix summary{cursor:pointer;padding:.3em 0}
+.matrix .jobs{margin-left:1em}
+.timeline th,.timeline td{white-space:nowrap}
+.timeline .axis{width:45%;min-width:12em}
+.timeline th.axis span{float:right}
+.bar{display:block;width:100%;height:1em}
+.bar .needs{fill:#d0d7de}
+.bar .queued{fill:#eac54f}
+.bar .ran{fill:#8c959f}
+.bar .s-passed{fill:#2da44e}
+.bar .s-failed,.bar .s-error,.bar .s-timed_out{fill:#cf222e}
+.bar .s-running{fill:#bf8700}
+.ts{display:none;color:#7d8590;flex:none;padding-right:1em;user-select:none}
+.stamps .ts{display:inline}
 .f0{color:#484f58}.f1{color:#ff7b72}.f2{color:#3fb950}.f3{color:#d29922}.f4{color:#58a6ff}.f5{color:#bc8cff}.f6{color:#39c5cf}.f7{color:#b1bac4}
 .f8{color:#6e7681}.f9{color:#ffa198}.f10{color:#56d364}.f11{color:#e3b341}.f12{color:#79c0ff}.f13{color:#d2a8ff}.f14{color:#56d4dd}.f15{color:#fff}
 .b0{background:#484f58}.b1{background:#b62324}.b2{background:#196c2e}.b3{background:#7d4e00}.b4{background:#0d419d}.b5{background:#6e40c9}.b6{background:#1b7c83}.b7{background:#6e7681}

@@ -235,6 +235,52 @@ export interface SearchResult {
 }
 
 /**
+ * Visits lines from the cursor on (an enormous line is skipped), reading at most `maxScan` bytes,
+ * until `visit` answers true; answers where to continue, or null at the end of the file.
+ */
+export async function scanLines(
+  file: string,
+  cursor: { line: number; byte: number },
+  maxScan: number,
+  visit: (l: LogLine) => boolean,
+): Promise<{ line: number; byte: number } | null> {
+  const size = await fileSize(file);
+  let { line: n, byte: pos } = cursor;
+  if (size === 0 || pos >= size) return null;
+  const fh = await open(file, "r");
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    const stopAt = pos + maxScan;
+    let stop = false;
+    while (pos < size && !stop && pos < stopAt) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, size - pos), pos);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      const { lines, consumed } = splitLines(chunk, n, pos + bytesRead >= size);
+      if (lines.length === 0) {
+        const nl = await findNewline(fh, pos + bytesRead, size);
+        pos = nl === -1 ? size : nl + 1;
+        n++;
+        continue;
+      }
+      let used = 0;
+      for (const l of lines) {
+        used = lineEnd(chunk, used, consumed);
+        n = l.n + 1;
+        if (visit(l)) {
+          stop = true;
+          break;
+        }
+      }
+      pos += used;
+    }
+  } finally {
+    await fh.close();
+  }
+  return pos < size ? { line: n, byte: pos } : null;
+}
+
+/**
  * Lines containing `needle` (case-insensitive, after `normalize`) from the cursor on: at most
  * `limit` matches and `maxScan` bytes per call, so a search in a huge log answers quickly and
  * continues with `next`.
@@ -246,43 +292,13 @@ export async function searchLog(
   opts: { limit?: number; maxScan?: number; normalize?: (s: string) => string },
 ): Promise<SearchResult> {
   const limit = opts.limit ?? 100;
-  const maxScan = opts.maxScan ?? 64 * CHUNK;
   const norm = opts.normalize ?? ((s: string) => s);
   const want = needle.toLowerCase();
-  const size = await fileSize(file);
   const matches: LogLine[] = [];
-  let { line: n, byte: pos } = cursor;
-  if (size === 0 || pos >= size || !want) return { matches, next: null };
-  const fh = await open(file, "r");
-  try {
-    const buf = Buffer.allocUnsafe(CHUNK);
-    const stopAt = pos + maxScan;
-    while (pos < size && matches.length < limit && pos < stopAt) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, size - pos), pos);
-      if (bytesRead === 0) break;
-      const atEnd = pos + bytesRead >= size;
-      const chunk = buf.subarray(0, bytesRead);
-      const { lines, consumed } = splitLines(chunk, n, atEnd);
-      if (lines.length === 0) {
-        // An enormous line: skip it.
-        const nl = await findNewline(fh, pos + bytesRead, size);
-        pos = nl === -1 ? size : nl + 1;
-        n++;
-        continue;
-      }
-      let used = 0;
-      for (const l of lines) {
-        used = lineEnd(chunk, used, consumed);
-        n = l.n + 1;
-        if (norm(l.text).toLowerCase().includes(want)) {
-          matches.push(l);
-          if (matches.length >= limit) break;
-        }
-      }
-      pos += used;
-    }
-  } finally {
-    await fh.close();
-  }
-  return { matches, next: pos < size ? { line: n, byte: pos } : null };
+  if (!want) return { matches, next: null };
+  const next = await scanLines(file, cursor, opts.maxScan ?? 64 * CHUNK, (l) => {
+    if (norm(l.text).toLowerCase().includes(want)) matches.push(l);
+    return matches.length >= limit;
+  });
+  return { matches, next };
 }

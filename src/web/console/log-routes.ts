@@ -2,6 +2,7 @@
 import { createReadStream } from "node:fs";
 import type { FastifyRequest } from "fastify";
 import { stripAnsi } from "../../store/log-text.js";
+import { lineTimes } from "../../store/log-times.js";
 import { logPage } from "./log-page.js";
 import { fileSize, lastPageStart, readPage, searchLog } from "./log-reader.js";
 import { FINAL_JOB_STATES } from "./model.js";
@@ -54,6 +55,8 @@ export function logRoutes(ctx: RouteContext): void {
           page: pg,
           from,
           pageLines,
+          times: await lineTimes(file, from, pg.nextLine - 1),
+          stamps: req.query.ts === "1",
           ...(search ? { search } : {}),
         }),
       );

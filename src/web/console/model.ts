@@ -25,6 +25,8 @@ const strings = (v: unknown): string[] =>
 
 export interface Selection {
   all: boolean;
+  /** The public jobs of a pull request whose restricted jobs wait for an approval. */
+  public: boolean;
   labels: string[];
   jobs: string[];
   tags: string[];
@@ -32,18 +34,22 @@ export interface Selection {
 
 export function selectionOf(run: RunRow): Selection {
   const s = parse<Record<string, unknown> | null>(run.selection, null);
-  if (!s || typeof s !== "object") return { all: true, labels: [], jobs: [], tags: [] };
+  if (!s || typeof s !== "object") {
+    return { all: true, public: false, labels: [], jobs: [], tags: [] };
+  }
   const tags = Array.isArray(s.tags)
     ? s.tags.map((t) => (Array.isArray(t) ? strings(t).join("+") : String(t)))
     : [];
   const labels = strings(s.labels);
   const jobs = strings(s.jobs);
   // A selection that names nothing selects every job (`airlock run` without --labels or --job).
-  return { all: !labels.length && !jobs.length && !tags.length, labels, jobs, tags };
+  if (s.public === true) return { all: false, public: true, labels, jobs, tags };
+  return { all: !labels.length && !jobs.length && !tags.length, public: false, labels, jobs, tags };
 }
 
 export function selectionText(s: Selection): string {
   if (s.all) return "all jobs";
+  if (s.public) return "public jobs only (restricted jobs wait for an approval)";
   const parts = [
     s.labels.length ? `labels ${s.labels.join(", ")}` : "",
     s.jobs.length ? `jobs ${s.jobs.join(", ")}` : "",

@@ -4,14 +4,10 @@ import type { FastifyRequest } from "fastify";
 import type { RunFilter } from "../../store/index.js";
 import { lastLinesOf } from "../../store/log-text.js";
 import type { RunStatus } from "../../store/schema.js";
-import {
-  attachment,
-  int,
-  type RouteContext,
-  type RunParams,
-  sendHtml,
-} from "./route-kit.js";
-import { notFoundPage, RUN_STATUSES, runPage, runsListPage } from "./run-pages.js";
+import { failuresOf } from "./failures-section.js";
+import { attachment, int, type RouteContext, type RunParams, sendHtml } from "./route-kit.js";
+import { runPage } from "./run-page.js";
+import { notFoundPage, RUN_STATUSES, runsListPage } from "./run-pages.js";
 
 function filterOf(q: Record<string, string | undefined>): RunFilter {
   const status = RUN_STATUSES.find((s) => s === q.status) as RunStatus | undefined;
@@ -83,6 +79,7 @@ export function runRoutes(ctx: RouteContext): void {
         run,
         jobs,
         lastLines: await lastLinesOf(logs, run.id, jobs),
+        failures: await failuresOf(jobs, (job) => logs.pathOf(run.id, job)),
         audit,
         artifacts,
         ...(opts.githubWebUrl ? { githubWebUrl: opts.githubWebUrl } : {}),

@@ -2,6 +2,7 @@
 // sends each new complete line as rendered HTML, and ends once the job has finished and every byte
 // was sent. A reconnecting browser resumes from Last-Event-ID ("line:byte").
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { lineTimes } from "../../store/log-times.js";
 import { setSecurityHeaders } from "./headers.js";
 import { lineHtml } from "./lines.js";
 import { fileSize, readRange, splitLines } from "./log-reader.js";
@@ -79,12 +80,12 @@ export function streamLog(req: FastifyRequest, reply: FastifyReply, src: StreamS
           }
           byte = nl;
           line++;
-          send(cut.map((l) => ({ ...l, cut: true })));
+          await send(cut.map((l) => ({ ...l, cut: true })));
           continue;
         }
         byte += consumed;
         line += lines.length;
-        send(lines);
+        await send(lines);
       }
       if (done && byte >= size) {
         res.write(`event: end\ndata: {}\n\n`);
@@ -103,8 +104,12 @@ export function streamLog(req: FastifyRequest, reply: FastifyReply, src: StreamS
     timer = setTimeout(tick, src.pollMs);
   };
 
-  function send(lines: { n: number; text: string; cut?: boolean }[]) {
-    const data = JSON.stringify(lines.map((l) => ({ n: l.n, html: lineHtml(l) })));
+  async function send(lines: { n: number; text: string; cut?: boolean }[]) {
+    const times = lines.length
+      ? await lineTimes(src.file, lines[0]!.n, lines[lines.length - 1]!.n)
+      : new Map<number, number>();
+    if (closed) return;
+    const data = JSON.stringify(lines.map((l) => ({ n: l.n, html: lineHtml(l, times.get(l.n)) })));
     res.write(`id: ${line}:${byte}\nevent: lines\ndata: ${data}\n\n`);
     lastWrite = Date.now();
   }
