@@ -13,6 +13,15 @@ const MAX_TIMES_BYTES = 16 << 20;
 
 export const timesPathOf = (logFile: string): string => `${logFile}.times`;
 
+/** Removes a log's times (its lines can no longer be matched to them). */
+export function forgetTimes(logFile: string): void {
+  try {
+    unlinkSync(timesPathOf(logFile));
+  } catch {
+    // none, or already gone
+  }
+}
+
 /** Records the start time of each line written to one log, as its bytes are written. */
 export class LineTimes {
   readonly #file: string;
@@ -103,11 +112,7 @@ export class LineTimes {
   /** Stops recording and removes the file (the log was cut in a way lines cannot follow). */
   drop(): void {
     this.close();
-    try {
-      unlinkSync(this.#file);
-    } catch {
-      // already gone
-    }
+    forgetTimes(this.#file.slice(0, -".times".length));
   }
 
   close(): void {

@@ -7,7 +7,7 @@ import { appendFile, open, truncate } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { formatBytes } from "../config/size.js";
-import { LineTimes } from "./log-times.js";
+import { forgetTimes, LineTimes } from "./log-times.js";
 
 export interface LogWriterOptions {
   /** Most bytes the file may hold (default: no limit). */
@@ -41,7 +41,10 @@ export class LogWriter extends Writable {
     this.#budget = opts.budget ?? Number.POSITIVE_INFINITY;
     this.#closing = opts.closing ?? (() => []);
     this.#written = sizeOf(file);
+    // Appending to an earlier log: its lines cannot be counted cheaply, so it keeps no times (a
+    // times file of the earlier writer would give the new lines its last time).
     this.#times = this.#written === 0 ? new LineTimes(file, this.#budget) : null;
+    if (!this.#times) forgetTimes(file);
     this.#out = createWriteStream(file, { flags: "a", mode: 0o600 });
     this.#out.on("error", (e) => this.destroy(e));
   }

@@ -67,9 +67,13 @@ describe("log line times", () => {
     assert.ok(times.get(closing)! >= times.get(1)!);
   });
 
-  it("appending to a log written before starts no times", async () => {
+  it("appending to a log written before starts no times, and forgets the earlier ones", async () => {
     const f = file();
-    writeFileSync(f, "earlier\n");
+    const first = new LogWriter(f, {});
+    await new Promise<void>((resolve, reject) =>
+      first.end("earlier\n", (e?: Error | null) => (e ? reject(e) : resolve())),
+    );
+    assert.equal((await lineTimes(f, 1, 1)).size, 1);
     const w = new LogWriter(f, {});
     await new Promise<void>((resolve, reject) =>
       w.end("more\n", (e?: Error | null) => (e ? reject(e) : resolve())),

@@ -189,12 +189,14 @@ describe("console over HTTP", () => {
     const api = (await (
       await get("/api/runs/run-1/jobs/aws-infra/log?from=4&lines=1", { cookie })
     ).json()) as {
-      lines: { n: number; text: string }[];
+      lines: { n: number; text: string; at?: number }[];
     };
     assert.deepEqual(
       api.lines.map((l) => l.n),
       [4],
     );
+    // When the line was written, kept beside the log as it was written.
+    assert.ok(Math.abs(Date.now() - (api.lines[0]?.at ?? 0)) < 3600_000, JSON.stringify(api));
     const dl = await get("/runs/run-1/jobs/aws-infra/log.txt", { cookie });
     assert.equal(dl.status, 200);
     assert.match(dl.headers.get("content-disposition") ?? "", /attachment/);

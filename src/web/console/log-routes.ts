@@ -72,10 +72,12 @@ export function logRoutes(ctx: RouteContext): void {
       const final = FINAL_JOB_STATES.has(found.job.state);
       const from = int(req.query.from, 1, Number.MAX_SAFE_INTEGER) ?? 1;
       const count = int(req.query.lines, 1, 5000) ?? pageLines;
-      const pg = await readPage(logs.pathOf(found.run.id, found.job.job_id), from, count, {
-        final,
-      });
-      return { ...pg, final };
+      const file = logs.pathOf(found.run.id, found.job.job_id);
+      const pg = await readPage(file, from, count, { final });
+      // `at`: when the line was written (ms), for logs that keep times.
+      const times = await lineTimes(file, from, pg.nextLine - 1);
+      const lines = pg.lines.map((l) => (times.has(l.n) ? { ...l, at: times.get(l.n) } : l));
+      return { ...pg, lines, final };
     },
   );
 
