@@ -7,10 +7,10 @@ import { html, pathOf, query, type SafeHtml } from "./html.js";
 import { scanLines } from "./log-reader.js";
 import { testsOf } from "./model.js";
 
-/** Failed tests shown per job, log lines linked per test, bytes of a log read to find them. */
+/** Failed tests shown per job, log lines linked per test, bytes of logs read for one page. */
 const MAX_TESTS = 50;
 const MAX_LINES = 3;
-const MAX_SCAN = 64 << 20;
+const MAX_SCAN = 32 << 20;
 const MAX_MESSAGE = 4000;
 
 export interface FailedTest {
@@ -33,11 +33,11 @@ function needlesOf(t: TestResult): string[] {
 }
 
 /** Finds, in one pass over the log, where each failed test shows. */
-async function locate(file: string, tests: TestResult[]): Promise<number[][]> {
+async function locate(file: string, tests: TestResult[], maxScan: number): Promise<number[][]> {
   const found = tests.map(() => [] as number[]);
   const needles = tests.map(needlesOf);
   let open = tests.length;
-  await scanLines(file, { line: 1, byte: 0 }, MAX_SCAN, (l) => {
+  await scanLines(file, { line: 1, byte: 0 }, maxScan, (l) => {
     const text = stripAnsi(l.text).toLowerCase();
     for (let i = 0; i < tests.length; i++) {
       const lines = found[i]!;
@@ -57,12 +57,13 @@ export async function failuresOf(
   logFile: (jobId: string) => string,
 ): Promise<JobFailures[]> {
   const out: JobFailures[] = [];
-  for (const j of jobs) {
-    if (j.tests_failed === 0) continue;
+  const failing = jobs.filter((j) => j.tests_failed > 0);
+  for (const j of failing) {
     const all = testsOf(j).filter((t) => t.status === "failed");
     if (all.length === 0) continue;
     const tests = all.slice(0, MAX_TESTS);
-    const lines = await locate(logFile(j.job_id), tests);
+    // The bytes read for one page are bounded, shared among the failing jobs.
+    const lines = await locate(logFile(j.job_id), tests, Math.ceil(MAX_SCAN / failing.length));
     out.push({
       jobId: j.job_id,
       failed: tests.map((test, i) => ({ test, lines: lines[i]! })),
