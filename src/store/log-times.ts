@@ -153,7 +153,11 @@ export class LineTimes {
  * The start time (ms) of lines `from`..`to` (lines the log has) of a log, by line number; lines with no known time are
  * absent. Empty for a log without a times file.
  */
-export async function lineTimes(logFile: string, from: number, to: number): Promise<Map<number, number>> {
+export async function lineTimes(
+  logFile: string,
+  from: number,
+  to: number,
+): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   let fh: Awaited<ReturnType<typeof open>>;
   try {

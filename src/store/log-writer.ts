@@ -95,13 +95,10 @@ export class LogWriter extends Writable {
   }
 
   override _final(done: (e?: Error | null) => void): void {
-    this.#finish().then(
-      () => {
-        this.#times?.close();
-        done();
-      },
-      done,
-    );
+    this.#finish().then(() => {
+      this.#times?.close();
+      done();
+    }, done);
   }
 
   override _destroy(e: Error | null, done: (e?: Error | null) => void): void {

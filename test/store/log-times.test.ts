@@ -57,12 +57,15 @@ describe("log line times", () => {
     const line = `${"x".repeat(99)}\n`;
     for (let i = 0; i < 700; i++) w.write(line); // 70,000 bytes: past the budget
     await new Promise<void>((resolve) => setTimeout(resolve, 5));
-    await new Promise<void>((resolve, reject) => w.end((e?: Error | null) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      w.end((e?: Error | null) => (e ? reject(e) : resolve())),
+    );
     const text = (await import("node:fs")).readFileSync(f, "utf8");
     const lines = text.split("\n").length - 1;
     const times = await lineTimes(f, 1, lines);
     assert.equal(times.size, lines, "every line of the log has a time");
-    const closing = text.split("\n").findIndex((l) => l.startsWith("airlock: the job timed out")) + 1;
+    const closing =
+      text.split("\n").findIndex((l) => l.startsWith("airlock: the job timed out")) + 1;
     assert.ok(closing > 600, text.slice(-300));
     assert.ok(times.get(closing)! >= times.get(1)!);
   });
