@@ -122,19 +122,39 @@ for (const engine of await engines()) {
       try {
         const ids = Array.from({ length: 40 }, (_, i) => `race-${i}`);
         await Promise.all(ids.map((id) => t.store.events.insert(ev(id))));
-        const seen: string[] = [];
+        const seen: { id: string; seq: number }[] = [];
+        let inFlight = 0;
+        let most = 0;
         const drain = async (s: Store) => {
-          for (;;) {
+          // Bounded by count: until every delivery was seen, or long after nothing more came.
+          for (let idle = 0; seen.length < ids.length && idle < 5000; ) {
             const e = await s.events.claimNext();
-            if (!e) return;
-            seen.push(e.deliveryId);
+            if (!e) {
+              // Another claim holds the next one.
+              idle++;
+              await new Promise((r) => setImmediate(r));
+              continue;
+            }
+            idle = 0;
+            most = Math.max(most, ++inFlight);
+            seen.push({ id: e.deliveryId, seq: e.seq });
+            // The work: the other drainers claim meanwhile, and must get nothing.
+            await new Promise((r) => setTimeout(r, 1));
+            inFlight--; // before the completion commits: a claim after it is no overlap
             await s.events.complete(e.seq);
           }
         };
         await Promise.all([drain(t.store), drain(other), drain(t.store), drain(other)]);
-        const raced = seen.filter((id) => id.startsWith("race-"));
+        const raced = seen.filter((e) => e.id.startsWith("race-"));
         assert.equal(raced.length, ids.length);
-        assert.equal(new Set(raced).size, ids.length);
+        assert.equal(new Set(raced.map((e) => e.id)).size, ids.length);
+        assert.equal(most, 1, "never two events in flight at once");
+        const seqs = seen.map((e) => e.seq);
+        assert.deepEqual(
+          seqs,
+          [...seqs].sort((a, b) => a - b),
+          "claimed in arrival order",
+        );
       } finally {
         await other.close();
       }

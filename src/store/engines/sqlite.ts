@@ -10,6 +10,7 @@ import {
   type DatabaseConnection,
   type Driver,
   Kysely,
+  type SqliteDatabase,
   SqliteDialect,
   type SqliteDialectConfig,
   SqliteDriver,
@@ -33,6 +34,30 @@ class ImmediateDialect extends SqliteDialect {
   override createDriver(): Driver {
     return new ImmediateDriver(this.config);
   }
+}
+
+/** Statements kept for reuse: enough for every query shape Airlock runs often. */
+const STATEMENTS = 256;
+
+/**
+ * better-sqlite3 with its prepared statements kept, by SQL text, the least recently used let go
+ * first: Kysely prepares every query it runs, and preparing costs as much as running the small
+ * statements of intake and the processing loop. Reusing one is safe: Kysely runs each to the end
+ * at once (it never streams here), one at a time under its mutex.
+ */
+function keepingStatements(db: SQLite.Database): SqliteDatabase {
+  const kept = new Map<string, SQLite.Statement>();
+  return {
+    close: () => void db.close(),
+    prepare(text: string) {
+      let stmt = kept.get(text);
+      if (stmt) kept.delete(text);
+      else stmt = db.prepare(text);
+      kept.set(text, stmt);
+      if (kept.size > STATEMENTS) kept.delete(kept.keys().next().value as string);
+      return stmt;
+    },
+  };
 }
 
 export interface SqliteHandle {
@@ -64,7 +89,9 @@ export function openSqlite(file: string, o: { create: boolean }): SqliteHandle {
   sqlite.pragma("busy_timeout = 5000");
   // Deleted rows (old secret versions, replaced data keys) are zeroed, not left in free pages.
   sqlite.pragma("secure_delete = ON");
-  const db = new Kysely<Database>({ dialect: new ImmediateDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({
+    dialect: new ImmediateDialect({ database: keepingStatements(sqlite) }),
+  });
   return {
     db,
     file,

@@ -9,9 +9,6 @@ import { held, leaseExpired, leaseOf, leftByTheDead } from "./leases.js";
 
 type EventRow = Selectable<EventsTable>;
 
-/** The transaction lock event claims take turns under ("ARLE"). */
-const EVENT_CLAIMS = 0x41524c45;
-
 const toStored = (r: EventRow, payload: string): StoredEvent => ({
   seq: r.seq,
   deliveryId: r.delivery_id,
@@ -131,65 +128,51 @@ export class EventQueueImpl implements EventQueue {
   /**
    * Events are processed in arrival order, one at a time across every gateway: none is claimed
    * while an older one is in flight (a dead gateway's included, until its lease runs out), so a
-   * comment is never acted on before the pull request event that came first. On PostgreSQL the
-   * claims of all gateways take turns under a transaction lock, so each sees the others' claims.
+   * comment is never acted on before the pull request event that came first. One statement finds
+   * the oldest event in flight or due (the first such entry of the `events_open` index) and
+   * claims it if it is due, or in flight under a lease that ran out; while it is in another
+   * gateway's hands, nothing is claimed. Gateways claiming at once (PostgreSQL) need no lock of
+   * their own: a claim or a completion never makes another event the oldest, only ends this one,
+   * and the update re-reads its row once the other's commits (READ COMMITTED), finds it taken or
+   * done, and claims nothing.
    */
   async claimNext(now = Date.now()): Promise<StoredEvent | undefined> {
-    const claim = (db: Kysely<Database>) => {
-      const next = db
-        .selectFrom("events as e")
-        .select("e.seq")
-        .where((eb) =>
-          eb.or([
-            eb.and([eb("e.state", "=", "pending"), eb("e.next_attempt_at", "<=", now)]),
-            eb.and([eb("e.state", "=", "processing"), leaseExpired(this.c, now, "e")]),
-          ]),
-        )
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom("events as p")
-                .select("p.seq")
-                .where("p.state", "=", "processing")
-                .whereRef("p.seq", "<", "e.seq"),
-            ),
-          ),
-        )
-        .orderBy("e.seq")
-        .limit(1);
-      return db
-        .updateTable("events")
-        .set((eb) => ({
-          state: "processing",
-          attempts: eb("attempts", "+", 1),
-          ...leaseOf(this.c, now),
-        }))
-        .where("seq", "=", next)
-        .returningAll()
-        .executeTakeFirst();
-    };
-    // SQLite has one writer: the statement alone is atomic.
-    const row =
-      this.c.engine === "postgres"
-        ? await this.c.atomic(async (db) => {
-            await sql`SELECT pg_advisory_xact_lock(${EVENT_CLAIMS})`.execute(db);
-            return claim(db);
-          })
-        : await claim(this.c.db);
-    const { db } = this.c;
+    // SQLite, without statistics, would sort every open event by another index; told this one, it
+    // reads the first entries.
+    const oldest = sql<number>`(SELECT seq FROM events
+      ${this.c.engine === "sqlite" ? sql`INDEXED BY events_open` : sql``}
+      WHERE state IN ('pending', 'processing') AND (state = 'processing' OR next_attempt_at <= ${now})
+      ORDER BY seq LIMIT 1)`;
+    const row = await this.c.db
+      .updateTable("events")
+      .set((eb) => ({
+        state: "processing",
+        attempts: eb("attempts", "+", 1),
+        ...leaseOf(this.c, now),
+      }))
+      .where("seq", "=", oldest)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb("state", "=", "pending"), eb("next_attempt_at", "<=", now)]),
+          eb.and([eb("state", "=", "processing"), leaseExpired(this.c, now)]),
+        ]),
+      )
+      .returningAll()
+      .returning((eb) =>
+        eb
+          .selectFrom("event_payloads as p")
+          .select("p.payload")
+          .whereRef("p.seq", "=", "events.seq")
+          .as("payload"),
+      )
+      .executeTakeFirst();
     if (!row) return undefined;
     this.c.keepAlive();
-    const p = await db
-      .selectFrom("event_payloads")
-      .select("payload")
-      .where("seq", "=", row.seq)
-      .executeTakeFirstOrThrow();
-    return toStored(row, p.payload);
+    return toStored(row, row.payload ?? "");
   }
 
   async complete(seq: number, writes: CompletionWrite[] = [], now = Date.now()): Promise<void> {
-    await this.c.atomic(async (db, tx) => {
-      for (const w of writes) await w(tx);
+    const settle = async (db: Kysely<Database>) => {
       const r = await db
         .updateTable("events")
         .set({ state: "done", finished_at: now, error: null, lease_until: null })
@@ -199,6 +182,12 @@ export class EventQueueImpl implements EventQueue {
         .executeTakeFirst();
       if (changed(r) !== 1)
         throw new Error(`event ${seq} is not claimed by this gateway; its completion is dropped`);
+    };
+    // The update alone is atomic: a transaction only when it carries the handler's writes.
+    if (writes.length === 0) return settle(this.c.db);
+    await this.c.atomic(async (db, tx) => {
+      for (const w of writes) await w(tx);
+      await settle(db);
     });
   }
 

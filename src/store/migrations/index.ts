@@ -21,6 +21,7 @@ import * as m015 from "./015_approval_waits.js";
 import * as m016 from "./016_leases.js";
 import * as m017 from "./017_pauses.js";
 import * as m018 from "./018_request_stops.js";
+import * as m019 from "./019_events_claim_order.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -41,4 +42,5 @@ export const migrations: Record<string, Migration> = {
   "016_leases": m016,
   "017_pauses": m017,
   "018_request_stops": m018,
+  "019_events_claim_order": m019,
 };
