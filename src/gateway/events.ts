@@ -42,6 +42,9 @@ export interface EventLoopOptions {
   storeBackoffMs?: number;
 }
 
+/** How soon a gateway looks again for a due event held back behind another gateway's. */
+const BLOCKED_POLL_MS = 50;
+
 const defaultBackoff = (attempt: number) =>
   Math.min(300_000, 1000 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
 
@@ -188,8 +191,12 @@ export class EventLoop {
         for (const w of this.idleWaiters.splice(0)) w();
         if (this.stopping) break;
         const due = await store.nextDueAt();
+        // A due event that was not claimed waits behind an older one another gateway holds: that
+        // gateway takes it next, so this one looks again shortly rather than spinning on the claim.
         wait =
-          due === undefined ? this.pollMs : Math.max(0, Math.min(this.pollMs, due - Date.now()));
+          due === undefined
+            ? this.pollMs
+            : Math.min(this.pollMs, Math.max(BLOCKED_POLL_MS, due - Date.now()));
       } catch (e) {
         // The store failed (claiming, or recording an outcome): pause, then go on.
         wait = this.storeBackoff.failed();

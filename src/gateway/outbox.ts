@@ -54,6 +54,8 @@ const STATUS_DESCRIPTION_MAX = 140;
 
 /** The shared pause of the App's writes. */
 const PAUSE = "github";
+/** How soon a gateway looks again for a due item held back behind another gateway's. */
+const BLOCKED_POLL_MS = 50;
 
 /** A marker hidden in each comment, so a retried post can tell that the first one arrived. */
 export const commentMarker = (key: string) =>
@@ -265,8 +267,10 @@ export class Outbox {
         const due = await this.db.outbox.nextDueAt();
         this.storeBackoff.succeeded();
         const at = Math.max(due ?? now + 1000, this.pausedUntil);
-        // Poll at least every second as well: an enqueue from another module may not poke.
-        wait = Math.min(Math.max(0, at - now), 1000);
+        // Poll at least every second as well: an enqueue from another module may not poke. An
+        // item due but not claimed waits behind an older one of its ordering key that another
+        // gateway holds: look again shortly rather than spinning on the claim.
+        wait = Math.min(Math.max(BLOCKED_POLL_MS, at - now), 1000);
       } catch (e) {
         // The store failed (claiming, or recording an outcome): pause, then go on.
         wait = this.storeBackoff.failed();
