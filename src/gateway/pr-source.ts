@@ -13,6 +13,9 @@ import { FileTooLargeError } from "../forge/types.js";
 const REPO_PART = /^[A-Za-z0-9_.-]{1,100}$/;
 const SHA = /^[0-9a-f]{40}$/;
 const GIT_TIMEOUT_MS = 10 * 60_000;
+/** Files kept in memory: the newest few hundred, each at most this size. */
+const KEEP_FILES = 256;
+const KEEP_FILE_BYTES = 256 << 10;
 
 export class PrSourceError extends Error {}
 
@@ -56,6 +59,13 @@ export class PrSource {
   private readonly base: URL;
   /** One git process per mirror at a time: concurrent fetches would fight over its lock files. */
   private readonly locks = new Map<string, Promise<unknown>>();
+  /**
+   * "dir@sha" of commits this process pinned under refs/airlock/sha/ (nothing removes a pin), so
+   * that every event about a head after the first needs no git process to know it is there.
+   */
+  private readonly pinned = new Set<string>();
+  /** A commit's files never change: "dir@sha:path" -> its size, and its text unless too large. */
+  private readonly files = new Map<string, { size: number; text?: string }>();
 
   constructor(private readonly opts: PrSourceOptions) {
     let u: URL;
@@ -90,6 +100,8 @@ export class PrSource {
       throw new PrSourceError(`not a pull request number: ${req.pr}`);
     }
     const dir = this.mirrorDir(req.repo);
+    const pin = `${dir}@${req.sha}`;
+    if (this.pinned.has(pin)) return { kind: "commit" as const, repoDir: dir, sha: req.sha };
     return this.locked(dir, async () => {
       await this.ensureMirror(dir);
       if (!(await this.hasCommit(dir, req.sha))) {
@@ -117,6 +129,8 @@ export class PrSource {
       }
       // Keep the commit reachable, so that a later fetch (a newer head) cannot prune it mid-run.
       await git(dir, ["update-ref", `refs/airlock/sha/${req.sha}`, req.sha]);
+      if (this.pinned.size >= 10_000) this.pinned.clear();
+      this.pinned.add(pin);
       return { kind: "commit" as const, repoDir: dir, sha: req.sha };
     });
   }
@@ -136,15 +150,42 @@ export class PrSource {
       throw new PrSourceError(`not a repository path: ${file}`);
     }
     const dir = this.mirrorDir(fullName);
+    const key = `${dir}@${sha}:${file}`;
+    const { maxBytes } = opts;
+    let known: { size: number; text?: string } | null | undefined = this.files.get(key);
+    // A file kept by its size alone (too large then) is read if this caller takes larger ones.
+    if (
+      !known ||
+      (known.text === undefined && (maxBytes ?? Number.POSITIVE_INFINITY) >= known.size)
+    ) {
+      known = await this.readFile(dir, `${sha}:${file}`, maxBytes);
+      // "No such file" is not kept: git may have failed for another reason.
+      if (known !== null && known.size <= KEEP_FILE_BYTES) {
+        if (this.files.size >= KEEP_FILES) this.files.delete(this.files.keys().next().value!);
+        this.files.set(key, known);
+      }
+    }
+    if (known === null) return undefined;
+    if (known.text === undefined || (maxBytes !== undefined && known.size > maxBytes)) {
+      throw new FileTooLargeError(file, known.size);
+    }
+    return known.text;
+  }
+
+  /** A blob's size, and its text unless it is over `maxBytes`; null when there is none. */
+  private async readFile(
+    dir: string,
+    object: string,
+    maxBytes: number | undefined,
+  ): Promise<{ size: number; text?: string } | null> {
     let size: number;
     try {
-      size = Number((await git(dir, ["cat-file", "-s", `${sha}:${file}`])).trim());
+      size = Number((await git(dir, ["cat-file", "-s", object])).trim());
     } catch {
-      return undefined;
+      return null;
     }
-    if (opts.maxBytes !== undefined && size > opts.maxBytes)
-      throw new FileTooLargeError(file, size);
-    return git(dir, ["cat-file", "blob", `${sha}:${file}`]);
+    if (maxBytes !== undefined && size > maxBytes) return { size };
+    return { size, text: await git(dir, ["cat-file", "blob", object]) };
   }
 
   private async ensureMirror(dir: string): Promise<void> {
