@@ -4,13 +4,21 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { after, describe, test } from "node:test";
-import { isDeepStrictEqual } from "node:util";
 import { sql } from "kysely";
 import { openStore } from "../../src/store/index.js";
 import { engines } from "../support/engines.js";
 import { PATIENCE_MS } from "../support/patience.js";
 import { startChild } from "./child.js";
-import { commentPayload, prPayload, TRUSTED, UNTRUSTED, WEBHOOK_SECRET, World } from "./harness.js";
+import {
+  assertNoCheckRunCreatedTwice,
+  commentPayload,
+  prPayload,
+  REPO,
+  TRUSTED,
+  UNTRUSTED,
+  WEBHOOK_SECRET,
+  World,
+} from "./harness.js";
 
 for (const engine of await engines()) {
   describe(`on ${engine.name}`, () => {
@@ -218,20 +226,7 @@ for (const engine of await engines()) {
       } finally {
         await store.close();
       }
-      // A check run is updated in place; another of the same commit and name is a job run again, never
-      // a create sent twice: it starts with a state none of the earlier ones was sent.
-      const all = world.gh.checkRuns("acme/app");
-      for (const [i, ch] of all.entries()) {
-        const earlier = all
-          .slice(0, i)
-          .filter((c) => c.head_sha === ch.head_sha && c.name === ch.name);
-        for (const e of earlier) {
-          assert.ok(
-            e.history.every((h) => !isDeepStrictEqual(h, ch.history[0])),
-            `${ch.name} on ${ch.head_sha.slice(0, 7)} was created twice`,
-          );
-        }
-      }
+      assertNoCheckRunCreatedTwice(world.gh, REPO);
       world.gh.assertNoViolations();
       child.kill("SIGTERM");
       await new Promise((r) => child!.once("exit", r));

@@ -1,11 +1,13 @@
 // The decide → run → report flow end to end: the real HTTP server, store, processing loop, outbox,
 // git mirror, bubblewrap sandbox and secrets, against the GitHub test double (which checks every
 // request against GitHub's REST description) and real git repositories made here.
+import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { sign } from "@octokit/webhooks-methods";
 import { createRunnerDeps } from "../../src/cli/runner-deps.js";
 import { registerServeConsole } from "../../src/cli/serve-console.js";
@@ -424,6 +426,24 @@ export class World {
     await this.server?.close();
     await this.gh.close();
     rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * No check run was created twice: a check run is updated in place, so another one of the same
+ * commit and name is a job run again, which starts with a state none of the earlier ones was sent.
+ */
+export function assertNoCheckRunCreatedTwice(gh: GitHubDouble, repo: string): void {
+  const all = gh.checkRuns(repo);
+  for (const [i, ch] of all.entries()) {
+    for (const e of all
+      .slice(0, i)
+      .filter((c) => c.head_sha === ch.head_sha && c.name === ch.name)) {
+      assert.ok(
+        e.history.every((h) => !isDeepStrictEqual(h, ch.history[0])),
+        `${ch.name} on ${ch.head_sha.slice(0, 7)} was created twice`,
+      );
+    }
   }
 }
 

@@ -4,11 +4,8 @@
 // live log of a job the first one runs: every line once, also across a reconnect that resumes
 // from the last event id.
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, symlinkSync } from "node:fs";
-import path from "node:path";
 import { after, before, test } from "node:test";
 import { openStore } from "../../src/store/index.js";
-import { DATABASE_ENV } from "../../src/store/settings.js";
 import { deliver } from "../gateway/helpers.js";
 import {
   BASE_PIPELINE,
@@ -19,7 +16,8 @@ import {
 } from "../gateway-flow/harness.js";
 import { engines } from "../support/engines.js";
 import { PATIENCE_MS } from "../support/patience.js";
-import { Browser, type Served, startServe } from "./helpers.js";
+import { Browser, type Served } from "./helpers.js";
+import { startReplica } from "./replica-support.js";
 
 const LINES = 30;
 // The public job prints its lines slowly, so that they are read while it runs.
@@ -36,34 +34,7 @@ if (postgres) {
 
   before(async () => {
     w = await World.on(postgres, PIPELINE, { server: false });
-    const logs = path.join(w.dataDir, "logs");
-    mkdirSync(logs, { recursive: true });
-    for (const name of ["r1", "r2"]) {
-      const dataDir = name === "r1" ? w.dataDir : path.join(w.root, name);
-      if (name !== "r1") {
-        cpSync(w.dataDir, dataDir, { recursive: true, filter: (src) => src !== logs });
-        symlinkSync(logs, path.join(dataDir, "logs"));
-      }
-      served.push(
-        await startServe([], {
-          cwd: w.root,
-          expectLink: false,
-          env: {
-            PATH: process.env.PATH,
-            HOME: w.root,
-            LANG: "C.UTF-8",
-            AIRLOCK_HOME: dataDir,
-            AIRLOCK_GITHUB_APP_ID: String(w.gh.appId),
-            AIRLOCK_GITHUB_PRIVATE_KEY: w.gh.privateKey!,
-            AIRLOCK_WEBHOOK_SECRET: WEBHOOK_SECRET,
-            AIRLOCK_GITHUB_API_URL: w.gh.url,
-            AIRLOCK_GITHUB_CLONE_URL: w.repo.cloneBase,
-            [DATABASE_ENV.url]: w.database!.url!,
-            [DATABASE_ENV.password]: w.database!.password!,
-          },
-        }),
-      );
-    }
+    for (const name of ["r1", "r2"]) served.push(await startReplica(w, name));
   });
 
   after(async () => {
