@@ -1,14 +1,11 @@
 // Resident memory of a gateway process as deliveries accumulate: measured after 5,000 and after
 // 50,000 signed deliveries (stored and processed), in the same gateway. A store that grows must
 // not make the process grow with it (issue: RSS rose from 107 to 169 MB over 20,000 deliveries).
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { spawnGateway } from "./gateway-process.js";
 import type { LoadOptions, LoadResult } from "./intake-load.js";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** VmRSS of a process, in MiB. */
 const rssMiB = (pid: number) =>
@@ -20,20 +17,9 @@ export async function rssRows(
   marks = [5000, 50_000],
 ) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "airlock-bench-rss-"));
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", path.join(here, "intake-gateway.ts"), dir, secret],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
+  const gw = await spawnGateway(dir, secret);
+  const { child, url } = gw;
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      child.stdout!.on("data", (d: Buffer) => {
-        out += d.toString();
-        if (out.includes("\n")) resolve(out.split("\n")[0]!.trim());
-      });
-      child.on("exit", (code) => reject(new Error(`the gateway exited (${code})`)));
-    });
     const rss: { deliveries: number; mib: number }[] = [];
     let sent = 0;
     for (const mark of marks) {
@@ -46,8 +32,7 @@ export async function rssRows(
     }
     return rss;
   } finally {
-    child.kill("SIGTERM");
-    await new Promise((r) => child.once("exit", r));
+    await gw.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -19,7 +19,10 @@ import type { BenchResult } from "./types.js";
 const LOAD = path.join(path.dirname(fileURLToPath(import.meta.url)), "intake-load.ts");
 const SECRET = "bench-webhook-secret";
 
-async function load(url: string, o: Omit<LoadOptions, "url" | "secret">): Promise<LoadResult> {
+export async function load(
+  url: string,
+  o: Omit<LoadOptions, "url" | "secret">,
+): Promise<LoadResult> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
     ["--import", "tsx", LOAD, JSON.stringify({ ...o, url, secret: SECRET })],
@@ -28,7 +31,7 @@ async function load(url: string, o: Omit<LoadOptions, "url" | "secret">): Promis
   return JSON.parse(stdout) as LoadResult;
 }
 
-async function bareServer() {
+export async function bareServer() {
   const app = Fastify({ logger: false });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_r, b, done) =>

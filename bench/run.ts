@@ -6,6 +6,7 @@ import egress from "./egress.js";
 import intake from "./intake.js";
 import kubernetes from "./kubernetes.js";
 import redactor from "./redactor.js";
+import replicas from "./replicas.js";
 import scheduler from "./scheduler.js";
 import type { BenchResult } from "./types.js";
 
@@ -13,6 +14,7 @@ const benches: Record<string, () => Promise<BenchResult>> = {
   scheduler,
   redactor,
   intake,
+  replicas,
   kubernetes,
   egress,
   cache,
