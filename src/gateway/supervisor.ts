@@ -163,13 +163,16 @@ export class Supervisor {
     void this.checkIdle();
   }
 
-  /** Ids of queued requests that `holds` keeps queued, given the runs in flight. */
+  /**
+   * Ids of queued requests that `holds` keeps queued, given the runs in flight on every gateway
+   * sharing the store (so that a fair share is one share, not one per replica).
+   */
   private async held(): Promise<string[]> {
     const holds = this.opts.holds;
     if (!holds) return [];
-    const active = this.active();
+    const running = await this.opts.requests.inState("running");
     const queued = await this.opts.requests.inState("queued");
-    return queued.filter((r) => holds(r, active)).map((r) => r.id);
+    return queued.filter((r) => holds(r, running)).map((r) => r.id);
   }
 
   /**

@@ -1,0 +1,106 @@
+// Two gateways' supervisors on one PostgreSQL: a pull request's and an author's fair share of runs
+// with public jobs counts the runs in flight on every gateway, so that an outsider's runs are held
+// back by their share in all, not by their share on each replica.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { FairShare } from "../../src/gateway/fair-share.js";
+import { Supervisor } from "../../src/gateway/supervisor.js";
+import type { NewRunRequest, OpenedStore } from "../../src/store/index.js";
+import { engines } from "../support/engines.js";
+
+const postgres = (await engines()).find((e) => e.name === "postgres");
+
+const request = (id: string, pr: number, author: string, at: number): NewRunRequest => ({
+  id,
+  repo: "o/r",
+  pr,
+  installationId: 9,
+  headSha: `${pr}`.padStart(40, "a"),
+  baseSha: "b".repeat(40),
+  headRef: "feature",
+  author,
+  kind: "public",
+  selection: null,
+  requestedBy: author,
+  createdAt: at,
+});
+
+if (postgres) {
+  test("an author's share of runs holds across two gateways", async () => {
+    const a = await postgres.open();
+    const b = await a.reopen();
+    const share = new FairShare({ jobs: 4, publicJobsPerPr: 1, publicJobsPerAuthor: 1 });
+    const started: { id: string; on: string }[] = [];
+    const release = new Map<string, () => Promise<void>>();
+    let onStart: () => void = () => {};
+    /** Each gateway's claims, counted, to wait for it to have looked at the queue again. */
+    const claims = { a: 0, b: 0 };
+    const supervisor = (store: OpenedStore, on: "a" | "b", maxRuns: number) => {
+      const requests = Object.create(store.requests) as OpenedStore["requests"];
+      requests.claimNext = (...args) => {
+        claims[on]++;
+        return store.requests.claimNext(...args);
+      };
+      return new Supervisor({
+        requests,
+        maxRuns,
+        pollMs: 20,
+        holds: (req, inFlight) => share.holds(req, inFlight),
+        execute: (req, signal) =>
+          new Promise<void>((resolve) => {
+            signal.addEventListener("abort", () => resolve(), { once: true });
+            started.push({ id: req.id, on });
+            release.set(req.id, async () => {
+              release.delete(req.id);
+              await store.requests.finish(req.id, "done");
+              resolve();
+            });
+            onStart();
+          }),
+        recover: async () => {},
+      });
+    };
+    const startedCount = (n: number) =>
+      new Promise<void>((resolve) => {
+        onStart = () => {
+          if (started.length >= n) resolve();
+        };
+        onStart();
+      });
+    // Gateway A runs one run at a time, B four.
+    const sa = supervisor(a.store, "a", 1);
+    const sb = supervisor(b, "b", 4);
+    try {
+      // mallory's two pull requests and then bob's are queued; A takes the oldest, mallory's first.
+      await a.store.requests.insert(request("m1", 1, "mallory", 1));
+      await a.store.requests.insert(request("m2", 2, "mallory", 2));
+      await a.store.requests.insert(request("b1", 3, "bob", 3));
+      await sa.start();
+      await startedCount(1);
+      assert.deepEqual(started, [{ id: "m1", on: "a" }]);
+      // Gateway B: mallory's second run waits for her share, in use on A; bob's does not wait.
+      await sb.start();
+      await startedCount(2);
+      assert.deepEqual(started[1], { id: "b1", on: "b" });
+      // B looks at the queue three more times (A is full): mallory's second run still waits.
+      const looked = started.length;
+      const seen = claims.b;
+      while (claims.b < seen + 3) {
+        sb.poke();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(started.length, looked, "m2 is held back by mallory's share on gateway A");
+      assert.equal((await b.requests.get("m2"))?.state, "queued");
+      // Her first run ends: the second starts, on either gateway.
+      await release.get("m1")!();
+      await startedCount(3);
+      assert.equal(started[2]?.id, "m2");
+    } finally {
+      await Promise.all([...release.values()].map((r) => r()));
+      await sa.stop();
+      await sb.stop();
+      await b.close();
+      await a.close();
+    }
+  });
+}
