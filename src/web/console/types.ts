@@ -3,7 +3,7 @@
 // Actions on runs belong to the gateway and arrive as callbacks.
 import type { ArtifactStore } from "../../artifacts/store.js";
 import type { AuditQuery } from "../../store/audit-query.js";
-import type { ApprovalWaitRepo, RunRepo, RunRow } from "../../store/index.js";
+import type { ApprovalWaitRepo, AuditRecord, RunRepo, RunRow } from "../../store/index.js";
 import type { LogStore } from "../../store/logs.js";
 import type { AuditWriter, Auth } from "../auth/auth.js";
 
@@ -62,18 +62,8 @@ export interface SecretsInventory {
   listSets(): Promise<SecretSetMeta[]>;
 }
 
-export interface AuditItem {
-  seq: number;
-  at: number;
-  actor: string;
-  action: string;
-  runId: string | null;
-  jobId: string | null;
-  set: string | null;
-  key: string | null;
-  versions: unknown;
-  detail: string | null;
-}
+/** An audit entry as the console shows it: the store's record. */
+export type AuditItem = AuditRecord;
 
 export interface AuditPageResult {
   /** Newest first. */
