@@ -100,7 +100,7 @@ async function loadServeParts(file: string): Promise<{
   limits: LimitPolicy;
 }> {
   const { readServeExecutors, readServeLimits, ServeConfigError } = await import(
-    "../../gateway/serve-config.js"
+    "../../gateway/serve-config-file.js"
   );
   try {
     return { named: readServeExecutors(file), limits: readServeLimits(file).policy };

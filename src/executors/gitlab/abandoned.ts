@@ -3,7 +3,7 @@
 // They are found the way the executor finds a run's pipeline: triggered pipelines on the ref,
 // matched by AIRLOCK_RUN_ID. A pipeline that already ended is left alone.
 import type { GitLabClient } from "./client.js";
-import { CLOCK_SKEW_MS, triggeredPipelines } from "./pipeline.js";
+import { CLOCK_SKEW_MS, triggeredPipelines } from "./lookup.js";
 import { pipelinePhase } from "./status.js";
 import { GITLAB_VARIABLES as V } from "./variables.js";
 

@@ -29,6 +29,7 @@ import {
   type RestrictedRunRequest,
   type RestrictedRunResult,
 } from "./pipeline.js";
+import { messageOf } from "./pipeline-end.js";
 
 export interface GitLabExecutorOptions {
   config: GitLabExecutorConfig;
@@ -243,8 +244,4 @@ class SharedPipeline {
 function pollOf(interval: string): { initialMs: number; maxMs: number } {
   const initialMs = durationMs(interval);
   return { initialMs, maxMs: Math.max(60_000, initialMs) };
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

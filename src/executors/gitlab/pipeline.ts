@@ -7,25 +7,16 @@ import { isShutdown } from "../abort.js";
 import { abortableSleep } from "../sleep.js";
 import type { JobResult, JobStatus } from "../types.js";
 import {
-  GitLabApiError,
   type GitLabClient,
   type GitLabPipeline,
   GitLabUnavailableError,
   GitLabUncertainError,
 } from "./client.js";
-import {
-  jobOutcome,
-  mapToSelectedJobs,
-  type PipelineJobResult,
-  pipelineOutcome,
-  pipelinePhase,
-} from "./status.js";
+import { CLOCK_SKEW_MS, triggeredPipelines } from "./lookup.js";
+import { detachedResult, finishedResult, messageOf, stoppedResult } from "./pipeline-end.js";
+import { jobOutcome, mapToSelectedJobs, type PipelineJobResult, pipelinePhase } from "./status.js";
 import { GITLAB_VARIABLES as V } from "./variables.js";
 
-/** How far GitLab's clock may be behind ours when looking for a run's pipeline. */
-export const CLOCK_SKEW_MS = 5 * 60_000;
-/** Pipelines whose variables are read when looking for a run's pipeline (newest first). */
-const MAX_CANDIDATES = 20;
 const LOOKUP_HINT =
   "The API token must be able to read the project's pipelines and their variables (see the GitLab guide); then run the tests again";
 
@@ -204,9 +195,10 @@ export class GitLabPipelines {
     let lastSeen = "";
     for (;;) {
       if (req.signal.aborted) {
-        if (isShutdown(req.signal)) return done(this.#detach(req, pipeline));
+        if (isShutdown(req.signal)) return done(detachedResult(req, pipeline));
         return done(
-          await this.#stop(
+          await stoppedResult(
+            o.client,
             req,
             pipeline,
             "cancelled",
@@ -216,7 +208,8 @@ export class GitLabPipelines {
       }
       if (o.now() >= deadline) {
         return done(
-          await this.#stop(
+          await stoppedResult(
+            o.client,
             req,
             pipeline,
             "timed_out",
@@ -229,7 +222,8 @@ export class GitLabPipelines {
       } catch (e) {
         if (req.signal.aborted) continue; // handled at the top of the loop
         return done(
-          await this.#stop(
+          await stoppedResult(
+            o.client,
             req,
             pipeline,
             "error",
@@ -240,7 +234,8 @@ export class GitLabPipelines {
       const phase = pipelinePhase(pipeline.status);
       if (phase === "unknown") {
         return done(
-          await this.#stop(
+          await stoppedResult(
+            o.client,
             req,
             pipeline,
             "error",
@@ -248,7 +243,7 @@ export class GitLabPipelines {
           ),
         );
       }
-      if (phase === "final") return done(await this.#finish(req, pipeline));
+      if (phase === "final") return done(await finishedResult(o.client, req, pipeline));
       if (pipeline.status !== lastSeen) {
         lastSeen = pipeline.status;
         delay = o.poll.initialMs; // something moved: look again soon
@@ -338,128 +333,6 @@ export class GitLabPipelines {
     }
     return null;
   }
-
-  async #finish(
-    req: RestrictedRunRequest,
-    pipeline: GitLabPipeline,
-  ): Promise<Omit<RestrictedRunResult, "durationMs">> {
-    const outcome = pipelineOutcome(pipeline.status, pipeline.id);
-    let gitlabJobs: PipelineJobResult[] = [];
-    let error = outcome.error;
-    try {
-      const jobs = await this.#o.client.listPipelineJobs(pipeline.id, req.signal);
-      gitlabJobs = jobs.map((j) => jobOutcome(j, pipeline.status));
-    } catch (e) {
-      error = `GitLab pipeline ${pipeline.id} ended (${pipeline.status}) but its jobs could not be listed: ${messageOf(e)}`;
-    }
-    const jobs = mapToSelectedJobs(req.tests, gitlabJobs, outcome);
-    // A green pipeline that did not run every selected test is not a pass.
-    const status: JobStatus =
-      outcome.status === "passed" && Object.values(jobs).some((j) => j.status !== "passed")
-        ? "failed"
-        : outcome.status === "passed" && error
-          ? "error"
-          : outcome.status;
-    return {
-      pipeline: { id: pipeline.id, webUrl: pipeline.webUrl, status: pipeline.status },
-      status,
-      jobs,
-      gitlabJobs,
-      ...(error
-        ? { error }
-        : status !== outcome.status
-          ? { error: "the pipeline passed but not every selected test passed" }
-          : {}),
-    };
-  }
-
-  /**
-   * Airlock is shutting down: the pipeline runs elsewhere and holds no Airlock process, so it is
-   * left running (cancelling it would throw away a secret-bearing run that a restart can adopt).
-   */
-  #detach(
-    req: RestrictedRunRequest,
-    pipeline: GitLabPipeline,
-  ): Omit<RestrictedRunResult, "durationMs"> {
-    const error = `Airlock shut down while GitLab pipeline ${pipeline.id} was ${pipeline.status}: the pipeline was left running, and the run's next attempt follows it`;
-    return {
-      pipeline: { id: pipeline.id, webUrl: pipeline.webUrl, status: pipeline.status },
-      status: "cancelled",
-      jobs: mapToSelectedJobs(req.tests, [], { status: "cancelled", error }),
-      gitlabJobs: [],
-      error,
-      detached: true,
-    };
-  }
-
-  /** Cancels the pipeline (best effort, never blocked by the run's own abort) and reports. */
-  async #stop(
-    req: RestrictedRunRequest,
-    pipeline: GitLabPipeline,
-    status: JobStatus,
-    error: string,
-  ): Promise<Omit<RestrictedRunResult, "durationMs">> {
-    let finalStatus = pipeline.status;
-    let note = "";
-    try {
-      finalStatus = (await this.#o.client.cancelPipeline(pipeline.id)).status;
-    } catch (e) {
-      note = `; cancelling it failed: ${messageOf(e)}`;
-    }
-    let gitlabJobs: PipelineJobResult[] = [];
-    try {
-      gitlabJobs = (await this.#o.client.listPipelineJobs(pipeline.id)).map((j) =>
-        jobOutcome(j, "canceled"),
-      );
-    } catch {
-      // The pipeline is stopped either way; per-job detail is a nicety here.
-    }
-    const jobs = mapToSelectedJobs(req.tests, [], { status, error });
-    for (const j of gitlabJobs) {
-      const mine = jobs[j.name];
-      if (mine && (j.status === "passed" || j.status === "failed")) {
-        jobs[j.name] = {
-          status: j.status,
-          exitCode: j.status === "passed" ? 0 : null,
-          durationMs: j.durationMs ?? 0,
-          reports: [],
-        };
-      }
-    }
-    return {
-      pipeline: { id: pipeline.id, webUrl: pipeline.webUrl, status: finalStatus },
-      status,
-      jobs,
-      gitlabJobs,
-      error: error + note,
-    };
-  }
-}
-
-/**
- * The pipelines triggered on `ref` and updated after `since`, newest first, with their variables
- * (read for at most MAX_CANDIDATES of them, leaving out those `skip` rules out): how Airlock finds
- * the pipelines of its runs, since GitLab keeps no other link between a trigger and its run.
- */
-export async function* triggeredPipelines(
-  client: GitLabClient,
-  ref: string,
-  since: number,
-  skip: (p: GitLabPipeline) => boolean = () => false,
-): AsyncGenerator<{ pipeline: GitLabPipeline; variables: Record<string, string> }> {
-  const candidates = await client.listPipelines({
-    ref,
-    source: "trigger",
-    updatedAfter: new Date(since),
-  });
-  for (const pipeline of candidates.filter((p) => !skip(p)).slice(0, MAX_CANDIDATES)) {
-    yield { pipeline, variables: await client.pipelineVariables(pipeline.id) };
-  }
-}
-
-function messageOf(e: unknown): string {
-  if (e instanceof GitLabApiError || e instanceof GitLabUnavailableError) return e.message;
-  return e instanceof Error ? e.message : String(e);
 }
 
 function reasonOf(signal: AbortSignal): string {
