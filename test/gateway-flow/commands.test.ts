@@ -3,7 +3,6 @@
 // gate while a filter is active. Each asserts the checks and comments GitHub's double recorded, the
 // runs and jobs in the store, and the secret releases in the audit log.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { EmbeddedStore } from "../../src/secrets/embedded.js";
 import { example } from "../gateway/helpers.js";
@@ -18,36 +17,12 @@ import {
   UNTRUSTED,
   World,
 } from "./harness.js";
+import { sleepers as countSleepers, steeredPipeline } from "./steered.js";
 
 /** A sleep this process alone starts, so that the test can tell whether it was killed. */
 const SLEEP = `58.${process.pid}`;
 
-/**
- * A public job and two restricted ones. The head commit steers them through files: `slow` names
- * the provider whose job hangs, `fail` the one that fails.
- */
-const PIPELINE = `version: 1
-secrets:
-  cloud:
-    backend: embedded
-trust:
-  orgs: [acme]
-jobs:
-  unit:
-    run: echo "unit ok"
-  functional:
-    needs: [unit]
-    matrix:
-      provider: [aws, scw]
-    name: \${provider}
-    tags: ["\${provider}"]
-    secrets: [cloud]
-    run: |
-      echo "token is $CLOUD_TOKEN"
-      if [ "$(cat slow 2>/dev/null || true)" = "$provider" ]; then sleep ${SLEEP}; fi
-      if [ "$(cat fail 2>/dev/null || true)" = "$provider" ]; then exit 1; fi
-      if [ "$CLOUD_TOKEN" = "expired" ]; then exit 1; fi
-`;
+const PIPELINE = steeredPipeline(SLEEP);
 
 let w: World;
 before(async () => {
@@ -136,20 +111,7 @@ async function restrictedRuns(sha: string): Promise<string[][]> {
   return order.map((r) => byRun.get(r.id) ?? []).filter((l) => l.length > 0);
 }
 
-/** Processes still running this file's sleep (a killed job leaves none). */
-function sleepers(): number {
-  let n = 0;
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-      if (argv[0]?.endsWith("sleep") && argv[1] === SLEEP) n++;
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return n;
-}
+const sleepers = () => countSleepers(SLEEP);
 
 const releases = async () => (await w.releases()).length;
 /** Every check run of one name on the commit, oldest first. */

@@ -3,7 +3,6 @@
 // base change. Each asserts the checks GitHub's double recorded, the runs and jobs in the store,
 // and the secret releases in the audit log. On every database engine.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { engines } from "../support/engines.js";
 import { PATIENCE_MS } from "../support/patience.js";
@@ -16,36 +15,12 @@ import {
   UNTRUSTED,
   World,
 } from "./harness.js";
+import { sleepers as countSleepers, steeredPipeline } from "./steered.js";
 
 /** A sleep this process alone starts, so that the test can tell whether it was killed. */
 const SLEEP = `59.${process.pid}`;
 
-/**
- * A public job and two restricted ones. The head commit steers them through files: `slow` names
- * the provider whose job hangs (or `all`), `fail` the one that fails.
- */
-const PIPELINE = `version: 1
-secrets:
-  cloud:
-    backend: embedded
-trust:
-  orgs: [acme]
-jobs:
-  unit:
-    run: echo "unit ok"
-  functional:
-    needs: [unit]
-    matrix:
-      provider: [aws, scw]
-    name: \${provider}
-    tags: ["\${provider}"]
-    secrets: [cloud]
-    run: |
-      echo "token is $CLOUD_TOKEN"
-      slow="$(cat slow 2>/dev/null || true)"
-      if [ "$slow" = "$provider" ] || [ "$slow" = all ]; then sleep ${SLEEP}; fi
-      if [ "$(cat fail 2>/dev/null || true)" = "$provider" ]; then exit 1; fi
-`;
+const PIPELINE = steeredPipeline(SLEEP);
 
 for (const engine of await engines()) {
   describe(`on ${engine.name}`, () => {
@@ -124,20 +99,7 @@ for (const engine of await engines()) {
         (await w.jobsOf(sha)).some((j) => j.job_id === job && j.state === "running") &&
         sleepers() >= processes;
 
-    /** Processes still running this file's sleep (a killed job leaves none). */
-    function sleepers(): number {
-      let n = 0;
-      for (const pid of readdirSync("/proc")) {
-        if (!/^\d+$/.test(pid)) continue;
-        try {
-          const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-          if (argv[0]?.endsWith("sleep") && argv[1] === SLEEP) n++;
-        } catch {
-          // The process ended while we looked.
-        }
-      }
-      return n;
-    }
+    const sleepers = () => countSleepers(SLEEP);
 
     const restricted = async (sha: string) =>
       (await w.jobsOf(sha)).filter((j) => j.restricted === 1);
