@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
-import { LocalExecutor } from "../src/executors/local/bwrap.js";
+import { LocalExecutor } from "../src/executors/local/executor.js";
 import type { JobRequest, JobSpec } from "../src/executors/types.js";
 import { makeBenchRepo } from "./sandbox-baselines.js";
 import type { BenchResult } from "./types.js";

@@ -10,7 +10,7 @@ import Fastify from "fastify";
 import { loadOrCreateDispatchKey } from "../src/dispatch/index.js";
 import { runAttempt } from "../src/executors/attempt.js";
 import { KubernetesExecutor } from "../src/executors/kubernetes/executor.js";
-import { LocalExecutor } from "../src/executors/local/bwrap.js";
+import { LocalExecutor } from "../src/executors/local/executor.js";
 import type { JobRequest, JobSpec, PreparedRun, RunContext } from "../src/executors/types.js";
 import { JobApi } from "../src/jobapi/job-api.js";
 import { createRedactor } from "../src/redact/redactor.js";

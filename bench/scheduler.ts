@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import path from "node:path";
 import { parseConfig } from "../src/config/loader.js";
-import { LocalExecutor } from "../src/executors/local/bwrap.js";
+import { LocalExecutor } from "../src/executors/local/executor.js";
 import { parseJUnit } from "../src/pipeline/junit.js";
 import {
   type CoreLimits,

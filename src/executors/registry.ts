@@ -6,7 +6,7 @@ import type { Config } from "../config/schema.js";
 import type { JobApi } from "../jobapi/job-api.js";
 import { GitLabExecutor } from "./gitlab/executor.js";
 import { KubernetesExecutor } from "./kubernetes/executor.js";
-import { LocalExecutor, type LocalExecutorOptions } from "./local/bwrap.js";
+import { LocalExecutor, type LocalExecutorOptions } from "./local/executor.js";
 import type { Executor } from "./types.js";
 
 export type Forbid = NamedExecutorConfig["forbid"];

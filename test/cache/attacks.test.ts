@@ -17,7 +17,7 @@ import type { CacheSpec } from "../../src/cache/job-cache.js";
 import { type CacheTrust, cacheScope } from "../../src/cache/scope.js";
 import { CacheStore } from "../../src/cache/store.js";
 import { CacheSchema } from "../../src/config/cache-schema.js";
-import { LocalExecutor } from "../../src/executors/local/bwrap.js";
+import { LocalExecutor } from "../../src/executors/local/executor.js";
 import { git, job, makeRepo, request, tempDir } from "../executors/local/helpers.js";
 
 const REPO = "acme/app";

@@ -12,7 +12,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { LocalExecutor } from "../../src/executors/local/bwrap.js";
+import { LocalExecutor } from "../../src/executors/local/executor.js";
 import { shellQuote } from "../../src/jobapi/secrets-script.js";
 import { type ApiRoute, loadRoutes, matchRoute, validateModel } from "./kubernetes-api.js";
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import type { Config } from "../../config/schema.js";
-import { LocalExecutor } from "../../executors/local/bwrap.js";
+import { LocalExecutor } from "../../executors/local/executor.js";
 import { type DoctorCheck, fail, ok } from "./types.js";
 
 /** Jobs of the pipeline with `network: { ... }`. */

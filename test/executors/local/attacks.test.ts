@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
-import { LocalExecutor } from "../../../src/executors/local/bwrap.js";
+import { LocalExecutor } from "../../../src/executors/local/executor.js";
 import { PATIENCE_MS } from "../../support/patience.js";
 import { job, makeRepo, processesWith, request, tempDir, token } from "./helpers.js";
 

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
-import { LocalExecutor } from "../../../src/executors/local/bwrap.js";
+import { LocalExecutor } from "../../../src/executors/local/executor.js";
 import type { JobResult } from "../../../src/executors/types.js";
 import { job, makeRepo, processesWith, request, tempDir } from "./helpers.js";
 

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { cgroupsHere } from "../../../src/executors/local/bounds.js";
-import { LocalExecutor } from "../../../src/executors/local/bwrap.js";
+import { LocalExecutor } from "../../../src/executors/local/executor.js";
 import type { JobLimits, JobResult } from "../../../src/executors/types.js";
 import { job, makeRepo, processesWith, request, tempDir, token } from "./helpers.js";
 

@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import type { ConnectionEntry, EgressRecord } from "../../../src/egress/record.js";
-import { LocalExecutor } from "../../../src/executors/local/bwrap.js";
+import { LocalExecutor } from "../../../src/executors/local/executor.js";
 import { job, makeRepo, request, tempDir } from "./helpers.js";
 
 const t = tempDir();

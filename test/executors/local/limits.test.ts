@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ConfigError, parseConfig } from "../../../src/config/loader.js";
-import { LocalExecutor } from "../../../src/executors/local/bwrap.js";
+import { LocalExecutor } from "../../../src/executors/local/executor.js";
 import { PRLIMIT_HINT } from "../../../src/executors/local/rlimits.js";
 import { expandJobs } from "../../../src/pipeline/expand.js";
 import type { PlannedJob } from "../../../src/pipeline/types.js";

@@ -1,32 +1,25 @@
 // The local executor: each job in a fresh bubblewrap sandbox over a fresh workspace, removed
 // afterwards whatever happened. With `sandbox: false` it runs public jobs as a plain process.
-import { realpath, stat, writeFile } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import {
-  type CacheRoots,
-  type Restored,
-  restoreCache,
-  saveCache,
-  splitPaths,
-} from "../../cache/job-cache.js";
+import { splitPaths } from "../../cache/job-cache.js";
 import type { CacheStore } from "../../cache/store.js";
 import { hostName, parseAddress } from "../../egress/rules.js";
-import { EgressSession } from "../../egress/session.js";
 import { attemptOf } from "../attempt.js";
 import type { Executor, JobIO, JobRequest, JobResult, PreparedRun } from "../types.js";
 import { isRestricted } from "../types.js";
 import { BoundsError, cgroupsHere, JOIN_FAILED, JobBounds } from "./bounds.js";
-import { badMountTarget, JOB_COMMAND, jobArgs, LEFTOVERS_FD } from "./bwrap-args.js";
+import { cacheHooks } from "./cache-hooks.js";
 import type { CgroupProbe } from "./cgroup.js";
 import { checkSandbox } from "./check.js";
-import { egressResolvConf, egressWrapper, SandboxEgress } from "./egress.js";
-import { baseEnv, buildEnv, SANDBOX } from "./env.js";
+import { formatMs, JobSetupError, message, note } from "./job-text.js";
 import { type EtcLayout, type HostLayout, prepareEtc, systemLayout } from "./layout.js";
+import { checkMounts, masksFor } from "./mounts.js";
 import { isInside, realish, safeRelative } from "./paths.js";
-import { SandboxInit } from "./pidns.js";
-import { type ExtraFd, type Finished, supervise } from "./process.js";
 import { type ReportStamps, readReports, stampReports } from "./reports.js";
 import { checkPrlimit, prlimitArgs } from "./rlimits.js";
+import { type LocalEgressOptions, runSandboxed, type SandboxHost } from "./sandboxed.js";
+import { runUnsandboxed } from "./unsandboxed.js";
 import { type Workspace, Workspaces } from "./workspace.js";
 
 export interface LocalExecutorOptions {
@@ -53,15 +46,7 @@ export interface LocalExecutorOptions {
    * (name -> addresses), e.g. for services on the host's loopback.
    */
   hosts?: Record<string, string[]>;
-  egress?: {
-    /** Addresses no name may lead to unless listed (default: loopback, link-local, private). */
-    forbidden?: string[];
-    /** util-linux's nsenter and unshare, which set up each job's proxy (default: on PATH). */
-    nsenterPath?: string;
-    unsharePath?: string;
-    /** The Python 3 that binds a job's proxy sockets (default: the system's); null: Node. */
-    pythonPath?: string | null;
-  };
+  egress?: LocalEgressOptions;
   /** Where job cgroups are made (default: this machine's, probed once). */
   cgroups?: () => Promise<CgroupProbe>;
   /**
@@ -70,12 +55,6 @@ export interface LocalExecutorOptions {
    */
   requireCgroups?: boolean;
 }
-
-const SECRET_FILE = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
-/** How long a killed sandbox may take to empty before the job is reported as an error. */
-const REAP_LIMIT_MS = 10_000;
-
-class JobSetupError extends Error {}
 
 export class LocalExecutor implements Executor {
   /** Sandboxed or not (`--no-sandbox`), it is the local executor. */
@@ -222,7 +201,11 @@ export class LocalExecutor implements Executor {
     if (!isDir || !isInside(await realpath(start), await realpath(ws.src))) {
       throw new JobSetupError(`the job's directory ${workdir} is not a directory of the checkout`);
     }
-    const cache = this.#cacheFor(req, { checkout: ws.src, dir: start, home: ws.home });
+    const cache = cacheHooks(req, this.#opts.cache, {
+      checkout: ws.src,
+      dir: start,
+      home: ws.home,
+    });
     const restored = cache ? await cache.restore() : null;
     await req.artifacts?.receive(start);
     // Reports already in the checkout before the job runs are not the job's results.
@@ -236,7 +219,7 @@ export class LocalExecutor implements Executor {
     });
     if (bounds.warning) note(req, bounds.warning);
     try {
-      const result = await this.#supervised(ws, req, {
+      const result = await this.#process(ws, req, {
         bwrap,
         prlimit,
         start,
@@ -255,7 +238,8 @@ export class LocalExecutor implements Executor {
     }
   }
 
-  async #supervised(
+  /** Runs the job's processes to their end and reads what they left: status, notes, reports. */
+  async #process(
     ws: Workspace,
     req: JobRequest & JobIO,
     o: {
@@ -269,151 +253,29 @@ export class LocalExecutor implements Executor {
     },
   ): Promise<Omit<JobResult, "durationMs">> {
     const { job } = req;
-    const { bwrap, prlimit, start, workdir, script, bounds, stamps } = o;
+    const { bwrap, start, bounds } = o;
     // A limit that must end the job now (the disk budget) stops it as a cancel would.
     const signal = AbortSignal.any([req.signal, bounds.stopped]);
-    const sup = { output: req.output, signal, timeoutMs: job.timeoutMs };
-    const limited = prlimitArgs(job.limits);
-    let finished: Finished;
-    let started: boolean;
-    let egressRecord: JobResult["egress"];
-    let egressError: Error | null = null;
-    let leftovers: number | null = null;
-    if (bwrap) {
-      const secretFds = req.secretFiles.map((f, i) => ({ name: f.name, fd: LEFTOVERS_FD + 1 + i }));
-      const names = new Set<string>();
-      for (const f of req.secretFiles) {
-        if (!SECRET_FILE.test(f.name) || names.has(f.name)) {
-          throw new JobSetupError(`secret file name ${JSON.stringify(f.name)} is not usable`);
-        }
-        names.add(f.name);
-      }
-      // bwrap reports its first child (the namespace's init) on the status fd as soon as it
-      // exists; from then on a cancel or timeout kills that init, which ends every process of
-      // the job, even those that left bwrap's process group.
-      const init = new SandboxInit();
-      // With an allow list, the job waits (--block-fd) until its proxy serves its namespace.
-      const egress = job.egress
-        ? new SandboxEgress(
-            new EgressSession({
-              spec: job.egress,
-              ...(this.#opts.hosts ? { hosts: this.#opts.hosts } : {}),
-              ...(this.#opts.egress?.forbidden ? { forbidden: this.#opts.egress.forbidden } : {}),
-              note: (line) => note(req, line),
-            }),
-            {
-              ...this.#opts.egress,
-              note: (line) => note(req, line),
-              signal: req.signal,
-              onFail: () => init.kill(),
-            },
-          )
-        : null;
-      const fds: ExtraFd[] = [
-        {
-          read: true,
-          onData: (text) => {
-            init.learn(text);
-            if (egress && init.pid !== null) egress.start(init.pid);
-          },
-        },
-        { write: script },
-        { read: true },
-        ...req.secretFiles.map((f) => ({ write: Buffer.from(f.value, "utf8") })),
-        ...(egress ? [{ write: egress.ready }] : []),
-      ];
-      const args = jobArgs({
-        network: job.network,
-        layout: this.#systemLayout(),
-        etc: await this.#etcLayout(),
-        workspace: ws.src,
-        cwd: path.posix.join(SANDBOX.workspace, workdir),
-        mounts: this.#checkMounts(req.mounts, await this.#workspaces.root()),
-        masks: this.#masks(),
-        tmpBytes: job.limits?.tmpBytes,
-        ...(ws.home ? { home: ws.home } : {}),
-        ...(egress
-          ? {
-              egress: {
-                resolvConf: await egressResolvConf(await this.#workspaces.root()),
-                blockFd: LEFTOVERS_FD + 1 + secretFds.length,
-              },
-            }
-          : {}),
-        homeBytes: job.limits?.homeBytes,
-        statusFd: 3,
-        scriptFd: 4,
-        secretFiles: secretFds,
-        ...(req.apiSocket ? { apiSocket: req.apiSocket } : {}),
-      });
-      const env = buildEnv(
-        baseEnv({ sandbox: true, home: SANDBOX.home, workspace: SANDBOX.workspace }),
-        egress?.env ?? {},
-        req.env,
-        req.secretEnv,
-        // Files whose path a variable names (AWS_WEB_IDENTITY_TOKEN_FILE).
-        Object.fromEntries(
-          req.secretFiles
-            .filter((f) => f.pathEnv)
-            .map((f) => [f.pathEnv!, path.posix.join(SANDBOX.secrets, f.name)]),
-        ),
-        { AIRLOCK_WORKSPACE: SANDBOX.workspace, AIRLOCK_SECRETS_DIR: SANDBOX.secrets },
-        req.apiSocket ? { AIRLOCK_JOB_API_SOCKET: SANDBOX.apiSocket } : {},
-      );
-      try {
-        const wrapper = egress ? egressWrapper(this.#opts.egress?.unsharePath) : [];
-        const [file, ...rest] = bounds.wrap([prlimit, ...limited, ...wrapper, bwrap, ...args]) as [
-          string,
-          ...string[],
-        ];
-        finished = await supervise(
-          { file, args: rest, env, fds },
-          { ...sup, beforeKill: () => init.kill() },
-        );
-      } finally {
-        const e = egress?.finish();
-        if (e) egressRecord = e.record;
-        egressError = e?.error ?? null;
-      }
-      init.learn(finished.reads[0] ?? "");
-      started = init.pid !== null;
-      const count = /^(\d+)\n$/.exec(finished.reads[LEFTOVERS_FD - 3] ?? "");
-      if (count) leftovers = Number(count[1]);
-      // Whatever ended the job, nothing of it may outlive it: kill the init (a no-op when it is
-      // gone) and wait until the namespace is empty, checking every process after a kill.
-      init.kill();
-      const left = await init.waitGone(REAP_LIMIT_MS, { confirm: finished.end !== "exited" });
-      if (left.length > 0) {
-        const text = `processes of the job survived SIGKILL for ${formatMs(REAP_LIMIT_MS)} (host pids ${left.join(", ")}): they may still be running`;
-        note(req, text);
-        throw new JobSetupError(text);
-      }
-    } else {
-      const env = buildEnv(
-        baseEnv({ sandbox: false, home: ws.home ?? ws.src, workspace: ws.src }),
-        req.env,
-        {
-          AIRLOCK_WORKSPACE: ws.src,
-        },
-      );
-      // No secrets ever run here, so the script may sit on disk, beside the workspace.
-      await writeFile(ws.script!, script, { mode: 0o400 });
-      const [file, ...rest] = bounds.wrap([prlimit, ...limited, ...JOB_COMMAND, ws.script!]) as [
-        string,
-        ...string[],
-      ];
-      finished = await supervise(
-        { file, args: rest, env, cwd: start, fds: [] },
-        { ...sup, closeGraceMs: 500 },
-      );
-      started = finished.end !== "spawn_failed";
-    }
+    const p = {
+      limiter: [o.prlimit, ...prlimitArgs(job.limits)],
+      script: o.script,
+      bounds,
+      sup: { output: req.output, signal, timeoutMs: job.timeoutMs },
+    };
+    const end = bwrap
+      ? await runSandboxed(req, ws, await this.#sandboxHost(bwrap), {
+          ...p,
+          workdir: o.workdir,
+          mounts: checkMounts(req.mounts, this.#hidden, await this.#workspaces.root()),
+        })
+      : await runUnsandboxed(req, ws, start, p);
+    const { finished, started } = end;
 
     if (finished.end === "spawn_failed") {
       throw new JobSetupError(`cannot start the job: ${message(finished.error)}`);
     }
-    if (egressError && finished.end === "exited") {
-      throw new JobSetupError(`cannot give the job its egress proxy: ${egressError.message}`);
+    if (end.egressError && finished.end === "exited") {
+      throw new JobSetupError(`cannot give the job its egress proxy: ${end.egressError.message}`);
     }
     const join = finished.exitCode === 125 ? JOIN_FAILED.exec(finished.tail) : null;
     if (join) throw new JobSetupError(`cannot put the job in its cgroup: ${join[0]}`);
@@ -431,14 +293,14 @@ export class LocalExecutor implements Executor {
           : finished.exitCode === 0
             ? "passed"
             : "failed";
-    const notes = await bounds.finish(status, leftovers);
+    const notes = await bounds.finish(status, end.leftovers);
     if (status === "timed_out") {
       note(req, `job timed out after ${formatMs(job.timeoutMs)}: every process of it was stopped`);
     } else if (status === "cancelled") {
       note(req, "job cancelled: every process of it was stopped");
     }
     const read = started
-      ? await readReports(ws.src, start, job.reports, stamps)
+      ? await readReports(ws.src, start, job.reports, o.stamps)
       : { reports: [], skipped: [], missing: [] };
     for (const s of read.skipped) note(req, `report skipped: ${s}`);
     // A configured report that never appeared is a warning on the job (its tests are unknown).
@@ -448,91 +310,23 @@ export class LocalExecutor implements Executor {
       exitCode: finished.exitCode,
       reports: read.reports,
       ...(notes.length ? { notes } : {}),
-      ...(egressRecord ? { egress: egressRecord } : {}),
+      ...(end.egress ? { egress: end.egress } : {}),
     };
   }
 
-  /** Restore and save of the job's cache, or null when it has none here. Never fails the job. */
-  #cacheFor(req: JobRequest & JobIO, roots: CacheRoots) {
-    const { cache: spec } = req.job;
-    const store = this.#opts.cache;
-    const scope = req.cacheScope;
-    if (!spec || !store || !scope) return null;
-    const say = (line: string) => {
-      if (req.output.writable) req.output.write(`airlock: ${line}\n`);
-    };
-    const guarded = async <T>(what: string, fn: () => Promise<T>): Promise<T | null> => {
-      try {
-        return await fn();
-      } catch (e) {
-        say(`cache: not ${what}: ${message(e)}`);
-        return null;
-      }
-    };
-    return {
-      restore: () => guarded("restored", () => restoreCache(store, spec, scope, roots, say)),
-      save: (r: Restored) => guarded("saved", () => saveCache(store, spec, scope, roots, r, say)),
-    };
-  }
-
-  #systemLayout(): HostLayout {
+  /** What every sandbox of this executor shares: layout, /etc and masks, made once per run. */
+  async #sandboxHost(bwrap: string): Promise<SandboxHost> {
     this.#layout ??= systemLayout(this.#opts.readOnlyPaths);
-    return this.#layout;
+    const root = await this.#workspaces.root();
+    this.#etc ??= prepareEtc(path.join(root, "etc"), this.#hidden, this.#opts.hosts);
+    return {
+      bwrap,
+      layout: this.#layout,
+      etc: await this.#etc,
+      workspaceRoot: root,
+      masks: masksFor(this.#hidden, this.#layout),
+      ...(this.#opts.hosts ? { hosts: this.#opts.hosts } : {}),
+      ...(this.#opts.egress ? { egress: this.#opts.egress } : {}),
+    };
   }
-
-  /** Private host paths that sit inside an exposed system directory get an empty tmpfs on top. */
-  #masks(): string[] {
-    const masks: string[] = [];
-    for (const h of this.#hidden) {
-      for (const e of this.#systemLayout().exposed) {
-        if (isInside(e.real, h)) {
-          throw new JobSetupError(`${e.target} would expose ${h}, which jobs must not see`);
-        }
-        if (isInside(h, e.real)) masks.push(path.join(e.target, path.relative(e.real, h)));
-      }
-    }
-    return masks;
-  }
-
-  #checkMounts(mounts: JobRequest["mounts"], workspaceRoot: string): JobRequest["mounts"] {
-    const others = realish(workspaceRoot);
-    return mounts.map((m) => {
-      const bad = badMountTarget(m.target);
-      if (bad) throw new JobSetupError(`mount target ${m.target} ${bad}`);
-      const src = realish(m.source);
-      // A subdirectory of the data directory may be granted explicitly; the directory may not.
-      for (const h of [...this.#hidden, others]) {
-        if (isInside(h, src)) throw new JobSetupError(`mount ${m.source} would expose ${h}`);
-      }
-      if (isInside(src, others)) {
-        throw new JobSetupError(`mount ${m.source} is inside the workspaces of other jobs`);
-      }
-      return { source: src, target: m.target };
-    });
-  }
-
-  /** The sandbox's /etc, prepared once per run. */
-  #etcLayout(): Promise<EtcLayout> {
-    this.#etc ??= (async () =>
-      prepareEtc(
-        path.join(await this.#workspaces.root(), "etc"),
-        this.#hidden,
-        this.#opts.hosts,
-      ))();
-    return this.#etc;
-  }
-}
-
-function note(req: JobIO, text: string): void {
-  if (req.output.writable) req.output.write(`\nairlock: ${text}\n`);
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-function formatMs(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  const s = Math.round(ms / 1000);
-  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m ${s % 60}s`;
 }
