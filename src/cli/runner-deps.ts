@@ -7,6 +7,7 @@ import { CacheStore, cacheBudget } from "../cache/store.js";
 import type { NamedExecutorConfig } from "../config/executor-schema.js";
 import type { Config } from "../config/schema.js";
 import type { EgressRequirements } from "../egress/require.js";
+import { cgroupsHere } from "../executors/local/bounds.js";
 import { checkSandbox } from "../executors/local/check.js";
 import { checkPrlimit } from "../executors/local/rlimits.js";
 import { workspaceTempDir } from "../executors/local/workspace.js";
@@ -14,16 +15,13 @@ import { createExecutors } from "../executors/registry.js";
 import { type ExecutorOverride, executorSelector, sweepers } from "../executors/select.js";
 import type { Executor } from "../executors/types.js";
 import type { JobApi } from "../jobapi/job-api.js";
-import { parseJUnit } from "../pipeline/junit.js";
 import type { LimitPolicy } from "../pipeline/limits.js";
 import type { RunnerDeps } from "../pipeline/runner.js";
 import { isRestricted, type PlannedJob } from "../pipeline/types.js";
 import { createRedactor } from "../redact/redactor.js";
 import { EmbeddedStore } from "../secrets/embedded.js";
 import { NO_ISSUER, SecretsService } from "../secrets/grants.js";
-import { parseIssuer } from "../secrets/oidc/discovery.js";
-import { IdTokenIssuer } from "../secrets/oidc/issuer.js";
-import { OidcKeyStore } from "../secrets/oidc/keys.js";
+import type { IdTokenIssuer } from "../secrets/oidc/issuer.js";
 import "../secrets/vault/register.js";
 import { belowReserve } from "../store/disk-reserve.js";
 import type { Store } from "../store/index.js";
@@ -71,6 +69,19 @@ export interface BuiltRunnerDeps {
   /** The executors the pipeline's restricted jobs may leave work on (see Executor.sweep). */
   sweepers: Executor[];
   close(): Promise<void>;
+}
+
+/**
+ * Starts this machine's checks (bubblewrap, prlimit, cgroups) in the background: each runs once
+ * per process and is awaited where it is needed, so they overlap reading the repository and
+ * opening the store instead of adding to them.
+ */
+export function startHostChecks(sandbox: boolean): void {
+  // A failure is reported where the result is awaited; here it is only not left unhandled.
+  const quiet = () => {};
+  if (sandbox) checkSandbox().catch(quiet);
+  checkPrlimit().catch(quiet);
+  cgroupsHere().catch(quiet);
 }
 
 export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRunnerDeps> {
@@ -123,7 +134,7 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
     sets: opts.config.secrets,
     env,
     actor: opts.actor ?? "airlock run",
-    ...idTokenSettings(opts, env),
+    ...(await idTokenSettings(opts, env)),
   });
   const warned = new Set<string>();
   const runner: RunnerDeps = {
@@ -144,7 +155,8 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
       }
       return r;
     },
-    parseReport: parseJUnit,
+    // The XML parser is loaded by the first report, not by every run.
+    parseReport: async (xml) => (await import("../pipeline/junit.js")).parseJUnit(xml),
     artifacts: new ArtifactStore(path.join(opts.dataDir, "artifacts"), setting(artifactLimits)),
     ...(opts.egress ? { egress: opts.egress } : {}),
     ...(opts.limits ? { limits: opts.limits } : {}),
@@ -160,13 +172,18 @@ export async function createRunnerDeps(opts: RunnerDepsOptions): Promise<BuiltRu
   };
 }
 
-/** The issuer for ID tokens, when its URL is known. */
-function idTokenSettings(
+/** The issuer for ID tokens, when its URL is known (its signing library is loaded only then). */
+async function idTokenSettings(
   opts: RunnerDepsOptions,
   env: NodeJS.ProcessEnv,
-): { idTokens?: { issuer: IdTokenIssuer; sub: string } } {
+): Promise<{ idTokens?: { issuer: IdTokenIssuer; sub: string } }> {
   const raw = opts.issuer ?? env.AIRLOCK_PUBLIC_URL;
   if (!raw) return {};
+  const [{ parseIssuer }, { IdTokenIssuer }, { OidcKeyStore }] = await Promise.all([
+    import("../secrets/oidc/discovery.js"),
+    import("../secrets/oidc/issuer.js"),
+    import("../secrets/oidc/keys.js"),
+  ]);
   let url: string;
   try {
     url = parseIssuer(raw, opts.issuer ? "the public URL" : "AIRLOCK_PUBLIC_URL");

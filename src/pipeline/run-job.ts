@@ -178,7 +178,7 @@ export async function runJob(
       // The path is job-chosen text too: a file named after a secret must not carry it out.
       const file = redactor.redact(report.path);
       try {
-        record.tests.push(...deps.parseReport(redactor.redact(report.content), file));
+        record.tests.push(...(await deps.parseReport(redactor.redact(report.content), file)));
       } catch (e) {
         unreadable.push(
           `report ${file}: ${redactor.redact(e instanceof Error ? e.message : String(e))}`,

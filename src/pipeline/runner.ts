@@ -30,7 +30,7 @@ export interface RunnerDeps {
   grantSet?(set: string, ctx: GrantContext): Promise<SecretGrant>;
   createRedactor(secrets: RegisteredSecret[]): Redactor;
   /** Parses one (redacted) JUnit report; throws, saying why, when it cannot be read (the job is then an error). */
-  parseReport(xml: string, file: string): TestResult[];
+  parseReport(xml: string, file: string): TestResult[] | Promise<TestResult[]>;
   /** Default and maximum limits of jobs (default: the built-in defaults, no maximum). */
   limits?: LimitPolicy;
   /** What the server requires of jobs' network (default: nothing). */

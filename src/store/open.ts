@@ -138,7 +138,7 @@ export async function openStore(o: OpenOptions): Promise<OpenedStore> {
   let store: OpenedStore;
   const lease = { holder: newHolder(), ttlMs: o.database?.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS };
   if (url && isPostgresUrl(url)) {
-    const pg = openPostgres({ ...o.database, url });
+    const pg = await openPostgres({ ...o.database, url });
     store = new OpenedStore(pg.db, "postgres", pg.display, pg.version, async () => {}, lease);
   } else {
     if (url && !url.startsWith("sqlite:")) {

@@ -26,7 +26,7 @@ import { inspectRepo, type LocalRepo, readAtCommit } from "../local-repo.js";
 import { openStoreFor } from "../open-store.js";
 import { CONFIG_FILE, projectDirOf } from "../project-dir.js";
 import { prepareRestrictedSide, type RestrictedSide } from "../restricted-side.js";
-import { type BuiltRunnerDeps, createRunnerDeps } from "../runner-deps.js";
+import { type BuiltRunnerDeps, createRunnerDeps, startHostChecks } from "../runner-deps.js";
 import { plainView, planText, type RunView, resultJson, summaryText, ttyView } from "../view.js";
 
 interface RunOptions {
@@ -188,6 +188,7 @@ export function registerRun(program: Command): void {
 }
 
 async function runCommand(opts: RunOptions): Promise<number> {
+  if (!opts.plan) startHostChecks(opts.sandbox);
   // From a subfolder, the nearest .airlock.yml above it (the repository root's, typically).
   const projectDir = projectDirOf(opts.dir);
   const repo = await inspectRepo(projectDir);

@@ -6,7 +6,7 @@
 // it); when the next key activates, it stops signing but stays published until every token it
 // signed has expired (plus a clock-skew leeway); then it is deleted, private part included.
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { calculateJwkThumbprint, type JWK } from "jose";
+import type { JWK } from "jose";
 import type { AuditEntry, OidcKeyRow, Store } from "../../store/types.js";
 import type { EmbeddedStore } from "../embedded.js";
 import { SecretsError } from "../errors.js";
@@ -162,6 +162,8 @@ export class OidcKeyStore {
     onlyIfNone?: boolean;
   }): Promise<KeyStatus> {
     const { privateKey, publicJwk } = generate(o.alg);
+    // jose is loaded by the first key made, not by every run that merely names the algorithm.
+    const { calculateJwkThumbprint } = await import("jose");
     const kid = await calculateJwkThumbprint(publicJwk, "sha256");
     const pkcs8 = privateKey.export({ format: "der", type: "pkcs8" });
     const sealed = await this.sealer().sealOidcKey(kid, pkcs8);

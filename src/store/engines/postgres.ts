@@ -2,7 +2,7 @@
 // and database only; the password comes from the environment or a file (never argv, never the
 // URL), TLS from `sslmode` and certificate files.
 import { Kysely, PostgresDialect, sql } from "kysely";
-import pg from "pg";
+import type pg from "pg";
 import type { Database } from "../schema.js";
 
 export type TlsMode = "disable" | "require" | "verify-ca" | "verify-full";
@@ -100,10 +100,6 @@ export function parsePostgresUrl(url: string): ParsedUrl {
 // BIGINT columns (times in ms, GitHub ids, counts) as numbers: every value Airlock stores is far
 // below 2^53.
 const INT8 = 20;
-const types = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as never,
-};
 
 function tlsOf(o: PostgresOptions, url: ParsedUrl): pg.PoolConfig["ssl"] {
   const mode = o.tls?.mode ?? url.sslmode ?? "disable";
@@ -125,9 +121,15 @@ export interface PostgresHandle {
   version(): Promise<string>;
 }
 
-export function openPostgres(o: PostgresOptions): PostgresHandle {
+export async function openPostgres(o: PostgresOptions): Promise<PostgresHandle> {
   const url = parsePostgresUrl(o.url);
   const statementTimeout = o.statementTimeoutMs ?? 30_000;
+  // Loaded only here: a run on the data directory's SQLite file never needs the driver.
+  const { default: pg } = await import("pg");
+  const types = {
+    getTypeParser: ((oid: number, format?: "text" | "binary") =>
+      oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as never,
+  };
   const pool = new pg.Pool({
     host: url.host,
     port: url.port,
