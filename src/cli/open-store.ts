@@ -39,6 +39,8 @@ export async function openStoreFor(o: {
   init?: InitMode;
   /** Check a SQLite file's pages first (a start). */
   verify?: boolean;
+  /** SQLite: checkpoint the WAL in a worker thread (the gateway). */
+  offThreadCheckpoints?: boolean;
 }): Promise<OpenedStore> {
   try {
     const database = o.database ?? resolveDatabase({ block: o.block, env: o.env });
@@ -48,6 +50,7 @@ export async function openStoreFor(o: {
       ...(o.migrate === false ? { migrate: false } : {}),
       ...(o.init ? { init: o.init } : {}),
       ...(o.verify ? { verify: true } : {}),
+      ...(o.offThreadCheckpoints ? { offThreadCheckpoints: true } : {}),
     });
   } catch (e) {
     throw storeError(e);

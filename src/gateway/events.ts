@@ -42,6 +42,9 @@ export interface EventLoopOptions {
   storeBackoffMs?: number;
 }
 
+/** Events parsed by intake kept for the loop, at most (beyond, the loop parses the stored copy). */
+const FRESH_KEPT = 1000;
+
 /** How soon a gateway looks again for a due event held back behind another gateway's. */
 const BLOCKED_POLL_MS = 50;
 
@@ -84,6 +87,7 @@ export class EventLoop {
   private timer: NodeJS.Timeout | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private idleWaiters: (() => void)[] = [];
+  private readonly fresh = new Map<string, GatewayEvent>();
   private readonly maxAttempts: number;
   private readonly backoff: (attempt: number) => number;
   private readonly pollMs: number;
@@ -105,8 +109,12 @@ export class EventLoop {
     this.loopDone = this.run();
   }
 
-  /** Wakes the loop: a new event was stored. */
-  notify(): void {
+  /**
+   * Wakes the loop: a new event was stored. `fresh`: intake's parse of it, taken instead of parsing
+   * the stored copy (the same text) again when this gateway claims it.
+   */
+  notify(fresh?: { deliveryId: string; event: GatewayEvent }): void {
+    if (fresh && this.fresh.size < FRESH_KEPT) this.fresh.set(fresh.deliveryId, fresh.event);
     this.wake?.();
   }
 
@@ -134,16 +142,29 @@ export class EventLoop {
     return outcome;
   }
 
-  private async handle(ev: StoredEvent): Promise<ProcessOutcome> {
-    const { store } = this.opts;
+  /** The stored payload, parsed: by intake just now in this process, or here. */
+  private parse(ev: StoredEvent): ReturnType<typeof parseEvent> | undefined {
+    const fresh = this.fresh.get(ev.deliveryId);
+    if (fresh) {
+      this.fresh.delete(ev.deliveryId);
+      return { status: "handled", event: fresh };
+    }
     let payload: unknown;
     try {
       payload = JSON.parse(ev.payload);
     } catch {
+      return undefined;
+    }
+    return parseEvent(ev.name, payload);
+  }
+
+  private async handle(ev: StoredEvent): Promise<ProcessOutcome> {
+    const { store } = this.opts;
+    const parsed = this.parse(ev);
+    if (!parsed) {
       await store.finish(ev.seq, "rejected", "stored payload is not valid JSON");
       return "rejected";
     }
-    const parsed = parseEvent(ev.name, payload);
     if (parsed.status !== "handled") {
       await store.finish(ev.seq, "rejected", parsed.reason);
       return "rejected";
@@ -188,6 +209,8 @@ export class EventLoop {
           continue;
         }
         this.storeBackoff.succeeded();
+        // Nothing to claim: what is left was taken by another gateway (or waits behind one).
+        this.fresh.clear();
         for (const w of this.idleWaiters.splice(0)) w();
         if (this.stopping) break;
         const due = await store.nextDueAt();

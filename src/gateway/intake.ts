@@ -4,7 +4,7 @@
 import { isUtf8 } from "node:buffer";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { EventQueue } from "../store/index.js";
-import { HANDLED_EVENTS, parseEvent } from "./parse-event.js";
+import { type GatewayEvent, HANDLED_EVENTS, parseEvent } from "./parse-event.js";
 
 /** GitHub refuses to send payloads above 25 MB; neither do we accept them. */
 export const MAX_DELIVERY_BYTES = 25 * 1024 * 1024;
@@ -39,8 +39,8 @@ export interface IntakeOptions {
   /** Current and previous webhook secrets: any of them authenticates (rotation). */
   secrets: readonly string[];
   store: EventQueue;
-  /** Called after a new delivery is stored, to wake the processing loop. */
-  onStored?: () => void;
+  /** Called after a new delivery is stored, with its parse, to wake the processing loop. */
+  onStored?: (stored: { deliveryId: string; event: GatewayEvent }) => void;
 }
 
 /**
@@ -134,7 +134,7 @@ export class Intake {
         detail: parsed.reason,
       };
     }
-    this.opts.onStored?.();
+    this.opts.onStored?.({ deliveryId: d.delivery, event: parsed.event });
     return { status: 202, reason: "accepted", deliveryId: d.delivery, name: d.event };
   }
 }

@@ -54,6 +54,8 @@ export interface OpenOptions {
   init?: InitMode;
   /** SQLite: run `PRAGMA quick_check` first, and refuse a damaged file (at a start). */
   verify?: boolean;
+  /** SQLite: checkpoint the WAL in a worker thread (a long-running gateway; see checkpointer.ts). */
+  offThreadCheckpoints?: boolean;
 }
 
 /** A store with what only `airlock db` and `airlock doctor` need. */
@@ -65,6 +67,8 @@ export class OpenedStore extends KyselyStore implements OpenStore {
     private readonly versionOf: () => Promise<string>,
     purgeDeleted: () => Promise<void>,
     private readonly lease: LeaseState = { holder: newHolder(), ttlMs: DEFAULT_LEASE_TTL_MS },
+    /** What the engine runs beside the connection, ended before it closes. */
+    private readonly release: () => Promise<void> = async () => {},
   ) {
     super(opened, engine, { settled: new Set(), lease }, { purgeDeleted });
   }
@@ -97,6 +101,7 @@ export class OpenedStore extends KyselyStore implements OpenStore {
     const claimed = this.lease.timer !== undefined;
     stopKeepAlive(this.lease);
     if (claimed) await this.leases.release().catch(() => {});
+    await this.release();
     await this.db.destroy();
   }
 }
@@ -162,7 +167,10 @@ export async function openStore(o: OpenOptions): Promise<OpenedStore> {
           }
         } else if (statSync(file).size === 0) throw emptyDatabase(file, o.dataDir);
       }
-      lite = openSqlite(file, { create: !look });
+      lite = openSqlite(file, {
+        create: !look,
+        offThreadCheckpoints: (o.offThreadCheckpoints ?? false) && !look,
+      });
     } catch (e) {
       throw explain(e, `sqlite:${file}`);
     }
@@ -173,6 +181,7 @@ export async function openStore(o: OpenOptions): Promise<OpenedStore> {
       lite.version,
       lite.checkpoint,
       lease,
+      lite.release,
     );
   }
   try {

@@ -180,7 +180,7 @@ export async function startFlowServer(o: {
   const intake = new Intake({
     secrets: [WEBHOOK_SECRET],
     store: events,
-    onStored: () => loop.notify(),
+    onStored: (stored) => loop.notify(stored),
   });
   const quiet = { info() {}, warn() {} };
   const app = await createServer({

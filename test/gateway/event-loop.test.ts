@@ -8,6 +8,7 @@ import { afterEach, beforeEach, test } from "node:test";
 import { sign } from "@octokit/webhooks-methods";
 import { type EventHandler, EventLoop, redactError } from "../../src/gateway/events.js";
 import { Intake } from "../../src/gateway/intake.js";
+import type { GatewayEvent } from "../../src/gateway/parse-event.js";
 import { type EventQueue, type OpenedStore, openStore, type Store } from "../../src/store/index.js";
 import { failing, watchUnhandled } from "../support/faults.js";
 import { PATIENCE_MS } from "../support/patience.js";
@@ -165,6 +166,58 @@ test("intake does not join another module's open transaction (a rollback cannot 
     "the acknowledged delivery survived the rollback",
   );
   assert.deepEqual(await effects(), []);
+});
+
+test("what intake parsed is handed to the loop; a retry, or an event it did not hand, is parsed from the store", async () => {
+  const seen: { id: string; attempt: number; event: GatewayEvent }[] = [];
+  const handed = new Map<string, GatewayEvent>();
+  const loop = new EventLoop({
+    store,
+    backoffMs: () => 0,
+    handler: async (event, ctx) => {
+      seen.push({ id: ctx.deliveryId, attempt: ctx.attempt, event });
+      if (ctx.deliveryId === "flaky" && ctx.attempt === 1) {
+        // A handler that changed what it was given, then failed: its retry must not see that.
+        (event as { zen: string }).zen = "changed";
+        throw new Error("try again");
+      }
+    },
+  });
+  const intake = new Intake({
+    secrets: ["s"],
+    store,
+    onStored: (stored) => {
+      handed.set(stored.deliveryId, stored.event);
+      loop.notify(stored);
+    },
+  });
+  const deliver = async (id: string) =>
+    intake.receive({
+      signature: await sign("s", ping),
+      event: "ping",
+      delivery: id,
+      contentType: "application/json",
+      body: Buffer.from(ping),
+    });
+  await put("stored-only");
+  for (const id of ["handed", "flaky"]) assert.equal((await deliver(id)).status, 202);
+  await loop.start();
+  await loop.idle();
+  await loop.stop();
+
+  const zen = (example("ping") as { zen: string }).zen;
+  assert.deepEqual(
+    seen.map((s) => [s.id, s.attempt, (s.event as { zen: string }).zen]),
+    [
+      ["stored-only", 1, zen],
+      ["handed", 1, zen],
+      ["flaky", 1, "changed"],
+      ["flaky", 2, zen],
+    ],
+  );
+  assert.equal(seen[1]?.event, handed.get("handed"), "intake's parse, not a second one");
+  assert.notEqual(seen[3]?.event, handed.get("flaky"), "the retry parsed the stored copy");
+  assert.equal((await store.list("done")).length, 3);
 });
 
 test("a store that fails (claiming, recording an outcome) pauses the loop, which goes on", async () => {

@@ -80,7 +80,12 @@ export interface RunningGateway {
 
 /** Opens the store, starts the service and the processing loop, then the HTTP server. */
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
-  const db = await openStoreFor({ dataDir: o.dataDir, env: process.env, database: o.database });
+  const db = await openStoreFor({
+    dataDir: o.dataDir,
+    env: process.env,
+    database: o.database,
+    offThreadCheckpoints: true,
+  });
   const events = db.events;
   let service: GatewayService | undefined;
   try {
@@ -119,7 +124,11 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   });
   const intake =
     o.webhookSecrets.length > 0
-      ? new Intake({ secrets: o.webhookSecrets, store: events, onStored: () => loop.notify() })
+      ? new Intake({
+          secrets: o.webhookSecrets,
+          store: events,
+          onStored: (stored) => loop.notify(stored),
+        })
       : undefined;
   let dispatchPem: string | undefined;
   let url = "";

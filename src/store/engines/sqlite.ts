@@ -18,6 +18,7 @@ import {
 } from "kysely";
 import { ensureDataDir } from "../datadir.js";
 import type { Database } from "../schema.js";
+import { checkpointOffThread, WRITER_CHECKPOINT_PAGES } from "./checkpointer.js";
 
 export const SQLITE_FILE = "airlock.db";
 
@@ -66,6 +67,8 @@ export interface SqliteHandle {
   version(): Promise<string>;
   /** Copies what the WAL holds into the database file and empties the WAL. */
   checkpoint(): Promise<void>;
+  /** Ends what runs beside the connection (the checkpointing thread), before it closes. */
+  release(): Promise<void>;
 }
 
 /** The database file of a data directory. */
@@ -73,9 +76,13 @@ export const sqliteFileOf = (dataDir: string) => path.join(dataDir, SQLITE_FILE)
 
 /**
  * Opens (creating when `create`) a SQLite database file. Its mode is 0600 from the start whatever
- * the umask; SQLite gives -wal and -shm the same mode.
+ * the umask; SQLite gives -wal and -shm the same mode. `offThreadCheckpoints`: a long-running
+ * process (the gateway) checkpoints the WAL in a worker thread, not between its own statements.
  */
-export function openSqlite(file: string, o: { create: boolean }): SqliteHandle {
+export function openSqlite(
+  file: string,
+  o: { create: boolean; offThreadCheckpoints?: boolean },
+): SqliteHandle {
   if (o.create) {
     ensureDataDir(path.dirname(file));
     closeSync(openSync(file, "a", 0o600));
@@ -89,6 +96,8 @@ export function openSqlite(file: string, o: { create: boolean }): SqliteHandle {
   sqlite.pragma("busy_timeout = 5000");
   // Deleted rows (old secret versions, replaced data keys) are zeroed, not left in free pages.
   sqlite.pragma("secure_delete = ON");
+  const checkpointer = o.offThreadCheckpoints ? checkpointOffThread(file) : undefined;
+  if (checkpointer) sqlite.pragma(`wal_autocheckpoint = ${WRITER_CHECKPOINT_PAGES}`);
   const db = new Kysely<Database>({
     dialect: new ImmediateDialect({ database: keepingStatements(sqlite) }),
   });
@@ -99,5 +108,6 @@ export function openSqlite(file: string, o: { create: boolean }): SqliteHandle {
     version: async () =>
       `SQLite ${(await sql<{ v: string }>`SELECT sqlite_version() AS v`.execute(db)).rows[0]?.v}`,
     checkpoint: async () => void (await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db)),
+    release: async () => checkpointer?.stop(),
   };
 }
