@@ -2,6 +2,7 @@
 // commits; claimed oldest first and never twice; completed with its writes atomically.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { sql } from "kysely";
 import type { Store } from "../../src/store/types.js";
 import { engines, type OpenedTestStore } from "../support/engines.js";
 
@@ -92,6 +93,45 @@ for (const engine of await engines()) {
       assert.equal(failed?.error, "after 5 attempts: boom");
       assert.equal((await events.get("r"))?.state, "rejected");
     });
+
+    if (engine.name === "postgres") {
+      it("a claim commits without waiting for the disk; every other statement still waits", async () => {
+        // The test cluster commits asynchronously throughout; this database, as by default, not.
+        const [dbName] = (
+          await sql<{ n: string }>`SELECT current_database() AS n`.execute(t.store.db)
+        ).rows;
+        await sql`ALTER DATABASE ${sql.id(dbName!.n)} SET synchronous_commit = on`.execute(
+          t.store.db,
+        );
+        const other = await t.reopen();
+        try {
+          const { events } = other;
+          await Promise.all(["async-1", "async-2", "async-3"].map((id) => events.insert(ev(id))));
+          for (let i = 0; i < 3; i++) {
+            const e = await events.claimNext();
+            assert.ok(e, "claimed");
+            await events.complete(e.seq);
+          }
+          // The claim's setting ends with its transaction: no pooled connection keeps it, so an
+          // acknowledged delivery is never stored by an asynchronous commit.
+          const settings = await Promise.all(
+            Array.from({ length: 10 }, () =>
+              sql<{
+                v: string;
+              }>`SELECT current_setting('synchronous_commit') AS v, pg_sleep(0.05)`.execute(
+                other.db,
+              ),
+            ),
+          );
+          assert.deepEqual(new Set(settings.map((r) => r.rows[0]?.v)), new Set(["on"]));
+        } finally {
+          await other.close();
+          await sql`ALTER DATABASE ${sql.id(dbName!.n)} RESET synchronous_commit`.execute(
+            t.store.db,
+          );
+        }
+      });
+    }
 
     it("completion writes commit with 'done', and roll back with a completion that fails", async () => {
       const { events } = t.store;
