@@ -5,7 +5,7 @@ import type { RunRepo, RunRequestQueue, RunRequestRow, RunRow, Store } from "../
 import { type ApprovalView, renderApprovalCheck } from "./approval-check.js";
 import { renderGateCheck, renderJobCheck } from "./checks.js";
 import { decideGate } from "./gate.js";
-import type { Outbox } from "./outbox.js";
+import type { Outbox } from "./outbox/index.js";
 
 export interface ReporterOptions {
   outbox: Outbox;

@@ -6,7 +6,7 @@ import type { Forge } from "../forge/types.js";
 import type { Store } from "../store/index.js";
 import { TrustRegistry } from "../trust/registry.js";
 import { type FlowLogger, type FlowOptions, PrFlow } from "./flow/index.js";
-import { Outbox, type OutboxOptions } from "./outbox.js";
+import { Outbox, type OutboxOptions } from "./outbox/index.js";
 import { PrSource } from "./pr-source.js";
 import type { Capacity } from "./serve-limits.js";
 

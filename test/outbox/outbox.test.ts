@@ -6,7 +6,8 @@ import { after, afterEach, before, beforeEach, test } from "node:test";
 import SQLite from "better-sqlite3";
 import { Kysely, Migrator, SqliteDialect } from "kysely";
 import type { CheckRunState } from "../../src/forge/types.js";
-import { Outbox, statusFromCheck } from "../../src/gateway/outbox.js";
+import { Outbox, statusFromCheck } from "../../src/gateway/outbox/index.js";
+import { backoff } from "../../src/gateway/outbox/retry.js";
 import { KyselyStore } from "../../src/store/kysely/store.js";
 import * as m005 from "../../src/store/migrations/005_outbox.js";
 import * as m009 from "../../src/store/migrations/009_check_run_status.js";
@@ -571,21 +572,20 @@ test("a store that fails (recording a retry, claiming) pauses delivery, which go
 
 test("backoff grows exponentially with jitter and is capped", () => {
   let r = 0;
-  const o = new Outbox(tdb.store, {
-    forgeFor: () => {
-      throw new Error("unused");
-    },
+  const p = {
     baseDelayMs: 1000,
     maxDelayMs: 10_000,
+    rateLimitDelayMs: 60_000,
+    deadlineMs: 3600_000,
     random: () => r,
-  });
+  };
   assert.deepEqual(
-    [1, 2, 3, 4, 5, 9].map((a) => o.backoff(a)),
+    [1, 2, 3, 4, 5, 9].map((a) => backoff(p, a)),
     [500, 1000, 2000, 4000, 5000, 5000],
   );
   r = 1;
   assert.deepEqual(
-    [1, 2, 3, 9].map((a) => o.backoff(a)),
+    [1, 2, 3, 9].map((a) => backoff(p, a)),
     [1000, 2000, 4000, 10_000],
   );
 });

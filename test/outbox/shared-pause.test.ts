@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { CheckRunState } from "../../src/forge/types.js";
-import { Outbox } from "../../src/gateway/outbox.js";
+import { Outbox } from "../../src/gateway/outbox/index.js";
 import { type OpenedStore, openStore } from "../../src/store/index.js";
 import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
 import { engines, type OpenedTestStore } from "../support/engines.js";

@@ -18,7 +18,7 @@ import type {
   RunRequestRow,
   Store,
 } from "../../store/index.js";
-import type { Outbox } from "../outbox.js";
+import type { Outbox } from "../outbox/index.js";
 import type { FlowLogger } from "./types.js";
 
 /** The outbox kind (named when GitLab was the only executor that left work behind). */

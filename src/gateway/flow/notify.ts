@@ -7,7 +7,7 @@
 import type { NotifyConfig } from "../../config/trust-schema.js";
 import type { ApprovalWait, NewOutboxItem } from "../../store/index.js";
 import { code } from "../checks.js";
-import { commentItem } from "../outbox.js";
+import { commentItem } from "../outbox/index.js";
 import { withSecretSet } from "./secret-set.js";
 import { type Flow, short } from "./types.js";
 

@@ -21,7 +21,7 @@ import type { Actor, TrustEvaluator } from "../../trust/rules.js";
 import type { Definitions } from "../definitions.js";
 import type { HandlerContext } from "../events.js";
 import type { FairShare } from "../fair-share.js";
-import type { Outbox } from "../outbox.js";
+import type { Outbox } from "../outbox/index.js";
 import type { GatewayEvent } from "../parse-event.js";
 import type { PrSource } from "../pr-source.js";
 import type { Reporter } from "../report.js";
