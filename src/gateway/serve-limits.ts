@@ -40,6 +40,7 @@ export const limitsFileShape = {
       jobs_per_run: count("capacity.jobs_per_run", 1024),
       public_jobs_per_pr: count("capacity.public_jobs_per_pr", 1024),
       public_jobs_per_author: count("capacity.public_jobs_per_author", 1024),
+      github_writes_per_installation: count("capacity.github_writes_per_installation", 64),
     })
     .strict()
     .optional(),
@@ -50,11 +51,14 @@ type LimitsFile = {
   capacity?: z.infer<typeof limitsFileShape.capacity>;
 };
 
-/** How many jobs and runs the gateway runs at once, and each one's fair share. */
+/**
+ * How many jobs and runs the gateway runs at once, and each one's fair share. `jobs` and
+ * `jobsPerRun` size one machine (each replica's own); the others hold for every replica together.
+ */
 export interface Capacity {
-  /** Jobs at once, every run together. */
+  /** Jobs at once on this replica, every run together. */
   jobs: number;
-  /** Runs at once. */
+  /** Runs at once, every replica together. */
   runs: number;
   /** Jobs at once within one run. */
   jobsPerRun: number;
@@ -62,6 +66,8 @@ export interface Capacity {
   publicJobsPerPr: number;
   /** Public jobs at once of one pull request author, all their pull requests together. */
   publicJobsPerAuthor: number;
+  /** Writes to GitHub in flight at once for one App installation, every replica together. */
+  githubWritesPerInstallation: number;
 }
 
 /**
@@ -75,6 +81,7 @@ export const DEFAULT_CAPACITY: Capacity = {
   jobsPerRun: 2,
   publicJobsPerPr: 2,
   publicJobsPerAuthor: 2,
+  githubWritesPerInstallation: 4,
 };
 
 export interface ServeLimits {
@@ -125,6 +132,8 @@ export function resolveLimits(fc: LimitsFile): ServeLimits {
       jobsPerRun: c.jobs_per_run ?? DEFAULT_CAPACITY.jobsPerRun,
       publicJobsPerPr: c.public_jobs_per_pr ?? DEFAULT_CAPACITY.publicJobsPerPr,
       publicJobsPerAuthor: c.public_jobs_per_author ?? DEFAULT_CAPACITY.publicJobsPerAuthor,
+      githubWritesPerInstallation:
+        c.github_writes_per_installation ?? DEFAULT_CAPACITY.githubWritesPerInstallation,
     },
   };
 }

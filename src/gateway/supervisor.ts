@@ -1,9 +1,16 @@
-// Starts queued run requests (a bounded number at once), tracks the runs in flight so that a new
-// push, `/cancel` or a closed PR can stop them, and hands requests a dead process left running
-// (at start-up, and whenever the lease of another gateway's request runs out) to `recover`. A request whose execution throws is settled here (taken up again after a
-// pause, up to maxAttempts, then ended), so that it does not stay "running" until a restart.
+// Starts queued run requests (a bounded number at once, every gateway sharing the store together,
+// each pull request's and author's fair share checked in the claim itself), tracks the runs in
+// flight so that a new push, `/cancel` or a closed PR can stop them, and hands requests a dead
+// process left running (at start-up, and whenever the lease of another gateway's request runs out)
+// to `recover`. A request whose execution throws is settled here (taken up again after a pause, up
+// to maxAttempts, then ended), so that it does not stay "running" until a restart.
 import { isShutdown, ShutdownAbort } from "../executors/abort.js";
-import { newRequestId, type RunRequestQueue, type RunRequestRow } from "../store/index.js";
+import {
+  type ClaimRules,
+  newRequestId,
+  type RunRequestQueue,
+  type RunRequestRow,
+} from "../store/index.js";
 
 export interface SupervisorOptions {
   requests: RunRequestQueue;
@@ -11,9 +18,15 @@ export interface SupervisorOptions {
   execute(req: RunRequestRow, signal: AbortSignal): Promise<void>;
   /** A request left running by a process that died (this one's last life, or another gateway). */
   recover(req: RunRequestRow): Promise<void>;
-  /** Runs at once (each runs its jobs with its own concurrency). */
+  /**
+   * Runs at once on every gateway sharing the store, this one's among them (each runs its jobs with
+   * its own concurrency).
+   */
   maxRuns?: number;
-  /** A queued request that should stay queued for now (its fair share is in use); it is skipped. */
+  /**
+   * A queued request that should stay queued for now (its fair share is in use), given the runs in
+   * flight on every gateway; it is skipped. Decided in the claim's own step.
+   */
   holds?(req: RunRequestRow, inFlight: RunRequestRow[]): boolean;
   pollMs?: number;
   onError?(message: string, req: RunRequestRow): void;
@@ -42,12 +55,15 @@ export class Supervisor {
   private pumping: Promise<void> | undefined;
   private again = false;
   private idleWaiters: (() => void)[] = [];
+  /** What a claim checks, against the runs in flight on every gateway sharing the store. */
+  private readonly rules: ClaimRules;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.maxRuns = opts.maxRuns ?? 2;
     this.pollMs = opts.pollMs ?? 500;
     this.maxAttempts = opts.maxAttempts ?? 3;
     this.retryDelayMs = opts.retryDelayMs ?? 2000;
+    this.rules = { running: this.maxRuns, ...(opts.holds ? { holds: opts.holds } : {}) };
   }
 
   async start(): Promise<void> {
@@ -144,9 +160,7 @@ export class Supervisor {
     await this.adopt().catch(() => {});
     await this.stopAsked().catch(() => {});
     while (this.running && this.inFlight.size < this.maxRuns) {
-      const req = await this.held()
-        .then((held) => this.opts.requests.claimNext(Date.now(), held))
-        .catch(() => undefined);
+      const req = await this.opts.requests.claimNext(Date.now(), this.rules).catch(() => undefined);
       if (!req) break;
       const ctrl = new AbortController();
       const done = this.opts
@@ -161,18 +175,6 @@ export class Supervisor {
       this.inFlight.set(req.id, { req, ctrl, done });
     }
     void this.checkIdle();
-  }
-
-  /**
-   * Ids of queued requests that `holds` keeps queued, given the runs in flight on every gateway
-   * sharing the store (so that a fair share is one share, not one per replica).
-   */
-  private async held(): Promise<string[]> {
-    const holds = this.opts.holds;
-    if (!holds) return [];
-    const running = await this.opts.requests.inState("running");
-    const queued = await this.opts.requests.inState("queued");
-    return queued.filter((r) => holds(r, running)).map((r) => r.id);
   }
 
   /**

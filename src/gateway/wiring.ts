@@ -61,6 +61,7 @@ export function wireFlow(o: FlowWiringOptions): WiredFlow {
   const outbox = new Outbox(o.db, {
     forgeFor,
     appId: o.appId,
+    ...(o.capacity ? { perInstallation: o.capacity.githubWritesPerInstallation } : {}),
     ...(o.log ? { log: o.log } : {}),
     ...o.outbox,
   });

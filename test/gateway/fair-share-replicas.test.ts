@@ -1,6 +1,7 @@
 // Two gateways' supervisors on one PostgreSQL: a pull request's and an author's fair share of runs
 // with public jobs counts the runs in flight on every gateway, so that an outsider's runs are held
-// back by their share in all, not by their share on each replica.
+// back by their share in all, not by their share on each replica; and the runs at once
+// (capacity.runs) are the deployment's, not each replica's.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FairShare } from "../../src/gateway/fair-share.js";
@@ -97,6 +98,73 @@ if (postgres) {
       assert.equal(started[2]?.id, "m2");
     } finally {
       await Promise.all([...release.values()].map((r) => r()));
+      await sa.stop();
+      await sb.stop();
+      await b.close();
+      await a.close();
+    }
+  });
+
+  test("runs at once are bounded across two gateways", async () => {
+    const a = await postgres.open();
+    const b = await a.reopen();
+    let running = 0;
+    let most = 0;
+    const started: string[] = [];
+    const release: (() => Promise<void>)[] = [];
+    let changed: () => void = () => {};
+    const claims = { a: 0, b: 0 };
+    const supervisor = (store: OpenedStore, on: "a" | "b") => {
+      const requests = Object.create(store.requests) as OpenedStore["requests"];
+      requests.claimNext = (...args) => {
+        claims[on]++;
+        changed();
+        return store.requests.claimNext(...args);
+      };
+      return new Supervisor({
+        requests,
+        maxRuns: 2,
+        pollMs: 20,
+        execute: (req, signal) =>
+          new Promise<void>((resolve) => {
+            running++;
+            most = Math.max(most, running);
+            started.push(req.id);
+            const end = async () => {
+              running--;
+              await store.requests.finish(req.id, "done");
+              resolve();
+            };
+            signal.addEventListener("abort", () => void end(), { once: true });
+            release.push(end);
+            changed();
+          }),
+        recover: async () => {},
+      });
+    };
+    const until = async (ok: () => boolean) => {
+      while (!ok()) await new Promise<void>((r) => (changed = r));
+    };
+    const sa = supervisor(a.store, "a");
+    const sb = supervisor(b, "b");
+    try {
+      for (let i = 0; i < 6; i++)
+        await a.store.requests.insert(request(`r${i}`, 10 + i, `u${i}`, i));
+      await sa.start();
+      await sb.start();
+      await until(() => started.length === 2);
+      // Both gateways look at the queue three more times: neither starts a third run.
+      const seen = { ...claims };
+      await until(() => claims.a >= seen.a + 3 && claims.b >= seen.b + 3);
+      assert.equal(started.length, 2, "two runs at once, both gateways together");
+      // Each run that ends lets one more start, on either gateway.
+      for (let n = 3; n <= 6; n++) {
+        await release.shift()!();
+        await until(() => started.length === n);
+      }
+      assert.equal(most, 2, "never more than two at once");
+    } finally {
+      await Promise.all(release.splice(0).map((end) => end()));
       await sa.stop();
       await sb.stop();
       await b.close();

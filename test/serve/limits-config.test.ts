@@ -43,6 +43,7 @@ test("without settings: the documented defaults, maximums and capacity", () => {
     jobsPerRun: 2,
     publicJobsPerPr: 2,
     publicJobsPerAuthor: 2,
+    githubWritesPerInstallation: 4,
   });
 });
 

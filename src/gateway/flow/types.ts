@@ -80,7 +80,7 @@ export interface FlowOptions {
   capacity?: Capacity;
   /** Jobs at once within a run (default: capacity.jobsPerRun). */
   concurrency?: number;
-  /** Runs at once (default: capacity.runs). */
+  /** Runs at once, every gateway sharing the store together (default: capacity.runs). */
   maxRuns?: number;
   /** Interrupted runs are started again up to this many attempts in all. */
   maxAttempts?: number;

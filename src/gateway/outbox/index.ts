@@ -28,8 +28,13 @@ export interface OutboxOptions {
   rateLimitDelayMs?: number;
   /** Transient failures are retried until an item is this old; then it is marked failed. */
   deadlineMs?: number;
-  /** Items sent at the same time (different ordering keys only). */
+  /** Items this gateway sends at the same time (different ordering keys only; default 4). */
   concurrency?: number;
+  /**
+   * Items of one installation in flight at once on every gateway sharing the store (default 4):
+   * N gateways do not send N times as many writes at once as the App's installation.
+   */
+  perInstallation?: number;
   /** The first pause after a store failure, doubled at each failure in a row (default 100 ms). */
   storeBackoffMs?: number;
   now?: () => number;
@@ -39,12 +44,16 @@ export interface OutboxOptions {
 
 /** The shared pause of the App's writes. */
 const PAUSE = "github";
-/** How soon a gateway looks again for a due item held back behind another gateway's. */
+/**
+ * How soon a gateway looks again for a due item held back behind another gateway's (of its
+ * ordering key, or of its installation's share).
+ */
 const BLOCKED_POLL_MS = 50;
 
 export class Outbox {
   private readonly retry: RetryPolicy;
   private readonly concurrency: number;
+  private readonly perInstallation: number;
   private readonly now: () => number;
   private readonly sender: Sender;
   /**
@@ -72,6 +81,7 @@ export class Outbox {
       random: opts.random ?? Math.random,
     };
     this.concurrency = opts.concurrency ?? 4;
+    this.perInstallation = opts.perInstallation ?? 4;
     const now = opts.now ?? Date.now;
     this.now = now;
     this.storeBackoff = new StoreBackoff(
@@ -204,8 +214,8 @@ export class Outbox {
         this.storeBackoff.succeeded();
         const at = Math.max(due ?? now + 1000, this.pausedUntil);
         // Poll at least every second as well: an enqueue from another module may not poke. An
-        // item due but not claimed waits behind an older one of its ordering key that another
-        // gateway holds: look again shortly rather than spinning on the claim.
+        // item due but not claimed waits behind an older one of its ordering key, or for its
+        // installation's items in flight (on any gateway): look again shortly rather than spinning.
         wait = Math.min(Math.max(BLOCKED_POLL_MS, at - now), 1000);
       } catch (e) {
         // The store failed (claiming, or recording an outcome): pause, then go on.
@@ -231,7 +241,7 @@ export class Outbox {
     const worker = async () => {
       for (;;) {
         if (this.pausedUntil > this.now()) return;
-        const item = await this.db.outbox.claimNext(this.now());
+        const item = await this.db.outbox.claimNext(this.now(), this.perInstallation);
         if (!item) return;
         count++;
         await this.deliver(item);

@@ -5,7 +5,8 @@
 
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { sql } from "kysely";
+import { type Kysely, sql } from "kysely";
+import type { Database } from "../schema.js";
 import type { LeaseRepo } from "../types.js";
 import type { Ctx } from "./context.js";
 
@@ -14,6 +15,25 @@ export const DEFAULT_LEASE_TTL_MS = 30_000;
 
 /** The first half of the chores' advisory lock keys ("ARLK"), apart from other users' locks. */
 const CHORE_LOCKS = 0x41524c4b;
+
+/** The first half of the keys of the claims that take turns ("ARLC"). */
+const CLAIM_LOCKS = 0x41524c43;
+
+/**
+ * Makes the claims of `queue` that count what is in flight take turns across gateways until the
+ * transaction `db` ends: two counting at once could both see room for one more. The lock ends with
+ * the transaction, after its claim committed, so the next claim's count sees it (READ COMMITTED
+ * reads anew at each statement). SQLite writes one statement at a time anyway.
+ */
+export async function takeTurns(c: Ctx, db: Kysely<Database>, queue: string): Promise<void> {
+  if (c.engine !== "postgres") return;
+  await sql`SELECT pg_advisory_xact_lock(${CLAIM_LOCKS}, hashtext(${queue}))`.execute(db);
+}
+
+/** A row in flight whose holder lives: this process's own, or one whose lease has not run out. */
+export function leaseLive(c: Ctx, now: number, alias?: string) {
+  return sql<boolean>`NOT ${leaseExpired(c, now, alias)}`;
+}
 
 /** The leased tables and the state a row is in while it is claimed. */
 export const IN_FLIGHT = {

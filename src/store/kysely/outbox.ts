@@ -1,7 +1,8 @@
 // The outbox: writes to the forge stored before they are sent (DESIGN.md invariant 6), and the
 // forge's ids of the check runs they created.
-import type { Selectable } from "kysely";
+import type { Kysely, Selectable } from "kysely";
 import type { OutboxTable } from "../outbox-schema.js";
+import type { Database } from "../schema.js";
 import type {
   CheckRunRecord,
   CheckRunRepo,
@@ -12,7 +13,7 @@ import type {
   Store,
 } from "../types.js";
 import { type Ctx, changed } from "./context.js";
-import { held, leaseExpired, leaseOf, leftByTheDead } from "./leases.js";
+import { held, leaseExpired, leaseLive, leaseOf, leftByTheDead, takeTurns } from "./leases.js";
 
 const toItem = (r: Selectable<OutboxTable>): OutboxItem => ({
   seq: r.seq,
@@ -92,12 +93,27 @@ export class OutboxQueueImpl implements OutboxQueue {
   }
 
   /**
-   * The oldest due item whose ordering key has no older item waiting or in flight; or an item in
+   * The oldest due item whose ordering key has no older item waiting or in flight, and whose
+   * installation has fewer than `perInstallation` items in flight on every gateway; or an item in
    * flight whose holder's lease ran out (it may have been sent: the senders look before writing
-   * again where GitHub lets them).
+   * again where GitHub lets them). An item whose lease ran out is no longer counted in flight, so a
+   * dead gateway's share comes back with its leases.
    */
-  async claimNext(now = Date.now()): Promise<OutboxItem | undefined> {
-    const { db } = this.c;
+  claimNext(now = Date.now(), perInstallation?: number): Promise<OutboxItem | undefined> {
+    if (perInstallation === undefined || this.c.engine !== "postgres") {
+      return this.claim(this.c.db, now, perInstallation);
+    }
+    return this.c.atomic(async (db) => {
+      await takeTurns(this.c, db, "outbox");
+      return this.claim(db, now, perInstallation);
+    });
+  }
+
+  private async claim(
+    db: Kysely<Database>,
+    now: number,
+    perInstallation: number | undefined,
+  ): Promise<OutboxItem | undefined> {
     let next = db
       .selectFrom("outbox as o")
       .select("o.seq")
@@ -116,6 +132,19 @@ export class OutboxQueueImpl implements OutboxQueue {
               .whereRef("p.seq", "<", "o.seq")
               .where("p.state", "in", ["pending", "delivering"]),
           ),
+        ),
+      )
+      .$if(perInstallation !== undefined, (q) =>
+        q.where(
+          (eb) =>
+            eb
+              .selectFrom("outbox as f")
+              .select((f) => f.fn.countAll<number>().as("n"))
+              .whereRef("f.installation_id", "=", "o.installation_id")
+              .where("f.state", "=", "delivering")
+              .where(leaseLive(this.c, now, "f")),
+          "<",
+          perInstallation ?? 0,
         ),
       )
       .orderBy("o.seq")

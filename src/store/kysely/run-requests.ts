@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { type Kysely, type Selectable, sql } from "kysely";
 import type { Database, RunRequestsTable } from "../schema.js";
 import type {
+  ClaimRules,
   NewRunRequest,
   PrLabelRepo,
   RequestSelection,
@@ -16,7 +17,7 @@ import type {
   Store,
 } from "../types.js";
 import { type Ctx, changed } from "./context.js";
-import { held, leaseExpired, leaseOf, leftByTheDead } from "./leases.js";
+import { held, leaseExpired, leaseLive, leaseOf, leftByTheDead, takeTurns } from "./leases.js";
 
 type Row = Selectable<RunRequestsTable>;
 
@@ -155,27 +156,39 @@ export class RunRequestQueueImpl implements RunRequestQueue {
     return rows.map((r) => ({ id: r.id, reason: r.stop_reason! }));
   }
 
-  async claimNext(now = Date.now(), skip: string[] = []): Promise<RunRequestRow | undefined> {
-    const { db } = this.c;
-    let next = db
-      .selectFrom("run_requests")
-      .select("id")
-      .where("state", "=", "queued")
-      .$if(skip.length > 0, (q) => q.where("id", "not in", skip))
-      .orderBy("created_at")
-      .orderBy("attempt")
-      .orderBy("id")
-      .limit(1);
-    if (this.c.engine === "postgres") next = next.forUpdate().skipLocked();
-    const r = await db
-      .updateTable("run_requests")
-      .set({ state: "running", started_at: now, ...leaseOf(this.c, now) })
-      .where("id", "=", next)
-      .returningAll()
-      .executeTakeFirst();
-    if (!r) return undefined;
-    this.c.keepAlive();
-    return toRequest(r);
+  claimNext(now = Date.now(), rules: ClaimRules = {}): Promise<RunRequestRow | undefined> {
+    return this.c.atomic(async (db) => {
+      await takeTurns(this.c, db, "run_requests");
+      const inState = (state: RequestState) =>
+        db
+          .selectFrom("run_requests")
+          .selectAll()
+          .where("state", "=", state)
+          .orderBy("created_at")
+          .orderBy("attempt")
+          .orderBy("id");
+      const running = (await inState("running").where(leaseLive(this.c, now)).execute()).map(
+        toRequest,
+      );
+      if (rules.running !== undefined && running.length >= rules.running) return undefined;
+      const { holds } = rules;
+      // Without a share to check, the oldest is the one.
+      const queued = await inState("queued")
+        .$if(!holds, (q) => q.limit(1))
+        .execute();
+      const next = queued.map(toRequest).find((q) => !holds?.(q, running));
+      if (!next) return undefined;
+      const r = await db
+        .updateTable("run_requests")
+        .set({ state: "running", started_at: now, ...leaseOf(this.c, now) })
+        .where("id", "=", next.id)
+        .where("state", "=", "queued")
+        .returningAll()
+        .executeTakeFirst();
+      if (!r) return undefined;
+      this.c.keepAlive();
+      return toRequest(r);
+    });
   }
 
   async adoptAbandoned(now = Date.now()): Promise<RunRequestRow[]> {

@@ -106,6 +106,12 @@ export interface OutboxItem {
 
 export interface OutboxQueue extends Queue<OutboxItem> {
   /**
+   * Claims as `Queue.claimNext` does; given `perInstallation`, only an item of an installation
+   * with fewer items than that in flight on every gateway sharing the store (those whose lease
+   * ran out are not counted), counted and claimed in one step.
+   */
+  claimNext(now?: number, perInstallation?: number): Promise<OutboxItem | undefined>;
+  /**
    * Stores an item. `onlyIf` is asked in the same transaction, so what it checks cannot change
    * before the item is stored ("skipped": it said no).
    */

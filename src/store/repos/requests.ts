@@ -55,6 +55,14 @@ export type NewRunRequest = Omit<
   createdAt?: number;
 };
 
+/** What a claim of a run request must respect (RunRequestQueue.claimNext). */
+export interface ClaimRules {
+  /** Claims nothing while this many requests are running on every gateway together. */
+  running?: number;
+  /** A queued request that stays queued, given those running on every gateway (its fair share). */
+  holds?(req: RunRequestRow, running: RunRequestRow[]): boolean;
+}
+
 /** Called inside the transaction that ends a request, with that transaction. */
 export type SettledListener = (req: RunRequestRow, tx: Store) => Promise<void>;
 
@@ -85,8 +93,12 @@ export interface RunRequestQueue {
   ): Promise<number>;
   /** Of these running requests, those asked to stop, with why. */
   stopsAsked(ids: string[]): Promise<{ id: string; reason: string }[]>;
-  /** Claims the oldest queued request, leaving those in `skip` (ids) queued. */
-  claimNext(now?: number, skip?: string[]): Promise<RunRequestRow | undefined>;
+  /**
+   * Claims the oldest queued request that `rules` let start, or none. The rules are applied to the
+   * requests in flight on every gateway sharing the store (a dead gateway's no longer count once
+   * their leases ran out) in the same step as the claim: two gateways claiming at once take turns.
+   */
+  claimNext(now?: number, rules?: ClaimRules): Promise<RunRequestRow | undefined>;
   /**
    * Claims the requests left running by a gateway that died (their lease ran out; on SQLite at
    * start-up, every one: see `resetInterrupted`), for this gateway to recover.
