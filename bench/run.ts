@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import cache from "./cache.js";
+import claims from "./claims.js";
 import egress from "./egress.js";
 import intake from "./intake.js";
 import kubernetes from "./kubernetes.js";
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<BenchResult>> = {
   redactor,
   intake,
   replicas,
+  claims,
   kubernetes,
   egress,
   cache,
