@@ -35,19 +35,45 @@ for (const engine of await engines()) {
       assert.equal(stored?.state, "pending");
     });
 
-    it("a burst of deliveries is stored whole, in arrival order", async () => {
-      const ids = Array.from({ length: 450 }, (_, i) => `burst-${i}`);
-      const answers = await Promise.all(ids.map((id) => t.store.events.insert(ev(id))));
-      assert.ok(answers.every((a) => a === "stored"));
-      const listed = (await t.store.events.list()).filter((e) => e.deliveryId.startsWith("burst-"));
+    // One batch of 150 is one statement on PostgreSQL; one of 450 is a transaction of several.
+    for (const size of [150, 450]) {
+      it(`a burst of ${size} deliveries is stored whole, in arrival order, each with its payload`, async () => {
+        const ids = Array.from({ length: size }, (_, i) => `burst${size}-${i}`);
+        const answers = await Promise.all(ids.map((id) => t.store.events.insert(ev(id))));
+        assert.ok(answers.every((a) => a === "stored"));
+        const listed = (await t.store.events.list()).filter((e) =>
+          e.deliveryId.startsWith(`burst${size}-`),
+        );
+        assert.deepEqual(
+          listed.map((e) => e.deliveryId),
+          ids,
+        );
+        assert.ok(
+          listed.every((e) => e.payload === ""),
+          "list leaves payloads out",
+        );
+        for (const id of [ids[0]!, ids[size - 1]!]) {
+          assert.equal((await t.store.events.get(id))?.payload, JSON.stringify({ id }));
+        }
+      });
+    }
+
+    it("a batch that cannot be stored stores none of its deliveries, and each hears so", async () => {
+      const { events } = t.store;
+      const broken = { ...ev("batch-broken"), name: null as unknown as string };
+      const answers = await Promise.allSettled([
+        events.insert(ev("batch-a")),
+        events.insert(broken),
+        events.insert(ev("batch-b")),
+      ]);
       assert.deepEqual(
-        listed.map((e) => e.deliveryId),
-        ids,
+        answers.map((a) => a.status),
+        ["rejected", "rejected", "rejected"],
       );
-      assert.ok(
-        listed.every((e) => e.payload === ""),
-        "list leaves payloads out",
-      );
+      for (const id of ["batch-a", "batch-broken", "batch-b"]) {
+        assert.equal(await events.get(id), undefined, `${id} is not stored`);
+      }
+      assert.equal(await events.insert(ev("batch-a")), "stored", "a redelivery is stored");
     });
   });
 

@@ -3,7 +3,14 @@
 import { type Kysely, type Selectable, sql } from "kysely";
 import type { EventsTable } from "../events-schema.js";
 import type { Database } from "../schema.js";
-import type { CompletionWrite, EventQueue, EventState, NewEvent, StoredEvent } from "../types.js";
+import type {
+  CompletionWrite,
+  Engine,
+  EventQueue,
+  EventState,
+  NewEvent,
+  StoredEvent,
+} from "../types.js";
 import { type Ctx, changed } from "./context.js";
 import { held, leaseExpired, leaseOf, leftByTheDead } from "./leases.js";
 
@@ -75,13 +82,48 @@ async function insertEvents(
 }
 
 /**
+ * PostgreSQL: a batch as one statement, so one round trip that commits on its own, where a
+ * transaction takes four. The first of the batch with an id owns it (DISTINCT ON); the rows are
+ * numbered in arrival order so that their seqs follow it.
+ */
+async function insertEventsAtOnce(
+  db: Kysely<Database>,
+  batch: { event: NewEvent; now: number }[],
+): Promise<boolean[]> {
+  const values = batch.map(
+    ({ event: e, now }, i) =>
+      sql`(${i}::int, ${e.deliveryId}::text, ${e.name}::text, ${e.action}::text, ${e.state ?? "pending"}::text, ${now}::bigint, ${e.error ?? null}::text, ${e.payload}::text)`,
+  );
+  const { rows } = await sql<{ ord: number }>`
+    WITH input (ord, delivery_id, name, action, state, at, error, payload) AS (
+      VALUES ${sql.join(values)}
+    ), first AS (
+      SELECT DISTINCT ON (delivery_id) * FROM input ORDER BY delivery_id, ord
+    ), stored AS (
+      INSERT INTO events (delivery_id, name, action, state, attempts, received_at, next_attempt_at, error)
+      SELECT delivery_id, name, action, state, 0, at, at, error FROM first ORDER BY ord
+      ON CONFLICT (delivery_id) DO NOTHING
+      RETURNING seq, delivery_id
+    ), payloads AS (
+      INSERT INTO event_payloads (seq, payload)
+      SELECT stored.seq, first.payload FROM stored JOIN first USING (delivery_id)
+    )
+    SELECT first.ord FROM stored JOIN first USING (delivery_id)`.execute(db);
+  const owners = new Set(rows.map((r) => r.ord));
+  return batch.map((_, i) => owners.has(i));
+}
+
+/**
  * Group commit: deliveries arriving in the same turn of the event loop share one transaction, so
  * concurrent deliveries cost one commit, not one each.
  */
 export class EventBatcher {
   private batch: PendingInsert[] = [];
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly engine: Engine,
+  ) {}
 
   insert(event: NewEvent, now: number): Promise<"stored" | "duplicate"> {
     return new Promise((resolve, reject) => {
@@ -94,7 +136,10 @@ export class EventBatcher {
     const batch = this.batch;
     this.batch = [];
     try {
-      const stored = await this.db.transaction().execute((trx) => insertEvents(trx, batch));
+      const stored =
+        this.engine === "postgres" && batch.length <= CHUNK
+          ? await insertEventsAtOnce(this.db, batch)
+          : await this.db.transaction().execute((trx) => insertEvents(trx, batch));
       batch.forEach((b, i) => {
         b.resolve(stored[i] ? "stored" : "duplicate");
       });

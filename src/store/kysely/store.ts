@@ -61,7 +61,7 @@ export class KyselyStore implements Store {
     // Deliveries are batched on the root binding only: inside a transaction they join it.
     this.events = new EventQueueImpl(
       c,
-      db.isTransaction ? undefined : (batcher ?? new EventBatcher(db)),
+      db.isTransaction ? undefined : (batcher ?? new EventBatcher(db, engine)),
     );
     this.outbox = new OutboxQueueImpl(c);
     this.checkRuns = new CheckRunRepoImpl(c);
