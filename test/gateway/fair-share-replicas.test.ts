@@ -6,25 +6,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FairShare } from "../../src/gateway/fair-share.js";
 import { Supervisor } from "../../src/gateway/supervisor.js";
-import type { NewRunRequest, OpenedStore } from "../../src/store/index.js";
+import type { OpenedStore } from "../../src/store/index.js";
 import { engines } from "../support/engines.js";
+import { publicRunRequest as request } from "../support/run-request.js";
 
 const postgres = (await engines()).find((e) => e.name === "postgres");
-
-const request = (id: string, pr: number, author: string, at: number): NewRunRequest => ({
-  id,
-  repo: "o/r",
-  pr,
-  installationId: 9,
-  headSha: `${pr}`.padStart(40, "a"),
-  baseSha: "b".repeat(40),
-  headRef: "feature",
-  author,
-  kind: "public",
-  selection: null,
-  requestedBy: author,
-  createdAt: at,
-});
 
 if (postgres) {
   // A hang fails the test instead of holding the suite (the assertions count claims, not time).

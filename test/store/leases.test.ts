@@ -5,24 +5,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type OpenedStore, openStore } from "../../src/store/index.js";
-import type { NewRunRequest } from "../../src/store/types.js";
 import { engines, type OpenedTestStore } from "../support/engines.js";
+import { runRequest as request } from "../support/run-request.js";
 
 const TTL = 60_000;
-
-const request = (id: string): NewRunRequest => ({
-  id,
-  repo: "o/r",
-  pr: 1,
-  installationId: 9,
-  headSha: "a".repeat(40),
-  baseSha: "b".repeat(40),
-  headRef: "feature",
-  author: "carol",
-  kind: "full",
-  selection: null,
-  requestedBy: "carol",
-});
 
 const outboxItem = (key: string) => ({
   kind: "comment",

@@ -3,23 +3,9 @@
 // transaction, and the queries the gateway decides by.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { NewRunRequest, RunRequestRow } from "../../src/store/types.js";
+import type { RunRequestRow } from "../../src/store/types.js";
 import { engines, type OpenedTestStore } from "../support/engines.js";
-
-const req = (id: string, o: Partial<NewRunRequest> = {}): NewRunRequest => ({
-  id,
-  repo: "o/r",
-  pr: 1,
-  installationId: 9,
-  headSha: "a".repeat(40),
-  baseSha: "b".repeat(40),
-  headRef: "feature",
-  author: "carol",
-  kind: "full",
-  selection: null,
-  requestedBy: "carol",
-  ...o,
-});
+import { runRequest as req } from "../support/run-request.js";
 
 for (const engine of await engines()) {
   describe(`run requests on ${engine.name}`, () => {

@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { FairShare } from "../../src/gateway/fair-share.js";
 import { type OpenedStore, openStore } from "../../src/store/index.js";
-import type { NewOutboxItem, NewRunRequest } from "../../src/store/types.js";
+import type { NewOutboxItem } from "../../src/store/types.js";
 import { engines, type OpenedTestStore } from "../support/engines.js";
+import { publicRunRequest as request } from "../support/run-request.js";
 
 const TTL = 60_000;
 
@@ -19,21 +20,6 @@ const item = (key: string, installationId: number): NewOutboxItem => ({
   repo: "o/r",
   installationId,
   payload: { key },
-});
-
-const request = (id: string, pr: number, author: string, at: number): NewRunRequest => ({
-  id,
-  repo: "o/r",
-  pr,
-  installationId: 9,
-  headSha: `${pr}`.padStart(40, "a"),
-  baseSha: "b".repeat(40),
-  headRef: "feature",
-  author,
-  kind: "public",
-  selection: null,
-  requestedBy: author,
-  createdAt: at,
 });
 
 for (const engine of await engines()) {
