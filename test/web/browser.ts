@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { type Browser, type BrowserContext, chromium } from "playwright-core";
 import { createConsoleLink } from "../../src/web/auth/console-link.js";
+import { type Served, startServe } from "../serve/helpers.js";
+import type { Project } from "../support/project.js";
 import type { Console, Env } from "./helpers.js";
 
 export function launchChromium(): Promise<Browser> {
@@ -33,4 +35,34 @@ export async function signedInContext(
   assert.equal(new URL(page.url()).pathname, "/runs");
   await page.close();
   return ctx;
+}
+
+export interface ServedConsole {
+  readonly served: Served;
+  /** Signed in through `airlock serve`'s one-time link. */
+  readonly ctx: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** `airlock serve` on a project's data directory, and chromium signed in as its local user. */
+export async function serveProjectConsole(p: Project): Promise<ServedConsole> {
+  const served = await startServe([], { cwd: p.repo, env: p.env(), expectLink: true });
+  const browser = await launchChromium().catch(async (e) => {
+    await served.stop();
+    throw e;
+  });
+  // The link works once: one signed-in context for every test of the file.
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await ctx.newPage();
+  await page.goto(served.link!);
+  await page.close();
+  return {
+    served,
+    ctx,
+    async close() {
+      await ctx.close();
+      await browser.close();
+      await served.stop();
+    },
+  };
 }

@@ -6,12 +6,12 @@ import assert from "node:assert/strict";
 import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Browser, BrowserContext } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { timesPathOf } from "../../src/store/log-times.js";
-import { type Served, startServe } from "../serve/helpers.js";
+import type { Served } from "../serve/helpers.js";
 import { show } from "../support/cli.js";
 import { Project, runIdOf } from "../support/project.js";
-import { launchChromium } from "./browser.js";
+import { type ServedConsole, serveProjectConsole } from "./browser.js";
 
 const SHOTS = path.resolve("test-results/console");
 const PIPELINE = `version: 1
@@ -47,8 +47,8 @@ jobs:
 describe("the run page after a real run", () => {
   let p: Project;
   let served: Served;
-  let browser: Browser;
   let ctx: BrowserContext;
+  let web: ServedConsole;
   let runId: string;
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -56,17 +56,11 @@ describe("the run page after a real run", () => {
     const r = await p.cli(["run", "--plain"]);
     assert.equal(r.code, 1, show(r));
     runId = runIdOf(r.stdout);
-    served = await startServe([], { cwd: p.repo, env: p.env(), expectLink: true });
-    browser = await launchChromium();
-    ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-    const page = await ctx.newPage();
-    await page.goto(served.link!);
-    await page.close();
+    web = await serveProjectConsole(p);
+    ({ served, ctx } = web);
   });
   after(async () => {
-    await ctx?.close();
-    await browser?.close();
-    await served?.stop();
+    await web?.close();
     p?.cleanup();
   });
 
