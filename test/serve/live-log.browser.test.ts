@@ -8,25 +8,15 @@ import { after, before, test } from "node:test";
 import type { Browser } from "playwright-core";
 import { openStore } from "../../src/store/index.js";
 import { deliver } from "../gateway/helpers.js";
-import {
-  BASE_PIPELINE,
-  prPayload,
-  TRUSTED,
-  WEBHOOK_SECRET,
-  World,
-} from "../gateway-flow/harness.js";
+import { prPayload, TRUSTED, WEBHOOK_SECRET, World } from "../gateway-flow/harness.js";
 import { engines } from "../support/engines.js";
 import { PATIENCE_MS } from "../support/patience.js";
 import { launchChromium } from "../web/browser.js";
 import type { Served } from "./helpers.js";
-import { startReplica } from "./replica-support.js";
+import { slowLinesPipeline, startReplica } from "./replica-support.js";
 
 const LINES = 60;
-// The public job prints its lines slowly, so that they are read while it runs.
-const PIPELINE = BASE_PIPELINE.replace(
-  'echo "unit ok"',
-  `for i in $(seq 1 ${LINES}); do echo "unit line $i"; sleep 0.1; done`,
-);
+const PIPELINE = slowLinesPipeline(LINES);
 
 const postgres = (await engines()).find((e) => e.name === "postgres");
 

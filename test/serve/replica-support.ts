@@ -5,8 +5,16 @@
 import { cpSync, existsSync, mkdirSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { DATABASE_ENV } from "../../src/store/settings.js";
-import { WEBHOOK_SECRET, type World } from "../gateway-flow/harness.js";
+import { BASE_PIPELINE, WEBHOOK_SECRET, type World } from "../gateway-flow/harness.js";
 import { type Served, startServe } from "./helpers.js";
+
+/** The flow's pipeline with a public job that prints "unit line 1".."unit line N" slowly, so
+ * that they are read while it runs. */
+export const slowLinesPipeline = (lines: number) =>
+  BASE_PIPELINE.replace(
+    'echo "unit ok"',
+    `for i in $(seq 1 ${lines}); do echo "unit line $i"; sleep 0.1; done`,
+  );
 
 /**
  * The data directory of replica `name` (the world's own for "r1"), made on first use: the world's

@@ -7,24 +7,14 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { openStore } from "../../src/store/index.js";
 import { deliver } from "../gateway/helpers.js";
-import {
-  BASE_PIPELINE,
-  prPayload,
-  TRUSTED,
-  WEBHOOK_SECRET,
-  World,
-} from "../gateway-flow/harness.js";
+import { prPayload, TRUSTED, WEBHOOK_SECRET, World } from "../gateway-flow/harness.js";
 import { engines } from "../support/engines.js";
 import { PATIENCE_MS } from "../support/patience.js";
 import { Browser, type Served } from "./helpers.js";
-import { startReplica } from "./replica-support.js";
+import { slowLinesPipeline, startReplica } from "./replica-support.js";
 
 const LINES = 30;
-// The public job prints its lines slowly, so that they are read while it runs.
-const PIPELINE = BASE_PIPELINE.replace(
-  'echo "unit ok"',
-  `for i in $(seq 1 ${LINES}); do echo "unit line $i"; sleep 0.1; done`,
-);
+const PIPELINE = slowLinesPipeline(LINES);
 
 const postgres = (await engines()).find((e) => e.name === "postgres");
 
