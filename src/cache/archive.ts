@@ -12,9 +12,16 @@ function linkStaysInside(rel: string, target: string): boolean {
   return resolved !== ".." && !resolved.startsWith("../");
 }
 
-/** Writes `rels` (paths under `root`) into a gzipped tar at `file`; returns dropped links. */
-export async function pack(root: string, rels: string[], file: string): Promise<string[]> {
+/** What `pack` wrote: the links it dropped, and the bytes of the files it took. */
+export interface Packed {
+  dropped: string[];
+  bytes: number;
+}
+
+/** Writes `rels` (paths under `root`) into a gzipped tar at `file`. */
+export async function pack(root: string, rels: string[], file: string): Promise<Packed> {
   const dropped: string[] = [];
+  let bytes = 0;
   const tar = await import("tar"); // only a job that saves a cache needs it
   await tar.c(
     {
@@ -25,7 +32,10 @@ export async function pack(root: string, rels: string[], file: string): Promise<
       strict: true,
       filter: (p) => {
         const st = lstatSync(path.join(root, p));
-        if (!st.isSymbolicLink()) return st.isFile() || st.isDirectory();
+        if (!st.isSymbolicLink()) {
+          if (st.isFile()) bytes += st.size;
+          return st.isFile() || st.isDirectory();
+        }
         const ok = linkStaysInside(p, readlinkSync(path.join(root, p)));
         if (!ok) dropped.push(p);
         return ok;
@@ -33,7 +43,7 @@ export async function pack(root: string, rels: string[], file: string): Promise<
     },
     rels,
   );
-  return dropped;
+  return { dropped, bytes };
 }
 
 /**
@@ -41,12 +51,25 @@ export async function pack(root: string, rels: string[], file: string): Promise<
  * files (what actions/cache does too). GNU tar refuses members with "..", strips leading "/",
  * replaces a symlink standing where a directory is restored rather than writing through it, and
  * never owns files to the archive's users (--no-same-owner, for Airlock running as root).
+ * `wrap` places tar (e.g. in the job's cgroup, so that a home in memory is charged to the job).
  * Returns the members it refused.
  */
-export function unpack(file: string, root: string): Promise<string[]> {
-  const args = ["-xzf", file, "-C", root, "--no-same-owner", "--no-same-permissions"];
+export function unpack(
+  file: string,
+  root: string,
+  wrap: (command: string[]) => string[] = (c) => c,
+): Promise<string[]> {
+  const [cmd, ...args] = wrap([
+    "tar",
+    "-xzf",
+    file,
+    "-C",
+    root,
+    "--no-same-owner",
+    "--no-same-permissions",
+  ]) as [string, ...string[]];
   return new Promise((resolve, reject) => {
-    execFile("tar", args, { maxBuffer: 1 << 20 }, (err, _out, stderr) => {
+    execFile(cmd, args, { maxBuffer: 1 << 20 }, (err, _out, stderr) => {
       const refused = String(stderr)
         .split("\n")
         .filter((l) => l.trim() && !/Exiting with failure status/.test(l))

@@ -5,7 +5,7 @@ import path from "node:path";
 import { pack, unpack } from "./archive.js";
 import { renderKey } from "./key.js";
 import type { CacheScope } from "./scope.js";
-import type { CacheStore } from "./store.js";
+import type { CacheStore, StoredEntry, Unpacked } from "./store.js";
 
 /** A job's `cache:` as planned. */
 export interface CacheSpec {
@@ -41,39 +41,62 @@ export interface Restored {
   exact: boolean;
 }
 
-export async function restoreCache(
+/** The entry a job's restore will use (null: none), found before its home is made. */
+export interface Found {
+  key: string;
+  hit: { entry: StoredEntry; exact: boolean } | null;
+  /** When the search began (the restore's time counts from it). */
+  t0: number;
+}
+
+export async function findCache(
   store: CacheStore,
   spec: CacheSpec,
   scope: CacheScope,
-  roots: CacheRoots,
-  say: (line: string) => void,
-): Promise<Restored> {
+  roots: Pick<CacheRoots, "checkout" | "dir">,
+): Promise<Found> {
   const t0 = performance.now();
   const key = await renderKey(spec.key, roots.dir, roots.checkout);
-  const hit = await store.find(scope.reads, key, spec.restoreKeys);
+  return { key, hit: await store.find(scope.reads, key, spec.restoreKeys), t0 };
+}
+
+/** Unpacks what `findCache` found into the job's directories; `wrap` places tar (see unpack). */
+export async function restoreCache(
+  store: CacheStore,
+  spec: CacheSpec,
+  found: Found,
+  roots: CacheRoots,
+  say: (line: string) => void,
+  wrap?: (command: string[]) => string[],
+): Promise<Restored> {
+  const { key, hit } = found;
   if (!hit) {
     say(`cache: no entry for ${key}`);
     return { key, exact: false };
   }
   const { home, work } = splitPaths(spec.paths);
   const refused: string[] = [];
-  if (work.length) refused.push(...(await unpackIf(hit.entry.dir, ARCHIVES.work, roots.dir)));
-  if (home.length && roots.home) {
-    refused.push(...(await unpackIf(hit.entry.dir, ARCHIVES.home, roots.home)));
-  }
+  const from = (name: string, into: string) => unpackIf(hit.entry.dir, name, into, wrap);
+  if (work.length) refused.push(...(await from(ARCHIVES.work, roots.dir)));
+  if (home.length && roots.home) refused.push(...(await from(ARCHIVES.home, roots.home)));
   await store.touch(hit.entry);
-  const from = hit.entry.namespace.slice(hit.entry.namespace.lastIndexOf("/") + 1);
+  const by = hit.entry.namespace.slice(hit.entry.namespace.lastIndexOf("/") + 1);
   say(
-    `cache: restored ${hit.entry.key} (${hit.exact ? "exact key" : "restore key"}, saved by ${from}, ${mib(hit.entry.size)}) in ${secs(t0)}`,
+    `cache: restored ${hit.entry.key} (${hit.exact ? "exact key" : "restore key"}, saved by ${by}, ${mib(hit.entry.size)}) in ${secs(found.t0)}`,
   );
   for (const r of refused) say(`cache: not restored: ${r}`);
   return { key, exact: hit.exact };
 }
 
-async function unpackIf(dir: string, name: string, into: string): Promise<string[]> {
+async function unpackIf(
+  dir: string,
+  name: string,
+  into: string,
+  wrap?: (command: string[]) => string[],
+): Promise<string[]> {
   const file = path.join(dir, name);
   if (!(await lstat(file).catch(() => null))) return [];
-  return unpack(file, into);
+  return unpack(file, into, wrap);
 }
 
 /**
@@ -95,12 +118,13 @@ export async function saveCache(
   const { home, work } = splitPaths(spec.paths);
   const staged = await store.staging();
   const dropped: string[] = [];
-  const groups: [string[], string | null, string][] = [
-    [work, roots.dir, ARCHIVES.work],
-    [home, roots.home, ARCHIVES.home],
+  const unpacked: Unpacked = {};
+  const groups: [string[], string | null, keyof typeof ARCHIVES][] = [
+    [work, roots.dir, "work"],
+    [home, roots.home, "home"],
   ];
   let any = false;
-  for (const [rels, root, name] of groups) {
+  for (const [rels, root, part] of groups) {
     if (!root || rels.length === 0) continue;
     const present: string[] = [];
     for (const rel of rels) {
@@ -113,7 +137,9 @@ export async function saveCache(
       present.push(rel);
     }
     if (present.length === 0) continue;
-    dropped.push(...(await pack(root, present, path.join(staged, name))));
+    const packed = await pack(root, present, path.join(staged, ARCHIVES[part]));
+    dropped.push(...packed.dropped);
+    unpacked[part] = packed.bytes;
     any = true;
   }
   for (const d of dropped) say(`cache: not saved: ${d} is a symlink leading out of its directory`);
@@ -121,7 +147,7 @@ export async function saveCache(
     await rm(staged, { recursive: true, force: true });
     return say("cache: nothing to save (no cached path exists)");
   }
-  const refused = await store.commit(staged, scope.writes, restored.key);
+  const refused = await store.commit(staged, scope.writes, restored.key, unpacked);
   say(refused ? `cache: not saved: ${refused}` : `cache: saved ${restored.key} in ${secs(t0)}`);
 }
 

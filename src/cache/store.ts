@@ -12,8 +12,15 @@ export interface EntryManifest {
   key: string;
   /** Bytes of the entry's archives. */
   size: number;
+  /** Bytes of the files in each archive once unpacked (entries saved before it was kept: absent). */
+  unpacked?: Unpacked;
   created: number;
   lastUsed: number;
+}
+
+export interface Unpacked {
+  work?: number;
+  home?: number;
 }
 
 export interface StoredEntry extends EntryManifest {
@@ -86,14 +93,19 @@ export class CacheStore {
    * Moves a built entry into place and evicts the least recently used entries over the budget.
    * Returns why it was not stored (already saved, larger than the whole budget), or null.
    */
-  async commit(staged: string, namespace: string, key: string): Promise<string | null> {
+  async commit(
+    staged: string,
+    namespace: string,
+    key: string,
+    unpacked: Unpacked = {},
+  ): Promise<string | null> {
     try {
       const size = await sizeOf(staged);
       if (size > this.budgetBytes) {
         return `the cache is ${mib(size)}, more than the whole cache budget (${mib(this.budgetBytes)}, AIRLOCK_CACHE_SIZE)`;
       }
       const now = Date.now();
-      const m: EntryManifest = { namespace, key, size, created: now, lastUsed: now };
+      const m: EntryManifest = { namespace, key, size, unpacked, created: now, lastUsed: now };
       await writeFile(path.join(staged, "entry.json"), JSON.stringify(m), { mode: 0o600 });
       const nsDir = this.#nsDir(namespace);
       await mkdir(nsDir, { recursive: true, mode: 0o700 });
@@ -155,6 +167,7 @@ function manifestOf(e: StoredEntry): EntryManifest {
     namespace: e.namespace,
     key: e.key,
     size: e.size,
+    ...(e.unpacked ? { unpacked: e.unpacked } : {}),
     created: e.created,
     lastUsed: e.lastUsed,
   };

@@ -42,6 +42,8 @@ export interface BoundsOptions {
   requireCgroups: boolean;
   /** The directories the disk budget covers (the checkout, and a home on disk). */
   dirs: string[];
+  /** A host home in memory (a cached one): limits.home bounds it, as the sandbox's own home. */
+  memoryHome?: string;
 }
 
 export class BoundsError extends Error {}
@@ -51,8 +53,9 @@ export class JobBounds {
   readonly #cgroup: JobCgroup | null;
   readonly #cgroups: CgroupProbe;
   readonly #stop = new AbortController();
-  readonly #watch: { stop(): Promise<void> } | null;
+  readonly #watches: { stop(): Promise<void> }[] = [];
   #diskUsed: number | null = null;
+  #homeUsed: number | null = null;
   /** Said at the start of the log: a limit this machine cannot apply. */
   readonly warning: string | null;
 
@@ -66,13 +69,22 @@ export class JobBounds {
       wanted !== undefined && !o.cgroups.ok
         ? `no memory, process or CPU limit for this job: ${o.cgroups.message}`
         : null;
-    this.#watch =
-      l.diskBytes !== undefined
-        ? watchDisk(o.dirs, l.diskBytes, (used) => {
-            this.#diskUsed = used;
-            this.#stop.abort();
-          })
-        : null;
+    if (l.diskBytes !== undefined) {
+      this.#watches.push(
+        watchDisk(o.dirs, l.diskBytes, (used) => {
+          this.#diskUsed = used;
+          this.#stop.abort();
+        }),
+      );
+    }
+    if (o.memoryHome && l.homeBytes !== undefined) {
+      this.#watches.push(
+        watchDisk([o.memoryHome], l.homeBytes, (used) => {
+          this.#homeUsed = used;
+          this.#stop.abort();
+        }),
+      );
+    }
   }
 
   /** Makes the job's cgroup (when it has cgroup limits and the machine has cgroups). */
@@ -98,14 +110,14 @@ export class JobBounds {
     return new JobBounds(o, cgroup);
   }
 
-  /** Aborted when a limit requires the job to stop now (the disk budget). */
+  /** Aborted when a limit requires the job to stop now (the disk budget, a home in memory). */
   get stopped(): AbortSignal {
     return this.#stop.signal;
   }
 
-  /** True once the disk budget stopped the job. */
+  /** True once the disk budget (or the limit of a home in memory) stopped the job. */
   get overDisk(): boolean {
-    return this.#diskUsed !== null;
+    return this.#diskUsed !== null || this.#homeUsed !== null;
   }
 
   /** The command, made to start inside the job's cgroup. */
@@ -119,7 +131,7 @@ export class JobBounds {
    * sandbox counted when the job's main process ended (null: count the cgroup's).
    */
   async finish(status: string, leftovers: number | null): Promise<string[]> {
-    await this.#watch?.stop();
+    await Promise.all(this.#watches.map((w) => w.stop()));
     const notes: string[] = [];
     const l = this.#job.limits ?? {};
     if (this.#cgroup) {
@@ -138,6 +150,11 @@ export class JobBounds {
     if (this.#diskUsed !== null && l.diskBytes !== undefined) {
       notes.push(
         `killed: the workspace used ${formatBytes(this.#diskUsed)}, past its disk budget of ${formatBytes(l.diskBytes)}`,
+      );
+    }
+    if (this.#homeUsed !== null && l.homeBytes !== undefined) {
+      notes.push(
+        `killed: the home used ${formatBytes(this.#homeUsed)}, past its limit of ${formatBytes(l.homeBytes)} (limits.home)`,
       );
     }
     if (leftovers) {

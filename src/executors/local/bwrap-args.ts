@@ -104,7 +104,7 @@ export function jobArgs(s: JobSandbox): string[] {
   a.push("--proc", "/proc", "--dev", "/dev");
   if (s.tmpBytes !== undefined) a.push("--size", String(s.tmpBytes));
   a.push("--tmpfs", "/tmp");
-  // A cached ~/ path needs the home on disk (see cache/); it then counts against the disk budget.
+  // A cached ~/ path needs the home on the host (see cache/): in memory or on disk.
   if (s.home) a.push("--bind", s.home, SANDBOX.home);
   else {
     if (s.homeBytes !== undefined) a.push("--size", String(s.homeBytes));

@@ -1,20 +1,34 @@
-// A job's `cache:` as the local executor runs it: restore before the job, save after its last
-// process is gone. A cache problem is an `airlock: cache:` line in the log, never a job failure.
-import { type CacheRoots, type Restored, restoreCache, saveCache } from "../../cache/job-cache.js";
+// A job's `cache:` as the local executor runs it: find its entry once the checkout is made,
+// restore it before the job (once its home is made), save after its last process is gone. A
+// cache problem is an `airlock: cache:` line in the log, never a job failure.
+import {
+  type CacheRoots,
+  type Found,
+  findCache,
+  type Restored,
+  restoreCache,
+  saveCache,
+} from "../../cache/job-cache.js";
 import type { CacheStore } from "../../cache/store.js";
 import type { JobIO, JobRequest } from "../types.js";
 import { message } from "./job-text.js";
 
 export interface CacheHooks {
-  restore(): Promise<Restored | null>;
-  save(restored: Restored): Promise<unknown>;
+  find(): Promise<Found | null>;
+  /** `wrap` places the unpacking process (the job's cgroup). */
+  restore(
+    found: Found | null,
+    home: string | null,
+    wrap: (command: string[]) => string[],
+  ): Promise<Restored | null>;
+  save(restored: Restored, home: string | null): Promise<unknown>;
 }
 
-/** Restore and save of the job's cache, or null when it has none here. Never throws. */
+/** Find, restore and save of the job's cache, or null when it has none here. Never throws. */
 export function cacheHooks(
   req: JobRequest & JobIO,
   store: CacheStore | undefined,
-  roots: CacheRoots,
+  dirs: Omit<CacheRoots, "home">,
 ): CacheHooks | null {
   const { cache: spec } = req.job;
   const scope = req.cacheScope;
@@ -31,7 +45,11 @@ export function cacheHooks(
     }
   };
   return {
-    restore: () => guarded("restored", () => restoreCache(store, spec, scope, roots, say)),
-    save: (r) => guarded("saved", () => saveCache(store, spec, scope, roots, r, say)),
+    find: () => guarded("restored", () => findCache(store, spec, scope, dirs)),
+    restore: async (found, home, wrap) =>
+      found &&
+      guarded("restored", () => restoreCache(store, spec, found, { ...dirs, home }, say, wrap)),
+    save: (r, home) =>
+      guarded("saved", () => saveCache(store, spec, scope, { ...dirs, home }, r, say)),
   };
 }

@@ -2,7 +2,7 @@
 // afterwards whatever happened. With `sandbox: false` it runs public jobs as a plain process.
 import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { splitPaths } from "../../cache/job-cache.js";
+import { type Found, splitPaths } from "../../cache/job-cache.js";
 import type { CacheStore } from "../../cache/store.js";
 import { hostName, parseAddress } from "../../egress/rules.js";
 import { attemptOf } from "../attempt.js";
@@ -33,6 +33,8 @@ export interface LocalExecutorOptions {
   hidden?: string[];
   /** Where the per-run workspace root is made (default: the OS temp directory). */
   tempDir?: string;
+  /** A tmpfs for cached homes that fit in memory (default: /dev/shm; null: always on disk). */
+  memoryDir?: string | null;
   /** Extra host paths bound read-only at the same place, e.g. a toolchain under /opt. */
   readOnlyPaths?: string[];
   /** The bwrap binary (default: found on PATH). */
@@ -85,7 +87,11 @@ export class LocalExecutor implements Executor {
       }
     }
     this.#hidden = [...(opts.dataDir ? [opts.dataDir] : []), ...(opts.hidden ?? [])].map(realish);
-    this.#workspaces = new Workspaces({ tempDir: opts.tempDir, exclude: this.#hidden });
+    this.#workspaces = new Workspaces({
+      tempDir: opts.tempDir,
+      exclude: this.#hidden,
+      ...(opts.memoryDir !== undefined ? { memoryDir: opts.memoryDir } : {}),
+    });
   }
 
   /** The per-run directory holding every workspace of this executor (made on first use). */
@@ -152,11 +158,7 @@ export class LocalExecutor implements Executor {
 
     let ws: Workspace;
     try {
-      // A cached ~/ path needs the home on disk, where it can be restored and saved.
-      const cachedHome = !!(req.cacheScope && job.cache && splitPaths(job.cache.paths).home.length);
-      ws = await this.#workspaces.create(req.checkout, job.id, {
-        home: !this.#sandbox || cachedHome,
-      });
+      ws = await this.#workspaces.create(req.checkout, job.id, { home: !this.#sandbox });
     } catch (e) {
       return fail(`cannot prepare the workspace: ${message(e)}`);
     }
@@ -201,41 +203,63 @@ export class LocalExecutor implements Executor {
     if (!isDir || !isInside(await realpath(start), await realpath(ws.src))) {
       throw new JobSetupError(`the job's directory ${workdir} is not a directory of the checkout`);
     }
-    const cache = cacheHooks(req, this.#opts.cache, {
-      checkout: ws.src,
-      dir: start,
-      home: ws.home,
-    });
-    const restored = cache ? await cache.restore() : null;
-    await req.artifacts?.receive(start);
-    // Reports already in the checkout before the job runs are not the job's results.
-    const stamps = await stampReports(start, job.reports);
-    const script = Buffer.from(job.run, "utf8");
+    const cache = cacheHooks(req, this.#opts.cache, { checkout: ws.src, dir: start });
+    const found = cache ? await cache.find() : null;
+    // A cached ~/ path needs the home on the host, where it can be restored and saved.
+    if (cache && !ws.home && splitPaths(job.cache!.paths).home.length) {
+      try {
+        await ws.addHome(await this.#homeInMemory(job, found));
+      } catch (e) {
+        throw new JobSetupError(`cannot prepare the job's home: ${message(e)}`);
+      }
+    }
     const bounds = await JobBounds.start({
       job,
       cgroups: await (this.#opts.cgroups ?? cgroupsHere)(),
       requireCgroups: this.#opts.requireCgroups ?? false,
-      dirs: [ws.src, ...(ws.home ? [ws.home] : [])],
+      dirs: [ws.src, ...(ws.home && !ws.homeInMemory ? [ws.home] : [])],
+      ...(ws.home && ws.homeInMemory ? { memoryHome: ws.home } : {}),
     });
     if (bounds.warning) note(req, bounds.warning);
     try {
+      // In the job's cgroup: what it restores into a home in memory is the job's memory.
+      const restored = cache ? await cache.restore(found, ws.home, (c) => bounds.wrap(c)) : null;
+      await req.artifacts?.receive(start);
+      // Reports already in the checkout before the job runs are not the job's results.
+      const stamps = await stampReports(start, job.reports);
       const result = await this.#process(ws, req, {
         bwrap,
         prlimit,
         start,
         workdir,
-        script,
+        script: Buffer.from(job.run, "utf8"),
         bounds,
         stamps,
       });
       // As GitHub Actions and GitLab do by default: only a job that passed saves its cache.
-      if (cache && restored && result.status === "passed") await cache.save(restored);
+      if (cache && restored && result.status === "passed") await cache.save(restored, ws.home);
       await req.artifacts?.keep(start, result.status);
       return result;
     } catch (e) {
       await bounds.finish("error", null).catch(() => []);
       throw e;
     }
+  }
+
+  /**
+   * Where a cached home goes. In memory (a tmpfs, bounded by limits.home as the sandbox's own
+   * home is) when the entry restored into it fills at most half of limits.home, leaving the job
+   * room to add to it, and the memory directory has room for the whole limit: restoring it and
+   * removing it then cost no disk. Otherwise on disk beside the checkout, under the disk budget
+   * (also when the entry's size is unknown: saved before it was recorded, or no entry yet).
+   */
+  async #homeInMemory(job: JobRequest["job"], found: Found | null): Promise<boolean> {
+    const limit = job.limits?.homeBytes;
+    const size = found?.hit?.entry.unpacked?.home;
+    if (!this.#sandbox || limit === undefined || size === undefined || size > limit / 2) {
+      return false;
+    }
+    return this.#workspaces.memoryRoom(limit);
   }
 
   /** Runs the job's processes to their end and reads what they left: status, notes, reports. */
@@ -266,7 +290,7 @@ export class LocalExecutor implements Executor {
       ? await runSandboxed(req, ws, await this.#sandboxHost(bwrap), {
           ...p,
           workdir: o.workdir,
-          mounts: checkMounts(req.mounts, this.#hidden, await this.#workspaces.root()),
+          mounts: checkMounts(req.mounts, this.#hidden, await this.#workspaces.roots()),
         })
       : await runUnsandboxed(req, ws, start, p);
     const { finished, started } = end;

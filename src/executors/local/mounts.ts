@@ -12,18 +12,17 @@ import { isInside, realish } from "./paths.js";
 export function checkMounts(
   mounts: JobRequest["mounts"],
   hidden: string[],
-  workspaceRoot: string,
+  workspaceRoots: string[],
 ): JobRequest["mounts"] {
-  const others = realish(workspaceRoot);
   return mounts.map((m) => {
     const bad = badMountTarget(m.target);
     if (bad) throw new JobSetupError(`mount target ${m.target} ${bad}`);
     const src = realish(m.source);
     // A subdirectory of the data directory may be granted explicitly; the directory may not.
-    for (const h of [...hidden, others]) {
+    for (const h of [...hidden, ...workspaceRoots.map(realish)]) {
       if (isInside(h, src)) throw new JobSetupError(`mount ${m.source} would expose ${h}`);
     }
-    if (isInside(src, others)) {
+    if (workspaceRoots.some((r) => isInside(src, realish(r)))) {
       throw new JobSetupError(`mount ${m.source} is inside the workspaces of other jobs`);
     }
     return { source: src, target: m.target };

@@ -15,6 +15,7 @@ import {
   readlink,
   realpath,
   rm,
+  statfs,
   symlink,
   writeFile,
 } from "node:fs/promises";
@@ -28,8 +29,12 @@ export class WorkspaceError extends Error {}
 export interface Workspace {
   /** The checkout: a private directory (mode 0700) of its own. */
   src: string;
-  /** An empty home directory beside it, when asked for (jobs outside the sandbox). */
+  /** An empty home directory beside it, when asked for (jobs outside the sandbox, caches). */
   home: string | null;
+  /** The home is on the memory directory (a tmpfs), not beside the checkout. */
+  homeInMemory: boolean;
+  /** Makes the home when create() did not: in memory, or on disk beside the checkout. */
+  addHome(inMemory: boolean): Promise<void>;
   /** A path beside it for the job's script, with the home (the sandbox gets it through a pipe). */
   script: string | null;
   /** Removes the workspace; safe to call more than once. */
@@ -41,6 +46,8 @@ export interface WorkspacesOptions {
   tempDir?: string;
   /** Paths that must never end up in a workspace, e.g. Airlock's data directory. */
   exclude?: string[];
+  /** A tmpfs where homes may be kept in memory (addHome); null: none. Default: /dev/shm. */
+  memoryDir?: string | null;
 }
 
 /**
@@ -52,26 +59,34 @@ export function workspaceTempDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+/** statfs's f_type of a tmpfs. */
+const TMPFS_MAGIC = 0x01021994;
 
 /** Workspaces of one run. Commits are materialised once, then copied per job (no git per job). */
 export class Workspaces {
   readonly #tempDir: string;
+  readonly #memoryDir: string | null;
   readonly #exclude: string[];
   #root: Promise<string> | null = null;
-  #rootPath: string | null = null;
+  #memoryRoot: Promise<string> | null = null;
+  /** Roots made so far, removed at close() or, as a last resort, when the process exits. */
+  readonly #made = new Set<string>();
   readonly #commits = new Map<string, Promise<Tree>>();
   readonly #onExit = () => {
     // Last resort when the process ends without close(): never leave checkouts behind.
-    if (this.#rootPath) rmSync(this.#rootPath, { recursive: true, force: true });
+    for (const dir of this.#made) rmSync(dir, { recursive: true, force: true });
   };
 
   constructor(opts: WorkspacesOptions = {}) {
     this.#tempDir = realish(opts.tempDir ?? tmpdir());
     this.#exclude = (opts.exclude ?? []).map(realish);
-    for (const e of this.#exclude) {
-      if (isInside(this.#tempDir, e)) {
+    const memory = opts.memoryDir === undefined ? "/dev/shm" : opts.memoryDir;
+    this.#memoryDir = memory ? realish(memory) : null;
+    for (const dir of [this.#tempDir, this.#memoryDir]) {
+      const e = dir && this.#exclude.find((x) => isInside(dir, x));
+      if (e) {
         throw new WorkspaceError(
-          `the workspace directory ${this.#tempDir} is inside ${e}, which jobs must not see: set TMPDIR to a directory outside it`,
+          `the workspace directory ${dir} is inside ${e}, which jobs must not see: set TMPDIR to a directory outside it`,
         );
       }
     }
@@ -79,17 +94,35 @@ export class Workspaces {
 
   /** The per-run root (mode 0700), made on first use. */
   root(): Promise<string> {
-    this.#root ??= (async () => {
-      await sweepStaleRoots(this.#tempDir);
-      const dir = await mkdtemp(path.join(this.#tempDir, "airlock-"));
-      await chmod(dir, 0o700);
-      await writeFile(path.join(dir, OWNER), `${OWN_ID}\n`, { mode: 0o600 });
-      await mkdir(path.join(dir, "jobs"), { mode: 0o700 });
-      this.#rootPath = dir;
-      process.on("exit", this.#onExit);
-      return dir;
-    })();
+    this.#root ??= this.#makeRoot(this.#tempDir);
     return this.#root;
+  }
+
+  /** Every root made so far (the disk one, and the memory one once a home is kept there). */
+  async roots(): Promise<string[]> {
+    const made = [this.#root, this.#memoryRoot].map((r) => (r ? r.catch(() => null) : null));
+    return (await Promise.all(made)).filter((r): r is string => r !== null);
+  }
+
+  /**
+   * True when the memory directory is a tmpfs with at least `bytes` free: a home there costs no
+   * disk to restore a cache into and to remove.
+   */
+  async memoryRoom(bytes: number): Promise<boolean> {
+    if (!this.#memoryDir) return false;
+    const st = await statfs(this.#memoryDir).catch(() => null);
+    return !!st && st.type === TMPFS_MAGIC && st.bavail * st.bsize >= bytes;
+  }
+
+  async #makeRoot(parent: string): Promise<string> {
+    await sweepStaleRoots(parent);
+    const dir = await mkdtemp(path.join(parent, "airlock-"));
+    this.#made.add(dir);
+    if (this.#made.size === 1) process.on("exit", this.#onExit);
+    await chmod(dir, 0o700);
+    await writeFile(path.join(dir, OWNER), `${OWN_ID}\n`, { mode: 0o600 });
+    await mkdir(path.join(dir, "jobs"), { mode: 0o700 });
+    return dir;
   }
 
   async create(
@@ -98,21 +131,29 @@ export class Workspaces {
     opts: { home?: boolean } = {},
   ): Promise<Workspace> {
     const root = await this.root();
-    const base = path.join(root, "jobs", `${dirSafe(jobId)}-${randomBytes(4).toString("hex")}`);
-    const home = opts.home ? `${base}.home` : null;
-    const script = opts.home ? `${base}.sh` : null;
+    const name = `${dirSafe(jobId)}-${randomBytes(4).toString("hex")}`;
+    const base = path.join(root, "jobs", name);
     const ws: Workspace = {
       src: base,
-      home,
-      script,
+      home: null,
+      homeInMemory: false,
+      script: opts.home ? `${base}.sh` : null,
+      addHome: async (inMemory) => {
+        if (inMemory) this.#memoryRoot ??= this.#makeRoot(this.#memoryDir!);
+        const dir = inMemory ? await this.#memoryRoot! : root;
+        const home = path.join(dir, "jobs", `${name}.home`);
+        await mkdir(home, { mode: 0o700 });
+        ws.home = home;
+        ws.homeInMemory = inMemory;
+      },
       remove: async () => {
         await removeTree(base);
-        if (home) await removeTree(home);
-        if (script) await rm(script, { force: true });
+        if (ws.home) await removeTree(ws.home);
+        if (ws.script) await rm(ws.script, { force: true });
       },
     };
     try {
-      if (home) await mkdir(home, { mode: 0o700 });
+      if (opts.home) await ws.addHome(false);
       if (source.kind === "commit") {
         await copyTree(await this.#commit(source.repoDir, source.sha), base);
       } else {
@@ -128,12 +169,15 @@ export class Workspaces {
 
   /** Removes every workspace and the commit cache. */
   async close(): Promise<void> {
-    const root = this.#root ? await this.#root.catch(() => null) : null;
+    const roots = await Promise.all(
+      [this.#root, this.#memoryRoot].map((r) => (r ? r.catch(() => null) : null)),
+    );
     this.#root = null;
+    this.#memoryRoot = null;
     this.#commits.clear();
+    for (const root of roots) if (root) await removeTree(root);
+    this.#made.clear();
     process.off("exit", this.#onExit);
-    if (root) await removeTree(root);
-    this.#rootPath = null;
   }
 
   #commit(repoDir: string, sha: string): Promise<Tree> {
