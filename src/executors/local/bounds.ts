@@ -5,7 +5,7 @@ import { formatBytes, formatCount } from "../../config/size.js";
 import type { JobSpec } from "../types.js";
 import { isRestricted } from "../types.js";
 import { type CgroupProbe, cgroupName, type JobCgroup, probeCgroups } from "./cgroup.js";
-import { watchDisk } from "./disk-watch.js";
+import { type Budget, type DiskWatch, watchDisk } from "./disk-watch.js";
 
 /**
  * Puts the command in the cgroups whose cgroup.procs files follow, then execs it: `$$` is the
@@ -53,7 +53,7 @@ export class JobBounds {
   readonly #cgroup: JobCgroup | null;
   readonly #cgroups: CgroupProbe;
   readonly #stop = new AbortController();
-  readonly #watches: { stop(): Promise<void> }[] = [];
+  readonly #watch: DiskWatch | null;
   #diskUsed: number | null = null;
   #homeUsed: number | null = null;
   /** Said at the start of the log: a limit this machine cannot apply. */
@@ -69,22 +69,21 @@ export class JobBounds {
       wanted !== undefined && !o.cgroups.ok
         ? `no memory, process or CPU limit for this job: ${o.cgroups.message}`
         : null;
+    const budgets: Budget[] = [];
     if (l.diskBytes !== undefined) {
-      this.#watches.push(
-        watchDisk(o.dirs, l.diskBytes, (used) => {
-          this.#diskUsed = used;
-          this.#stop.abort();
-        }),
-      );
+      budgets.push({ dirs: o.dirs, bytes: l.diskBytes, over: (used) => this.#over("disk", used) });
     }
     if (o.memoryHome && l.homeBytes !== undefined) {
-      this.#watches.push(
-        watchDisk([o.memoryHome], l.homeBytes, (used) => {
-          this.#homeUsed = used;
-          this.#stop.abort();
-        }),
-      );
+      const over = (used: number) => this.#over("home", used);
+      budgets.push({ dirs: [o.memoryHome], bytes: l.homeBytes, over });
     }
+    this.#watch = budgets.length ? watchDisk(budgets) : null;
+  }
+
+  #over(what: "disk" | "home", used: number): void {
+    if (what === "disk") this.#diskUsed = used;
+    else this.#homeUsed = used;
+    this.#stop.abort();
   }
 
   /** Makes the job's cgroup (when it has cgroup limits and the machine has cgroups). */
@@ -131,7 +130,7 @@ export class JobBounds {
    * sandbox counted when the job's main process ended (null: count the cgroup's).
    */
   async finish(status: string, leftovers: number | null): Promise<string[]> {
-    await Promise.all(this.#watches.map((w) => w.stop()));
+    await this.#watch?.stop();
     const notes: string[] = [];
     const l = this.#job.limits ?? {};
     if (this.#cgroup) {

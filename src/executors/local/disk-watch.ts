@@ -1,6 +1,6 @@
-// The workspace's disk budget, enforced while the job runs: `du` measures the job's directories
-// now and again (never so often that measuring costs more than a tenth of the time), and the
-// first measure past the budget stops the job. A job can overshoot by what it writes between two
+// The workspace's disk budget (and the size of a home kept in memory), enforced while the job
+// runs: `du` measures the job's directories now and again (never so often that measuring costs
+// more than a tenth of the time), and the first measure past a budget stops the job. A job can overshoot by what it writes between two
 // measures; RLIMIT_FSIZE (`limits.file_size`) bounds a single file at once.
 import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -15,17 +15,20 @@ export interface DiskWatch {
   stop(): Promise<void>;
 }
 
+/** Directories that may hold at most `bytes` together; `over` is called when they hold more. */
+export interface Budget {
+  dirs: string[];
+  bytes: number;
+  over(used: number): void;
+}
+
 /**
- * Measures `dirs` every second or so; calls `over` once, with the bytes used, when they exceed
- * `budget`, and stops.
+ * Measures every budget's directories every second or so, with one `du`; calls the first
+ * budget found over with the bytes its directories use, and stops.
  */
-export function watchDisk(
-  dirs: string[],
-  budget: number,
-  over: (used: number) => void,
-  opts: { intervalMs?: number } = {},
-): DiskWatch {
+export function watchDisk(budgets: Budget[], opts: { intervalMs?: number } = {}): DiskWatch {
   const ctrl = new AbortController();
+  const dirs = budgets.flatMap((b) => b.dirs);
   const loop = (async () => {
     let pause = opts.intervalMs ?? MIN_INTERVAL_MS;
     for (;;) {
@@ -37,9 +40,12 @@ export function watchDisk(
       const t0 = performance.now();
       const used = await diskUsage(dirs, ctrl.signal);
       if (ctrl.signal.aborted) return;
-      if (used !== null && used > budget) {
-        over(used);
-        return;
+      for (const b of budgets) {
+        const sum = used && b.dirs.reduce((n, d) => n + (used.get(d) ?? 0), 0);
+        if (sum && sum > b.bytes) {
+          b.over(sum);
+          return;
+        }
       }
       pause = Math.max(opts.intervalMs ?? MIN_INTERVAL_MS, (performance.now() - t0) * DUTY);
     }
@@ -53,27 +59,26 @@ export function watchDisk(
 }
 
 /**
- * Bytes of disk the directories use (blocks, not apparent sizes: a sparse file costs nothing),
+ * Bytes of disk each directory uses (blocks, not apparent sizes: a sparse file costs nothing),
  * or null when du could not run. Files vanishing while du walks are the job's business.
  */
-export function diskUsage(dirs: string[], signal?: AbortSignal): Promise<number | null> {
+export function diskUsage(
+  dirs: string[],
+  signal?: AbortSignal,
+): Promise<Map<string, number> | null> {
   return new Promise((resolve) => {
     execFile(
       "du",
       ["-s", "-x", "-B1", "--", ...dirs],
       { signal, maxBuffer: 1 << 16 },
       (err, stdout) => {
-        let total = 0;
-        let any = false;
+        const used = new Map<string, number>();
         for (const line of String(stdout).split("\n")) {
-          const m = /^(\d+)\t/.exec(line);
-          if (m) {
-            total += Number(m[1]);
-            any = true;
-          }
+          const m = /^(\d+)\t(.*)$/.exec(line);
+          if (m) used.set(m[2]!, Number(m[1]));
         }
         // du exits 1 when some file vanished mid-walk, and still prints its totals.
-        resolve(any ? total : err ? null : 0);
+        resolve(used.size > 0 || !err ? used : null);
       },
     );
   });
