@@ -115,7 +115,11 @@ export class Workspaces {
   }
 
   async #makeRoot(parent: string): Promise<string> {
-    await sweepStaleRoots(parent);
+    // Homes a killed run left in memory go too, whichever root this run makes first.
+    await Promise.all([
+      sweepStaleRoots(parent),
+      this.#memoryDir && sweepStaleRoots(this.#memoryDir),
+    ]);
     const dir = await mkdtemp(path.join(parent, "airlock-"));
     this.#made.add(dir);
     if (this.#made.size === 1) process.on("exit", this.#onExit);

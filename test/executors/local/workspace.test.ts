@@ -155,5 +155,16 @@ describe("workspace roots left by a killed run", () => {
     } finally {
       await ws.close();
     }
+    // Homes a killed run kept in memory go at the next start too, before any is kept there.
+    const memory = path.join(t.dir, "sweep-memory");
+    mkdirSync(path.join(memory, "airlock-killed", "jobs", "j-1.home"), { recursive: true });
+    writeFileSync(path.join(memory, "airlock-killed", "owner"), `${dead}\n`);
+    const next = new Workspaces({ tempDir: dir, memoryDir: memory });
+    try {
+      await next.root();
+      assert.deepEqual(readdirSync(memory), []);
+    } finally {
+      await next.close();
+    }
   });
 });
