@@ -10,7 +10,9 @@
 // design: a row shows that cost apart. Two more rows put the pipeline's workspaces
 // (AIRLOCK_WORKSPACES=/dev/shm) and the shell's copy and home on a tmpfs: restoring ~/.npm,
 // installing node_modules and removing the workspace are file creations and removals, which a
-// busy disk makes slow, and the tmpfs pair shows Airlock's own cost without them.
+// busy disk makes slow, and the tmpfs pair shows Airlock's own cost without them. The job's
+// ~/.npm is restored into memory when it fits in half of limits.home (docs/configuration.md,
+// "cache"), as a user's job gets it; the shell's warm ~/.npm is on disk, read from the page cache.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
@@ -22,7 +24,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import type { BenchResult } from "./types.js";
 
@@ -199,7 +201,9 @@ export default async function cacheBench(): Promise<BenchResult> {
           : []),
       ],
       notes: [
-        `target: warm pipeline (with the shell's ${CPUS} CPUs) ≤ 1.3× the shell; ${RUNS} rounds, each running every row once`,
+        `target: warm pipeline (with the shell's ${CPUS} CPUs) ≤ 1.3× the shell; ${RUNS} rounds, each running every row once; load average ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(" ")} at the end`,
         ...cacheLines,
       ],
     };
