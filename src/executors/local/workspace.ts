@@ -80,16 +80,17 @@ export class Workspaces {
   constructor(opts: WorkspacesOptions = {}) {
     this.#tempDir = realish(opts.tempDir ?? tmpdir());
     this.#exclude = (opts.exclude ?? []).map(realish);
-    const memory = opts.memoryDir === undefined ? "/dev/shm" : opts.memoryDir;
-    this.#memoryDir = memory ? realish(memory) : null;
-    for (const dir of [this.#tempDir, this.#memoryDir]) {
-      const e = dir && this.#exclude.find((x) => isInside(dir, x));
-      if (e) {
+    for (const e of this.#exclude) {
+      if (isInside(this.#tempDir, e)) {
         throw new WorkspaceError(
-          `the workspace directory ${dir} is inside ${e}, which jobs must not see: set TMPDIR to a directory outside it`,
+          `the workspace directory ${this.#tempDir} is inside ${e}, which jobs must not see: set TMPDIR to a directory outside it`,
         );
       }
     }
+    // A memory directory inside a hidden path is not used: homes stay on disk.
+    const memory = opts.memoryDir === undefined ? "/dev/shm" : opts.memoryDir;
+    const real = memory ? realish(memory) : null;
+    this.#memoryDir = real && !this.#exclude.some((e) => isInside(real, e)) ? real : null;
   }
 
   /** The per-run root (mode 0700), made on first use. */
@@ -173,13 +174,11 @@ export class Workspaces {
 
   /** Removes every workspace and the commit cache. */
   async close(): Promise<void> {
-    const roots = await Promise.all(
-      [this.#root, this.#memoryRoot].map((r) => (r ? r.catch(() => null) : null)),
-    );
+    const roots = await this.roots();
     this.#root = null;
     this.#memoryRoot = null;
     this.#commits.clear();
-    for (const root of roots) if (root) await removeTree(root);
+    for (const root of roots) await removeTree(root);
     this.#made.clear();
     process.off("exit", this.#onExit);
   }
