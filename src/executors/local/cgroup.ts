@@ -65,9 +65,8 @@ export class CgroupHost {
     }
     const job = new JobCgroup(this.version, dirs, limits);
     try {
-      // Recursive: another Airlock process may just have removed the (v1) parent it found empty.
       // Each hierarchy at once: the kernel's work is in the syscalls, not in their order.
-      await Promise.all([...dirs.keys()].map((dir) => mkdir(dir, { recursive: true })));
+      await Promise.all([...dirs.keys()].map((dir) => makeDir(dir)));
       await job.apply();
     } catch (e) {
       await job.remove().catch(() => {});
@@ -217,6 +216,26 @@ export class JobCgroup {
     await Promise.all([...this.dirs.keys()].map((dir) => removeDir(dir)));
   }
 }
+
+/**
+ * Makes a job's cgroup directory and its parent. Another Airlock process on the host (a replica,
+ * `airlock run`) may remove the v1 parent it found empty between the two: Node's recursive mkdir
+ * then fails with ENOENT or ENOTDIR, and the job would fail for no fault of its own; made again.
+ */
+async function makeDir(dir: string): Promise<void> {
+  for (let tries = 1; ; tries++) {
+    try {
+      await mkdir(dir, { recursive: true });
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (tries >= MAKE_TRIES || (code !== "ENOENT" && code !== "ENOTDIR")) throw e;
+    }
+  }
+}
+
+/** Tries at making a job's cgroup directory while other processes remove its parent. */
+const MAKE_TRIES = 20;
 
 /** Removes a cgroup directory, waiting for exiting processes to leave it. */
 async function removeDir(dir: string): Promise<void> {

@@ -1,10 +1,11 @@
 // The cgroup module: the v2 path against a cgroup2 layout made here (file by file, as the kernel
 // shows it), and the v1 path against this machine's real hierarchies.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import {
   cgroupName,
   parseMountinfo,
@@ -89,6 +90,51 @@ describe("cgroup v2 (a layout made by the test)", () => {
     assert.ok(existsSync([...mine.dirs.keys()][0]!));
     await mine.remove();
     assert.ok(existsSync(path.join(own, "jobs")));
+  });
+});
+
+describe("cgroup v1 parents shared by several Airlock processes (directories made by the test)", () => {
+  it("a job's cgroup is made even while another process removes the parent it found empty", async () => {
+    // Three processes (replicas, `airlock run`) each make and remove 1500 job cgroups under the
+    // same parents, each removing a parent it finds empty, as CgroupHost.remove does on v1.
+    const root = path.join(t.dir, "v1-shared");
+    const module = fileURLToPath(
+      new URL("../../../src/executors/local/cgroup.ts", import.meta.url),
+    );
+    const script = `
+      import { CgroupHost } from ${JSON.stringify(module)};
+      const host = new CgroupHost(1, {
+        memory: ${JSON.stringify(path.join(root, "memory", "airlock-jobs"))},
+        pids: ${JSON.stringify(path.join(root, "pids", "airlock-jobs"))},
+      });
+      const failures = [];
+      for (let i = 0; i < 1500; i++) {
+        try {
+          await host.remove(await host.create(process.pid + "-" + i, { memoryBytes: 1 << 26, processes: 16 }));
+        } catch (e) {
+          failures.push(String(e));
+        }
+      }
+      console.log(JSON.stringify(failures));`;
+    const one = () =>
+      new Promise<string[]>((resolve, reject) => {
+        const child = spawn(process.execPath, [
+          "--import",
+          "tsx",
+          "--input-type=module",
+          "-e",
+          script,
+        ]);
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+        });
+        child.stderr.pipe(process.stderr);
+        child.on("error", reject);
+        child.on("exit", () => resolve(JSON.parse(out || "null") as string[]));
+      });
+    const failures = (await Promise.all([one(), one(), one()])).flat();
+    assert.deepEqual(failures, []);
   });
 });
 
