@@ -4,7 +4,14 @@
 // lines (DESIGN.md invariant 5); the full record is on the private run page that details_url
 // points to.
 import type { CheckConclusion, CheckRunState } from "../forge/types.js";
-import { type JobRow, jobNotes, type RunRow, type TestResult } from "../store/index.js";
+import {
+  JOB_GAVE_UP,
+  JOB_INTERRUPTED,
+  type JobRow,
+  jobNotes,
+  type RunRow,
+  type TestResult,
+} from "../store/index.js";
 import type { GateDecision } from "./gate.js";
 
 export const GATE_CHECK = "airlock/all-tests";
@@ -145,7 +152,9 @@ export function renderJobCheck(run: RunRow, job: JobRow, opts: RenderOptions = {
       ? formatDuration(job.finished_at - job.started_at)
       : undefined;
   const counts = `${job.tests_passed} passed, ${job.tests_failed} failed, ${job.tests_skipped} skipped`;
-  const stateWord = job.state.replace("_", " ");
+  // A job its gateway's death ended (and Airlock gave up on) did not fail: the title says so.
+  const interrupted = job.reason === JOB_INTERRUPTED || job.reason === JOB_GAVE_UP;
+  const stateWord = interrupted ? "interrupted" : job.state.replace("_", " ");
   const title = clip(
     [
       stateWord[0]!.toUpperCase() + stateWord.slice(1),

@@ -2,7 +2,7 @@
 // head succeeded. A partial (label- or /test-filtered) run never turns it green; a selection that
 // covers every restricted job (the `test-all` label) is a full run. It never concludes while an
 // attempt of a run on the head is still queued or running: that attempt may change the answer.
-import type { JobRow, RunRow } from "../store/index.js";
+import { JOB_GAVE_UP, type JobRow, type RunRow } from "../store/index.js";
 
 export interface GateInput {
   /** The PR's current head SHA. */
@@ -132,7 +132,11 @@ function decideOnRuns(input: GateInput): GateDecision {
     return !ACTIVE.has(s) && !FINAL_OK.has(s);
   });
   if (bad.length) {
-    const detail = bad.map((id) => `${id} (${latest.get(id)?.state.replace("_", " ")})`);
+    const detail = bad.map((id) => {
+      const j = latest.get(id);
+      // Given up after its gateway kept stopping: not a failure of the job.
+      return `${id} (${j?.reason === JOB_GAVE_UP ? "interrupted" : j?.state.replace("_", " ")})`;
+    });
     return {
       state: "failure",
       title: `${bad.length} of ${required.length} required job${required.length === 1 ? "" : "s"} did not pass`,

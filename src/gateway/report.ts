@@ -32,8 +32,6 @@ export interface GateContext {
   draft?: boolean;
   /** Only these runs count (those decided against the PR's current base); all when omitted. */
   runIds?: ReadonlySet<string>;
-  /** The request reporting its own end: its run is over although it is not marked done yet. */
-  ending?: string;
 }
 
 /** Why a commit's gate no longer applies: the PR moved on, or was closed. */
@@ -41,6 +39,9 @@ export interface GateEnd {
   title: string;
   summary: string;
 }
+
+/** The turn a commit's gate is computed and stored in (see Reporter.inTurn). */
+export const gateTurn = (repo: string, headSha: string) => `gate:${repo}@${headSha}`;
 
 export const superseded = (newSha: string): GateEnd => ({
   title: `Superseded by ${newSha.slice(0, 12)}`,
@@ -85,25 +86,30 @@ function inRequestOrder<T extends { run: RunRow }>(
 
 export class Reporter {
   private readonly requests: RunRequestQueue;
-  /** The gate reports of each commit, one after another (see `serially`). */
-  private readonly gateQueue = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: ReporterOptions) {
     this.requests = opts.requests ?? opts.outbox.db.requests;
   }
 
   /**
-   * Runs the gate reports of one commit one at a time: a gate is computed from the store and then
-   * enqueued, and a computation that read older state must not be enqueued after a newer one.
+   * Computes and stores a commit's gate in one transaction (`via`, or one of its own) that first
+   * takes the commit's turn, on every gateway sharing the store: a gate computed from older state
+   * is never stored after one computed from newer state, and a change `via` made before (a request
+   * settled) is seen by every gate computed after this one. So whichever gateway settles a commit's
+   * last request, or dies doing it, the gate stored last is computed from the final state.
    */
-  private serially(key: string, fn: () => Promise<void>): Promise<void> {
-    const next = (this.gateQueue.get(key) ?? Promise.resolve()).catch(() => {}).then(fn);
-    this.gateQueue.set(key, next);
-    const forget = () => {
-      if (this.gateQueue.get(key) === next) this.gateQueue.delete(key);
+  private inTurn(
+    repo: string,
+    headSha: string,
+    via: Store | undefined,
+    fn: (tx: Store) => Promise<void>,
+  ): Promise<void> {
+    const run = async (tx: Store) => {
+      await tx.leases.takeTurns(gateTurn(repo, headSha));
+      await fn(tx);
+      tx.afterCommit(() => this.opts.onEnqueued?.());
     };
-    next.then(forget, forget);
-    return next;
+    return via ? run(via) : this.opts.outbox.db.transaction(run);
   }
 
   private get render() {
@@ -130,13 +136,9 @@ export class Reporter {
         ? async (tx: Store) =>
             (await tx.requests.jobOwner(req.repo, req.pr, req.headSha, job.job_id)) === runId
         : undefined;
-      await this.opts.outbox.checkRun(
-        repo,
-        installationId,
-        renderJobCheck(run, job, this.render),
-        undefined,
-        owned,
-      );
+      await this.opts.outbox.checkRun(repo, installationId, renderJobCheck(run, job, this.render), {
+        ...(owned ? { onlyIf: owned } : {}),
+      });
     }
     this.opts.onEnqueued?.();
   }
@@ -158,31 +160,31 @@ export class Reporter {
 
   /**
    * The gate on the PR's head. Only runs that carried restricted jobs count (a public-only run
-   * says nothing about them), unless the pipeline has no restricted job at all.
+   * says nothing about them), unless the pipeline has no restricted job at all. `via`: the
+   * transaction that settled what the gate reports (see `inTurn`).
    */
-  gate(g: GateContext): Promise<void> {
-    return this.serially(`${g.repo}@${g.headSha}`, () => this.gateNow(g));
+  gate(g: GateContext, via?: Store): Promise<void> {
+    return this.inTurn(g.repo, g.headSha, via, (tx) => this.gateNow(g, tx));
   }
 
-  private async gateNow(g: GateContext) {
-    const listed = await this.opts.runs.list({ repo: g.repo, pr: g.pr }, { limit: 500, offset: 0 });
+  private async gateNow(g: GateContext, tx: Store) {
+    const listed = await tx.runs.list({ repo: g.repo, pr: g.pr }, { limit: 500, offset: 0 });
     const rows = listed.rows.filter(
       (r) => r.sha === g.headSha && r.source === "github" && (!g.runIds || g.runIds.has(r.id)),
     );
     const found = [];
     for (const run of rows) {
-      const jobs = await this.opts.runs.jobs(run.id);
+      const jobs = await tx.runs.jobs(run.id);
       if (g.restricted.length > 0 && !jobs.some((j) => j.restricted === 1)) continue;
       found.push({ run, jobs });
     }
-    const onHead = await this.requests.forPr(g.repo, g.pr, g.headSha);
+    const onHead = await tx.requests.forPr(g.repo, g.pr, g.headSha);
     const requests = new Map(onHead.map((r) => [r.id, r] as const));
     // Attempts still to come or under way: a queued retry of an interrupted run included. A
     // public-only request says nothing about restricted jobs.
     const pending = onHead.filter(
       (r) =>
         (r.state === "queued" || r.state === "running") &&
-        r.id !== g.ending &&
         (!g.runIds || g.runIds.has(r.id)) &&
         (g.restricted.length === 0 || r.kind !== "public"),
     ).length;
@@ -205,8 +207,9 @@ export class Reporter {
       ...this.render,
       ...(newest ? { runId: newest.run.id } : {}),
     });
-    await this.opts.outbox.checkRun(g.repo, g.installationId, withNotes(state, g.notes));
-    this.opts.onEnqueued?.();
+    await this.opts.outbox.checkRun(g.repo, g.installationId, withNotes(state, g.notes), {
+      via: tx,
+    });
   }
 
   /**
@@ -215,11 +218,11 @@ export class Reporter {
    * neutral check as passing, and GitHub does not move a completed check back to in progress, so
    * the commit could later pass on it (a force-push back to it, a reopen).
    */
-  gateEnded(repo: string, installationId: number, headSha: string, end: GateEnd) {
-    return this.serially(`${repo}@${headSha}`, async () => {
+  gateEnded(repo: string, installationId: number, headSha: string, end: GateEnd, via?: Store) {
+    return this.inTurn(repo, headSha, via, async (tx) => {
       const state = renderGateCheck(headSha, { state: "failure", ...end }, this.render);
-      await this.opts.outbox.checkRun(repo, installationId, { ...state, conclusion: "cancelled" });
-      this.opts.onEnqueued?.();
+      const ended = { ...state, conclusion: "cancelled" as const };
+      await this.opts.outbox.checkRun(repo, installationId, ended, { via: tx });
     });
   }
 

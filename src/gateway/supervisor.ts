@@ -30,12 +30,18 @@ export interface SupervisorOptions {
   holds?(req: RunRequestRow, inFlight: RunRequestRow[]): boolean;
   pollMs?: number;
   onError?(message: string, req: RunRequestRow): void;
-  /** Attempts in all for a request whose execution throws (default 3); shutdowns do not count. */
+  /**
+   * Attempts in all for a request whose execution throws (default 3); a shutdown or a gateway dying
+   * under it does not count.
+   */
   maxAttempts?: number;
   /** The pause before a failed request is taken up again, doubled at each attempt. */
   retryDelayMs?: number;
-  /** Called after each failed execution was settled (to end its run and report it, for example). */
-  failed?(req: RunRequestRow, message: string): Promise<void>;
+  /**
+   * Settles a failed execution by calling `settle` (taken up again, given up or cancelled) with the
+   * requests of the transaction that reports it; by default `settle` is called alone.
+   */
+  failed?(req: RunRequestRow, settle: (requests: RunRequestQueue) => Promise<void>): Promise<void>;
 }
 
 interface InFlight {
@@ -201,14 +207,13 @@ export class Supervisor {
     // execute may have settled the request itself before it threw.
     if ((await this.opts.requests.get(req.id))?.state !== "running") return;
     const why = `failed: ${message}`.slice(0, 500);
-    if (signal.aborted) {
-      await this.opts.requests.finish(req.id, "cancelled", String(signal.reason));
-    } else if (retry) {
-      await this.opts.requests.requeue(req, newRequestId(), Date.now(), why);
-    } else {
-      await this.opts.requests.finish(req.id, "done", why);
-    }
-    await this.opts.failed?.(req, message);
+    const settle = async (requests: RunRequestQueue) => {
+      if (signal.aborted) await requests.finish(req.id, "cancelled", String(signal.reason));
+      else if (retry) await requests.requeue(req, newRequestId(), Date.now(), why);
+      else await requests.finish(req.id, "done", why);
+    };
+    if (this.opts.failed) await this.opts.failed(req, settle);
+    else await settle(this.opts.requests);
   }
 
   private async checkIdle(): Promise<void> {

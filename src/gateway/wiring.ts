@@ -28,7 +28,7 @@ export interface FlowWiringOptions {
   /** Jobs at once within a run, and runs at once: win over `capacity` (tests). */
   concurrency?: number;
   maxRuns?: number;
-  /** Attempts of a run interrupted by a restart or failing to execute (default 3). */
+  /** Attempts of a run whose execution fails (default 3); a restart or a lost gateway spends none. */
   maxAttempts?: number;
   /** How long a trust answer is reused when no membership event says it changed (default 60 s). */
   trustTtlMs?: number;

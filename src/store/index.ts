@@ -2,7 +2,13 @@
 // helpers that belong with the records.
 export { CopyError, copyDatabase, TABLES } from "./copy.js";
 export { ensureDataDir, resolveDataDir } from "./datadir.js";
-export { jobEgress, jobNotes, jobStatesText } from "./job-text.js";
+export {
+  JOB_GAVE_UP,
+  JOB_INTERRUPTED,
+  jobEgress,
+  jobNotes,
+  jobStatesText,
+} from "./job-text.js";
 export { newRequestId } from "./kysely/run-requests.js";
 export { hashCredential, newCredential, TOKEN_PREFIX } from "./kysely/sessions.js";
 export {

@@ -3,6 +3,11 @@ import type { EgressRecord } from "../egress/record.js";
 import type { JobRow } from "./types.js";
 
 /** A job's closing notes (see JobsTable.notes). */
+/** Why a job ended that was running (or waiting) when its gateway died. */
+export const JOB_INTERRUPTED = "Airlock stopped while the job was running";
+/** Why a job ended that Airlock gave up on after its gateway died under it too often. */
+export const JOB_GAVE_UP = "interrupted too often";
+
 export function jobNotes(j: Pick<JobRow, "notes">): string[] {
   try {
     const n = JSON.parse(j.notes) as unknown;

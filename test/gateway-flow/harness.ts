@@ -21,6 +21,7 @@ import {
   type EventQueue,
   type OpenedStore,
   openStore,
+  type Store,
 } from "../../src/store/index.js";
 import { LogStore } from "../../src/store/logs.js";
 import { GatewayMetrics } from "../../src/web/metrics.js";
@@ -146,6 +147,8 @@ export async function startFlowServer(o: {
   diskReserveBytes?: number;
   /** Serve the console beside the webhook, as `airlock serve` does. */
   console?: boolean;
+  /** Attempts of a run whose execution fails (default 6). */
+  maxAttempts?: number;
 }): Promise<FlowServer> {
   const db = await openStore({ dataDir: o.dataDir, database: o.database });
   const events = db.events;
@@ -159,8 +162,7 @@ export async function startFlowServer(o: {
     cloneBaseUrl: o.cloneBase,
     publicUrl: PUBLIC_URL,
     ...(o.capacity ? { capacity: o.capacity } : { concurrency: 2, maxRuns: 2 }),
-    // More attempts than the durability test's kills, so that no request can run out of them.
-    maxAttempts: 6,
+    maxAttempts: o.maxAttempts ?? 6,
     outbox: { baseDelayMs: 20, maxDelayMs: 200 },
     runnerFor: async (config, jobs) => {
       const built = await createRunnerDeps({
@@ -427,6 +429,40 @@ export class World {
     await this.gh.close();
     rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/**
+ * What happened on a PR's commits (or one of them), for a failure message: each request in
+ * order with its attempt, state, note and run's job states (and a job's error), then each check's
+ * history on GitHub's side (which run wrote which state, in order).
+ */
+export async function historyOf(
+  db: Store,
+  gh: GitHubDouble,
+  pr: number,
+  sha?: string,
+): Promise<string> {
+  const lines: string[] = [];
+  const shas = new Set<string>(sha ? [sha] : []);
+  const reqs = await db.requests.forPr(REPO, pr, sha);
+  for (const r of reqs) {
+    shas.add(r.headSha);
+    const run = await db.runs.get(r.id);
+    const jobs = (await db.runs.jobs(r.id)).map(
+      (j) => `${j.job_id}=${j.state}${j.error ? ` (${j.error})` : ""}`,
+    );
+    lines.push(
+      `request ${r.id} PR ${r.pr} ${r.headSha.slice(0, 7)} ${r.kind} attempt ${r.attempt} ${r.state} (${r.note ?? ""}); run ${run?.status ?? "none"} [${jobs.join(" ")}]`,
+    );
+  }
+  for (const ch of gh.checkRuns(REPO).filter((c) => shas.has(c.head_sha))) {
+    const steps = ch.history.map((h) => {
+      const ext = typeof h.external_id === "string" ? h.external_id.split("/")[0] : "-";
+      return `${String(h.conclusion ?? h.status ?? "?")}@${ext}`;
+    });
+    lines.push(`check ${ch.name} on ${ch.head_sha.slice(0, 7)}: ${steps.join(" → ")}`);
+  }
+  return lines.join("\n");
 }
 
 /**

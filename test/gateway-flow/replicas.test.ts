@@ -190,8 +190,8 @@ if (postgres) {
             `PR ${pr} ${kind}`,
           );
         }
-        // The killed run was adopted by the survivor: recorded as an error, taken up again.
-        assert.equal((await store.runs.get(victim.run))?.status, "error");
+        // The killed run was adopted by the survivor: recorded as interrupted, taken up again.
+        assert.equal((await store.runs.get(victim.run))?.status, "interrupted");
         const retry = requests.find((r) => r.attempt > 1 && r.state === "done");
         assert.ok(retry, "the interrupted run was taken up again");
         assert.ok(!retry.lease_owner?.includes(`:${victim.pid}:`), "by the other replica");

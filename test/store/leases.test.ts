@@ -156,6 +156,42 @@ for (const engine of await engines()) {
       await b.requests.finish("q3", "done");
     });
 
+    it("a turn is one transaction's at a time, across gateways; the next sees what it wrote", async () => {
+      // A gate is computed and stored in its commit's turn: the next computation must see the
+      // request the previous transaction ended (on SQLite, one gateway runs one at a time).
+      await a.requests.insert(request("q5"));
+      const second = engine.name === "postgres" ? b : a;
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      let entered!: () => void;
+      const inTurn = new Promise<void>((r) => {
+        entered = r;
+      });
+      const order: string[] = [];
+      const first = a.transaction(async (tx) => {
+        await tx.leases.takeTurns("gate:o/r@a");
+        entered();
+        await held;
+        await tx.requests.finish("q5", "done");
+      });
+      await inTurn;
+      const next = second.transaction(async (tx) => {
+        await tx.leases.takeTurns("gate:o/r@a");
+        order.push("second in turn");
+        return (await tx.requests.get("q5"))?.state;
+      });
+      // Give the second transaction time to (wrongly) take the turn: it must wait.
+      await new Promise((r) => setTimeout(r, 300));
+      order.push("first commits");
+      release();
+      await first;
+      assert.equal(await next, "done");
+      assert.deepEqual(order, ["first commits", "second in turn"]);
+      await assert.rejects(a.leases.takeTurns("gate:o/r@a"), /for a transaction/);
+    });
+
     it("a stop is asked through the store of whichever gateway runs the request", async () => {
       await a.requests.insert(request("q4"));
       await a.requests.claimNext();

@@ -2,6 +2,7 @@
 // filters a page at a time, and recorded as errors when a process died under them.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { JOB_GAVE_UP, jobNotes } from "../../src/store/index.js";
 import type { NewJob } from "../../src/store/types.js";
 import { engines, type OpenedTestStore } from "../support/engines.js";
 
@@ -113,7 +114,7 @@ for (const engine of await engines()) {
       assert.equal((await runs.latest("github"))?.id, "list-4");
     });
 
-    it("records runs a dead process left as errors, their unfinished jobs cancelled", async () => {
+    it("records runs a dead process left as interrupted, their unfinished jobs cancelled", async () => {
       const { runs } = t.store;
       for (const id of ["dead", "alive"]) {
         await runs.create({ id, source: "gateway-test", repo: "o/r", ref: null, sha: "1" }, [
@@ -126,12 +127,25 @@ for (const engine of await engines()) {
       // Only the runs named: another gateway's run goes on.
       assert.deepEqual(await runs.markInterrupted(["dead", "missing"]), ["dead"]);
       assert.equal((await runs.get("alive"))?.status, "running");
-      assert.equal((await runs.get("dead"))?.status, "error");
+      assert.equal((await runs.get("dead"))?.status, "interrupted");
       assert.deepEqual(
         (await runs.jobs("dead")).map((j) => j.state),
         ["passed", "cancelled"],
       );
       assert.deepEqual(await runs.markInterrupted(["dead"]), []);
+      // Given up: the interrupted run is an error, its interrupted job one for that reason.
+      assert.deepEqual((await runs.markInterrupted(["dead", "alive"], "gave up")).sort(), [
+        "alive",
+        "dead",
+      ]);
+      assert.equal((await runs.get("dead"))?.status, "error");
+      const jobs = await runs.jobs("dead");
+      assert.deepEqual(
+        jobs.map((j) => j.state),
+        ["passed", "error"],
+      );
+      assert.equal(jobs[1]?.reason, JOB_GAVE_UP);
+      assert.deepEqual(jobNotes(jobs[1]!).at(-1), "gave up", "the check shows why");
     });
   });
 }

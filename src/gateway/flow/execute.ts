@@ -59,8 +59,9 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
   const { plan, withheld } = decision;
   if (isShutdown(signal)) return interruptedByShutdown(flow, req);
   if (plan.jobs.length === 0 || signal.aborted) {
-    await o.requests.finish(req.id, "cancelled", "nothing to run");
-    await reportGateAfterRun(flow, f, loaded);
+    await reportGateAfterRun(flow, f, loaded, (tx) =>
+      tx.requests.finish(req.id, "cancelled", "nothing to run"),
+    );
     return;
   }
   let checkout: Awaited<ReturnType<PrSource["fetch"]>>;
@@ -196,8 +197,7 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
   await reports;
   if (isShutdown(signal)) return interruptedByShutdown(flow, req);
   await flow.reporter.jobs(req.repo, req.installationId, req.id);
-  await reportGateAfterRun(flow, f, loaded, req.id);
-  await o.requests.finish(req.id, "done");
+  await reportGateAfterRun(flow, f, loaded, (tx) => tx.requests.finish(req.id, "done"));
 }
 
 /** Who let a run under a bot's scope have secrets: "dependabot[bot] (trust.bots scope)". */

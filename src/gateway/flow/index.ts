@@ -29,7 +29,6 @@ export class PrFlow {
   readonly supervisor: Supervisor;
   readonly reporter: Reporter;
   private readonly flow: Flow;
-  private readonly interrupted = new Set<string>();
   /** Pipeline files are parsed in a worker thread: a PR's file never blocks the event loop. */
   private readonly parser = new OffThreadParser();
   private reminders: NodeJS.Timeout | undefined;
@@ -50,15 +49,12 @@ export class PrFlow {
       holds: (req, inFlight) => share.holds(req, inFlight),
       maxAttempts: o.maxAttempts ?? 3,
       execute: (req, signal) => execute(this.flow, req, signal),
-      // Its run, if still queued or running, died with its process: recorded as interrupted.
-      recover: async (req) => {
-        for (const id of await o.runs.markInterrupted([req.id])) this.interrupted.add(id);
-        await recover(this.flow, req);
-      },
-      // A request that threw was taken up again or given up: its gate says so.
-      failed: async (req) => {
+      recover: (req) => recover(this.flow, req),
+      // A request that threw is taken up again or given up with its gate saying so.
+      failed: async (req, settle) => {
         const head = await o.approvals.head(req.repo, req.pr);
-        if (head?.sha === req.headSha) await gateOfRequest(this.flow, req);
+        if (head?.sha !== req.headSha) return settle(o.requests);
+        await gateOfRequest(this.flow, req, (tx) => settle(tx.requests));
       },
       onError: (message, req) => o.log?.error({ run: req.id, message }, "run failed to start"),
     });
@@ -75,7 +71,6 @@ export class PrFlow {
       baseConfig: (repo, inst, sha) => baseConfigs.get(repo, inst, sha),
       parseConfig: parse,
       changes: (f, base = f.baseSha) => comparisons.get(f.repo, f.installationId, base, f.headSha),
-      interrupted: this.interrupted,
     };
     const abandoned = new AbandonedWorkSweep({
       outbox: o.outbox,
@@ -99,7 +94,8 @@ export class PrFlow {
     // Approval notices to a webhook are outbox items too: stored, retried, taken up after a restart.
     o.outbox.handle(WEBHOOK_KIND, (item) => sendWebhook(this.flow, item));
     o.requests.onSettled(async (r, tx) => {
-      if (r.kind !== "public" && (r.attempt > 1 || this.interrupted.has(r.id))) {
+      if (r.kind === "public") return;
+      if (r.attempt > 1 || (await tx.runs.get(r.id))?.status === "interrupted") {
         await abandoned.enqueue(r, tx);
       }
     });
@@ -108,9 +104,8 @@ export class PrFlow {
   /** The handler for the processing loop. */
   readonly handler: EventHandler = (event, ctx) => route(this.flow, event, ctx);
 
-  /** Runs left unfinished by a dead process are recorded as errors, then taken up again. */
+  /** Runs left unfinished by a dead process are recorded as interrupted, then taken up again. */
   async start(): Promise<void> {
-    this.interrupted.clear();
     await this.supervisor.start();
     this.reminders = setInterval(() => {
       this.sendReminders().catch((e) =>

@@ -1,9 +1,10 @@
 // What the PR shows of the flow's decisions: the approval check, the gate, and replies.
+import type { Store } from "../../store/index.js";
 import type { CommitAuthorization } from "../../trust/authorize.js";
 import { distinct } from "../../trust/policy.js";
 import type { ApprovalDelta, ApprovalView } from "../approval-check.js";
 import type { HandlerContext } from "../events.js";
-import { type GateEnd, superseded } from "../report.js";
+import { type GateEnd, gateTurn, superseded } from "../report.js";
 import { facts } from "./facts.js";
 import type { Flow, Loaded, PrFacts } from "./types.js";
 
@@ -81,49 +82,64 @@ export async function deltaSinceApproval(
   }
 }
 
+/** A change to the store that the gate reports, made in the gate's own transaction. */
+export type Settle = (tx: Store) => Promise<unknown>;
+
 /**
- * The gate of the PR's head, from the runs decided against its current base. `ending`: the
- * request whose run just ended, reporting before it is marked done.
+ * The gate of the PR's head, from the runs decided against its current base, computed and stored
+ * in one transaction (`via`, or one of its own) that holds the commit's turn (Reporter.gate).
  */
 export async function reportGate(
   flow: Flow,
   f: PrFacts,
   loaded: Loaded,
-  ending?: string,
+  via?: Store,
 ): Promise<void> {
-  const head = await flow.o.approvals.head(f.repo, f.number);
-  if (head && head.sha !== f.headSha) {
-    return flow.reporter.gateEnded(f.repo, f.installationId, f.headSha, superseded(head.sha));
-  }
-  const onBase = (await flow.o.requests.forPr(f.repo, f.number, f.headSha)).filter(
-    (r) => r.baseSha === f.baseSha,
-  );
-  return flow.reporter.gate({
-    repo: f.repo,
-    installationId: f.installationId,
-    pr: f.number,
-    headSha: f.headSha,
-    restricted: loaded.restricted,
-    labelPrefix: loaded.base.selection.label_prefix,
-    notes: loaded.defs.notes,
-    draft: f.draft,
-    runIds: new Set(onBase.map((r) => r.id)),
-    ...(ending ? { ending } : {}),
-  });
+  const inTx = async (tx: Store) => {
+    // The turn first: a push recorded after this read reports the old head's end after this one.
+    await tx.leases.takeTurns(gateTurn(f.repo, f.headSha));
+    const head = await tx.approvals.head(f.repo, f.number);
+    if (head && head.sha !== f.headSha) {
+      const end = superseded(head.sha);
+      return flow.reporter.gateEnded(f.repo, f.installationId, f.headSha, end, tx);
+    }
+    const onBase = (await tx.requests.forPr(f.repo, f.number, f.headSha)).filter(
+      (r) => r.baseSha === f.baseSha,
+    );
+    const g = {
+      repo: f.repo,
+      installationId: f.installationId,
+      pr: f.number,
+      headSha: f.headSha,
+      restricted: loaded.restricted,
+      labelPrefix: loaded.base.selection.label_prefix,
+      notes: loaded.defs.notes,
+      draft: f.draft,
+      runIds: new Set(onBase.map((r) => r.id)),
+    };
+    return flow.reporter.gate(g, tx);
+  };
+  return via ? inTx(via) : flow.o.store.transaction(inTx);
 }
 
-/** The gate after a run, from where the PR is now (it may have been closed or made a draft). */
+/**
+ * The gate after a run, from where the PR is now (it may have been closed or made a draft).
+ * `settle` (the request's end) commits with it: a gateway that dies in between leaves neither.
+ */
 export async function reportGateAfterRun(
   flow: Flow,
   f: PrFacts,
   loaded: Loaded,
-  ending?: string,
+  settle?: Settle,
 ): Promise<void> {
   const now = await facts(flow, f.repo, f.installationId, f.number).catch(() => undefined);
-  if (now && !now.open) {
-    return flow.reporter.gateEnded(f.repo, f.installationId, f.headSha, CLOSED);
-  }
-  return reportGate(flow, { ...f, draft: now?.draft ?? f.draft }, loaded, ending);
+  await flow.o.store.transaction(async (tx) => {
+    await settle?.(tx);
+    if (now && !now.open) {
+      return flow.reporter.gateEnded(f.repo, f.installationId, f.headSha, CLOSED, tx);
+    }
+    return reportGate(flow, { ...f, draft: now?.draft ?? f.draft }, loaded, tx);
+  });
 }
 
 /** A comment on the PR, posted once per delivery and key. */

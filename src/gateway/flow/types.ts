@@ -82,8 +82,10 @@ export interface FlowOptions {
   concurrency?: number;
   /** Runs at once, every gateway sharing the store together (default: capacity.runs). */
   maxRuns?: number;
-  /** Interrupted runs are started again up to this many attempts in all. */
+  /** Attempts in all of a run whose execution fails (throws); a lost gateway spends none. */
   maxAttempts?: number;
+  /** A run whose gateway died under it this many times is given up (default 5). */
+  maxLost?: number;
   /** Trust answers per installation (shared with the console). */
   trust: TrustRegistry;
   log?: FlowLogger;
@@ -104,8 +106,6 @@ export interface Flow {
   parseConfig(text: string, file: string): Promise<Config>;
   /** What the PR's head changes against `base` (the PR's base commit unless given). */
   changes(f: PrFacts, base?: string): Promise<Comparison>;
-  /** Request ids of runs a dead process left unfinished (found at start). */
-  interrupted: ReadonlySet<string>;
 }
 
 /** The facts about a PR every decision starts from, read from the API (not the event). */

@@ -101,19 +101,19 @@ export class Outbox {
 
   /**
    * The next full state of a check run. Older unsent states of the same check are superseded.
-   * `onlyIf` decides, at the moment of storing, whether the state is still the caller's to send.
+   * `onlyIf` decides, at the moment of storing, whether the state is still the caller's to send;
+   * `via`: the transaction to store it in (by default one of its own).
    */
   checkRun(
     repo: string,
     installationId: number,
     state: CheckRunState,
-    key = randomUUID(),
-    onlyIf?: (tx: Store) => Promise<boolean>,
+    o: { onlyIf?: (tx: Store) => Promise<boolean>; via?: Store } = {},
   ) {
-    return this.db.outbox.enqueue(
+    return (o.via ?? this.db).outbox.enqueue(
       {
         kind: "check_run",
-        key: `check_run:${key}`,
+        key: `check_run:${randomUUID()}`,
         orderingKey: `check:${repo}:${state.head_sha}:${state.name}`,
         repo,
         installationId,
@@ -128,7 +128,7 @@ export class Outbox {
             : payload,
       },
       undefined,
-      onlyIf,
+      o.onlyIf,
     );
   }
 

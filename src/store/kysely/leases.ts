@@ -133,6 +133,11 @@ export class LeaseRepoImpl implements LeaseRepo {
     return setUntil(this.c, null);
   }
 
+  async takeTurns(name: string): Promise<void> {
+    if (!this.c.db.isTransaction) throw new Error("takeTurns is for a transaction");
+    await takeTurns(this.c, this.c.db, name);
+  }
+
   async singleton<T>(
     name: string,
     fn: () => Promise<T>,

@@ -6,6 +6,7 @@ import { type Kysely, type Selectable, sql } from "kysely";
 import type { Database, RunRequestsTable } from "../schema.js";
 import type {
   ClaimRules,
+  Interruption,
   NewRunRequest,
   PrLabelRepo,
   RequestSelection,
@@ -243,7 +244,7 @@ export class RunRequestQueueImpl implements RunRequestQueue {
     newId: string,
     now = Date.now(),
     why = "interrupted",
-    by: "shutdown" | null = null,
+    by: Interruption | null = null,
   ): Promise<void> {
     return this.c.atomic(async (db, tx) => {
       // Only the attempt's holder ends it: one another gateway took over is left to that one.
@@ -272,9 +273,18 @@ export class RunRequestQueueImpl implements RunRequestQueue {
     const r = await attemptsOf(this.c.db, req)
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .where("attempt", "<", req.attempt)
-      .where("interrupted_by", "=", "shutdown")
+      .where("interrupted_by", "in", ["shutdown", "lost"])
       .executeTakeFirstOrThrow();
     return req.attempt - Number(r.n);
+  }
+
+  async attemptsLost(req: RunRequestRow): Promise<number> {
+    const r = await attemptsOf(this.c.db, req)
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("attempt", "<", req.attempt)
+      .where("interrupted_by", "=", "lost")
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
   }
 
   async attemptPending(req: RunRequestRow): Promise<boolean> {

@@ -1,7 +1,11 @@
 // Runs and their jobs: the record every stage reads and writes.
+
+import { JOB_GAVE_UP, JOB_INTERRUPTED, jobNotes } from "../job-text.js";
 import type { RunStatus } from "../schema.js";
 import type { JobRow, JobUpdate, NewJob, NewRun, RunFilter, RunRepo, RunRow } from "../types.js";
 import type { Ctx } from "./context.js";
+
+const INTERRUPTED_NOTE = "Interrupted: the gateway running this job stopped.";
 
 export class RunRepoImpl implements RunRepo {
   constructor(private readonly c: Ctx) {}
@@ -170,23 +174,42 @@ export class RunRepoImpl implements RunRepo {
     return out;
   }
 
-  async markInterrupted(runIds: string[]): Promise<string[]> {
+  async markInterrupted(runIds: string[], gaveUp?: string): Promise<string[]> {
     if (runIds.length === 0) return [];
     const rows = await this.c.db
       .selectFrom("runs")
       .select("id")
       .where("id", "in", runIds)
-      .where("status", "in", ["queued", "running"])
+      .where("status", "in", gaveUp ? ["queued", "running", "interrupted"] : ["queued", "running"])
       .execute();
     for (const { id } of rows) {
       await this.c.atomic(async (db, tx) => {
-        await db
-          .updateTable("jobs")
-          .set({ state: "cancelled", reason: "Airlock stopped while the job was running" })
+        const jobs = await db
+          .selectFrom("jobs")
+          .select(["job_id", "notes"])
           .where("run_id", "=", id)
-          .where("state", "in", ["pending", "running"])
+          .where((eb) =>
+            eb.or([
+              eb("state", "in", ["pending", "running"]),
+              eb.and([eb("state", "=", "cancelled"), eb("reason", "=", JOB_INTERRUPTED)]),
+            ]),
+          )
           .execute();
-        await tx.runs.setStatus(id, "error");
+        for (const j of jobs) {
+          // The check shows the job's notes: why it ended is said there.
+          const notes = jobNotes(j).filter((n) => n !== INTERRUPTED_NOTE);
+          await db
+            .updateTable("jobs")
+            .set({
+              state: gaveUp ? "error" : "cancelled",
+              reason: gaveUp ? JOB_GAVE_UP : JOB_INTERRUPTED,
+              notes: JSON.stringify([...notes, gaveUp ?? INTERRUPTED_NOTE]),
+            })
+            .where("run_id", "=", id)
+            .where("job_id", "=", j.job_id)
+            .execute();
+        }
+        await tx.runs.setStatus(id, gaveUp ? "error" : "interrupted");
       });
     }
     return rows.map((r) => r.id);

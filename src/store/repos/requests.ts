@@ -21,6 +21,9 @@ export interface RequestSelection {
   scope?: string;
 }
 
+/** Why an attempt ended without spending one: Airlock was stopped, or its gateway died. */
+export type Interruption = "shutdown" | "lost";
+
 export interface RunRequestRow {
   id: string;
   repo: string;
@@ -109,17 +112,20 @@ export interface RunRequestQueue {
   finish(id: string, state: "done" | "cancelled", note?: string, now?: number): Promise<void>;
   /**
    * Ends an interrupted request and queues a copy under `newId` with one more attempt, keeping
-   * its time. `by: "shutdown"` marks an attempt that does not count as spent.
+   * its time. `by` marks an attempt that does not count as spent: "shutdown" (Airlock was stopped)
+   * or "lost" (the gateway running it died).
    */
   requeue(
     req: RunRequestRow,
     newId: string,
     now?: number,
     why?: string,
-    by?: "shutdown" | null,
+    by?: Interruption | null,
   ): Promise<void>;
-  /** Its attempt number, less earlier attempts that a shutdown interrupted. */
+  /** Its attempt number, less earlier attempts that a shutdown or a lost gateway interrupted. */
   attemptsSpent(req: RunRequestRow): Promise<number>;
+  /** Its earlier attempts whose gateway died under them ("lost"). */
+  attemptsLost(req: RunRequestRow): Promise<number>;
   /** Whether an attempt of the request (itself included) is still queued or running. */
   attemptPending(req: RunRequestRow): Promise<boolean>;
   /** Ids of a request's earlier attempts, oldest first. */

@@ -82,6 +82,11 @@ export interface RunRepo {
   ): Promise<{ rows: RunRow[]; more: boolean }>;
   /** Job counts by state per run. */
   jobStates(runIds: string[]): Promise<Map<string, Record<string, number>>>;
-  /** Of these runs, those left queued or running by a process that died: recorded as errors; their ids. */
-  markInterrupted(runIds: string[]): Promise<string[]>;
+  /**
+   * Of these runs, those left queued or running by a process that died: recorded as interrupted,
+   * their unfinished jobs cancelled; their ids. With `gaveUp` (why Airlock will not take the run
+   * up again), an interrupted one too, recorded as an error, its unfinished and interrupted jobs
+   * errors for that reason.
+   */
+  markInterrupted(runIds: string[], gaveUp?: string): Promise<string[]>;
 }

@@ -18,6 +18,14 @@ export interface LeaseRepo {
    * PostgreSQL advisory lock, held by one connection while `fn` runs and released if the process
    * dies; SQLite has one gateway per database, so the chore is always its own).
    */
+  /**
+   * In a transaction: waits until no other transaction, of any gateway sharing the database, holds
+   * the turn `name`, and holds it until this one ends (a PostgreSQL transaction advisory lock;
+   * SQLite runs one transaction at a time anyway). For a read-then-write that must see every write
+   * committed before it by another holder of the turn (a check's state computed from the store and
+   * then stored to be sent).
+   */
+  takeTurns(name: string): Promise<void>;
   singleton<T>(
     name: string,
     fn: () => Promise<T>,
