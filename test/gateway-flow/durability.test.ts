@@ -12,6 +12,7 @@ import { startChild } from "./child.js";
 import {
   assertNoCheckRunCreatedTwice,
   commentPayload,
+  historyOf,
   prPayload,
   REPO,
   TRUSTED,
@@ -107,32 +108,11 @@ for (const engine of await engines()) {
 
       const store = await openStore({ dataDir: world.dataDir, database: world.database });
       const db = store.db;
-      // What happened, for the failure messages: each request and its run's job states, then each
-      // check's history on GitHub's side (which run wrote which state, in order).
-      const traced = async () => {
-        const lines: string[] = [];
-        const reqs = await db
-          .selectFrom("run_requests")
-          .selectAll()
-          .orderBy("created_at")
-          .orderBy("attempt")
-          .execute();
-        for (const r of reqs) {
-          const run = await store.runs.get(r.id);
-          const jobs = (await store.runs.jobs(r.id)).map((j) => `${j.job_id}=${j.state}`);
-          lines.push(
-            `request ${r.id} pr ${r.pr} ${r.kind} attempt ${r.attempt} ${r.state} (${r.note ?? ""}); run ${run?.status ?? "none"} [${jobs.join(" ")}]`,
-          );
-        }
-        for (const ch of world.gh.checkRuns("acme/app")) {
-          const steps = ch.history.map((h) => {
-            const ext = typeof h.external_id === "string" ? h.external_id.split("/")[0] : "-";
-            return `${String(h.conclusion ?? h.status ?? "?")}@${ext}`;
-          });
-          lines.push(`check ${ch.name} on ${ch.head_sha.slice(0, 7)}: ${steps.join(" → ")}`);
-        }
-        return lines.join("\n");
-      };
+      // What happened, for the failure messages.
+      const traced = async () =>
+        (
+          await Promise.all([trusted, untrusted].map((pr) => historyOf(store, world.gh, pr.number)))
+        ).join("\n");
       /** Rows of `table` whose `column` holds one of `values`. */
       const rows = async (table: string, column: string, values: string[]) => {
         const r = await sql<{ n: number | string }>`
