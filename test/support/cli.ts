@@ -3,10 +3,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { PATIENCE_MS } from "./patience.js";
+import { TSX_IMPORT } from "./tsx.js";
 
 const ENTRY = fileURLToPath(new URL("./airlock.ts", import.meta.url));
-// Resolved here, not from the child's cwd (a temp repository without node_modules).
-const TSX = import.meta.resolve("tsx");
 
 export interface CliResult {
   code: number | null;
@@ -45,7 +44,7 @@ export const WITHOUT_BWRAP = [
 /** The command line of `airlock ARGS` over the current source. */
 export function cliCommand(args: string[]): string[] {
   // `--` as in bin/airlock.js: the arguments after it are Airlock's alone.
-  return [process.execPath, "--import", TSX, "--", ENTRY, ...args];
+  return [process.execPath, ...TSX_IMPORT, "--", ENTRY, ...args];
 }
 
 /** Spawns `airlock ARGS`; the caller owns the process (for signals). */
