@@ -1,11 +1,8 @@
 // Runs the `airlock` command line as a child process, the way a user does, over the current
-// source (test/support/airlock.ts), so the tests never depend on a prior build.
+// source (compiled-cli.ts), so the tests never depend on a prior build.
 import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { compiledCli } from "./compiled-cli.js";
 import { PATIENCE_MS } from "./patience.js";
-import { TSX_IMPORT } from "./tsx.js";
-
-const ENTRY = fileURLToPath(new URL("./airlock.ts", import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -44,7 +41,7 @@ export const WITHOUT_BWRAP = [
 /** The command line of `airlock ARGS` over the current source. */
 export function cliCommand(args: string[]): string[] {
   // `--` as in bin/airlock.js: the arguments after it are Airlock's alone.
-  return [process.execPath, ...TSX_IMPORT, "--", ENTRY, ...args];
+  return [process.execPath, "--", compiledCli(), ...args];
 }
 
 /** Spawns `airlock ARGS`; the caller owns the process (for signals). */
