@@ -158,7 +158,8 @@ export class Cluster {
       const req = lib.request(url, { ...opts, signal: o.signal }, (res) => {
         if (res.statusCode === 200) return resolve(res);
         res.resume();
-        reject(new Error(`reading the log of pod ${pod}: HTTP ${res.statusCode}`));
+        const text = `reading the log of pod ${pod}: HTTP ${res.statusCode}`;
+        reject(res.statusCode === 404 ? new NotFound(text) : new Error(text));
       });
       req.on("error", reject);
       req.end();

@@ -368,11 +368,15 @@ class KubernetesAttempt implements JobAttempt {
     if (!pod || !containerStarted(this.#pods)) return;
     await followLog(
       {
+        // A deleted pod has no more log: an empty one, so that the follower stops as soon as the
+        // Job is known to have ended rather than reconnecting to nothing for minutes.
         open: async (sinceSeconds, signal) =>
-          this.cluster.openLog(pod, CONTAINER, {
-            ...(sinceSeconds ? { sinceSeconds } : {}),
-            signal,
-          }),
+          this.cluster
+            .openLog(pod, CONTAINER, { ...(sinceSeconds ? { sinceSeconds } : {}), signal })
+            .catch((e: unknown) => {
+              if (e instanceof NotFound) return (async function* () {})();
+              throw e;
+            }),
         ended: async () => this.#ended || containerEnded(this.#pods),
       },
       output,
