@@ -52,6 +52,7 @@ before(async () => {
     namespace: ci-public
     kubeconfig: ${k8s.kubeconfig()}
     job_api_cidrs: [127.0.0.1/32]
+    poll_interval: 1s
 `,
   );
   for (const key of [
