@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { DATABASE_ENV } from "../../src/store/settings.js";
-import { TSX_IMPORT } from "../support/tsx.js";
+import { compiled } from "../support/compiled.js";
 import type { World } from "./harness.js";
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "flow-child.ts");
@@ -26,7 +26,7 @@ export async function startChild(
     gh: { appId: world.gh.appId, privateKey: world.gh.privateKey, url: world.gh.url },
   });
   const db = world.database;
-  const proc = spawn(process.execPath, [...TSX_IMPORT, CHILD, arg], {
+  const proc = spawn(process.execPath, [compiled(CHILD), arg], {
     stdio: ["ignore", "pipe", "inherit"],
     env: {
       ...process.env,

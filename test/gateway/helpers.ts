@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import examplesModule from "@octokit/webhooks-examples";
+import examplesModule from "@octokit/webhooks-examples" with { type: "json" };
 import { sign } from "@octokit/webhooks-methods";
 import { type RunningGateway, startGateway } from "../../src/cli/commands/serve.js";
 import type { EventHandler } from "../../src/gateway/events.js";

@@ -9,6 +9,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { openStore } from "../../src/store/index.js";
 import { DATABASE_ENV } from "../../src/store/settings.js";
+import { compiled } from "../support/compiled.js";
 import { engines } from "../support/engines.js";
 import { deliver, example } from "./helpers.js";
 
@@ -24,7 +25,7 @@ async function startChild(
   dir: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", CHILD, dir, SECRET], {
+  const child = spawn(process.execPath, [compiled(CHILD), dir, SECRET], {
     stdio: ["ignore", "pipe", "inherit"],
     env,
   });

@@ -10,6 +10,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { loadServeConfig, ServeConfigError } from "../../src/gateway/serve-config.js";
+import { compiled } from "../support/compiled.js";
 
 const KEY = generateKeyPairSync("rsa", { modulusLength: 2048 })
   .privateKey.export({ type: "pkcs1", format: "pem" })
@@ -174,7 +175,7 @@ test("a secret written in clear in the config file is refused without repeating 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "serve-cli.ts");
 
 function runCli(args: string[], env: Record<string, string>) {
-  return spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+  return spawn(process.execPath, [compiled(CLI), ...args], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,7 +1,7 @@
 // Runs the `airlock` command line as a child process, the way a user does, over the current
-// source (compiled-cli.ts), so the tests never depend on a prior build.
+// source (compiled.ts), so the tests never depend on a prior build.
 import { type ChildProcess, spawn } from "node:child_process";
-import { compiledCli } from "./compiled-cli.js";
+import { compiledCli } from "./compiled.js";
 import { PATIENCE_MS } from "./patience.js";
 
 export interface CliResult {
