@@ -75,15 +75,13 @@ export class CgroupHost {
     return job;
   }
 
-  /** Removes a job's cgroup, and v1's parents when no other job is in them. */
+  /**
+   * Removes a job's cgroup. The parents stay, on v1 as on v2: another Airlock process on the host
+   * (a replica, `airlock run`) may be making or probing its own under them at that moment, and an
+   * empty cgroup costs nothing.
+   */
   async remove(job: JobCgroup): Promise<void> {
     await job.remove();
-    // v2's parent is Airlock's own delegated subtree, set up once; v1's sit in shared
-    // hierarchies, so they go when empty (rmdir fails while another job has a cgroup there).
-    if (this.version === 1) {
-      const parents = [...new Set(Object.values(this.parents))];
-      await Promise.all(parents.map((p) => rmdir(p).catch(() => {})));
-    }
   }
 
   /**
@@ -218,9 +216,9 @@ export class JobCgroup {
 }
 
 /**
- * Makes a job's cgroup directory and its parent. Another Airlock process on the host (a replica,
- * `airlock run`) may remove the v1 parent it found empty between the two: Node's recursive mkdir
- * then fails with ENOENT or ENOTDIR, and the job would fail for no fault of its own; made again.
+ * Makes a cgroup directory and its parents. An older Airlock process on the host (during an
+ * upgrade) may remove a v1 parent it found empty between the two: Node's recursive mkdir then
+ * fails with ENOENT or ENOTDIR, and the job would fail for no fault of its own; made again.
  */
 async function makeDir(dir: string): Promise<void> {
   for (let tries = 1; ; tries++) {
@@ -394,9 +392,8 @@ async function probeV1(mounts: Mount[], own: Map<string, string>): Promise<Cgrou
     }
     const parent = path.join(m.point, at, "airlock-jobs");
     try {
-      // Made to prove it can be; made again by each job (see create), removed when empty.
-      await mkdir(parent, { recursive: true });
-      await rmdir(parent).catch(() => {});
+      // Made to prove it can be, and kept (see remove).
+      await makeDir(parent);
       parents[c] = parent;
     } catch (e) {
       problems.push(`${c}: cannot write ${path.dirname(parent)} (${reason(e)})`);

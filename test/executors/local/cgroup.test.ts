@@ -7,6 +7,7 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import {
+  CgroupHost,
   cgroupName,
   parseMountinfo,
   parseProcCgroup,
@@ -96,12 +97,14 @@ describe("cgroup v2 (a layout made by the test)", () => {
 describe("cgroup v1 parents shared by several Airlock processes (directories made by the test)", () => {
   it("a job's cgroup is made even while another process removes the parent it found empty", async () => {
     // Three processes (replicas, `airlock run`) each make and remove 1500 job cgroups under the
-    // same parents, each removing a parent it finds empty, as CgroupHost.remove does on v1.
+    // same parents, each also removing a parent it finds empty, as older Airlock releases did on
+    // v1 (a replica not yet upgraded): the parents stay now, but a job must not fail either way.
     const root = path.join(t.dir, "v1-shared");
     const module = fileURLToPath(
       new URL("../../../src/executors/local/cgroup.ts", import.meta.url),
     );
     const script = `
+      import { rmdir } from "node:fs/promises";
       import { CgroupHost } from ${JSON.stringify(module)};
       const host = new CgroupHost(1, {
         memory: ${JSON.stringify(path.join(root, "memory", "airlock-jobs"))},
@@ -111,6 +114,7 @@ describe("cgroup v1 parents shared by several Airlock processes (directories mad
       for (let i = 0; i < 1500; i++) {
         try {
           await host.remove(await host.create(process.pid + "-" + i, { memoryBytes: 1 << 26, processes: 16 }));
+          for (const p of Object.values(host.parents)) await rmdir(p).catch(() => {});
         } catch (e) {
           failures.push(String(e));
         }
@@ -135,6 +139,19 @@ describe("cgroup v1 parents shared by several Airlock processes (directories mad
       });
     const failures = (await Promise.all([one(), one(), one()])).flat();
     assert.deepEqual(failures, []);
+  });
+
+  it("removing a job's cgroup keeps the shared parents, which other processes may be using", async () => {
+    const root = path.join(t.dir, "v1-kept");
+    const parents = {
+      memory: path.join(root, "memory", "airlock-jobs"),
+      pids: path.join(root, "pids", "airlock-jobs"),
+    };
+    const host = new CgroupHost(1, parents);
+    const job = await host.create("kept-1", { memoryBytes: 1 << 26, processes: 16 });
+    await host.remove(job);
+    for (const dir of job.dirs.keys()) assert.ok(!existsSync(dir), `${dir} removed`);
+    for (const p of Object.values(parents)) assert.ok(existsSync(p), `${p} kept`);
   });
 });
 
