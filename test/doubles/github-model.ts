@@ -55,6 +55,8 @@ export interface CheckRun {
   actions: unknown[];
   /** Every body sent for this check run, creation first. */
   history: Record<string, unknown>[];
+  /** When the double created it and when it first completed, in the order of all it saw. */
+  seen: { created: number; completed: number | null };
 }
 
 export interface CommitStatus {
@@ -176,8 +178,13 @@ export function installationJson(i: Installation) {
   };
 }
 
+let sequence = 0;
+/** The next number in the order of what the double saw (check runs created and completed). */
+export const seen = (): number => ++sequence;
+
 export function applyCheckRun(run: CheckRun, b: Record<string, unknown>): void {
   run.history.push(structuredClone(b));
+  if (typeof b.conclusion === "string" && run.seen.completed === null) run.seen.completed = seen();
   if (typeof b.name === "string") run.name = b.name;
   if (typeof b.details_url === "string") run.details_url = b.details_url;
   if (typeof b.external_id === "string") run.external_id = b.external_id;

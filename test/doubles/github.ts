@@ -49,6 +49,7 @@ import {
   type PullSpec,
   pullJson,
   type RecordedRequest,
+  seen,
   type Token,
   userJson,
   type Violation,
@@ -687,6 +688,7 @@ export class GitHubDouble {
         output: { title: null, summary: null, text: null },
         actions: [],
         history: [],
+        seen: { created: seen(), completed: null },
       };
       applyCheckRun(run, b);
       this.checkRunList.push(run);
