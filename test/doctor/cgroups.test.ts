@@ -8,7 +8,7 @@ import path from "node:path";
 import { after, describe, test } from "node:test";
 import { checkCgroups } from "../../src/cli/doctor/cgroups.js";
 import type { DoctorContext } from "../../src/cli/doctor/types.js";
-import { probeCgroups } from "../../src/executors/local/cgroup.js";
+import { probeCgroups } from "../../src/executors/local/cgroup-probe.js";
 import { makeV2Layout } from "../executors/local/cgroup-layout.js";
 import { tempDir } from "../executors/local/helpers.js";
 import { show } from "../support/cli.js";

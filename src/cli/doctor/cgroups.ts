@@ -1,8 +1,7 @@
 // Can jobs get their memory, process and CPU limits here: which cgroup version and controllers
 // Airlock can use (the same probe the local executor uses), and, when none can, whether that
 // leaves `airlock serve` running public jobs from anyone without those limits.
-import type { CgroupProbe } from "../../executors/local/cgroup.js";
-import { probeCgroups } from "../../executors/local/cgroup.js";
+import { type CgroupProbe, probeCgroups } from "../../executors/local/cgroup-probe.js";
 import type { ServeConfig } from "../../gateway/serve-config.js";
 import { servedConfig } from "./serve.js";
 import { type DoctorCheck, type DoctorContext, fail, ok, warn } from "./types.js";

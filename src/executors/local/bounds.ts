@@ -4,7 +4,8 @@
 import { formatBytes, formatCount } from "../../config/size.js";
 import type { JobSpec } from "../types.js";
 import { isRestricted } from "../types.js";
-import { type CgroupProbe, cgroupName, type JobCgroup, probeCgroups } from "./cgroup.js";
+import { cgroupName, type JobCgroup } from "./cgroup.js";
+import { type CgroupProbe, probeCgroups } from "./cgroup-probe.js";
 import { type Budget, type DiskWatch, watchDisk } from "./disk-watch.js";
 
 /**

@@ -10,7 +10,7 @@ import type { Executor, JobIO, JobRequest, JobResult, PreparedRun } from "../typ
 import { isRestricted } from "../types.js";
 import { BoundsError, cgroupsHere, JOIN_FAILED, JobBounds } from "./bounds.js";
 import { cacheHooks } from "./cache-hooks.js";
-import type { CgroupProbe } from "./cgroup.js";
+import type { CgroupProbe } from "./cgroup-probe.js";
 import { checkSandbox } from "./check.js";
 import { formatMs, JobSetupError, message, note } from "./job-text.js";
 import { type EtcLayout, type HostLayout, prepareEtc, systemLayout } from "./layout.js";

@@ -6,13 +6,12 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { CgroupHost, cgroupName } from "../../../src/executors/local/cgroup.js";
 import {
-  CgroupHost,
-  cgroupName,
   parseMountinfo,
   parseProcCgroup,
   probeCgroups,
-} from "../../../src/executors/local/cgroup.js";
+} from "../../../src/executors/local/cgroup-probe.js";
 import { makeV2Layout, type V2LayoutOptions } from "./cgroup-layout.js";
 import { tempDir } from "./helpers.js";
 
