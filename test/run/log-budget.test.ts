@@ -135,8 +135,10 @@ describe("log budget", () => {
     const big = await measure(project.spawn(["logs", run, "small"]));
     assert.equal(big.code, 0, big.stderr);
     assert.equal(big.bytes, GiB, "every byte of the log was printed");
+    // Constant: within 128 MiB of the small log's peak, where reading the log whole would take
+    // 1 GiB. The margin is garbage the collector has not reclaimed yet (Node 24 keeps more).
     assert.ok(
-      big.peak < base.peak + 64 * 1024 ** 2,
+      big.peak < base.peak + 128 * 1024 ** 2,
       `peak memory ${MiB(big.peak)} for 1 GiB, ${MiB(base.peak)} for 1 MiB`,
     );
   });
