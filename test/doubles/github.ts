@@ -28,15 +28,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { sign as signWebhook } from "@octokit/webhooks-methods";
+import { Reports } from "./github-checks.js";
 import { compareCommits, comparisonJson } from "./github-compare.js";
 import { coerce, loadDescription, type Operation, validatorsOf } from "./github-description.js";
 import {
-  applyCheckRun,
   type CheckRun,
   type CommitStatus,
   type Ctx,
-  checkRunJson,
-  commentJson,
   type Fault,
   faultAnswer,
   type Handler,
@@ -49,7 +47,6 @@ import {
   type PullSpec,
   pullJson,
   type RecordedRequest,
-  seen,
   type Token,
   userJson,
   type Violation,
@@ -92,9 +89,6 @@ export class GitHubDouble {
   private readonly files = new Map<string, string>();
   private readonly pulls = new Map<string, PullSpec>();
   private readonly gitDirs = new Map<string, string>();
-  private readonly checkRunList: CheckRun[] = [];
-  private readonly statusList: CommitStatus[] = [];
-  private readonly commentList: IssueComment[] = [];
   private faults: Fault[] = [];
   private webhook: { url: string; secret: string } | null = null;
   /** Every delivery attempt, oldest first, with the body it sent. */
@@ -102,6 +96,7 @@ export class GitHubDouble {
   private readonly redeliveries: Promise<unknown>[] = [];
   private nextId = 1000;
   private readonly routes = new Map<string, Handler>();
+  private readonly reports: Reports;
 
   constructor(opts: GitHubDoubleOptions = {}) {
     this.appId = opts.appId ?? 4242;
@@ -113,7 +108,16 @@ export class GitHubDouble {
       this.publicKey = pair.publicKey;
       this.privateKey = pair.privateKey.export({ type: "pkcs1", format: "pem" }).toString();
     }
+    this.reports = new Reports(
+      () => this.nextId++,
+      this.appId,
+      () => this.url,
+    );
     this.defineRoutes();
+    this.reports.routes(
+      (key, h) => this.on(key, h),
+      (c) => this.repoOf(c),
+    );
   }
 
   // ---- set-up -------------------------------------------------------------------------------
@@ -269,9 +273,7 @@ export class GitHubDouble {
   // ---- inspection ---------------------------------------------------------------------------
 
   checkRuns(repo?: string, headSha?: string): CheckRun[] {
-    return this.checkRunList.filter(
-      (c) => (!repo || c.repo === repo) && (!headSha || c.head_sha === headSha),
-    );
+    return this.reports.checkRuns(repo, headSha);
   }
 
   /** Name → conclusion (or status while not completed) of each check run on a commit. */
@@ -282,13 +284,11 @@ export class GitHubDouble {
   }
 
   statuses(repo: string, sha: string): CommitStatus[] {
-    return this.statusList.filter((s) => s.sha === sha && this.statusRepo.get(s.id) === repo);
+    return this.reports.statuses(repo, sha);
   }
 
   comments(repo: string, issue?: number): IssueComment[] {
-    return this.commentList.filter(
-      (c) => c.repo === repo && (issue === undefined || c.issue === issue),
-    );
+    return this.reports.comments(repo, issue);
   }
 
   assertNoViolations(): void {
@@ -522,8 +522,6 @@ export class GitHubDouble {
     this.routes.set(key, h);
   }
 
-  private readonly statusRepo = new Map<number, string>();
-
   private defineRoutes(): void {
     this.on("GET /app/hook/deliveries", (c) => {
       const perPage = Math.min(100, Number(c.query.get("per_page") ?? 30));
@@ -670,125 +668,6 @@ export class GitHubDouble {
     };
     this.on("GET /repos/{owner}/{repo}/compare/{basehead}", compare);
     this.on("GET /repos/{owner}/{repo}/compare/{base}...{head}", compare);
-
-    this.on("POST /repos/{owner}/{repo}/check-runs", (c) => {
-      const repo = this.repoOf(c);
-      const b = c.body as Record<string, unknown>;
-      const run: CheckRun = {
-        id: this.nextId++,
-        repo,
-        name: String(b.name),
-        head_sha: String(b.head_sha),
-        status: "queued",
-        conclusion: null,
-        details_url: null,
-        external_id: null,
-        started_at: null,
-        completed_at: null,
-        output: { title: null, summary: null, text: null },
-        actions: [],
-        history: [],
-        seen: { created: seen(), completed: null },
-      };
-      applyCheckRun(run, b);
-      this.checkRunList.push(run);
-      return { status: 201, body: checkRunJson(run) };
-    });
-    this.on("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", (c) => {
-      const repo = this.repoOf(c);
-      const run = this.checkRunList.find(
-        (r) => r.id === Number(c.params.check_run_id) && r.repo === repo,
-      );
-      if (!run) throw new HttpError(404, "Not Found");
-      applyCheckRun(run, c.body as Record<string, unknown>);
-      return { status: 200, body: checkRunJson(run) };
-    });
-    this.on("GET /repos/{owner}/{repo}/check-runs/{check_run_id}", (c) => {
-      const repo = this.repoOf(c);
-      const run = this.checkRunList.find(
-        (r) => r.id === Number(c.params.check_run_id) && r.repo === repo,
-      );
-      if (!run) throw new HttpError(404, "Not Found");
-      return { status: 200, body: checkRunJson(run) };
-    });
-    this.on("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", (c) => {
-      const repo = this.repoOf(c);
-      const name = c.query.get("check_name");
-      const appId = c.query.get("app_id");
-      // Newest first, as GitHub lists them; every run here was created by this double's app.
-      const newest = this.checkRuns(repo, c.params.ref)
-        .filter((r) => (!name || r.name === name) && (!appId || Number(appId) === this.appId))
-        .reverse();
-      // filter=latest (the default) keeps the most recent run of each name.
-      const all =
-        c.query.get("filter") === "all"
-          ? newest
-          : newest.filter((r, i) => newest.findIndex((n) => n.name === r.name) === i);
-      const perPage = Number(c.query.get("per_page") ?? 30);
-      const page = Number(c.query.get("page") ?? 1);
-      const slice = all.slice((page - 1) * perPage, page * perPage);
-      return {
-        status: 200,
-        body: { total_count: all.length, check_runs: slice.map(checkRunJson) },
-      };
-    });
-
-    this.on("POST /repos/{owner}/{repo}/statuses/{sha}", (c) => {
-      const repo = this.repoOf(c);
-      const b = c.body as Record<string, string | undefined>;
-      const s: CommitStatus = {
-        id: this.nextId++,
-        sha: c.params.sha!,
-        state: b.state!,
-        context: b.context ?? "default",
-        description: b.description ?? null,
-        target_url: b.target_url ?? null,
-      };
-      this.statusList.push(s);
-      this.statusRepo.set(s.id, repo);
-      return {
-        status: 201,
-        body: {
-          ...s,
-          url: `${this.url}/repos/${repo}/statuses/${s.sha}`,
-          created_at: new Date().toISOString(),
-          updated_at: new Date().toISOString(),
-        },
-      };
-    });
-
-    this.on("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", (c) => {
-      const repo = this.repoOf(c);
-      const body = String((c.body as { body: string }).body);
-      const comment: IssueComment = {
-        id: this.nextId++,
-        repo,
-        issue: Number(c.params.issue_number),
-        body,
-        history: [body],
-      };
-      this.commentList.push(comment);
-      return { status: 201, body: commentJson(this.url, comment) };
-    });
-    this.on("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", (c) => {
-      const repo = this.repoOf(c);
-      return {
-        status: 200,
-        body: this.comments(repo, Number(c.params.issue_number)).map((x) =>
-          commentJson(this.url, x),
-        ),
-      };
-    });
-    this.on("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", (c) => {
-      const repo = this.repoOf(c);
-      const comment = this.commentList.find(
-        (x) => x.id === Number(c.params.comment_id) && x.repo === repo,
-      );
-      if (!comment) throw new HttpError(404, "Not Found");
-      comment.body = String((c.body as { body: string }).body);
-      comment.history.push(comment.body);
-      return { status: 200, body: commentJson(this.url, comment) };
-    });
   }
 }
 
