@@ -66,23 +66,23 @@ export class Reports {
       this.checkRunList.push(run);
       return { status: 201, body: checkRunJson(run) };
     });
-    on("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", (c) => {
+    const checkRunOf = (c: Ctx): CheckRun => {
       const repo = repoOf(c);
       const run = this.checkRunList.find(
         (r) => r.id === Number(c.params.check_run_id) && r.repo === repo,
       );
       if (!run) throw new HttpError(404, "Not Found");
+      return run;
+    };
+    on("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", (c) => {
+      const run = checkRunOf(c);
       applyCheckRun(run, c.body as Record<string, unknown>);
       return { status: 200, body: checkRunJson(run) };
     });
-    on("GET /repos/{owner}/{repo}/check-runs/{check_run_id}", (c) => {
-      const repo = repoOf(c);
-      const run = this.checkRunList.find(
-        (r) => r.id === Number(c.params.check_run_id) && r.repo === repo,
-      );
-      if (!run) throw new HttpError(404, "Not Found");
-      return { status: 200, body: checkRunJson(run) };
-    });
+    on("GET /repos/{owner}/{repo}/check-runs/{check_run_id}", (c) => ({
+      status: 200,
+      body: checkRunJson(checkRunOf(c)),
+    }));
     on("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", (c) => {
       const repo = repoOf(c);
       const name = c.query.get("check_name");
