@@ -3,10 +3,13 @@
 //   CONNECT tunnel) against the same download by a job with `network: true` (straight to the
 //   server, no proxy); then the same over HTTPS, as registries and cloud APIs serve (a
 //   self-signed certificate made with openssl; skipped without it). The server is a separate
-//   process on 127.0.0.2;
+//   process on 127.0.0.2. The proxy as it runs (large downloads in the splice relay) and with
+//   the proxy relaying everything itself, for comparison;
+// - the same downloads held to a 1 Gbit/s link's rate (curl --limit-rate), the proxy's cost on
+//   a fast real link rather than on loopback, which no network reaches;
 // - set-up: a no-op job with an allow list against the same job without network.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
@@ -117,11 +120,60 @@ async function runJob(
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** A process's CPU time so far (ms), from /proc; 0 once it is gone. */
+function cpuMsOf(pid: number | string): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // USER_HZ
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The CPU time of this process's splice relays (children running the relay's script), sampled
+ * every 20 ms while `work` runs: a relay is stopped only at its job's end, idle by then.
+ */
+async function withRelayCpu<T>(work: Promise<T>): Promise<{ value: T; relayMs: number }> {
+  const seen = new Map<string, number>();
+  const sample = () => {
+    for (const task of readdirSync(`/proc/${process.pid}/task`)) {
+      let kids: string[] = [];
+      try {
+        kids = readFileSync(`/proc/${process.pid}/task/${task}/children`, "utf8").split(" ");
+      } catch {}
+      for (const pid of kids.filter(Boolean)) {
+        if (!seen.has(pid)) {
+          let cmd = "";
+          try {
+            cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+          } catch {}
+          if (!cmd.includes("SPLICE_F_MOVE")) {
+            seen.set(pid, -1);
+            continue;
+          }
+        }
+        if (seen.get(pid) !== -1) seen.set(pid, Math.max(seen.get(pid) ?? 0, cpuMsOf(pid)));
+      }
+    }
+  };
+  const timer = setInterval(sample, 20);
+  try {
+    const value = await work;
+    sample();
+    return { value, relayMs: [...seen.values()].filter((v) => v > 0).reduce((a, b) => a + b, 0) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export default async function egressBench(): Promise<BenchResult> {
   const dir = mkdtempSync(path.join(tmpdir(), "airlock-bench-egress-"));
   const tls = selfSigned(dir);
   const server = await startServer(tls);
   const executor = new LocalExecutor({ tempDir: dir });
+  // The proxy relaying every byte itself, as before the splice relay.
+  const inProcess = new LocalExecutor({ tempDir: dir, egress: { spliceRelay: false } });
   try {
     const { repo, sha } = makeBenchRepo(dir);
     const checkout = { kind: "commit" as const, repoDir: repo, sha };
@@ -130,6 +182,10 @@ export default async function egressBench(): Promise<BenchResult> {
       `curl -sS -o /dev/null -w '%{speed_download} %{size_download}\\n' ${extra} '${url}'`;
     const http = `http://127.0.0.2:${server.port}/big?mib=${MIB}`;
     const https = `https://127.0.0.2:${server.tlsPort}/big?mib=${MIB}`;
+    // A 1 Gbit/s link: 125,000,000 bytes a second, for a quarter of the size.
+    const LINK_MIB = Math.max(1, Math.round(MIB / 4));
+    const limited = `--limit-rate 125000000`;
+    const httpLink = `http://127.0.0.2:${server.port}/big?mib=${LINK_MIB}`;
     // An address entry is how a job lists a loopback server (loopback is forbidden otherwise).
     const allow = {
       egress: {
@@ -137,11 +193,39 @@ export default async function egressBench(): Promise<BenchResult> {
         audit: false,
       },
     };
-    // Each mode, and the direct download it is compared with (none for a baseline).
-    const modes: [string, JobSpec, string | null][] = [
+    // Each mode, the direct download it is compared with (none for a baseline), its size and
+    // the executor it runs on.
+    type Mode = [string, JobSpec, string | null, number?, LocalExecutor?];
+    const modes: Mode[] = [
       ["direct (network: true)", spec(curl("--noproxy '*'", http), { network: true }), null],
       ["proxy, plain HTTP", spec(curl("", http), allow), "direct"],
       ["proxy, CONNECT tunnel", spec(curl("-p", http), allow), "direct"],
+      ["proxy relaying itself, plain HTTP", spec(curl("", http), allow), "direct", MIB, inProcess],
+      [
+        "proxy relaying itself, CONNECT tunnel",
+        spec(curl("-p", http), allow),
+        "direct",
+        MIB,
+        inProcess,
+      ],
+      [
+        "1 Gbit/s link, direct",
+        spec(curl(`${limited} --noproxy '*'`, httpLink), { network: true }),
+        null,
+        LINK_MIB,
+      ],
+      [
+        "1 Gbit/s link, proxy, plain HTTP",
+        spec(curl(limited, httpLink), allow),
+        "1 Gbit/s link, direct",
+        LINK_MIB,
+      ],
+      [
+        "1 Gbit/s link, proxy, CONNECT tunnel",
+        spec(curl(`${limited} -p`, httpLink), allow),
+        "1 Gbit/s link, direct",
+        LINK_MIB,
+      ],
     ];
     if (tls) {
       modes.push(
@@ -154,25 +238,28 @@ export default async function egressBench(): Promise<BenchResult> {
       );
     }
     const speeds = new Map<string, number[]>(modes.map(([m]) => [m, []]));
-    // Airlock's own CPU time per job (the proxy's, once the sandbox's start is taken away).
+    // Airlock's own CPU time per job, its splice relay's included (the proxy's, once the
+    // sandbox's start is taken away).
     const cpu = new Map<string, number[]>(modes.map(([m]) => [m, []]));
+    const relayCpu = new Map<string, number[]>(modes.map(([m]) => [m, []]));
     for (let round = 0; round < ROUNDS; round++) {
       // Alternating, so that a busy moment of the machine falls on every mode alike.
-      for (const [mode, job] of modes) {
+      for (const [mode, job, , mib = MIB, on = executor] of modes) {
         const c0 = process.cpuUsage();
-        const { text } = await runJob(executor, checkout, job);
+        const { value, relayMs } = await withRelayCpu(runJob(on, checkout, job));
         const c = process.cpuUsage(c0);
-        cpu.get(mode)!.push((c.user + c.system) / 1000);
-        const [speed, size] = text.trim().split(/\s+/).map(Number) as [number, number];
-        if (size !== MIB * 2 ** 20) throw new Error(`${mode}: got ${size} bytes: ${text}`);
+        cpu.get(mode)!.push((c.user + c.system) / 1000 + relayMs);
+        relayCpu.get(mode)!.push(relayMs);
+        const [speed, size] = value.text.trim().split(/\s+/).map(Number) as [number, number];
+        if (size !== mib * 2 ** 20) throw new Error(`${mode}: got ${size} bytes: ${value.text}`);
         speeds.get(mode)!.push(speed);
       }
     }
     const baseline = (against: string) => modes.find(([m]) => m.startsWith(against))![0];
-    const rows: BenchResult["rows"] = modes.map(([mode, , against]) => {
+    const rows: BenchResult["rows"] = modes.map(([mode, , against, mib = MIB]) => {
       const v = median(speeds.get(mode)!);
       return {
-        name: `download ${MIB} MiB, ${mode}`,
+        name: `download ${mib} MiB, ${mode}`,
         value: v / 2 ** 20,
         unit: "MiB/s",
         ...(against
@@ -180,13 +267,21 @@ export default async function egressBench(): Promise<BenchResult> {
           : {}),
       };
     });
-    for (const [mode, , against] of modes) {
+    for (const [mode, , against, mib = MIB] of modes) {
       if (!against) continue;
+      const perGiB = (ms: number) => (ms * 1024) / mib;
       rows.push({
         name: `Airlock CPU per GiB, ${mode}`,
-        value: ((median(cpu.get(mode)!) - median(cpu.get(baseline(against))!)) * 1024) / MIB,
+        value: perGiB(median(cpu.get(mode)!) - median(cpu.get(baseline(against))!)),
         unit: "ms",
       });
+      if (median(relayCpu.get(mode)!) > 0) {
+        rows.push({
+          name: `  of which its splice relay`,
+          value: perGiB(median(relayCpu.get(mode)!)),
+          unit: "ms",
+        });
+      }
     }
 
     // Set-up: the same no-op job, alternating, with and without an allow list.
@@ -215,8 +310,9 @@ export default async function egressBench(): Promise<BenchResult> {
       notes: [
         `${ROUNDS} rounds of each download, alternating; medians of curl's own speed (AIRLOCK_BENCH_EGRESS_MIB, _ROUNDS)`,
         `set-up: ${SETUP_JOBS} no-op jobs of each kind, alternating; it is one short-lived helper process per job (python3, node without it)`,
-        "the proxy shares Airlock's event loop; both sides of the download and the proxy share the machine's cores",
-        "Airlock CPU: the bench process's CPU time during a proxied download, less that of a direct one (the sandbox's start), per GiB",
+        "the proxy decides on Airlock's event loop; past 1 MiB a download moves to the job's splice relay (python3, splice(2)); server, curl, Airlock and the relay share the machine's cores",
+        "Airlock CPU: the bench process's CPU time during a proxied download, with that of the job's splice relay (a python3 process), less that of a direct one (the sandbox's start), per GiB",
+        "1 Gbit/s link: curl --limit-rate 125000000 (bytes a second) on loopback; the proxy keeps up when the ratio is near 1",
         tls
           ? "HTTPS: TLS between curl and the server (a self-signed P-256 certificate); the proxy only relays the tunnel's bytes"
           : "HTTPS rows skipped: openssl is not installed",
@@ -224,6 +320,7 @@ export default async function egressBench(): Promise<BenchResult> {
     };
   } finally {
     await executor.close();
+    await inProcess.close();
     server.proc.kill();
     rmSync(dir, { recursive: true, force: true });
   }

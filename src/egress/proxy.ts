@@ -22,9 +22,10 @@ import {
 } from "./http-head.js";
 import { EgressPolicy } from "./policy.js";
 import type { Tally } from "./record.js";
-import { forward, tie, toJob } from "./relay.js";
+import { forward, type Handoff, tie, toJob } from "./relay.js";
 import { requestBody } from "./request-body.js";
 import { hostName } from "./rules.js";
+import type { SpliceRelay } from "./splice-relay.js";
 import { MAX_HELLO, readClientHello } from "./tls-sni.js";
 
 /** How long a job may take to send a request's head. */
@@ -32,12 +33,21 @@ const HEAD_TIMEOUT_MS = 60_000;
 
 export class EgressProxy {
   readonly #gate: EgressGate;
+  readonly #relay: SpliceRelay | null;
   readonly #clients = new Set<Duplex>();
   /** Connections whose bytes are still to be counted. */
   readonly #uncounted = new Set<() => void>();
 
-  constructor(gate: EgressGate) {
+  /** `relay`: where large downloads go once decided (without it, the proxy relays them). */
+  constructor(gate: EgressGate, relay?: SpliceRelay) {
     this.#gate = gate;
+    this.#relay = relay ?? null;
+  }
+
+  /** What lets a decided connection's download move to the relay, when there is one. */
+  #handoff(ready: () => boolean, tally: () => Tally | null): Handoff | undefined {
+    if (!this.#relay) return undefined;
+    return { relay: this.#relay, ready, counted: (bytes) => tally()?.add(0, bytes) };
   }
 
   /** Serves a connection from the job. */
@@ -88,7 +98,16 @@ export class EgressProxy {
       answer(client, 400, "Airlock egress: CONNECT needs host:port");
       return;
     }
-    const opened = await this.#gate.open("connect", authority.host, authority.port, toJob(client));
+    let tally: Tally | null = null;
+    let decided = false;
+    const download = toJob(
+      client,
+      this.#handoff(
+        () => decided,
+        () => tally,
+      ),
+    );
+    const opened = await this.#gate.open("connect", authority.host, authority.port, download);
     if (!opened.ok) {
       answer(client, opened.status, opened.message);
       return;
@@ -98,7 +117,6 @@ export class EgressProxy {
       upstream.destroy();
       return;
     }
-    let tally: Tally | null = null;
     const settle = (reason?: string) => {
       if (tally) return;
       const a = opened.attempt;
@@ -133,6 +151,7 @@ export class EgressProxy {
       }
       upstream.write(first);
       client.pipe(upstream);
+      decided = true;
       return true;
     };
     if (first.length > 0 && check()) return;
@@ -206,7 +225,19 @@ export class EgressProxy {
       refuse(403, `Airlock egress: ${refusal}`);
       return;
     }
-    const response = responseToJob(client);
+    let tally: Tally | null = null;
+    // The body, to its end; whatever the job sends after it is not for this destination.
+    let done = false;
+    const response = responseToJob(
+      client,
+      toJob(
+        client,
+        this.#handoff(
+          () => done,
+          () => tally,
+        ),
+      ),
+    );
     const opened = await this.#gate.open("http", host, port, response.onData);
     if (!opened.ok) {
       refuse(opened.status, opened.message);
@@ -217,10 +248,11 @@ export class EgressProxy {
       upstream.destroy();
       return;
     }
-    const tally = this.#gate.record(
+    const counted = this.#gate.record(
       refusal ? { ...opened.attempt, verdict: "audit", reason: refusal } : opened.attempt,
     );
-    this.#countOnce(upstream, () => tally);
+    tally = counted;
+    this.#countOnce(upstream, () => counted);
     upstream.once("end", () => {
       if (!response.started())
         answer(client, 502, `Airlock egress: ${host}:${port} closed the connection`);
@@ -230,8 +262,6 @@ export class EgressProxy {
     if (!hostHeader) extra.unshift(["host", url.host]);
     const start = `${method} ${url.pathname}${url.search} ${version}`;
     upstream.write(forwardHead(start, withoutFraming(head), extra));
-    // The body, to its end; whatever the job sends after it is not for this destination.
-    let done = false;
     const take = (chunk: Buffer): void => {
       if (done) return;
       const step = body.push(chunk);
@@ -269,12 +299,13 @@ function withoutFraming(h: Head): Head {
 
 /**
  * A destination's response to the job: each head rewritten for the job's connection (hop-by-hop
- * headers dropped, the body's framing kept, the connection closing after it), then its bytes.
+ * headers dropped, the body's framing kept, the connection closing after it), then its bytes,
+ * which go to `body`.
  */
-function responseToJob(client: Duplex): { onData: OnData; started: () => boolean } {
+function responseToJob(client: Duplex, body: OnData): { onData: OnData; started: () => boolean } {
   let pending: Buffer | null = Buffer.alloc(0) as Buffer;
   const onData: OnData = (chunk, upstream) => {
-    if (pending === null) return forward(chunk, upstream, client);
+    if (pending === null) return body(chunk, upstream);
     pending = Buffer.concat([pending, chunk]);
     const out: Buffer[] = [];
     for (;;) {

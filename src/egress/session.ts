@@ -9,6 +9,7 @@ import { EgressPolicy } from "./policy.js";
 import { EgressProxy } from "./proxy.js";
 import { ConnectionLog, type EgressRecord } from "./record.js";
 import { createResolver, type Resolve } from "./resolver.js";
+import type { SpliceRelay } from "./splice-relay.js";
 import type { EgressSpec } from "./types.js";
 
 export interface EgressSessionOptions {
@@ -21,6 +22,8 @@ export interface EgressSessionOptions {
   forbidden?: string[];
   /** Lines for the job's log (refusals); each distinct line is written once, at most 20 in all. */
   note?: (line: string) => void;
+  /** Where large downloads move once decided (see splice-relay.ts); the proxy relays them without. */
+  relay?: SpliceRelay;
 }
 
 const MAX_NOTES = 20;
@@ -30,6 +33,7 @@ export class EgressSession {
   readonly #gate: EgressGate;
   readonly #proxy: EgressProxy;
   readonly #resolve: Resolve;
+  readonly #relay: SpliceRelay | undefined;
   readonly #servers: (net.Server | dgram.Socket)[] = [];
   #closed = false;
 
@@ -60,7 +64,8 @@ export class EgressSession {
           }
         : {}),
     });
-    this.#proxy = new EgressProxy(this.#gate);
+    this.#relay = o.relay;
+    this.#proxy = new EgressProxy(this.#gate, o.relay);
   }
 
   /** Serves the proxy on a listening TCP server (connections already accepted by it). */
@@ -79,11 +84,12 @@ export class EgressSession {
     return !this.#closed;
   }
 
-  /** Stops serving, ends every connection, and returns the record. */
-  close(): EgressRecord {
+  /** Stops serving, ends every connection, and returns the record (with the relay's counts). */
+  async close(): Promise<EgressRecord> {
     this.#closed = true;
     for (const s of this.#servers) closeQuietly(s);
     this.#proxy.close();
+    await this.#relay?.close();
     return this.#log.snapshot();
   }
 

@@ -1,5 +1,7 @@
 // The egress proxy and DNS server on loopback, without a sandbox: Node's own clients speak to
-// them as a job's tools would. Every destination is a 127.0.0.x server of the test.
+// them as a job's tools would. Every destination is a 127.0.0.x server of the test. Downloads
+// move to the splice relay from their first byte after the decision, so every test here covers
+// it too (splice-relay.test.ts has the proxy relaying alone).
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import { Resolver } from "node:dns/promises";
@@ -9,6 +11,10 @@ import { after, before, describe, it } from "node:test";
 import { redactRecord, suggestAllowlist } from "../../src/egress/record.js";
 import { parseAddress } from "../../src/egress/rules.js";
 import { EgressSession, type EgressSessionOptions } from "../../src/egress/session.js";
+import { SpliceRelay } from "../../src/egress/splice-relay.js";
+import { egressPython } from "../../src/executors/local/egress.js";
+
+const python = egressPython(undefined);
 
 interface Server {
   port: number;
@@ -49,6 +55,7 @@ async function start(
     hosts: { "a.test": ["127.0.0.2"], "meta.test": ["127.0.0.66"] },
     forbidden: ["127.0.0.64/26"],
     note: (l) => notes.push(l),
+    ...(python ? { relay: new SpliceRelay({ pythonPath: python, afterBytes: 0 }) } : {}),
     ...o,
   });
   const tcp = net.createServer();
@@ -150,7 +157,7 @@ describe("the egress proxy", () => {
     assert.equal(res.status, 200);
     assert.equal(res.body, `ok POST a.test:${a.port} /up?x=1 100000\n`);
     assert.ok(a.bodies.at(-1)?.equals(body));
-    const rec = r.session.close();
+    const rec = await r.session.close();
     const e = rec.entries[0]!;
     assert.equal(e.via, "http");
     assert.equal(e.verdict, "allowed");
@@ -167,7 +174,7 @@ describe("the egress proxy", () => {
     assert.equal(res.status, 403);
     assert.match(res.body, /a\.test resolves to 127\.0\.0\.2 \(loopback\)/);
     assert.equal(a.connections, before);
-    closed.session.close();
+    await closed.session.close();
 
     const opened = await start({
       spec: { allow: [...spec.allow, `127.0.0.2:${a.port}`], audit: false },
@@ -175,7 +182,7 @@ describe("the egress proxy", () => {
     });
     const ok = await viaProxy(opened.proxyPort, `http://a.test:${a.port}/`);
     assert.equal(ok.status, 200);
-    opened.session.close();
+    await opened.session.close();
   });
 
   it("connects to the address it checked: a name re-pointed at a forbidden address is refused", async () => {
@@ -192,7 +199,7 @@ describe("the egress proxy", () => {
     const res = await viaProxy(r.proxyPort, `http://rebind.test:${meta.port}/`);
     assert.equal(res.status, 403);
     assert.equal(meta.connections, before, "the forbidden address was never connected to");
-    const e = r.session.close().entries.find((x) => x.via === "http")!;
+    const e = (await r.session.close()).entries.find((x) => x.via === "http")!;
     assert.equal(e.verdict, "refused");
     assert.equal(e.address, "127.0.0.66");
   });
@@ -220,7 +227,7 @@ describe("the egress proxy", () => {
     assert.equal(bad.status, 200);
     assert.equal(bad.closedWithoutData, true);
     await hello("ok.test");
-    const rec = r.session.close();
+    const rec = await r.session.close();
     const refused = rec.entries.find((e) => e.verdict === "refused");
     assert.match(refused?.reason ?? "", /evil\.test/);
     assert.equal(refused?.bytesOut, 0);
@@ -241,7 +248,7 @@ describe("the egress proxy", () => {
     assert.match(await raw("CONNECT [::1 HTTP/1.1\r\n\r\n"), /^HTTP\/1\.1 400/);
     const ok = await viaProxy(r.proxyPort, `http://a.test:${a.port}/still`);
     assert.equal(ok.status, 200);
-    r.session.close();
+    await r.session.close();
   });
 
   it("lets everything through under audit, with the verdict the list would give", async () => {
@@ -250,7 +257,7 @@ describe("the egress proxy", () => {
     assert.equal(res.status, 200);
     const m = await viaProxy(r.proxyPort, `http://meta.test:${meta.port}/`);
     assert.equal(m.status, 200, "audit lets even a forbidden address through");
-    const rec = r.session.close();
+    const rec = await r.session.close();
     assert.equal(rec.mode, "audit");
     assert.deepEqual(
       rec.entries.map((e) => [e.host, e.verdict]),
@@ -268,7 +275,7 @@ describe("the egress proxy", () => {
     const { status, socket } = await tunnel(r.proxyPort, `a.test:${a.port}`);
     assert.equal(status, 200);
     const closed = new Promise((res) => socket.once("close", res));
-    const rec = r.session.close();
+    const rec = await r.session.close();
     await closed;
     assert.equal(socket.destroyed, true);
     // A tunnel still open when the job ends is in the record all the same.
@@ -285,7 +292,7 @@ describe("the egress proxy", () => {
     const closed = new Promise((res) => socket.once("close", res));
     socket.end(Buffer.from([0x16, 0x03, 0x01])); // the start of a TLS record, never finished
     await closed;
-    const [e] = r.session.close().entries;
+    const [e] = (await r.session.close()).entries;
     assert.equal(e?.bytesOut, 0);
   });
 
@@ -296,7 +303,7 @@ describe("the egress proxy", () => {
     assert.equal(r.notes.filter((n) => n.includes("b.test")).length, 1);
     assert.equal(r.notes.length, 21);
     assert.match(r.notes.at(-1)!, /more egress refusals/);
-    const rec = r.session.close();
+    const rec = await r.session.close();
     assert.equal(rec.entries.find((e) => e.host === "b.test")?.count, 3);
     assert.equal(rec.entries.length, 31);
   });
@@ -348,7 +355,7 @@ describe("plain HTTP through the proxy", () => {
       `GET http://a.test:${a.port}/three HTTP/1.1\r\nHost: a.test:${a.port}\r\n\r\n`,
     );
     assert.match(halfClosed, new RegExp(`ok GET a.test:${a.port} /three 0\n$`));
-    const rec = r.session.close();
+    const rec = await r.session.close();
     assert.deepEqual(
       rec.entries.map((e) => [e.host, e.verdict, e.count]),
       [["a.test", "allowed", 2]],
@@ -378,7 +385,7 @@ describe("plain HTTP through the proxy", () => {
     );
     assert.match(twoHosts, /^HTTP\/1\.1 400 [\s\S]*one valid Host header/);
     assert.equal(a.bodies.length, before, "neither reached the server");
-    r.session.close();
+    await r.session.close();
   });
 
   it("answers 502 when the destination closes without answering", async () => {
@@ -389,7 +396,7 @@ describe("plain HTTP through the proxy", () => {
     const res = await viaProxy(r.proxyPort, `http://a.test:${port}/`);
     assert.equal(res.status, 502);
     assert.match(res.body, /closed the connection/);
-    r.session.close();
+    await r.session.close();
     mute.close();
   });
 });
@@ -413,7 +420,7 @@ describe("the job's DNS server", () => {
     await assert.rejects(resolver.resolve4("meta.test"), { code: "ENODATA" });
     await assert.rejects(resolver.resolve4("b.test"), { code: "ENOTFOUND" });
     await assert.rejects(resolver.resolveTxt("b.test"), { code: "ENOTFOUND" });
-    const rec = r.session.close();
+    const rec = await r.session.close();
     const refused = rec.entries.filter((e) => e.via === "dns");
     assert.deepEqual(
       refused.map((e) => [e.host, e.verdict, e.count]),
@@ -431,6 +438,6 @@ describe("the job's DNS server", () => {
     const resolver = new Resolver({ timeout: 5000, tries: 1 });
     resolver.setServers([`127.0.0.1:${r.dnsPort}`]);
     assert.deepEqual(await resolver.resolve4("a.test"), ["127.0.0.2"]);
-    r.session.close();
+    await r.session.close();
   });
 });

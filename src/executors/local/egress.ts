@@ -97,9 +97,14 @@ tcp.listen({ host: "${EGRESS_ADDRESS}", port: ${PROXY_PORT}, exclusive: true }, 
   });
 });`;
 
+/** The system's Python 3 (`python` when given; null: none). */
+export function egressPython(python: string | null | undefined): string | null {
+  return python === undefined ? findExecutable("python3", "/usr/bin:/usr/local/bin") : python;
+}
+
 /** The helper's command: the system's Python 3 when there is one, else Node. */
 function helperCommand(python: string | null | undefined): string[] {
-  const py = python === undefined ? findExecutable("python3", "/usr/bin:/usr/local/bin") : python;
+  const py = egressPython(python);
   return py ? [py, "-I", "-S", "-c", PYTHON_HELPER] : [process.execPath, "-e", NODE_HELPER];
 }
 
@@ -248,9 +253,9 @@ export class SandboxEgress {
   }
 
   /** Ends the proxy and every connection; the record, and why setting up failed (if it did). */
-  finish(): { record: EgressRecord; error: Error | null } {
+  async finish(): Promise<{ record: EgressRecord; error: Error | null }> {
     this.#abort.abort();
     this.#stop(new Error("the job is over"));
-    return { record: this.#session.close(), error: this.#error };
+    return { record: await this.#session.close(), error: this.#error };
   }
 }

@@ -5,7 +5,7 @@ import type { EgressRecord } from "../../egress/types.js";
 import type { JobIO, JobRequest } from "../types.js";
 import type { JobBounds } from "./bounds.js";
 import { jobArgs, LEFTOVERS_FD } from "./bwrap-args.js";
-import { egressResolvConf, egressWrapper, SandboxEgress } from "./egress.js";
+import { egressPython, egressResolvConf, egressWrapper, SandboxEgress } from "./egress.js";
 import { baseEnv, buildEnv, SANDBOX } from "./env.js";
 import { formatMs, JobSetupError, note } from "./job-text.js";
 import type { EtcLayout, HostLayout } from "./layout.js";
@@ -20,8 +20,11 @@ export interface LocalEgressOptions {
   /** util-linux's nsenter and unshare, which set up each job's proxy (default: on PATH). */
   nsenterPath?: string;
   unsharePath?: string;
-  /** The Python 3 that binds a job's proxy sockets (default: the system's); null: Node. */
+  /** The Python 3 that binds a job's proxy sockets and runs its splice relay (default: the
+   * system's); null: Node binds them, and the proxy relays every download itself. */
   pythonPath?: string | null;
+  /** false: the proxy relays every download itself, even with a Python 3 (for comparison). */
+  spliceRelay?: boolean;
 }
 
 /** What every sandbox of the executor shares, prepared once. */
@@ -88,9 +91,13 @@ export async function runSandboxed(
   if (job.egress) {
     // The proxy's modules (DNS, TLS names) are loaded by the first job that has one.
     const { EgressSession } = await import("../../egress/session.js");
+    const { SpliceRelay } = await import("../../egress/splice-relay.js");
+    const python =
+      host.egress?.spliceRelay === false ? null : egressPython(host.egress?.pythonPath);
     egress = new SandboxEgress(
       new EgressSession({
         spec: job.egress,
+        ...(python ? { relay: new SpliceRelay({ pythonPath: python }) } : {}),
         ...(host.hosts ? { hosts: host.hosts } : {}),
         ...(host.egress?.forbidden ? { forbidden: host.egress.forbidden } : {}),
         note: (line) => note(req, line),
@@ -155,7 +162,7 @@ export async function runSandboxed(
     req.apiSocket ? { AIRLOCK_JOB_API_SOCKET: SANDBOX.apiSocket } : {},
   );
   let finished: Finished;
-  let egressEnd: ReturnType<SandboxEgress["finish"]> | undefined;
+  let egressEnd: Awaited<ReturnType<SandboxEgress["finish"]>> | undefined;
   try {
     const wrapper = egress ? egressWrapper(host.egress?.unsharePath) : [];
     const [file, ...rest] = p.bounds.wrap([...p.limiter, ...wrapper, host.bwrap, ...args]) as [
@@ -167,7 +174,7 @@ export async function runSandboxed(
       { ...p.sup, beforeKill: () => init.kill() },
     );
   } finally {
-    egressEnd = egress?.finish();
+    egressEnd = await egress?.finish();
   }
   init.learn(finished.reads[0] ?? "");
   const started = init.pid !== null;
