@@ -2,10 +2,12 @@
 // sandbox: say so plainly, since the job's own messages rarely do (npm retries in silence). A job
 // with an allow list was cut off from what its list lacks, or used a tool that ignores its proxy.
 
+// What curl, Node, Python, Go, Java, wget, ssh and the C library say when a name does not
+// resolve or no route leads out.
 const FAILURES =
-  /ENOTFOUND|EAI_AGAIN|getaddrinfo|Could not resolve host|ECONNREFUSED|[Nn]etwork is unreachable|Failed to connect to/;
+  /ENOTFOUND|EAI_AGAIN|getaddrinfo|Could not resolve host|ECONNREFUSED|[Nn]etwork is unreachable|Failed to connect to|Temporary failure in name resolution|Name or service not known|no such host|UnknownHostException|unable to resolve host address|No route to host/;
 /** The longest pattern, less one: what a chunk boundary may split. */
-const CARRY = 24;
+const CARRY = 35;
 
 /** Watches a job's output for DNS and connection failures. */
 export class NetworkFailureSpotter {

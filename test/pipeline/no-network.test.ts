@@ -19,6 +19,12 @@ describe("no-network hint", () => {
     "bash: connect: Network is unreachable",
     "ping: connect: network is unreachable",
     "curl: (7) Failed to connect to api.example.com port 443 after 0 ms: Couldn't connect to server",
+    "socket.gaierror: [Errno -3] Temporary failure in name resolution",
+    "urllib3.exceptions.NameResolutionError: [Errno -2] Name or service not known",
+    "dial tcp: lookup proxy.golang.org on 127.0.0.53:53: no such host",
+    "java.net.UnknownHostException: repo.maven.apache.org",
+    "wget: unable to resolve host address 'example.com'",
+    "ssh: connect to host 203.0.113.7 port 22: No route to host",
   ]) {
     it(`spots: ${line}`, () => {
       assert.equal(
@@ -31,6 +37,7 @@ describe("no-network hint", () => {
   it("spots a failure split across chunks", () => {
     assert.ok(spot("error: getaddrinfo EAI_", "AGAIN registry").seen);
     assert.ok(spot("Could not res", "olve host").seen);
+    assert.ok(spot("x".repeat(100), "Temporary failure in name res", "olution").seen);
   });
 
   it("says nothing for a job that passed, has network, or printed no network failure", () => {
