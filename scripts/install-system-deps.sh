@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Airlock and its tests use: bubblewrap (the job sandbox),
-# git (checkouts), chromium (the console's browser tests), and python3, make and g++ (node-gyp
-# builds better-sqlite3 when no prebuilt binary can be fetched, and for Node 24), curl (what the
-# Kubernetes double's pods fetch their source with), tar and gzip (restoring jobs' caches).
+# git (checkouts), chromium (the console's browser tests), python3 (the egress proxy's set-up
+# helper and splice relay; also, with make and g++, what node-gyp builds better-sqlite3 with when
+# no prebuilt binary can be fetched, and for Node 24), curl (what the Kubernetes double's pods
+# fetch their source with, and the egress bench's client), tar and gzip (restoring jobs' caches).
 # Safe to run again.
 # prlimit (which turns core dumps off for every job) comes from util-linux, which is essential
 # on Debian and so always present.
