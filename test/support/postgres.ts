@@ -1,5 +1,7 @@
-// Real PostgreSQL for tests: a throwaway cluster under a temporary directory, started once per test
-// process from Debian's binaries (/usr/lib/postgresql/*/bin), each test on a database of its own.
+// Real PostgreSQL for tests: a throwaway cluster under a temporary directory, started from Debian's
+// binaries (/usr/lib/postgresql/*/bin) once per test process, or once for a whole `npm test` by
+// with-postgres.ts (which hands it to every test file as AIRLOCK_TEST_POSTGRES_URL), each test on a
+// database of its own.
 // As root the cluster runs as the `postgres` account (PostgreSQL refuses root). The server is
 // watched by a shell that stops it and removes its directory when this process ends, however it
 // ends. AIRLOCK_TEST_POSTGRES_URL points the tests at a server of your own instead (a URL with a
@@ -47,7 +49,10 @@ const uidOf = (user: string) => {
   return r.status === 0 ? Number(r.stdout.trim()) : undefined;
 };
 
-async function startCluster(bin: string, o: { durable: boolean }): Promise<PgServer> {
+async function startCluster(
+  bin: string,
+  o: { durable: boolean; maxConnections: number },
+): Promise<PgServer> {
   const dir = mkdtempSync(path.join(tmpdir(), "airlock-pg-"));
   const password = randomBytes(18).toString("base64url");
   const pwfile = path.join(dir, "pw");
@@ -88,7 +93,7 @@ async function startCluster(bin: string, o: { durable: boolean }): Promise<PgSer
       ["listen_addresses", "127.0.0.1"],
       ["port", String(port)],
       ["unix_socket_directories", dir],
-      ["max_connections", "60"],
+      ["max_connections", String(o.maxConnections)],
       ["shared_buffers", "16MB"],
       // Throwaway data: durability settings only where a measurement needs them.
       ...(o.durable
@@ -198,9 +203,21 @@ export function postgres(o: { durable?: boolean } = {}): Promise<PgServer | unde
       }
       return undefined;
     }
-    return startCluster(bin, { durable: o.durable ?? false });
+    return startCluster(bin, { durable: o.durable ?? false, maxConnections: 60 });
   })();
   if (o.durable) durableStarted = p;
   else started = p;
   return p;
+}
+
+/**
+ * A cluster for a whole test run (test/support/with-postgres.ts): the test files, two or more at
+ * once, each open their stores' pools on it. Undefined as `postgres()` is.
+ */
+export async function sharedPostgres(): Promise<{ url: string; password: string } | undefined> {
+  if (process.env.AIRLOCK_TEST_POSTGRES_URL) return undefined;
+  const bin = binDir();
+  if (!bin) return undefined;
+  const server = await startCluster(bin, { durable: false, maxConnections: 300 });
+  return { url: server.url("postgres"), password: server.password };
 }
