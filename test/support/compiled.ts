@@ -1,10 +1,10 @@
-// The source compiled to JavaScript once per version of it, for the tests' child processes (the
-// CLI, a gateway fixture): a child over tsx spends about twice the CPU time of one over plain
-// JavaScript before its first line runs (tsx resolves and loads each of its ~600 modules through
-// a hooks thread), and the suite starts such children hundreds of times. esbuild does per file
-// what tsx does on the fly, so a child runs the same code; the directory is named for a hash of
-// src/ and of test/'s helpers, so an edited file is compiled again and the tests never run a stale
-// build (nor depend on `npm run build`).
+// The source compiled to JavaScript once per version of it, for the test files that npm test runs
+// (run-tests.ts) and for the tests' child processes (the CLI, a gateway fixture): a process over tsx
+// spends about twice the CPU time of one over plain JavaScript before its first line runs (tsx
+// resolves and loads each of its ~600 modules through a hooks thread), and the suite starts such
+// processes hundreds of times. esbuild does per file what tsx does on the fly, so the same code
+// runs; the directory is named for a hash of src/ and test/, so an edited file is compiled again
+// and the tests never run a stale build (nor depend on `npm run build`).
 import { createHash } from "node:crypto";
 import {
   existsSync,
@@ -27,11 +27,11 @@ const CACHE = path.join(ROOT, "node_modules", ".cache", "airlock-test-cli");
 const ENTRY = `import { main } from "./src/cli/main.js";\n\nprocess.exitCode = await main(process.argv);\n`;
 const DAY_MS = 24 * 3600_000;
 
-/** The .ts files of src/ and test/'s helpers and fixtures (test files are never a child). */
+/** The .ts files of src/ and test/. */
 function sources(): string[] {
   return ["src", "test"].flatMap((dir) =>
     readdirSync(path.join(ROOT, dir), { recursive: true, encoding: "utf8" })
-      .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
+      .filter((f) => f.endsWith(".ts"))
       .map((f) => path.join(dir, f))
       .sort(),
   );
@@ -48,20 +48,27 @@ function compile(files: string[], into: string): void {
     target: "node20.11",
     logLevel: "error",
   });
-  // Test helpers find their fixtures and oracles next to their source: their import.meta.url
-  // stays the source file's.
+  // Tests and their helpers find their fixtures and oracles next to their source: their
+  // import.meta.url (dirname, filename) stays the source file's.
   for (const f of files.filter((x) => !src.includes(x))) {
     const file = path.join(ROOT, f);
-    const code = readFileSync(file, "utf8").replace(
-      /\bimport\.meta\.url\b/g,
-      JSON.stringify(pathToFileURL(file).href),
-    );
     const out = path.join(into, f.replace(/\.ts$/, ".js"));
     mkdirSync(path.dirname(out), { recursive: true });
+    const define = {
+      "import.meta.url": JSON.stringify(pathToFileURL(file).href),
+      "import.meta.dirname": JSON.stringify(path.dirname(file)),
+      "import.meta.filename": JSON.stringify(file),
+    };
+    const code = readFileSync(file, "utf8");
     writeFileSync(
       out,
-      transformSync(code, { loader: "ts", format: "esm", target: "node20.11", sourcefile: file })
-        .code,
+      transformSync(code, {
+        loader: "ts",
+        format: "esm",
+        target: "node20.11",
+        sourcefile: file,
+        define,
+      }).code,
     );
   }
   // node_modules is no package scope: without this, Node would take the files for CommonJS.
@@ -104,7 +111,7 @@ export function compiledCli(): string {
   return path.join(compiledDir(), "airlock.js");
 }
 
-/** The compiled form of `file`, a .ts file of src/ or a helper or fixture of test/. */
+/** The compiled form of `file`, a .ts file of src/ or test/. */
 export function compiled(file: string): string {
   return path.join(compiledDir(), path.relative(ROOT, file).replace(/\.ts$/, ".js"));
 }

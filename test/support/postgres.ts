@@ -1,6 +1,6 @@
 // Real PostgreSQL for tests: a throwaway cluster under a temporary directory, started from Debian's
 // binaries (/usr/lib/postgresql/*/bin) once per test process, or once for a whole `npm test` by
-// with-postgres.ts (which hands it to every test file as AIRLOCK_TEST_POSTGRES_URL), each test on a
+// run-tests.ts (which hands it to every test file as AIRLOCK_TEST_POSTGRES_URL), each test on a
 // database of its own.
 // As root the cluster runs as the `postgres` account (PostgreSQL refuses root). The server is
 // watched by a shell that stops it and removes its directory when this process ends, however it
@@ -211,7 +211,7 @@ export function postgres(o: { durable?: boolean } = {}): Promise<PgServer | unde
 }
 
 /**
- * A cluster for a whole test run (test/support/with-postgres.ts): the test files, two or more at
+ * A cluster for a whole test run (test/support/run-tests.ts): the test files, two or more at
  * once, each open their stores' pools on it. Undefined as `postgres()` is.
  */
 export async function sharedPostgres(): Promise<{ url: string; password: string } | undefined> {
