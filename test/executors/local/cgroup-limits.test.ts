@@ -167,12 +167,13 @@ describe("cgroup limits (real cgroups)", () => {
     it(`the workspace's disk budget stops a job that grows past it (${mode})`, async () => {
       const { r, out } = await run(
         ex,
-        "head -c 40000000 /dev/zero > big\necho written\nsleep 60\necho never",
+        "head -c 40000000 /dev/zero > big\nsleep 60\necho never",
         { diskBytes: 8 * MiB },
         { timeoutMs: 120_000 },
       );
+      // The budget is measured while the job runs: on a busy machine it may stop the job while
+      // `head` is still writing, so nothing but the end is asserted of its output.
       assert.equal(r.status, "failed", out);
-      assert.match(out, /written/);
       assert.doesNotMatch(out, /never/);
       assert.match(
         r.notes?.[0] ?? "",
