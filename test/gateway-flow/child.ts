@@ -4,9 +4,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { sign } from "@octokit/webhooks-methods";
 import { DATABASE_ENV } from "../../src/store/settings.js";
 import { compiled } from "../support/compiled.js";
-import type { World } from "./harness.js";
+import { WEBHOOK_SECRET, type World } from "./harness.js";
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "flow-child.ts");
 
@@ -48,4 +49,25 @@ export async function startChild(
     proc.on("exit", (code) => reject(new Error(`gateway exited early (${code})`)));
   });
   return { proc, url };
+}
+
+/** Delivers a signed webhook to a gateway at `url`; its HTTP status. */
+export async function sendTo(
+  url: string,
+  event: string,
+  id: string,
+  payload: unknown,
+): Promise<number> {
+  const body = JSON.stringify(payload);
+  const res = await fetch(`${url}/webhooks/github`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": event,
+      "x-github-delivery": id,
+      "x-hub-signature-256": await sign(WEBHOOK_SECRET, body),
+    },
+    body,
+  });
+  return res.status;
 }

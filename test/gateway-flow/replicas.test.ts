@@ -9,12 +9,11 @@ import type { ChildProcess } from "node:child_process";
 import { cpSync } from "node:fs";
 import path from "node:path";
 import { after, describe, test } from "node:test";
-import { sign } from "@octokit/webhooks-methods";
 import { type OpenedStore, openStore } from "../../src/store/index.js";
 import { DATABASE_ENV } from "../../src/store/settings.js";
 import { engines } from "../support/engines.js";
 import { PATIENCE_MS } from "../support/patience.js";
-import { startChild } from "./child.js";
+import { sendTo as send, startChild } from "./child.js";
 import {
   assertNoCheckRunCreatedTwice,
   BASE_PIPELINE,
@@ -23,7 +22,6 @@ import {
   REPO,
   TRUSTED,
   UNTRUSTED,
-  WEBHOOK_SECRET,
   World,
 } from "./harness.js";
 
@@ -35,22 +33,6 @@ const PIPELINE = BASE_PIPELINE.replace(
 );
 
 const postgres = (await engines()).find((e) => e.name === "postgres");
-
-/** Delivers a signed webhook to one replica; its HTTP status. */
-async function send(url: string, event: string, id: string, payload: unknown): Promise<number> {
-  const body = JSON.stringify(payload);
-  const res = await fetch(`${url}/webhooks/github`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": event,
-      "x-github-delivery": id,
-      "x-hub-signature-256": await sign(WEBHOOK_SECRET, body),
-    },
-    body,
-  });
-  return res.status;
-}
 
 if (postgres) {
   describe("two gateways on one PostgreSQL", () => {

@@ -15,7 +15,7 @@ import { senderTrust } from "./authorize.js";
 import { decideHead } from "./decide-head.js";
 import { facts } from "./facts.js";
 import { load } from "./load.js";
-import { cancelPr, currentTrustedLabels } from "./requests.js";
+import { currentTrustedLabels, stopHere, stopStored } from "./requests.js";
 import { type PrEvent, short, type UseCase } from "./types.js";
 
 /** The actions whose sender pushed, or proposed, exactly the head the event names. */
@@ -33,21 +33,30 @@ export const onHead: UseCase<PrEvent> = async (flow, ev, ctx) => {
   }
   // GitHub's time of the change, on the clock of comments' created_at (bare /ok-to-test).
   const at = ev.pr.updatedAt ? Date.parse(ev.pr.updatedAt) : Number.NaN;
-  const moved = await flow.o.approvals.setHead(
-    repo,
-    n,
-    f.headSha,
-    PUSH_EVIDENCE.has(ev.action) ? ev.sender.login : null,
-    Number.isFinite(at) ? at : undefined,
-  );
-  if (moved.changed && moved.previous) {
-    cancelPr(flow, repo, n, ctx, `superseded by ${short(f.headSha)}`, f.headSha);
-    await flow.reporter.gateEnded(repo, inst, moved.previous, superseded(f.headSha));
-    if (f.labels.includes(APPROVE_LABEL)) {
-      // The label approved the old head; a trusted member adds it again for this one.
-      await flow.o.outbox.removeLabel(repo, inst, n, APPROVE_LABEL, `${ctx.deliveryId}:label`);
+  const why = `superseded by ${short(f.headSha)}`;
+  // The new head, the end of the old head's gate, the stop of its runs and the label's removal
+  // commit together: a gateway dying in between leaves none of them, and the event, taken up
+  // again, finds the head still to move (a head recorded alone left the old gate in progress).
+  const moved = await flow.o.store.transaction(async (tx) => {
+    const m = await tx.approvals.setHead(
+      repo,
+      n,
+      f.headSha,
+      PUSH_EVIDENCE.has(ev.action) ? ev.sender.login : null,
+      Number.isFinite(at) ? at : undefined,
+    );
+    if (m.changed && m.previous) {
+      await stopStored(tx, repo, n, why, f.headSha);
+      await flow.reporter.gateEnded(repo, inst, m.previous, superseded(f.headSha), tx);
+      if (f.labels.includes(APPROVE_LABEL)) {
+        // The label approved the old head; a trusted member adds it again for this one.
+        const key = `${ctx.deliveryId}:label`;
+        await flow.o.outbox.removeLabel(repo, inst, n, APPROVE_LABEL, key, tx);
+      }
     }
-  }
+    return m;
+  });
+  if (moved.changed && moved.previous) stopHere(flow, repo, n, why, f.headSha);
   const loaded = await load(flow, f);
   if (!loaded) return;
   if (ev.action === "opened") {

@@ -8,6 +8,7 @@ import {
   type RequestSelection,
   type RunKind,
   type RunRequestRow,
+  type Store,
 } from "../../store/index.js";
 import type { CommitAuthorization } from "../../trust/authorize.js";
 import { block } from "../checks.js";
@@ -71,12 +72,28 @@ export function cancelPr(
   why: string,
   keepSha?: string,
 ): void {
+  stopHere(flow, repo, pr, why, keepSha);
+  ctx.atCompletion((tx) => stopStored(tx, repo, pr, why, keepSha));
+}
+
+/** Stops the PR's runs (all, or those not on `keepSha`) in flight on this gateway. */
+export function stopHere(flow: Flow, repo: string, pr: number, why: string, keepSha?: string) {
   flow.supervisor.cancel(
     (r) => r.repo === repo && r.pr === pr && (keepSha === undefined || r.headSha !== keepSha),
     why,
   );
-  ctx.atCompletion((tx) => tx.requests.cancelQueued(repo, pr, why, keepSha));
-  ctx.atCompletion((tx) => tx.requests.askToStop(repo, pr, why, keepSha ? { keepSha } : {}));
+}
+
+/** Drops the PR's queued requests and asks whichever gateway runs the others to stop them. */
+export async function stopStored(
+  tx: Store,
+  repo: string,
+  pr: number,
+  why: string,
+  keepSha?: string,
+): Promise<void> {
+  await tx.requests.cancelQueued(repo, pr, why, keepSha);
+  await tx.requests.askToStop(repo, pr, why, keepSha ? { keepSha } : {});
 }
 
 /**

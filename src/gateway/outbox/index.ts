@@ -155,8 +155,16 @@ export class Outbox {
     return this.db.outbox.enqueue(commentItem(repo, installationId, issue, body, key));
   }
 
-  removeLabel(repo: string, installationId: number, issue: number, label: string, key: string) {
-    return this.db.outbox.enqueue({
+  /** `via`: the transaction to store it in (by default one of its own). */
+  removeLabel(
+    repo: string,
+    installationId: number,
+    issue: number,
+    label: string,
+    key: string,
+    via?: Store,
+  ) {
+    return (via ?? this.db).outbox.enqueue({
       kind: "remove_label",
       key: `remove_label:${key}`,
       orderingKey: `label:${repo}:${issue}:${label}`,
