@@ -124,7 +124,8 @@ export class Reporter {
    * commit belongs to the newest request whose run has that job: an older run (one still
    * running, or one that gave up after its retries) leaves it alone, so the check ends on the
    * newest run's conclusion whatever order the runs end in. Ownership is decided when the state is
-   * stored, so a newer run starting meanwhile is seen.
+   * stored, so a newer run starting meanwhile is seen. So is the run's claim: a gateway that lost
+   * it (stalled past its lease while another took the run over) reports nothing more of it.
    */
   async jobs(repo: string, installationId: number, runId: string, only?: string[]) {
     const run = await this.opts.runs.get(runId);
@@ -134,6 +135,7 @@ export class Reporter {
       if (only && !only.includes(job.job_id)) continue;
       const owned = req
         ? async (tx: Store) =>
+            (await tx.requests.holdsClaim(runId)) &&
             (await tx.requests.jobOwner(req.repo, req.pr, req.headSha, job.job_id)) === runId
         : undefined;
       await this.opts.outbox.checkRun(repo, installationId, renderJobCheck(run, job, this.render), {

@@ -27,6 +27,7 @@ import { LogStore } from "../../src/store/logs.js";
 import { GatewayMetrics } from "../../src/web/metrics.js";
 import { createServer } from "../../src/web/server.js";
 import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
+import type { CheckRun } from "../doubles/github-model.js";
 import { example, type Payload } from "../gateway/helpers.js";
 import type { TestEngine } from "../support/engines.js";
 import { PATIENCE_MS } from "../support/patience.js";
@@ -456,13 +457,19 @@ export async function historyOf(
     );
   }
   for (const ch of gh.checkRuns(REPO).filter((c) => shas.has(c.head_sha))) {
-    const steps = ch.history.map((h) => {
-      const ext = typeof h.external_id === "string" ? h.external_id.split("/")[0] : "-";
-      return `${String(h.conclusion ?? h.status ?? "?")}@${ext}`;
-    });
-    lines.push(`check ${ch.name} on ${ch.head_sha.slice(0, 7)}: ${steps.join(" → ")}`);
+    lines.push(`check ${ch.name} on ${ch.head_sha.slice(0, 7)}: ${stepsOf(ch)}`);
   }
   return lines.join("\n");
+}
+
+/** A check run's states in the order GitHub got them, each with the run that wrote it. */
+function stepsOf(ch: CheckRun): string {
+  return ch.history
+    .map((h) => {
+      const ext = typeof h.external_id === "string" ? h.external_id.split("/")[0] : "-";
+      return `${String(h.conclusion ?? h.status ?? "?")}@${ext}`;
+    })
+    .join(" → ");
 }
 
 /**
@@ -482,7 +489,9 @@ export function assertNoCheckRunCreatedTwice(gh: GitHubDouble, repo: string): vo
       if (opensAgain && endedBefore) continue;
       assert.ok(
         e.history.every((h) => !isDeepStrictEqual(h, ch.history[0])),
-        `${ch.name} on ${ch.head_sha.slice(0, 7)} was created twice`,
+        `${ch.name} on ${ch.head_sha.slice(0, 7)} was created twice:\n` +
+          `  check run ${e.id} (created #${e.seen.created}, completed #${e.seen.completed ?? "-"}): ${stepsOf(e)}\n` +
+          `  check run ${ch.id} (created #${ch.seen.created}, completed #${ch.seen.completed ?? "-"}): ${stepsOf(ch)}`,
       );
     }
   }

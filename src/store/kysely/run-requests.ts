@@ -325,6 +325,17 @@ export class RunRequestQueueImpl implements RunRequestQueue {
     return rows.map(toRequest);
   }
 
+  async holdsClaim(id: string): Promise<boolean> {
+    let q = this.c.db
+      .selectFrom("run_requests")
+      .select("id")
+      .where("id", "=", id)
+      .where("state", "=", "running")
+      .where("lease_owner", "=", this.c.shared.lease.holder);
+    if (this.c.engine === "postgres") q = q.forUpdate();
+    return (await q.executeTakeFirst()) !== undefined;
+  }
+
   async jobOwner(repo: string, pr: number, sha: string, jobId: string) {
     const r = await this.c.db
       .selectFrom("run_requests as q")

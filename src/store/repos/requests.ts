@@ -133,6 +133,11 @@ export interface RunRequestQueue {
   get(id: string): Promise<RunRequestRow | undefined>;
   /** Requests in one state, oldest first. */
   inState(state: RequestState): Promise<RunRequestRow[]>;
+  /**
+   * Whether this gateway holds the request: running under its claim. On PostgreSQL the row stays
+   * locked to the end of the transaction asking, so no takeover commits in between.
+   */
+  holdsClaim(id: string): Promise<boolean>;
   /** The newest request on a commit whose run has job `jobId`. */
   jobOwner(repo: string, pr: number, sha: string, jobId: string): Promise<string | undefined>;
   /** Requests of a PR, optionally of one commit, oldest first. */
