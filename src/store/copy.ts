@@ -29,6 +29,7 @@ const KEYS: Record<keyof Database, string[]> = {
   login_links: ["hash"],
   oidc_keys: ["kid"],
   pauses: ["name"],
+  job_slots: ["run_id", "job_id"],
 };
 export const TABLES = Object.keys(KEYS) as (keyof Database)[];
 

@@ -119,6 +119,16 @@ export interface PrLabelsTable {
   added_at: number;
 }
 
+/** A public job's place in its pull request's and author's fair share, while it runs. */
+export interface JobSlotsTable {
+  run_id: string;
+  job_id: string;
+  /** "owner/repo#number". */
+  pr_key: string;
+  author: string;
+  taken_at: number;
+}
+
 export interface Database {
   runs: RunsTable;
   jobs: JobsTable;
@@ -140,4 +150,5 @@ export interface Database {
   login_links: LoginLinksTable;
   oidc_keys: OidcKeysTable;
   pauses: PausesTable;
+  job_slots: JobSlotsTable;
 }

@@ -14,7 +14,7 @@ import type { OidcKeyRepo, SecretRepo, SessionRepo } from "./repos/access.js";
 import type { ApprovalRepo, ApprovalWaitRepo, PrLabelRepo } from "./repos/approvals.js";
 import type { AuditRepo } from "./repos/audit.js";
 import type { CheckRunRepo, EventQueue, OutboxQueue, PauseRepo } from "./repos/queues.js";
-import type { RunRequestQueue } from "./repos/requests.js";
+import type { JobSlotRepo, RunRequestQueue } from "./repos/requests.js";
 import type { RunRepo } from "./repos/runs.js";
 import type { LeaseRepo, RetentionRepo } from "./repos/upkeep.js";
 
@@ -50,6 +50,7 @@ export interface Store {
   readonly leases: LeaseRepo;
   readonly retention: RetentionRepo;
   readonly pauses: PauseRepo;
+  readonly jobSlots: JobSlotRepo;
   /**
    * Runs `fn` in one transaction: everything it does through `tx` commits together or not at all.
    * Called on a Store that is already a transaction, `fn` joins it. Using the outer Store inside

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FairShare } from "../../src/gateway/fair-share.js";
 import { Supervisor } from "../../src/gateway/supervisor.js";
-import type { OpenedStore } from "../../src/store/index.js";
+import type { JobSlotRepo, OpenedStore } from "../../src/store/index.js";
 import { engines } from "../support/engines.js";
 import { publicRunRequest as request } from "../support/run-request.js";
 
@@ -162,6 +162,68 @@ if (postgres) {
       await Promise.all(release.splice(0).map((end) => end()));
       await sa.stop();
       await sb.stop();
+      await b.close();
+      await a.close();
+    }
+  });
+}
+
+if (postgres) {
+  test("an author's share of public jobs holds across two gateways", {
+    timeout: 120_000,
+  }, async () => {
+    const a = await postgres.open();
+    const b = await a.reopen();
+    const limits = { jobs: 4, publicJobsPerPr: 1, publicJobsPerAuthor: 1 };
+    /** B's looks at the store's share, counted, to wait for it to have looked again. */
+    let looks = 0;
+    let looked: () => void = () => {};
+    const slotsB: JobSlotRepo = {
+      take: (...args) => {
+        looks++;
+        looked();
+        return b.jobSlots.take(...args);
+      },
+      release: (...args) => b.jobSlots.release(...args),
+    };
+    const shareA = new FairShare(limits, { slots: a.store.jobSlots, pollMs: 20 });
+    const shareB = new FairShare(limits, { slots: slotsB, pollMs: 20 });
+    const never = new AbortController().signal;
+    const job = (runId: string, pr: number, author: string, jobId = "unit") => ({
+      pr: `acme/app#${pr}`,
+      author,
+      public: true,
+      job: { runId, jobId },
+    });
+    try {
+      // mallory's two runs (two pull requests) run on the two gateways, bob's on B.
+      await a.store.requests.insert(request("m1", 1, "mallory", 1));
+      await a.store.requests.insert(request("m2", 2, "mallory", 2));
+      await a.store.requests.insert(request("b1", 3, "bob", 3));
+      assert.equal((await a.store.requests.claimNext(Date.now(), { running: 9 }))?.id, "m1");
+      assert.equal((await b.requests.claimNext(Date.now(), { running: 9 }))?.id, "m2");
+      assert.equal((await b.requests.claimNext(Date.now(), { running: 9 }))?.id, "b1");
+
+      const first = await shareA.acquire(job("m1", 1, "mallory"), never);
+      assert.ok(first, "mallory's first public job starts on A");
+      let second: (() => void) | null = null;
+      const waiting = shareB.acquire(job("m2", 2, "mallory"), never).then((r) => {
+        second = r;
+      });
+      // bob's job on B is not held up by mallory's waiting one.
+      const bobs = await shareB.acquire(job("b1", 3, "bob"), never);
+      assert.ok(bobs, "bob's job starts on B");
+      // B looks at the store three more times: mallory's second job still waits for her share.
+      const seen = looks;
+      while (looks < seen + 3) await new Promise<void>((r) => (looked = r));
+      assert.equal(second, null, "mallory's second job waits: her share is in use on A");
+      // Her first job ends on A: the second starts on B.
+      first();
+      await waiting;
+      assert.ok(second, "mallory's second job starts once her first ended");
+      bobs();
+      (second as () => void)();
+    } finally {
       await b.close();
       await a.close();
     }

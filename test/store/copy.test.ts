@@ -91,6 +91,11 @@ async function fill(s: Store): Promise<void> {
       signed_until: 0,
     })
     .execute();
+  // A public job's place in the fair share.
+  await (s as unknown as { db: Kysely<Database> }).db
+    .insertInto("job_slots")
+    .values({ run_id: "r-1", job_id: "unit", pr_key: "o/r#1", author: "carol", taken_at: 1 })
+    .execute();
 }
 
 const all = await engines();

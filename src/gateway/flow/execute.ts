@@ -177,7 +177,12 @@ export async function execute(flow: Flow, req: RunRequestRow, signal: AbortSigna
       // Each job waits for its slot: public ones for their pull request's and author's share.
       admit: (job, s) =>
         flow.share.acquire(
-          { pr: prKey(req.repo, req.pr), author: req.author, public: !isRestricted(job) },
+          {
+            pr: prKey(req.repo, req.pr),
+            author: req.author,
+            public: !isRestricted(job),
+            job: { runId: req.id, jobId: job.id },
+          },
           s,
         ),
       signal,

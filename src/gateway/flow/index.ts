@@ -42,7 +42,11 @@ export class PrFlow {
       onEnqueued: () => o.outbox.poke(),
     });
     const capacity = o.capacity ?? DEFAULT_CAPACITY;
-    const share = new FairShare(capacity);
+    // Public jobs' share holds for every gateway on the store together.
+    const share = new FairShare(capacity, {
+      slots: o.store.jobSlots,
+      onError: (e) => o.log?.warn({ message: String(e) }, "the fair share could not be read"),
+    });
     this.supervisor = new Supervisor({
       requests: o.requests,
       maxRuns: o.maxRuns ?? capacity.runs,

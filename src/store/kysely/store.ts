@@ -9,6 +9,7 @@ import { ApprovalRepoImpl } from "./approvals.js";
 import { AuditRepoImpl } from "./audit.js";
 import type { Ctx, Shared } from "./context.js";
 import { EventBatcher, EventQueueImpl } from "./events.js";
+import { JobSlotRepoImpl } from "./job-slots.js";
 import { keepAlive, LeaseRepoImpl } from "./leases.js";
 import { OidcKeyRepoImpl } from "./oidc-keys.js";
 import { CheckRunRepoImpl, OutboxQueueImpl } from "./outbox.js";
@@ -40,6 +41,7 @@ export class KyselyStore implements Store {
   readonly leases: LeaseRepoImpl;
   readonly retention: RetentionRepoImpl;
   readonly pauses: PauseRepoImpl;
+  readonly jobSlots: JobSlotRepoImpl;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -76,6 +78,7 @@ export class KyselyStore implements Store {
     this.leases = new LeaseRepoImpl(c);
     this.retention = new RetentionRepoImpl(c, this.sessions);
     this.pauses = new PauseRepoImpl(c);
+    this.jobSlots = new JobSlotRepoImpl(c);
     if (!db.isTransaction) shared.lease.beat ??= () => this.leases.renew();
   }
 

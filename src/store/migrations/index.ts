@@ -22,6 +22,7 @@ import * as m016 from "./016_leases.js";
 import * as m017 from "./017_pauses.js";
 import * as m018 from "./018_request_stops.js";
 import * as m019 from "./019_events_claim_order.js";
+import * as m020 from "./020_job_slots.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -43,4 +44,5 @@ export const migrations: Record<string, Migration> = {
   "017_pauses": m017,
   "018_request_stops": m018,
   "019_events_claim_order": m019,
+  "020_job_slots": m020,
 };

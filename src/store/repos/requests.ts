@@ -58,6 +58,29 @@ export type NewRunRequest = Omit<
   createdAt?: number;
 };
 
+/** A public job's place in its pull request's and author's fair share. */
+export interface JobSlot {
+  runId: string;
+  jobId: string;
+  /** "owner/repo#number". */
+  pr: string;
+  author: string;
+}
+
+/**
+ * Public jobs' places in the fair share, counted across every gateway on the database. A place
+ * counts while its run's request runs under a live claim: a dead gateway's stop counting when its
+ * lease runs out, and a run taken up again runs under a new request.
+ */
+export interface JobSlotRepo {
+  /**
+   * Takes the job's place if its pull request has fewer than `perPr` places and its author fewer
+   * than `perAuthor`; whether it holds one now (a place already held counts as taken).
+   */
+  take(slot: JobSlot, limits: { perPr: number; perAuthor: number }, now?: number): Promise<boolean>;
+  release(runId: string, jobId: string): Promise<void>;
+}
+
 /** What a claim of a run request must respect (RunRequestQueue.claimNext). */
 export interface ClaimRules {
   /** Claims nothing while this many requests are running on every gateway together. */
