@@ -48,8 +48,9 @@ const FRESH_KEPT = 1000;
 /** How soon a gateway looks again for a due event held back behind another gateway's. */
 const BLOCKED_POLL_MS = 50;
 
+// Whole milliseconds: PostgreSQL's bigint refuses a fraction (the retry was then never stored).
 const defaultBackoff = (attempt: number) =>
-  Math.min(300_000, 1000 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
+  Math.round(Math.min(300_000, 1000 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5));
 
 // Credentials an error message might quote: GitHub tokens, bearer/basic headers, PEM blocks,
 // passwords in URLs.

@@ -10,6 +10,7 @@ import { type EventHandler, EventLoop, redactError } from "../../src/gateway/eve
 import { Intake } from "../../src/gateway/intake.js";
 import type { GatewayEvent } from "../../src/gateway/parse-event.js";
 import { type EventQueue, type OpenedStore, openStore, type Store } from "../../src/store/index.js";
+import { engines } from "../support/engines.js";
 import { failing, watchUnhandled } from "../support/faults.js";
 import { PATIENCE_MS } from "../support/patience.js";
 import { example } from "./helpers.js";
@@ -268,3 +269,38 @@ test("redactError removes credential-shaped text and bounds the length", () => {
   assert.doesNotMatch(e, /hunter2|MIIE|github_pat_11/);
   assert.ok(e.length <= 501);
 });
+
+for (const engine of await engines()) {
+  test(`a failed event's retry, at the default backoff, is stored on ${engine.name}`, async () => {
+    const t = await engine.open();
+    const storeErrors: string[] = [];
+    let tries = 0;
+    const loop = new EventLoop({
+      store: t.store.events,
+      handler: async () => {
+        if (++tries === 1) throw new Error("a GitHub API call failed");
+      },
+      onStoreError: (message) => storeErrors.push(message),
+    });
+    try {
+      await t.store.events.insert({
+        deliveryId: "once",
+        name: "ping",
+        action: null,
+        payload: ping,
+      });
+      await loop.start();
+      const until = Date.now() + PATIENCE_MS;
+      while ((await t.store.events.get("once"))?.state !== "done" && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal((await t.store.events.get("once"))?.state, "done");
+      assert.equal(tries, 2);
+      // A time with a fraction of a millisecond failed on PostgreSQL's bigint.
+      assert.deepEqual(storeErrors, []);
+    } finally {
+      await loop.stop();
+      await t.close();
+    }
+  });
+}
