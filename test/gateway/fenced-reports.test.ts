@@ -1,5 +1,6 @@
 // A gateway that stalled (not died) past its lease while another took its run over reports
-// nothing more of that run: its late job states would open the checks the takeover ended again.
+// nothing more of that run (its late job states would open the checks the takeover ended again),
+// does not end its request (the takeover takes it up again), and is told to stop it.
 // Two stores on one database stand for the two gateways; the takeover is the other gateway's
 // adoption of the run once the first one's lease ran out.
 import assert from "node:assert/strict";
@@ -84,6 +85,21 @@ for (const engine of await engines()) {
       assert.equal(await checkItems(a), 2);
       assert.equal(await a.requests.holdsClaim(req.id), false);
       assert.equal(await b.requests.holdsClaim(req.id), true);
+
+      // A's supervisor learns that its run was taken over (and stops it); its end of the request
+      // changes nothing: the run is B's to end or take up again.
+      assert.deepEqual(await a.requests.stopsAsked([req.id]), [
+        {
+          id: req.id,
+          reason: "another gateway took the run over: this one stalled past its lease",
+        },
+      ]);
+      assert.deepEqual(await b.requests.stopsAsked([req.id]), []);
+      await a.requests.finish(req.id, "done");
+      assert.equal((await b.requests.get(req.id))?.state, "running");
+      await b.requests.requeue(adopted[0]!, "fenced-2", Date.now(), "interrupted", "lost");
+      assert.equal((await b.requests.get(req.id))?.state, "done");
+      assert.equal((await b.requests.get("fenced-2"))?.state, "queued");
     });
   });
 }

@@ -56,9 +56,11 @@ for (const engine of await engines()) {
     const third = () =>
       openStore({ dataDir: t.dataDir, database: { ...t.database, leaseTtlMs: TTL } });
 
-    /** Ends every run request, running or queued. */
+    /** Ends every run request, running (by the gateway holding it) or queued. */
     async function endRuns() {
-      for (const r of await a.requests.inState("running")) await a.requests.finish(r.id, "done");
+      for (const s of [a, b]) {
+        for (const r of await s.requests.inState("running")) await s.requests.finish(r.id, "done");
+      }
       for (const r of await a.requests.inState("queued")) await a.requests.finish(r.id, "done");
     }
 

@@ -147,14 +147,25 @@ export class RunRequestQueueImpl implements RunRequestQueue {
 
   async stopsAsked(ids: string[]): Promise<{ id: string; reason: string }[]> {
     if (ids.length === 0) return [];
+    const mine = this.c.shared.lease.holder;
     const rows = await this.c.db
       .selectFrom("run_requests")
-      .select(["id", "stop_reason"])
+      .select(["id", "stop_reason", "lease_owner"])
       .where("id", "in", ids)
-      .where("state", "=", "running")
-      .where("stop_reason", "is not", null)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb("state", "=", "running"), eb("stop_reason", "is not", null)]),
+          eb.and([eb("lease_owner", "is not", null), eb("lease_owner", "!=", mine)]),
+        ]),
+      )
       .execute();
-    return rows.map((r) => ({ id: r.id, reason: r.stop_reason! }));
+    return rows.map((r) => ({
+      id: r.id,
+      reason:
+        r.lease_owner !== null && r.lease_owner !== mine
+          ? "another gateway took the run over: this one stalled past its lease"
+          : r.stop_reason!,
+    }));
   }
 
   claimNext(now = Date.now(), rules: ClaimRules = {}): Promise<RunRequestRow | undefined> {
@@ -233,6 +244,8 @@ export class RunRequestQueueImpl implements RunRequestQueue {
           lease_until: null,
         }))
         .where("id", "=", id)
+        // Only the holder ends a request: one another gateway took over is left to that one.
+        .where(held(this.c))
         .returningAll()
         .execute();
       await this.settled(rows, tx);

@@ -117,7 +117,10 @@ export interface RunRequestQueue {
     reason: string,
     o?: { keepSha?: string; restrictedOnly?: boolean },
   ): Promise<number>;
-  /** Of these running requests, those asked to stop, with why. */
+  /**
+   * Of these requests (this gateway's runs in flight), those asked to stop, and those another
+   * gateway took over (this one stalled past its lease), with why.
+   */
   stopsAsked(ids: string[]): Promise<{ id: string; reason: string }[]>;
   /**
    * Claims the oldest queued request that `rules` let start, or none. The rules are applied to the
