@@ -177,9 +177,10 @@ export default async function egressBench(): Promise<BenchResult> {
   try {
     const { repo, sha } = makeBenchRepo(dir);
     const checkout = { kind: "commit" as const, repoDir: repo, sha };
-    // curl's own measure of the transfer (bytes per second), excluding the sandbox's start.
+    // curl's own measure of the transfer (bytes per second), excluding the sandbox's start. A
+    // download that stalls fails after five minutes (the size check names it) instead of hanging.
     const curl = (extra: string, url: string) =>
-      `curl -sS -o /dev/null -w '%{speed_download} %{size_download}\\n' ${extra} '${url}'`;
+      `curl -sS --max-time 300 -o /dev/null -w '%{speed_download} %{size_download}\\n' ${extra} '${url}'`;
     const http = `http://127.0.0.2:${server.port}/big?mib=${MIB}`;
     const https = `https://127.0.0.2:${server.tlsPort}/big?mib=${MIB}`;
     // A 1 Gbit/s link: 125,000,000 bytes a second, for a quarter of the size.
