@@ -35,6 +35,11 @@ export interface OutboxTable {
   lease_owner: Generated<string | null>;
   /** Until when (ms) the claim holds unless renewed; past it, another gateway may take it over. */
   lease_until: Generated<number | null>;
+  /**
+   * Set by the holder just before it sends a write to GitHub: until when (ms) that write may still
+   * land. Another gateway takes the item over only once this and the lease both ran out.
+   */
+  write_until: Generated<number | null>;
 }
 
 /**

@@ -354,8 +354,17 @@ test("a re-run's result delivered twice (the process died before marking it sent
   await outbox.checkRun(FULL, 1, done(name, "success"));
   const claimed = await store.claimNext();
   await outbox.deliver(claimed!);
-  // As if the process died after the send and before `complete`: the same item comes again.
-  await outbox.deliver({ ...claimed!, attempts: claimed!.attempts + 1 });
+  // As if the process died after the send and before `complete`: the same item is taken up
+  // again at the next start.
+  await tdb.store.db
+    .updateTable("outbox")
+    .set({ state: "delivering" })
+    .where("seq", "=", claimed!.seq)
+    .execute();
+  assert.equal(await store.resetInterrupted(), 1);
+  const again = await store.claimNext();
+  assert.equal(again?.seq, claimed!.seq);
+  await outbox.deliver(again!);
   const runs = runsNamed(name);
   assert.equal(runs.length, 2);
   assert.equal(runs[1]!.history.length, 2, "the second delivery updated the new run");

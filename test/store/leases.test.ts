@@ -87,6 +87,40 @@ for (const engine of await engines()) {
       );
     });
 
+    it("an item whose write is on its way: taken over once the lease and the write ran out", async () => {
+      const T = Date.now();
+      await a.outbox.enqueue(outboxItem("o2"), T);
+      const mine = await a.outbox.claimNext(T);
+      assert.equal(mine?.key, "o2");
+      const landed = T + 5 * TTL;
+      assert.equal(await b.outbox.guardWrite(mine!.seq, landed, T), false, "not B's claim");
+      assert.equal(await a.outbox.guardWrite(mine!.seq, landed, T), true);
+      assert.equal(await b.outbox.claimNext(T + 2 * TTL), undefined, "its write may still land");
+      const taken = await b.outbox.claimNext(landed + 1);
+      assert.equal(taken?.key, "o2");
+      assert.equal(
+        await a.outbox.guardWrite(mine!.seq, landed + 5 * TTL, landed + 2),
+        false,
+        "A stalled past its lease and its item was taken over: it writes nothing",
+      );
+      assert.equal(await b.outbox.guardWrite(taken!.seq, landed + 5 * TTL, landed + 2), true);
+      await b.outbox.complete(taken!.seq);
+
+      // Taken back by a starting gateway: on PostgreSQL, due once the write can no longer land (the
+      // gateway whose lease ran out may only have stalled); on SQLite, one gateway per database,
+      // at once (the one before it is dead).
+      await a.outbox.enqueue(outboxItem("o3"), T);
+      const o3 = await a.outbox.claimNext(T);
+      assert.equal(await a.outbox.guardWrite(o3!.seq, landed, T), true);
+      assert.equal(await b.outbox.resetInterrupted(T + 2 * TTL), 1);
+      const due = engine.name === "postgres" ? landed : T;
+      assert.equal(await b.outbox.nextDueAt(), due);
+      assert.equal(await b.outbox.claimNext(due - 1), undefined);
+      const again = await b.outbox.claimNext(due);
+      assert.equal(again?.key, "o3");
+      await b.outbox.complete(again!.seq);
+    });
+
     it("a run request running under a dead gateway is adopted once, by one gateway", async () => {
       const T = Date.now();
       await a.requests.insert(request("q1"), T);

@@ -30,6 +30,9 @@ export interface RequestInit {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long a request waits for its answer, by default. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 export class GitHubHttp {
   readonly baseUrl: string;
   private readonly fetchImpl: typeof fetch;
@@ -44,7 +47,7 @@ export class GitHubHttp {
     }
     this.fetchImpl = opts.fetch ?? fetch;
     this.userAgent = opts.userAgent ?? "airlock";
-    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.timeoutMs = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;
     this.now = opts.now ?? Date.now;
   }
 

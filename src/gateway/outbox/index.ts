@@ -3,12 +3,13 @@
 // stores items and runs the delivery loop; what an item says is in messages.ts, how one is sent in
 // send.ts, and what follows a failure in retry.ts.
 import { randomUUID } from "node:crypto";
+import { REQUEST_TIMEOUT_MS } from "../../forge/github/http.js";
 import type { CheckRunState, CommitStatus, Forge } from "../../forge/types.js";
 import type { OutboxItem, Store } from "../../store/index.js";
 import { StoreBackoff } from "../backoff.js";
 import { commentItem, type OutboxMessage } from "./messages.js";
 import { afterFailure, type RetryPolicy } from "./retry.js";
-import { Sender } from "./send.js";
+import { ClaimLost, Sender } from "./send.js";
 
 export { commentItem, commentMarker, type OutboxMessage, statusFromCheck } from "./messages.js";
 
@@ -28,6 +29,11 @@ export interface OutboxOptions {
   rateLimitDelayMs?: number;
   /** Transient failures are retried until an item is this old; then it is marked failed. */
   deadlineMs?: number;
+  /**
+   * The forge client's request timeout: how long after it was sent a write may still land. An
+   * item whose gateway stalled past its lease with a write in flight is taken over only after it.
+   */
+  requestTimeoutMs?: number;
   /** Items this gateway sends at the same time (different ordering keys only; default 4). */
   concurrency?: number;
   /**
@@ -92,6 +98,7 @@ export class Outbox {
     this.sender = new Sender(db, {
       forgeFor: opts.forgeFor,
       appId: opts.appId,
+      requestTimeoutMs: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
       now,
       warn: log && ((obj, msg) => log.warn(obj, msg)),
     });
@@ -177,7 +184,9 @@ export class Outbox {
   /**
    * Delivers items of `kind` with `send` (for durable work that is not a write to GitHub): they
    * are stored, claimed, retried with backoff and taken up after a restart like any other item.
-   * `send` throws to be retried; it returns once the item needs nothing more.
+   * `send` throws to be retried; it returns once the item needs nothing more. It must be safe to
+   * run again: a gateway that stalled past its lease may still be running it when another takes
+   * the item over (no write guard holds these back, as it does writes to GitHub).
    */
   handle(kind: string, send: (item: OutboxItem) => Promise<void>): void {
     this.sender.handlers.set(kind, send);
@@ -268,6 +277,11 @@ export class Outbox {
       await this.sender.send(item);
       await this.db.outbox.complete(item.seq, this.now());
     } catch (e) {
+      if (e instanceof ClaimLost) {
+        // The gateway that took it over settles it; nothing here to record.
+        this.opts.log?.warn({ seq: item.seq, kind: item.kind, repo: item.repo }, e.message);
+        return;
+      }
       await this.onFailure(item, e);
     }
   }

@@ -10,8 +10,22 @@ export interface SenderOptions {
   forgeFor: (installationId: number) => Forge;
   /** The app's id, to find its own check runs when a create's answer was lost. */
   appId?: number | undefined;
+  /** The forge client's request timeout: how long after it was sent a write may still land. */
+  requestTimeoutMs: number;
   now: () => number;
   warn?: ((obj: Record<string, unknown>, msg: string) => void) | undefined;
+}
+
+/**
+ * This gateway stalled past its lease and another took the item over: the write was not sent, and
+ * the item is the other gateway's to settle.
+ */
+export class ClaimLost extends Error {
+  constructor(item: OutboxItem) {
+    super(
+      `outbox item ${item.seq} (${item.kind}) was taken over by another gateway while this one stalled past its lease: not sent from here`,
+    );
+  }
 }
 
 export class Sender {
@@ -25,8 +39,25 @@ export class Sender {
     private readonly opts: SenderOptions,
   ) {}
 
+  /**
+   * Called right before an item's writes (to the check's record, then GitHub): the item must still
+   * be this gateway's, since a lease fences writes to the store but not a request already sent.
+   * Another gateway may take the item over only once the write cannot land any more: when it had
+   * a whole lease time to leave (a stall past that is what a takeover needs) and then the request
+   * timeout to be answered. One taking it over then finds what it did (check runs are looked up).
+   */
+  private async guard(item: OutboxItem): Promise<void> {
+    const now = this.opts.now();
+    const until = now + this.db.leases.ttlMs + this.opts.requestTimeoutMs;
+    if (!(await this.db.outbox.guardWrite(item.seq, until, now))) {
+      throw new ClaimLost(item);
+    }
+  }
+
   /** Sends the item; throws what GitHub (or the handler) answered when it failed. */
   async send(item: OutboxItem): Promise<void> {
+    // Items that are not writes to GitHub are safe to send again: a sweep looks at what still
+    // runs before it stops anything, and a notification is sent at least once.
     const handler = this.handlers.get(item.kind);
     if (handler) return handler(item);
     const gh = this.opts.forgeFor(item.installationId);
@@ -36,6 +67,7 @@ export class Sender {
       case "check_run":
         return this.sendCheckRun(gh, item, msg.state, msg.reopens === true);
       case "status":
+        await this.guard(item);
         return gh.createStatus(repo, msg.sha, msg.status);
       case "comment": {
         // An earlier attempt may have posted it and lost the answer: look for its marker.
@@ -45,10 +77,12 @@ export class Sender {
           const existing = await gh.commentsSince(repo, msg.issue, since);
           if (existing.some((c) => c.body?.includes(marker))) return;
         }
+        await this.guard(item);
         await gh.createComment(repo, msg.issue, msg.body);
         return;
       }
       case "remove_label":
+        await this.guard(item);
         return gh.removeLabel(repo, msg.issue, msg.label);
       default:
         throw new Error(`unknown outbox item kind ${(msg as { kind: string }).kind}`);
@@ -73,6 +107,7 @@ export class Sender {
     const record = (r: Omit<CheckRunRecord, "seq">) =>
       this.db.checkRuns.set(fullName, sha, name, { ...r, seq: item.seq }, this.opts.now());
     if (rec?.via === "status" || this.statusOnly.has(fullName)) {
+      await this.guard(item);
       await gh.createStatus(repo, sha, statusFromCheck(state));
       await record({ id: rec?.id ?? null, via: "status", status: state.status });
       return;
@@ -89,14 +124,18 @@ export class Sender {
       if (rerun) {
         replaces = id;
         id = null;
-      } else if (id === null && rec) {
-        // GitHub lists the newest first: that one is the lost create's, unless it is the run
-        // that create replaces (then the create never arrived).
-        const [newest] = await gh.checkRunsNamed(repo, sha, name, this.opts.appId);
-        if (newest && newest.id !== replaces) {
-          id = newest.id;
-          await record({ id, via: "checks", status: newest.status });
-        }
+      }
+      // GitHub lists the newest first: that one is the lost create's, unless it is the run that
+      // create replaces (then the create never arrived).
+      const [lost] =
+        !rerun && id === null && rec
+          ? await gh.checkRunsNamed(repo, sha, name, this.opts.appId)
+          : [];
+      // Before anything is written (to the record or to GitHub).
+      await this.guard(item);
+      if (lost && lost.id !== replaces) {
+        id = lost.id;
+        await record({ id, via: "checks", status: lost.status });
       }
       if (id !== null) {
         await gh.updateCheckRun(repo, id, state);
@@ -111,6 +150,7 @@ export class Sender {
       if (e instanceof ForgeError && e.status === 403 && !e.rateLimited) {
         this.statusOnly.add(fullName);
         this.opts.warn?.({ repo: fullName }, "checks refused (403): sending commit statuses");
+        await this.guard(item);
         await gh.createStatus(repo, sha, statusFromCheck(state));
         await record({ id: null, via: "status", status: state.status });
         return;

@@ -1,6 +1,6 @@
 // The outbox: writes to the forge stored before they are sent (DESIGN.md invariant 6), and the
 // forge's ids of the check runs they created.
-import type { Kysely, Selectable } from "kysely";
+import { type Kysely, type Selectable, sql } from "kysely";
 import type { OutboxTable } from "../outbox-schema.js";
 import type { Database } from "../schema.js";
 import type {
@@ -28,6 +28,9 @@ const toItem = (r: Selectable<OutboxTable>): OutboxItem => ({
   createdAt: r.created_at,
   lastError: r.last_error,
 });
+
+/** What a settled item no longer needs: its lease, and the bound of its last write. */
+const SETTLED = { lease_until: null, write_until: null };
 
 export class OutboxQueueImpl implements OutboxQueue {
   constructor(private readonly c: Ctx) {}
@@ -85,9 +88,25 @@ export class OutboxQueueImpl implements OutboxQueue {
   }
 
   async resetInterrupted(now = Date.now()): Promise<number> {
+    const mine = this.c.shared.lease.holder;
+    // On PostgreSQL, another gateway whose lease ran out may only have stalled, its write still to
+    // land: the item is not sent again before that cannot happen. On SQLite (one gateway per
+    // database) the process before this one is dead: what it sent had the restart's time to land.
+    const due =
+      this.c.engine === "postgres"
+        ? sql<number>`CASE WHEN write_until > next_attempt_at
+          AND (lease_owner IS NULL OR lease_owner <> ${mine}) THEN write_until
+          ELSE next_attempt_at END`
+        : sql<number>`next_attempt_at`;
     const q = this.c.db
       .updateTable("outbox")
-      .set({ state: "pending", lease_owner: null, lease_until: null })
+      .set({
+        state: "pending",
+        next_attempt_at: due,
+        lease_owner: null,
+        lease_until: null,
+        write_until: null,
+      })
       .where("state", "=", "delivering");
     return changed(await q.where(leftByTheDead(this.c, now)).executeTakeFirst());
   }
@@ -95,9 +114,10 @@ export class OutboxQueueImpl implements OutboxQueue {
   /**
    * The oldest due item whose ordering key has no older item waiting or in flight, and whose
    * installation has fewer than `perInstallation` items in flight on every gateway; or an item in
-   * flight whose holder's lease ran out (it may have been sent: the senders look before writing
-   * again where GitHub lets them). An item whose lease ran out is no longer counted in flight, so a
-   * dead gateway's share comes back with its leases.
+   * flight whose holder's lease ran out, and with it the time its last write could still land
+   * (it may have been sent: the senders look before writing again where GitHub lets them). An item
+   * whose lease ran out is no longer counted in flight, so a dead gateway's share comes back with
+   * its leases.
    */
   claimNext(now = Date.now(), perInstallation?: number): Promise<OutboxItem | undefined> {
     if (perInstallation === undefined || this.c.engine !== "postgres") {
@@ -120,7 +140,11 @@ export class OutboxQueueImpl implements OutboxQueue {
       .where((eb) =>
         eb.or([
           eb.and([eb("o.state", "=", "pending"), eb("o.next_attempt_at", "<=", now)]),
-          eb.and([eb("o.state", "=", "delivering"), leaseExpired(this.c, now, "o")]),
+          eb.and([
+            eb("o.state", "=", "delivering"),
+            leaseExpired(this.c, now, "o"),
+            eb.or([eb("o.write_until", "is", null), eb("o.write_until", "<", now)]),
+          ]),
         ]),
       )
       .where(({ not, exists, selectFrom }) =>
@@ -156,6 +180,7 @@ export class OutboxQueueImpl implements OutboxQueue {
         state: "delivering",
         attempts: eb("attempts", "+", 1),
         ...leaseOf(this.c, now),
+        write_until: null,
       }))
       .where("seq", "=", next)
       .returningAll()
@@ -165,10 +190,21 @@ export class OutboxQueueImpl implements OutboxQueue {
     return toItem(row);
   }
 
+  async guardWrite(seq: number, until: number, now = Date.now()): Promise<boolean> {
+    const r = await this.c.db
+      .updateTable("outbox")
+      .set({ ...leaseOf(this.c, now), write_until: until })
+      .where("seq", "=", seq)
+      .where("state", "=", "delivering")
+      .where("lease_owner", "=", this.c.shared.lease.holder)
+      .executeTakeFirst();
+    return changed(r) === 1;
+  }
+
   async complete(seq: number, now = Date.now()): Promise<void> {
     await this.c.db
       .updateTable("outbox")
-      .set({ state: "done", finished_at: now, last_error: null, lease_until: null })
+      .set({ state: "done", finished_at: now, last_error: null, ...SETTLED })
       .where("seq", "=", seq)
       .where(held(this.c))
       .execute();
@@ -177,7 +213,7 @@ export class OutboxQueueImpl implements OutboxQueue {
   async retryLater(seq: number, at: number, error: string): Promise<void> {
     await this.c.db
       .updateTable("outbox")
-      .set({ state: "pending", next_attempt_at: at, last_error: error, lease_until: null })
+      .set({ state: "pending", next_attempt_at: at, last_error: error, ...SETTLED })
       .where("seq", "=", seq)
       .where("state", "=", "delivering")
       .where(held(this.c))
@@ -187,7 +223,7 @@ export class OutboxQueueImpl implements OutboxQueue {
   async fail(seq: number, error: string, now = Date.now()): Promise<void> {
     await this.c.db
       .updateTable("outbox")
-      .set({ state: "failed", last_error: error, finished_at: now, lease_until: null })
+      .set({ state: "failed", last_error: error, finished_at: now, ...SETTLED })
       .where("seq", "=", seq)
       .where(held(this.c))
       .execute();

@@ -23,6 +23,7 @@ import * as m017 from "./017_pauses.js";
 import * as m018 from "./018_request_stops.js";
 import * as m019 from "./019_events_claim_order.js";
 import * as m020 from "./020_job_slots.js";
+import * as m021 from "./021_outbox_write_until.js";
 
 export const migrations: Record<string, Migration> = {
   "001_runs": m001,
@@ -45,4 +46,5 @@ export const migrations: Record<string, Migration> = {
   "018_request_stops": m018,
   "019_events_claim_order": m019,
   "020_job_slots": m020,
+  "021_outbox_write_until": m021,
 };

@@ -120,6 +120,13 @@ export interface OutboxQueue extends Queue<OutboxItem> {
     now?: number,
     onlyIf?: (tx: Store) => Promise<boolean>,
   ): Promise<"stored" | "duplicate" | "skipped">;
+  /**
+   * Called just before a write of the item is sent: renews this gateway's claim, and records that
+   * the write may land until `until` (no other gateway takes the item over before then, even once
+   * the lease ran out). False when the claim is no longer this gateway's (it stalled past its
+   * lease and another gateway took the item over): the write must not be sent.
+   */
+  guardWrite(seq: number, until: number, now?: number): Promise<boolean>;
   complete(seq: number, now?: number): Promise<void>;
   fail(seq: number, error: string, now?: number): Promise<void>;
   list(state?: OutboxState): Promise<OutboxItem[]>;

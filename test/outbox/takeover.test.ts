@@ -1,0 +1,201 @@
+// A gateway that stalls past its lease with a check-run write of an outbox item under way, while
+// another gateway takes the item over: the check run is created once. The lease fences writes to
+// the store, not a request already sent; so the holder renews its claim right before it writes
+// (a stalled holder whose item was taken over sends nothing), and the takeover waits until a write
+// sent then can no longer land, and looks the check run up before creating it.
+// Two stores on one database stand for the two gateways; gateway B's clock runs ahead of A's (A's
+// heartbeat keeps renewing its lease in real time), which is how B sees A's lease run out.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { CheckRunState } from "../../src/forge/types.js";
+import { Outbox } from "../../src/gateway/outbox/index.js";
+import type { OpenedStore } from "../../src/store/index.js";
+import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
+import { engines, type OpenedTestStore } from "../support/engines.js";
+import { clientFor, sha } from "./support.js";
+
+const REPO = "acme/app";
+/** A's request timeout (how long after it was sent its write may still land). */
+const TIMEOUT_MS = 60_000;
+
+/** A point in a request's path that the test opens: `reached` resolves when the request is there. */
+function gate() {
+  let reach = () => {};
+  let open = () => {};
+  const reached = new Promise<void>((r) => {
+    reach = r;
+  });
+  const opened = new Promise<void>((r) => {
+    open = r;
+  });
+  return { reached, reach, opened, open };
+}
+
+/**
+ * A's fetch: requests matching `route` stop at `sending` before they reach the double (a request
+ * on its way), and their answers at `answered` (the gateway stalled before it read them).
+ */
+function holding(route: RegExp, method: string, sending?: ReturnType<typeof gate>) {
+  const answered = gate();
+  const f = (async (input: string | URL | Request, init?: RequestInit) => {
+    if ((init?.method ?? "GET") !== method || !route.test(String(input))) {
+      return fetch(input, init);
+    }
+    if (sending) {
+      sending.reach();
+      await sending.opened;
+    }
+    const res = await fetch(input, init);
+    answered.reach();
+    await answered.opened;
+    return res;
+  }) as typeof fetch;
+  return { fetch: f, answered };
+}
+
+const state = (head: string): CheckRunState => ({
+  name: "airlock/all-tests",
+  head_sha: head,
+  status: "in_progress",
+  output: { title: "Running", summary: "1 job running" },
+});
+
+for (const engine of await engines()) {
+  describe(`a check-run write taken over from a stalled gateway on ${engine.name}`, () => {
+    let gh: GitHubDouble;
+    let t: OpenedTestStore;
+    let a: OpenedStore;
+    let b: OpenedStore;
+    before(async () => {
+      gh = await startGitHubDouble();
+      gh.addInstallation({ id: 1, account: "acme", repos: [REPO] });
+    });
+    after(async () => {
+      gh.assertNoViolations();
+      await gh.close();
+    });
+
+    const open = async () => {
+      t = await engine.open();
+      a = t.store;
+      b = await t.reopen();
+      return async () => {
+        await b.close();
+        await t.close();
+      };
+    };
+
+    /** Gateway A: its requests go through `fetch`. */
+    const gatewayA = (fetch: typeof globalThis.fetch) => {
+      const { client } = clientFor(gh, 1, { fetch });
+      return new Outbox(a, {
+        forgeFor: () => client,
+        appId: gh.appId,
+        requestTimeoutMs: TIMEOUT_MS,
+      });
+    };
+
+    /** Gateway B: a plain client, a clock `ahead` ms past A's. */
+    const gatewayB = (ahead: { ms: number }) => {
+      const { client } = clientFor(gh);
+      return new Outbox(b, {
+        forgeFor: () => client,
+        appId: gh.appId,
+        now: () => Date.now() + ahead.ms,
+      });
+    };
+
+    /** Creates of the commit's check runs that the double answered. */
+    const creates = (head: string) =>
+      gh.requests.filter(
+        (r) =>
+          r.operationId === "checks/create" &&
+          r.status === 201 &&
+          (r.body as { head_sha?: string }).head_sha === head,
+      ).length;
+
+    test("a create on its way when A stalls: B waits until it can no longer land, then adopts it", async () => {
+      const close = await open();
+      try {
+        const head = sha("1");
+        const ttl = a.leases.ttlMs;
+        const sending = gate();
+        const held = holding(/\/check-runs$/, "POST", sending);
+        const outboxA = gatewayA(held.fetch);
+        const ahead = { ms: 0 };
+        const outboxB = gatewayB(ahead);
+        await outboxA.checkRun(REPO, 1, state(head));
+
+        const deliveringA = outboxA.deliverDue();
+        await sending.reached;
+
+        // A's lease ran out (as B's clock sees it) while its create is on its way: B takes
+        // nothing over, since that create may still land.
+        ahead.ms = 2 * ttl;
+        assert.equal(await outboxB.deliverDue(), 0, "B took over an item whose create may land");
+        assert.equal(gh.checkRuns(REPO, head).length, 0);
+
+        // A's create lands; A stalls before it reads the answer.
+        sending.open();
+        await held.answered.reached;
+        assert.equal(gh.checkRuns(REPO, head).length, 1);
+
+        // Past the lease and the request timeout, B takes the item over, finds A's check run by
+        // name and updates it rather than creating another.
+        ahead.ms = 2 * ttl + TIMEOUT_MS;
+        assert.equal(await outboxB.deliverDue(), 1);
+        held.answered.open();
+        assert.equal(await deliveringA, 1);
+
+        const runs = gh.checkRuns(REPO, head);
+        assert.equal(runs.length, 1, `check runs: ${JSON.stringify(runs.map((r) => r.id))}`);
+        assert.equal(creates(head), 1);
+        assert.equal(runs[0]?.status, "in_progress");
+        assert.equal((await a.checkRuns.get(REPO, head, "airlock/all-tests"))?.id, runs[0]?.id);
+        const items = await a.outbox.list();
+        assert.deepEqual(
+          items.map((i) => i.state),
+          ["done"],
+        );
+      } finally {
+        await close();
+      }
+    });
+
+    test("A stalls before its create, B takes the item over and creates it: A sends nothing", async () => {
+      const close = await open();
+      try {
+        const head = sha("2");
+        // An earlier create's answer was lost: the sender looks the check run up first. A stalls
+        // once it has the lookup's answer (nothing there), before it writes anything.
+        await a.checkRuns.set(REPO, head, "airlock/all-tests", { id: null, via: "checks" });
+        const held = holding(/\/commits\/[0-9a-f]{40}\/check-runs/, "GET");
+        const outboxA = gatewayA(held.fetch);
+        const ahead = { ms: 0 };
+        const outboxB = gatewayB(ahead);
+        await outboxA.checkRun(REPO, 1, state(head));
+
+        const deliveringA = outboxA.deliverDue();
+        await held.answered.reached;
+
+        // A's lease ran out (it sent nothing yet): B takes the item over and creates the run.
+        ahead.ms = 2 * a.leases.ttlMs;
+        assert.equal(await outboxB.deliverDue(), 1);
+        assert.equal(gh.checkRuns(REPO, head).length, 1);
+
+        // A wakes with "no such check run" in hand: its claim is no longer its own.
+        held.answered.open();
+        assert.equal(await deliveringA, 1);
+        const runs = gh.checkRuns(REPO, head);
+        assert.equal(runs.length, 1, `check runs: ${JSON.stringify(runs.map((r) => r.id))}`);
+        assert.equal((await a.checkRuns.get(REPO, head, "airlock/all-tests"))?.id, runs[0]?.id);
+        assert.deepEqual(
+          (await a.outbox.list()).map((i) => i.state),
+          ["done"],
+        );
+      } finally {
+        await close();
+      }
+    });
+  });
+}
