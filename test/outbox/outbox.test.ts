@@ -371,6 +371,30 @@ test("a re-run's result delivered twice (the process died before marking it sent
   assert.equal(runs[1]!.conclusion, "success");
 });
 
+test("a state whose sender died after recording its check run is not superseded by a newer one: no second run", async () => {
+  const { outbox, store } = makeOutbox();
+  const name = uniqueName();
+  // Its queued state unsent, the result stands in for it (and would reopen a completed check).
+  await outbox.checkRun(FULL, 1, state(name));
+  await outbox.checkRun(FULL, 1, done(name, "success"));
+  const claimed = await store.claimNext();
+  await outbox.deliver(claimed!);
+  assert.equal(runsNamed(name).length, 1);
+  // As if the process died after recording the check run and before `complete`: taken up again
+  // at the next start, and the same result is reported again before it is sent.
+  await tdb.store.db
+    .updateTable("outbox")
+    .set({ state: "delivering" })
+    .where("seq", "=", claimed!.seq)
+    .execute();
+  assert.equal(await store.resetInterrupted(), 1);
+  await outbox.checkRun(FULL, 1, done(name, "success"));
+  await drain(outbox);
+  const runs = runsNamed(name);
+  assert.equal(runs.length, 1, `check runs: ${runs.map((r) => r.id).join(", ")}`);
+  assert.equal(runs[0]!.conclusion, "success");
+});
+
 test("upgrading: each check run recorded before learns the status last delivered to it", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "airlock-gw-"));
   const sqlite = new SQLite(path.join(dir, "airlock.db"));

@@ -107,7 +107,8 @@ export class Outbox {
   // ---- enqueueing -------------------------------------------------------------------------
 
   /**
-   * The next full state of a check run. Older unsent states of the same check are superseded.
+   * The next full state of a check run. Older states of the same check not tried yet are
+   * superseded.
    * `onlyIf` decides, at the moment of storing, whether the state is still the caller's to send;
    * `via`: the transaction to store it in (by default one of its own).
    */

@@ -49,6 +49,7 @@ export class OutboxQueueImpl implements OutboxQueue {
           .select("payload")
           .where("ordering_key", "=", item.orderingKey)
           .where("state", "=", "pending")
+          .where("attempts", "=", 0)
           .orderBy("seq")
           .execute();
         payload = item.fold(
@@ -80,6 +81,7 @@ export class OutboxQueueImpl implements OutboxQueue {
           .set({ state: "superseded", finished_at: now })
           .where("ordering_key", "=", item.orderingKey)
           .where("state", "=", "pending")
+          .where("attempts", "=", 0)
           .where("seq", "<", row.seq)
           .execute();
       }

@@ -79,7 +79,9 @@ export interface NewOutboxItem {
   payload: unknown;
   /**
    * The payload is the full desired state of its target: older items of the same ordering key
-   * that were not sent yet are superseded, so only the newest state is sent.
+   * that were never tried yet are superseded, so only the newest state is sent. One tried before
+   * (waiting for its retry) stays: it may have reached the forge in part, and only its own retry
+   * knows what it did there (a check run it created, say).
    */
   supersedes?: boolean;
   /**
