@@ -3,15 +3,19 @@
 // the store, not a request already sent; so the holder renews its claim right before it writes
 // (a stalled holder whose item was taken over sends nothing), and the takeover waits until a write
 // sent then can no longer land, and looks the check run up before creating it.
+// And on PostgreSQL: a check's state stored while another gateway claims the one before it.
 // Two stores on one database stand for the two gateways; gateway B's clock runs ahead of A's (A's
 // heartbeat keeps renewing its lease in real time), which is how B sees A's lease run out.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { sql } from "kysely";
 import type { CheckRunState } from "../../src/forge/types.js";
 import { Outbox } from "../../src/gateway/outbox/index.js";
 import type { OpenedStore } from "../../src/store/index.js";
 import { type GitHubDouble, startGitHubDouble } from "../doubles/github.js";
 import { engines, type OpenedTestStore } from "../support/engines.js";
+import { PATIENCE_MS } from "../support/patience.js";
 import { clientFor, sha } from "./support.js";
 
 const REPO = "acme/app";
@@ -61,7 +65,7 @@ const state = (head: string): CheckRunState => ({
 });
 
 for (const engine of await engines()) {
-  describe(`a check-run write taken over from a stalled gateway on ${engine.name}`, () => {
+  describe(`check-run writes of two gateways on ${engine.name}`, () => {
     let gh: GitHubDouble;
     let t: OpenedTestStore;
     let a: OpenedStore;
@@ -197,5 +201,70 @@ for (const engine of await engines()) {
         await close();
       }
     });
+
+    // Two gateways on PostgreSQL: one claims a check's result while the other stores the same
+    // result again (a job's end, then its run's end, both report it). The newer state supersedes
+    // only what it really superseded: the claimed one is sent, and the newer one, not folded from
+    // it, does not reopen the check as a re-run would.
+    if (engine.name === "postgres")
+      test("a state stored while another gateway claims the one before it: one check run", async () => {
+        const close = await open();
+        try {
+          const head = sha("3");
+          const outboxA = new Outbox(a, { forgeFor: () => clientFor(gh).client, appId: gh.appId });
+          const outboxB = gatewayB({ ms: 0 });
+          // The result stands in for the queued state it superseded (as if it reopened the check).
+          await outboxA.checkRun(REPO, 1, { ...state(head), status: "queued" });
+          const result: CheckRunState = {
+            ...state(head),
+            status: "completed",
+            conclusion: "success",
+            output: { title: "Passed", summary: "1 job passed" },
+          };
+          await outboxA.checkRun(REPO, 1, result);
+
+          // B claims it, in a transaction that stays open until A's store is under way.
+          let release = () => {};
+          const held = new Promise<void>((r) => {
+            release = r;
+          });
+          let claimed: Awaited<ReturnType<OpenedStore["outbox"]["claimNext"]>>;
+          const claiming = b.transaction(async (tx) => {
+            claimed = await tx.outbox.claimNext(Date.now());
+            await held;
+          });
+          const storing = (async () => {
+            for (let i = 0; !claimed; i++) {
+              assert.ok(i * 10 < PATIENCE_MS, "B never claimed the result");
+              await sleep(10);
+            }
+            return outboxA.checkRun(REPO, 1, result);
+          })();
+          // A's store waits for the row B holds: B's claim commits now.
+          for (let i = 0; ; i++) {
+            const r = await sql<{ n: string | number }>`SELECT count(*) AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(a.db);
+            if (Number(r.rows[0]!.n) > 0) break;
+            assert.ok(i * 10 < PATIENCE_MS, "A's store never waited for B's claim");
+            await sleep(10);
+          }
+          release();
+          await claiming;
+          assert.equal(await storing, "stored");
+
+          await outboxB.deliver(claimed!);
+          for (let i = 0; (await a.outbox.depth()) > 0; i++) {
+            assert.ok(i * 10 < PATIENCE_MS, "the outbox did not drain");
+            await outboxA.deliverDue();
+            await sleep(10);
+          }
+          const runs = gh.checkRuns(REPO, head);
+          assert.equal(runs.length, 1, `check runs: ${JSON.stringify(runs.map((r) => r.id))}`);
+          assert.equal(creates(head), 1);
+          assert.equal(runs[0]?.conclusion, "success");
+        } finally {
+          await close();
+        }
+      });
   });
 }

@@ -42,21 +42,6 @@ export class OutboxQueueImpl implements OutboxQueue {
   ): Promise<"stored" | "duplicate" | "skipped"> {
     return this.c.atomic(async (db, tx) => {
       if (onlyIf && !(await onlyIf(tx))) return "skipped";
-      let payload = item.payload;
-      if (item.supersedes && item.fold) {
-        const older = await db
-          .selectFrom("outbox")
-          .select("payload")
-          .where("ordering_key", "=", item.orderingKey)
-          .where("state", "=", "pending")
-          .where("attempts", "=", 0)
-          .orderBy("seq")
-          .execute();
-        payload = item.fold(
-          payload,
-          older.map((r) => JSON.parse(r.payload)),
-        );
-      }
       const row = await db
         .insertInto("outbox")
         .values({
@@ -65,7 +50,7 @@ export class OutboxQueueImpl implements OutboxQueue {
           ordering_key: item.orderingKey,
           repo: item.repo,
           installation_id: item.installationId,
-          payload: JSON.stringify(payload),
+          payload: JSON.stringify(item.payload),
           state: "pending",
           attempts: 0,
           created_at: now,
@@ -76,14 +61,28 @@ export class OutboxQueueImpl implements OutboxQueue {
         .executeTakeFirst();
       if (!row) return "duplicate";
       if (item.supersedes) {
-        await db
+        // Folded from exactly what this supersedes: an older item read as waiting may be claimed
+        // (and sent) meanwhile by another gateway, and is then not superseded.
+        const older = await db
           .updateTable("outbox")
           .set({ state: "superseded", finished_at: now })
           .where("ordering_key", "=", item.orderingKey)
           .where("state", "=", "pending")
           .where("attempts", "=", 0)
           .where("seq", "<", row.seq)
+          .returning(["seq", "payload"])
           .execute();
+        if (item.fold && older.length > 0) {
+          const payload = item.fold(
+            item.payload,
+            older.sort((x, y) => x.seq - y.seq).map((r) => JSON.parse(r.payload)),
+          );
+          await db
+            .updateTable("outbox")
+            .set({ payload: JSON.stringify(payload) })
+            .where("seq", "=", row.seq)
+            .execute();
+        }
       }
       return "stored";
     });
