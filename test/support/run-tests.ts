@@ -9,8 +9,10 @@
 //   PostgreSQL about a second of CPU and a few before its first test. The cluster goes when this
 //   process ends, however it ends (see postgres.ts). Without PostgreSQL binaries, or with
 //   AIRLOCK_TEST_POSTGRES_URL set, the tests find their server as they do when run alone.
+// - A file whose process outlives its tests by a minute is ended (exit-after-tests.ts).
 //   node --import tsx test/support/run-tests.ts [node --test options] <test files...>
 import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { compiled } from "./compiled.js";
 import { sharedPostgres } from "./postgres.js";
 
@@ -29,10 +31,15 @@ const env = server
       AIRLOCK_TEST_POSTGRES_PASSWORD: server.password,
     }
   : process.env;
-const child = spawn(process.execPath, ["--test", ...options, ...files.map((f) => compiled(f))], {
-  stdio: "inherit",
-  env,
-});
+const bound = compiled(fileURLToPath(new URL("./exit-after-tests.ts", import.meta.url)));
+const child = spawn(
+  process.execPath,
+  ["--import", bound, "--test", ...options, ...files.map((f) => compiled(f))],
+  {
+    stdio: "inherit",
+    env,
+  },
+);
 // Ctrl-C reaches the whole foreground group; a TERM sent to this process alone is passed on.
 process.on("SIGINT", () => {});
 process.on("SIGTERM", () => child.kill("SIGTERM"));
