@@ -81,7 +81,9 @@ let dir: string | undefined;
 function compiledDir(): string {
   if (dir) return dir;
   const files = sources();
-  const hash = createHash("sha256").update(`esbuild ${esbuildVersion}\n${ENTRY}`);
+  // The tree's own path too: a compiled test keeps its source's import.meta.url, so two checkouts
+  // sharing node_modules (worktrees) must not share a build, or one's tests read the other's files.
+  const hash = createHash("sha256").update(`esbuild ${esbuildVersion}\n${ROOT}\n${ENTRY}`);
   for (const f of files) hash.update(`${f}\0${readFileSync(path.join(ROOT, f), "utf8")}\0`);
   dir = path.join(CACHE, hash.digest("hex").slice(0, 16));
   if (existsSync(path.join(dir, "airlock.js"))) return dir;
