@@ -73,8 +73,17 @@ export class Workspaces {
   readonly #made = new Set<string>();
   readonly #commits = new Map<string, Promise<Tree>>();
   readonly #onExit = () => {
-    // Last resort when the process ends without close(): never leave checkouts behind.
-    for (const dir of this.#made) rmSync(dir, { recursive: true, force: true });
+    // Last resort when the process ends without close(): never leave checkouts behind. A close()
+    // may be removing the same tree on another thread (a second Ctrl-C exits mid-close): a race
+    // with it fails a removal, so each is tried again, and one failing does not skip the rest.
+    for (const dir of this.#made) {
+      for (let tries = 3; tries > 0; tries--) {
+        try {
+          rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+          break;
+        } catch {}
+      }
+    }
   };
 
   constructor(opts: WorkspacesOptions = {}) {
