@@ -87,6 +87,16 @@ async function drain(outbox: Outbox, limitMs = PATIENCE_MS) {
   }
 }
 
+/** As if the process died while delivering item `seq`: the next start takes it up again. */
+async function diedMidDelivery(seq: number) {
+  await tdb.store.db
+    .updateTable("outbox")
+    .set({ state: "delivering" })
+    .where("seq", "=", seq)
+    .execute();
+  assert.equal(await tdb.store.outbox.resetInterrupted(), 1);
+}
+
 /** Another process on the same database (fresh memory) delivers what was left, then stops. */
 async function restart() {
   await tdb.close();
@@ -354,14 +364,8 @@ test("a re-run's result delivered twice (the process died before marking it sent
   await outbox.checkRun(FULL, 1, done(name, "success"));
   const claimed = await store.claimNext();
   await outbox.deliver(claimed!);
-  // As if the process died after the send and before `complete`: the same item is taken up
-  // again at the next start.
-  await tdb.store.db
-    .updateTable("outbox")
-    .set({ state: "delivering" })
-    .where("seq", "=", claimed!.seq)
-    .execute();
-  assert.equal(await store.resetInterrupted(), 1);
+  // As if the process died after the send and before `complete`.
+  await diedMidDelivery(claimed!.seq);
   const again = await store.claimNext();
   assert.equal(again?.seq, claimed!.seq);
   await outbox.deliver(again!);
@@ -380,14 +384,9 @@ test("a state whose sender died after recording its check run is not superseded 
   const claimed = await store.claimNext();
   await outbox.deliver(claimed!);
   assert.equal(runsNamed(name).length, 1);
-  // As if the process died after recording the check run and before `complete`: taken up again
-  // at the next start, and the same result is reported again before it is sent.
-  await tdb.store.db
-    .updateTable("outbox")
-    .set({ state: "delivering" })
-    .where("seq", "=", claimed!.seq)
-    .execute();
-  assert.equal(await store.resetInterrupted(), 1);
+  // As if the process died after recording the check run and before `complete`; the same
+  // result is reported again before it is sent.
+  await diedMidDelivery(claimed!.seq);
   await outbox.checkRun(FULL, 1, done(name, "success"));
   await drain(outbox);
   const runs = runsNamed(name);
